@@ -1,0 +1,131 @@
+package io.gpuvirt.core.host;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
+
+/** {@link Sysfs} over a directory of the local file system. */
+final class FileSystemSysfs implements Sysfs {
+  private final Path root;
+
+  FileSystemSysfs(Path root) {
+    if (!Files.isDirectory(root)) {
+      throw new HostAccessException(root.toString(),
+          "host root " + root + " is not a directory; pass the directory that holds sys/ and proc/",
+          null);
+    }
+    this.root = root.toAbsolutePath().normalize();
+  }
+
+  @Override
+  public Path root() {
+    return root;
+  }
+
+  private Path local(String hostPath) {
+    String checked = HostPaths.check(hostPath);
+    return checked.length() == 1 ? root : root.resolve(checked.substring(1));
+  }
+
+  @Override
+  public boolean exists(String path) {
+    return Files.exists(local(path));
+  }
+
+  @Override
+  public boolean isDirectory(String path) {
+    return Files.isDirectory(local(path));
+  }
+
+  @Override
+  public String read(String path) {
+    return new String(readBytes(path), StandardCharsets.UTF_8);
+  }
+
+  @Override
+  public byte[] readBytes(String path) {
+    try {
+      return Files.readAllBytes(local(path));
+    } catch (IOException e) {
+      throw failure("reading", path, e);
+    }
+  }
+
+  @Override
+  public List<String> list(String directory) {
+    List<String> names = new ArrayList<>();
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(local(directory))) {
+      for (Path entry : entries) {
+        names.add(entry.getFileName().toString());
+      }
+    } catch (IOException e) {
+      throw failure("listing", directory, e);
+    }
+    Collections.sort(names);
+    return List.copyOf(names);
+  }
+
+  @Override
+  public Optional<String> readLink(String path) {
+    Path p = local(path);
+    if (!Files.isSymbolicLink(p)) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(Files.readSymbolicLink(p).toString());
+    } catch (IOException e) {
+      throw failure("reading link", path, e);
+    }
+  }
+
+  @Override
+  public String canonicalPath(String path) {
+    try {
+      Path real = local(path).toRealPath();
+      Path realRoot = root.toRealPath();
+      if (!real.startsWith(realRoot)) {
+        throw new HostAccessException(path, "host path " + path + " resolves to " + real
+            + ", outside the host root " + root + "; the tree holds a link that escapes it", null);
+      }
+      Path relative = realRoot.relativize(real);
+      return relative.toString().isEmpty() ? "/" : "/" + relative.toString().replace('\\', '/');
+    } catch (IOException e) {
+      throw failure("resolving", path, e);
+    }
+  }
+
+  @Override
+  public void write(String path, String value) {
+    Path p = local(path);
+    // No CREATE: like sysfs, a missing attribute is an error, not a new file. One write() call.
+    try (OutputStream out =
+        Files.newOutputStream(p, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+      out.write(value.getBytes(StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      throw failure("writing '" + value.strip() + "' to", path, e);
+    }
+  }
+
+  private HostAccessException failure(String action, String path, IOException e) {
+    String reason;
+    if (e instanceof NoSuchFileException) {
+      reason = "no such file or directory";
+    } else if (e instanceof FileSystemException && ((FileSystemException) e).getReason() != null) {
+      reason = ((FileSystemException) e).getReason();
+    } else {
+      reason = String.valueOf(e.getMessage());
+    }
+    return new HostAccessException(path, action + " " + path + " failed: " + reason
+        + " (host root " + root + ")", e);
+  }
+}

@@ -1,0 +1,66 @@
+package io.gpuvirt.core.host;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The seam through which gpuvirt reads and writes the host: {@code /sys}, {@code /proc/cmdline},
+ * {@code /etc/modprobe.d} and friends, under a host root directory ({@code /} on a real host, a
+ * directory on a simulated one).
+ *
+ * <p>Paths are <em>host paths</em>: absolute, slash-separated, as they would be on the host
+ * ({@code /sys/bus/pci/devices/0000:17:00.0/vendor}). They are resolved against {@link #root()}. A
+ * path with a {@code ..} or {@code .} segment, an empty segment, a NUL or a newline is refused before
+ * any file is touched. Nothing else in gpuvirt touches host files.
+ *
+ * <p>Errors: an I/O failure raises {@link HostAccessException} with the path and the kernel's reason
+ * (EBUSY, ENODEV, ENOENT ...) kept as the cause.
+ */
+public interface Sysfs {
+
+  /** The real host: root {@code /}. */
+  static Sysfs host() {
+    return at(Path.of("/"));
+  }
+
+  /** A host whose root is {@code root} (a simulated host written by the testkit, or a chroot). */
+  static Sysfs at(Path root) {
+    return new FileSystemSysfs(root);
+  }
+
+  /** The host root directory this seam reads from. */
+  Path root();
+
+  /** Whether the path exists (following symbolic links). */
+  boolean exists(String path);
+
+  /** Whether the path is a directory (following symbolic links). */
+  boolean isDirectory(String path);
+
+  /** The whole content of a file as text. */
+  String read(String path);
+
+  /** The whole content of a binary file (PCI {@code config}). */
+  byte[] readBytes(String path);
+
+  /** The names of the entries in a directory, sorted. A missing directory is an error. */
+  List<String> list(String directory);
+
+  /** The target of a symbolic link as written in the link; empty when the path is not a link. */
+  Optional<String> readLink(String path);
+
+  /**
+   * The canonical host path of {@code path}: every symbolic link resolved, still relative to the
+   * root ({@code /sys/bus/pci/devices/0000:17:00.0} becomes
+   * {@code /sys/devices/pci0000:14/0000:14:02.0/.../0000:17:00.0}).
+   */
+  String canonicalPath(String path);
+
+  /**
+   * Writes {@code value} to an existing file in one write, as the kernel expects of sysfs attributes.
+   * The file is not created if it does not exist: writing to a driver that is not loaded fails the
+   * way it fails on Linux.
+   */
+  void write(String path, String value);
+}

@@ -1,0 +1,15 @@
+/**
+ * gpuvirt core: the PCI model and topology, the host seams ({@code Sysfs}, {@code CommandRunner}),
+ * VFIO binding, host readiness, allocation and the lease ledger, the Fabric Manager port and
+ * provisioning.
+ */
+module io.gpuvirt.core {
+  requires com.fasterxml.jackson.databind;
+  requires com.google.common;
+  requires org.apache.commons.exec;
+  requires org.slf4j;
+
+  exports io.gpuvirt.core;
+  exports io.gpuvirt.core.host;
+  exports io.gpuvirt.core.pci;
+}

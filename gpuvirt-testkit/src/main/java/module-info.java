@@ -1,0 +1,13 @@
+/**
+ * gpuvirt testkit: simulated hosts that stand in for hardware (an HGX B200, an HGX H100, a
+ * workstation, a host without ACS, a host with the IOMMU off), a kernel model that reacts to sysfs
+ * writes the way Linux does, typed fault injection and seeded generators of random hosts.
+ */
+module io.gpuvirt.testkit {
+  requires transitive io.gpuvirt.core;
+  requires com.fasterxml.jackson.databind;
+  requires com.google.common;
+  requires org.slf4j;
+
+  // exports io.gpuvirt.testkit;  (uncomment with the first class)
+}
