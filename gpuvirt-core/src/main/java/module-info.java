@@ -12,4 +12,5 @@ module io.gpuvirt.core {
   exports io.gpuvirt.core;
   exports io.gpuvirt.core.host;
   exports io.gpuvirt.core.pci;
+  exports io.gpuvirt.core.fabric;
 }
