@@ -13,4 +13,9 @@ module io.gpuvirt.core {
   exports io.gpuvirt.core.host;
   exports io.gpuvirt.core.pci;
   exports io.gpuvirt.core.fabric;
+  exports io.gpuvirt.core.alloc;
+  exports io.gpuvirt.core.ledger;
+
+  // the ledger file's records are read and written by Jackson
+  opens io.gpuvirt.core.ledger to com.fasterxml.jackson.databind;
 }

@@ -1,0 +1,134 @@
+package io.gpuvirt.core.alloc;
+
+import io.gpuvirt.core.pci.IommuGroup;
+import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.pci.PciDevice;
+import io.gpuvirt.core.pci.Topology;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * The IOMMU groups of a host judged for one request: which are free candidates, which are held by
+ * leases, and which cannot be given away and why (invariant 1: whole groups only, foreign endpoints
+ * only when allowed, bridges exempt by exact class or bus range).
+ */
+final class Candidates {
+  private final List<GroupCandidate> free = new ArrayList<>();
+  private final Map<Integer, String> excluded = new TreeMap<>();
+  private final Map<String, Integer> heldByOwner = new TreeMap<>();
+
+  private Candidates() {}
+
+  /** Free candidates, sorted by group number. */
+  List<GroupCandidate> free() {
+    return free;
+  }
+
+  /** Groups holding requested devices that cannot be given away: group number to reason. */
+  Map<Integer, String> excluded() {
+    return excluded;
+  }
+
+  /** Matching devices held by other leases, per owner. */
+  Map<String, Integer> heldByOwner() {
+    return heldByOwner;
+  }
+
+  static Candidates evaluate(AllocationRequest request, Topology topology,
+      Collection<Lease> leases) {
+    Map<Integer, String> leasedGroups = new HashMap<>();
+    Map<PciAddress, String> leasedDevices = new HashMap<>();
+    for (Lease lease : leases) {
+      for (LeasedGroup g : lease.groups()) {
+        leasedGroups.put(g.number(), lease.owner());
+        g.devices().forEach(d -> leasedDevices.put(d.address(), lease.owner()));
+      }
+    }
+    Candidates result = new Candidates();
+    for (IommuGroup group : topology.iommuGroups()) {
+      result.judge(group, request, topology, leasedGroups, leasedDevices);
+    }
+    return result;
+  }
+
+  private void judge(IommuGroup group, AllocationRequest request, Topology topology,
+      Map<Integer, String> leasedGroups, Map<PciAddress, String> leasedDevices) {
+    List<PciDevice> members = new ArrayList<>();
+    List<PciAddress> missing = new ArrayList<>();
+    for (PciAddress a : group.members()) {
+      topology.device(a).ifPresentOrElse(members::add, () -> missing.add(a));
+    }
+    List<PciDevice> matched = members.stream().filter(request.selector()::matches).toList();
+    if (matched.isEmpty()) {
+      return;
+    }
+    int n = group.number();
+    Optional<String> holder = Optional.ofNullable(leasedGroups.get(n));
+    if (holder.isEmpty()) {
+      holder = members.stream().map(d -> leasedDevices.get(d.address()))
+          .filter(o -> o != null).findFirst();
+    }
+    if (holder.isPresent()) {
+      heldByOwner.merge(holder.get(), matched.size(), Integer::sum);
+      return;
+    }
+    if (!missing.isEmpty()) {
+      excluded.put(n, "member " + missing.get(0) + " is listed in the group but is not a device of "
+          + topology.source() + "; rescan the host");
+      return;
+    }
+    Map<PciAddress, DeviceRole> roles = new LinkedHashMap<>();
+    for (PciDevice d : members) {
+      if (d.isBridge()) {
+        roles.put(d.address(), DeviceRole.BRIDGE);
+        continue;
+      }
+      Optional<String> refusal = sriovRefusal(d, leasedDevices);
+      if (refusal.isPresent()) {
+        excluded.put(n, refusal.get());
+        return;
+      }
+      if (matched.contains(d)) {
+        roles.put(d.address(), DeviceRole.REQUESTED);
+      } else if (matched.stream().anyMatch(m -> sameSlot(m.address(), d.address()))) {
+        roles.put(d.address(), DeviceRole.COMPANION);
+      } else if (request.allowedForeign().contains(d.address())) {
+        roles.put(d.address(), DeviceRole.ALLOWED_FOREIGN);
+      } else {
+        excluded.put(n, "foreign endpoint " + d.address() + " [" + d.id() + ", class "
+            + d.pciClass() + "] shares the group with " + matched.get(0).address()
+            + "; allow it explicitly if it may go to the VM, or enable ACS above it");
+        return;
+      }
+    }
+    List<List<LocalityStep>> paths = matched.stream()
+        .map(d -> LocalityStep.pathOf(d, topology)).toList();
+    free.add(new GroupCandidate(group, members, roles, LocalityStep.commonPrefix(paths)));
+  }
+
+  /** Why an SR-IOV function cannot go to a VM now, if it cannot. */
+  private static Optional<String> sriovRefusal(PciDevice d,
+      Map<PciAddress, String> leasedDevices) {
+    if (d.sriov().isPresent() && d.sriov().get().numVfs() > 0) {
+      return Optional.of("physical function " + d.address() + " has " + d.sriov().get().numVfs()
+          + " VFs enabled; its driver must stay on the host while they exist (disable the VFs to "
+          + "pass the whole PF through)");
+    }
+    if (d.physicalFunction().isPresent() && leasedDevices.containsKey(d.physicalFunction().get())) {
+      return Optional.of("virtual function " + d.address() + ": its physical function "
+          + d.physicalFunction().get() + " is leased to "
+          + leasedDevices.get(d.physicalFunction().get()));
+    }
+    return Optional.empty();
+  }
+
+  private static boolean sameSlot(PciAddress a, PciAddress b) {
+    return a.domain() == b.domain() && a.bus() == b.bus() && a.device() == b.device();
+  }
+}

@@ -1,0 +1,97 @@
+package io.gpuvirt.core.alloc;
+
+import io.gpuvirt.core.pci.PciAddress;
+import java.time.Instant;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.OptionalInt;
+import java.util.Set;
+import java.util.SortedSet;
+import java.util.TreeSet;
+
+/**
+ * Whole IOMMU groups reserved for one owner: the answer to an {@link AllocationRequest}.
+ *
+ * @param owner the owner ({@code vm-42}); one lease per owner
+ * @param state where the lease is in its life
+ * @param request the request it answers (asking again with an equal request returns this lease)
+ * @param groups the IOMMU groups, sorted by number, each with every member device
+ * @param partitionId the Fabric Manager partition, when the host shares NVSwitches
+ * @param reasons why these groups (or this partition) were chosen, for operators
+ * @param createdAt when the lease was made
+ */
+public record Lease(String owner, LeaseState state, AllocationRequest request,
+    List<LeasedGroup> groups, OptionalInt partitionId, List<String> reasons, Instant createdAt) {
+
+  public Lease {
+    AllocationRequest.checkOwner(owner);
+    Objects.requireNonNull(state, "state of lease " + owner);
+    Objects.requireNonNull(request, "request of lease " + owner);
+    Objects.requireNonNull(partitionId, "partitionId of lease " + owner);
+    Objects.requireNonNull(createdAt, "createdAt of lease " + owner);
+    if (!request.owner().equals(owner)) {
+      throw new IllegalArgumentException("lease of " + owner + " answers a request of "
+          + request.owner());
+    }
+    groups = groups.stream().sorted(Comparator.comparingInt(LeasedGroup::number)).toList();
+    if (groups.isEmpty()) {
+      throw new IllegalArgumentException("lease of " + owner + " has no IOMMU groups");
+    }
+    Set<Integer> numbers = new HashSet<>();
+    Set<PciAddress> addresses = new HashSet<>();
+    for (LeasedGroup g : groups) {
+      if (!numbers.add(g.number())) {
+        throw new IllegalArgumentException("lease of " + owner + " lists group " + g.number()
+            + " twice");
+      }
+      for (LeasedDevice d : g.devices()) {
+        if (!addresses.add(d.address())) {
+          throw new IllegalArgumentException("lease of " + owner + " lists " + d.address()
+              + " twice");
+        }
+      }
+    }
+    reasons = List.copyOf(reasons);
+  }
+
+  /** Every device of every group, sorted by address. */
+  public List<LeasedDevice> devices() {
+    return groups.stream().flatMap(g -> g.devices().stream())
+        .sorted(Comparator.comparing(LeasedDevice::address)).toList();
+  }
+
+  /** The devices that count toward the request, sorted by address. */
+  public List<LeasedDevice> requestedDevices() {
+    return devices().stream().filter(d -> d.role() == DeviceRole.REQUESTED).toList();
+  }
+
+  /** The devices that go to the VM (everything but bridges), sorted by address. */
+  public List<LeasedDevice> passedThroughDevices() {
+    return devices().stream().filter(d -> d.role().passedThrough()).toList();
+  }
+
+  /** The group numbers, sorted. */
+  public List<Integer> groupNumbers() {
+    return groups.stream().map(LeasedGroup::number).toList();
+  }
+
+  /** The NUMA nodes of the requested devices. */
+  public SortedSet<Integer> numaNodes() {
+    TreeSet<Integer> nodes = new TreeSet<>();
+    requestedDevices().forEach(d -> nodes.add(d.numaNode()));
+    return Collections.unmodifiableSortedSet(nodes);
+  }
+
+  /** Whether the requested devices sit on more than one NUMA node (the request spilled). */
+  public boolean spansNumaNodes() {
+    return numaNodes().size() > 1;
+  }
+
+  /** The same lease in another state. */
+  public Lease withState(LeaseState newState) {
+    return new Lease(owner, newState, request, groups, partitionId, reasons, createdAt);
+  }
+}

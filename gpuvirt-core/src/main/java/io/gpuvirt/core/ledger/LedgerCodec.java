@@ -1,0 +1,227 @@
+package io.gpuvirt.core.ledger;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.gpuvirt.core.alloc.AllocationRequest;
+import io.gpuvirt.core.alloc.DeviceRole;
+import io.gpuvirt.core.alloc.DeviceSelector;
+import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.alloc.LeaseState;
+import io.gpuvirt.core.alloc.LeasedDevice;
+import io.gpuvirt.core.alloc.LeasedGroup;
+import io.gpuvirt.core.alloc.Placement;
+import io.gpuvirt.core.ledger.LedgerRecords.BarRecord;
+import io.gpuvirt.core.ledger.LedgerRecords.DeviceRecord;
+import io.gpuvirt.core.ledger.LedgerRecords.GroupRecord;
+import io.gpuvirt.core.ledger.LedgerRecords.LeaseRecord;
+import io.gpuvirt.core.ledger.LedgerRecords.LedgerFile;
+import io.gpuvirt.core.ledger.LedgerRecords.RequestRecord;
+import io.gpuvirt.core.pci.Bar;
+import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.pci.PciClass;
+import io.gpuvirt.core.pci.PciId;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.TreeMap;
+
+/** Reads and writes the ledger file format (see {@link LedgerRecords}), strictly. */
+final class LedgerCodec {
+  private static final ObjectMapper MAPPER = JsonMapper.builder()
+      .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+      .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+      .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+      .enable(DeserializationFeature.FAIL_ON_MISSING_CREATOR_PROPERTIES)
+      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+      .enable(SerializationFeature.INDENT_OUTPUT)
+      .build();
+
+  private LedgerCodec() {}
+
+  /** The file's bytes for these leases, sorted by owner. */
+  static byte[] encode(Collection<Lease> leases) {
+    List<LeaseRecord> records = leases.stream()
+        .sorted(java.util.Comparator.comparing(Lease::owner)).map(LedgerCodec::toRecord).toList();
+    try {
+      return (MAPPER.writeValueAsString(new LedgerFile(LedgerRecords.FORMAT,
+          LedgerRecords.VERSION, records)) + "\n").getBytes(StandardCharsets.UTF_8);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot encode the lease ledger", e);
+    }
+  }
+
+  /** One lease in the ledger's record form, as JSON text. */
+  static String encode(Lease lease) {
+    try {
+      return MAPPER.writeValueAsString(toRecord(lease));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot encode the lease of " + lease.owner(), e);
+    }
+  }
+
+  /** Leases in the ledger's record form, as a JSON array. */
+  static String encodeList(List<Lease> leases) {
+    try {
+      return MAPPER.writeValueAsString(leases.stream().map(LedgerCodec::toRecord).toList());
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot encode leases", e);
+    }
+  }
+
+  /**
+   * The leases of a ledger file, by owner.
+   *
+   * @throws LedgerFormatException naming the file and what is wrong with it
+   */
+  static TreeMap<String, Lease> decode(Path file, byte[] bytes) {
+    JsonNode tree;
+    try {
+      tree = MAPPER.readTree(bytes);
+    } catch (IOException e) {
+      throw corrupt(file, "it is not valid JSON (" + oneLine(e.getMessage()) + ")", e);
+    }
+    if (tree == null || !tree.isObject()) {
+      throw corrupt(file, "it is empty or not a JSON object", null);
+    }
+    JsonNode format = tree.get("format");
+    if (format == null || !format.isTextual() || !format.asText().equals(LedgerRecords.FORMAT)) {
+      throw corrupt(file, "its \"format\" is not \"" + LedgerRecords.FORMAT + "\"", null);
+    }
+    JsonNode version = tree.get("version");
+    if (version == null || !version.isInt() || version.asInt() < 1) {
+      throw corrupt(file, "its \"version\" is missing or not a positive integer", null);
+    }
+    if (version.asInt() > LedgerRecords.VERSION) {
+      throw new LedgerFormatException(file, "lease ledger " + file + " has format version "
+          + version.asInt() + ", written by a newer gpuvirt; this one reads version "
+          + LedgerRecords.VERSION + " and will not touch it. Upgrade gpuvirt on this host "
+          + "(never delete the ledger: its leases keep two VMs from sharing a GPU)");
+    }
+    LedgerFile ledger;
+    try {
+      ledger = MAPPER.treeToValue(tree, LedgerFile.class);
+    } catch (IOException e) {
+      throw corrupt(file, "its content does not match format version 1 ("
+          + oneLine(e.getMessage()) + ")", e);
+    }
+    if (ledger.leases() == null) {
+      throw corrupt(file, "\"leases\" is null", null);
+    }
+    TreeMap<String, Lease> leases = new TreeMap<>();
+    Map<Integer, String> groups = new HashMap<>();
+    Map<PciAddress, String> devices = new HashMap<>();
+    for (LeaseRecord r : ledger.leases()) {
+      Lease lease;
+      try {
+        lease = toLease(r);
+      } catch (RuntimeException e) {
+        throw corrupt(file, "the lease of '" + (r == null ? null : r.owner()) + "' is invalid ("
+            + oneLine(e.getMessage()) + ")", e);
+      }
+      if (leases.put(lease.owner(), lease) != null) {
+        throw corrupt(file, "owner " + lease.owner() + " has two leases", null);
+      }
+      for (LeasedGroup g : lease.groups()) {
+        String other = groups.put(g.number(), lease.owner());
+        if (other != null) {
+          throw corrupt(file, "IOMMU group " + g.number() + " is leased to both " + other
+              + " and " + lease.owner(), null);
+        }
+        for (LeasedDevice d : g.devices()) {
+          String holder = devices.put(d.address(), lease.owner());
+          if (holder != null) {
+            throw corrupt(file, d.address() + " is leased to both " + holder + " and "
+                + lease.owner(), null);
+          }
+        }
+      }
+    }
+    return leases;
+  }
+
+  private static LedgerFormatException corrupt(Path file, String what, Throwable cause) {
+    return new LedgerFormatException(file, "lease ledger " + file + " is corrupt: " + what
+        + ". gpuvirt will not reset it; restore it from a backup or repair it by hand (each "
+        + "lease names its owner and IOMMU groups), then retry", cause);
+  }
+
+  private static String oneLine(String s) {
+    return s == null ? "" : s.lines().findFirst().orElse("");
+  }
+
+  private static LeaseRecord toRecord(Lease lease) {
+    AllocationRequest q = lease.request();
+    RequestRecord request = new RequestRecord(q.count(), q.selector().toString(),
+        q.placement().name(), q.allowedForeign().stream().map(PciAddress::toString).toList());
+    List<GroupRecord> groups = lease.groups().stream().map(g -> new GroupRecord(g.number(),
+        g.devices().stream().map(LedgerCodec::toRecord).toList())).toList();
+    return new LeaseRecord(lease.owner(), lease.state().name(), lease.createdAt().toString(),
+        request, lease.partitionId().isPresent() ? lease.partitionId().getAsInt() : null,
+        lease.reasons(), groups);
+  }
+
+  private static DeviceRecord toRecord(LeasedDevice d) {
+    return new DeviceRecord(d.address().toString(), d.role().name(), d.id().toString(),
+        d.subsystem().toString(), d.pciClass().toString(), d.numaNode(),
+        d.originalDriver().orElse(null), d.physicalFunction().map(PciAddress::toString).orElse(null),
+        d.moduleId().isPresent() ? d.moduleId().getAsInt() : null,
+        d.bars().stream().map(b -> new BarRecord(b.index(), b.start(), b.size(), b.is64Bit(),
+            b.prefetchable(), b.io())).toList());
+  }
+
+  private static Lease toLease(LeaseRecord r) {
+    RequestRecord q = require(r.request(), "request");
+    AllocationRequest request = AllocationRequest.builder(r.owner())
+        .count(q.count())
+        .selector(DeviceSelector.parse(q.selector()))
+        .placement(Placement.valueOf(require(q.placement(), "placement")))
+        .allowForeign(require(q.allowedForeign(), "allowedForeign").stream()
+            .map(PciAddress::parse).toList())
+        .build();
+    List<LeasedGroup> groups = new ArrayList<>();
+    for (GroupRecord g : require(r.groups(), "groups")) {
+      List<LeasedDevice> devices = new ArrayList<>();
+      for (DeviceRecord d : require(g.devices(), "devices")) {
+        devices.add(new LeasedDevice(PciAddress.parse(d.address()),
+            DeviceRole.valueOf(require(d.role(), "role")), PciId.parse(d.id()),
+            PciId.parse(d.subsystem()), parseClass(d.pciClass()), d.numaNode(),
+            Optional.ofNullable(d.originalDriver()),
+            require(d.bars(), "bars").stream().map(b -> new Bar(b.index(), b.start(), b.size(),
+                b.is64Bit(), b.prefetchable(), b.io())).toList(),
+            Optional.ofNullable(d.physicalFunction()).map(PciAddress::parse),
+            d.moduleId() == null ? OptionalInt.empty() : OptionalInt.of(d.moduleId())));
+      }
+      groups.add(new LeasedGroup(g.number(), devices));
+    }
+    return new Lease(r.owner(), LeaseState.valueOf(require(r.state(), "state")), request, groups,
+        r.partition() == null ? OptionalInt.empty() : OptionalInt.of(r.partition()),
+        require(r.reasons(), "reasons"), Instant.parse(require(r.createdAt(), "createdAt")));
+  }
+
+  private static PciClass parseClass(String text) {
+    if (text == null || !text.matches("0x[0-9a-f]{6}")) {
+      throw new IllegalArgumentException("class '" + text + "' is not 0x and 6 hex digits");
+    }
+    return new PciClass(Integer.parseInt(text.substring(2), 16));
+  }
+
+  private static <T> T require(T value, String field) {
+    if (value == null) {
+      throw new IllegalArgumentException("\"" + field + "\" is null");
+    }
+    return value;
+  }
+}

@@ -1,0 +1,81 @@
+package io.gpuvirt.core.ledger;
+
+import io.gpuvirt.core.alloc.Lease;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Collection;
+import java.util.TreeMap;
+
+/**
+ * The ledger file in a state directory. Writes replace it atomically: write a temporary file, fsync
+ * it, rename it over the ledger, fsync the directory. A crash at any point leaves the old file or
+ * the new one, never a torn one; a leftover temporary file is overwritten by the next write.
+ * Callers hold the {@link LedgerLock}.
+ */
+final class LedgerStore {
+  static final String LEDGER = "leases.json";
+  static final String TEMP = "leases.json.tmp";
+  static final String LOCK = "leases.lock";
+
+  private final Path directory;
+  private final Path file;
+  private final Path temp;
+
+  LedgerStore(Path directory) {
+    this.directory = directory;
+    this.file = directory.resolve(LEDGER);
+    this.temp = directory.resolve(TEMP);
+  }
+
+  Path file() {
+    return file;
+  }
+
+  Path lockFile() {
+    return directory.resolve(LOCK);
+  }
+
+  /** The leases on disk, by owner; none when there is no ledger file yet. */
+  TreeMap<String, Lease> read() {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (NoSuchFileException e) {
+      return new TreeMap<>();
+    } catch (IOException e) {
+      throw new LedgerException(file, "cannot read the lease ledger " + file + " (" + e
+          + "); check its permissions", e);
+    }
+    return LedgerCodec.decode(file, bytes);
+  }
+
+  /** Replaces the ledger with these leases, durably. */
+  void write(Collection<Lease> leases) {
+    byte[] bytes = LedgerCodec.encode(leases);
+    try {
+      try (FileChannel out = FileChannel.open(temp, StandardOpenOption.CREATE,
+          StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+        ByteBuffer buffer = ByteBuffer.wrap(bytes);
+        while (buffer.hasRemaining()) {
+          out.write(buffer);
+        }
+        out.force(true);
+      }
+      Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      try (FileChannel dir = FileChannel.open(directory, StandardOpenOption.READ)) {
+        dir.force(true);
+      }
+    } catch (IOException e) {
+      throw new LedgerException(file, "cannot write the lease ledger " + file + " (" + e
+          + "); the ledger holds either the previous or the new leases; check free space and "
+          + "permissions of "
+          + directory, e);
+    }
+  }
+}

@@ -1,0 +1,148 @@
+package io.gpuvirt.core.ledger;
+
+import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.alloc.LeaseState;
+import io.gpuvirt.core.alloc.LeasedDevice;
+import io.gpuvirt.core.alloc.LeasedGroup;
+import io.gpuvirt.core.fabric.FabricManager;
+import io.gpuvirt.core.fabric.FabricManagerException;
+import io.gpuvirt.core.fabric.FabricPartition;
+import io.gpuvirt.core.ledger.Discrepancy.Kind;
+import io.gpuvirt.core.pci.IommuGroup;
+import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.pci.PciDevice;
+import io.gpuvirt.core.pci.Topology;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/** Compares leases with the host and repairs what the policy allows (invariant 4). */
+final class Reconciler {
+  private final Topology topology;
+  private final Optional<FabricManager> fabricManager;
+  private final ReconcilePolicy policy;
+  private final List<Discrepancy> found = new ArrayList<>();
+
+  Reconciler(Topology topology, Optional<FabricManager> fabricManager, ReconcilePolicy policy) {
+    this.topology = topology;
+    this.fabricManager = fabricManager;
+    this.policy = policy;
+  }
+
+  /** Whether a driver is vfio-pci or a VFIO variant driver ({@code nvgrace_gpu_vfio_pci}). */
+  static boolean isVfioDriver(String driver) {
+    return driver.equals("vfio-pci") || driver.endsWith("_vfio_pci") || driver.endsWith("-vfio-pci");
+  }
+
+  /** Reconciles {@code leases} (changed in place when repairs drop leases). */
+  ReconcileReport run(TreeMap<String, Lease> leases) {
+    for (Lease lease : List.copyOf(leases.values())) {
+      List<Discrepancy> problems = leaseProblems(lease);
+      boolean drop = !problems.isEmpty() && policy.dropStaleLeases();
+      if (drop) {
+        leases.remove(lease.owner());
+      }
+      problems.forEach(p -> found.add(new Discrepancy(p.kind(), p.subject(), p.owner(),
+          p.detail() + (drop ? "; lease dropped" : "; release the lease if its VM is gone"), drop)));
+    }
+    Set<PciAddress> leased = new HashSet<>();
+    leases.values().forEach(l -> l.devices().forEach(d -> leased.add(d.address())));
+    for (PciDevice gpu : topology.gpus()) {
+      if (gpu.driver().filter(Reconciler::isVfioDriver).isPresent()
+          && !leased.contains(gpu.address())) {
+        found.add(new Discrepancy(Kind.UNLEASED_VFIO_DEVICE, gpu.address().toString(),
+            Optional.empty(), "GPU [" + gpu.id() + "] is bound to " + gpu.driver().get()
+            + " but no lease holds it; if no VM uses it, give it back to its driver (clear "
+            + "driver_override, unbind, drivers_probe) or allocate it", false));
+      }
+    }
+    fabricManager.ifPresent(fm -> partitions(fm, leases));
+    return new ReconcileReport(found);
+  }
+
+  private List<Discrepancy> leaseProblems(Lease lease) {
+    List<Discrepancy> problems = new ArrayList<>();
+    Optional<String> owner = Optional.of(lease.owner());
+    for (LeasedGroup g : lease.groups()) {
+      boolean devicesOk = true;
+      for (LeasedDevice d : g.devices()) {
+        Optional<PciDevice> now = topology.device(d.address());
+        if (now.isEmpty()) {
+          problems.add(new Discrepancy(Kind.LEASED_DEVICE_MISSING, d.address().toString(), owner,
+              "leased device is not on " + topology.source(), false));
+          devicesOk = false;
+        } else if (!now.get().id().equals(d.id())) {
+          problems.add(new Discrepancy(Kind.LEASED_DEVICE_MISSING, d.address().toString(), owner,
+              "leased as [" + d.id() + "] but the host has [" + now.get().id() + "] there", false));
+          devicesOk = false;
+        }
+      }
+      if (!devicesOk) {
+        continue;
+      }
+      Set<PciAddress> leasedMembers = new TreeSet<>();
+      g.devices().forEach(d -> leasedMembers.add(d.address()));
+      Optional<IommuGroup> hostGroup = topology.iommuGroup(g.number());
+      if (hostGroup.isEmpty() || !new TreeSet<>(hostGroup.get().members()).equals(leasedMembers)) {
+        problems.add(new Discrepancy(Kind.LEASED_GROUP_CHANGED, "IOMMU group " + g.number(), owner,
+            "leased with members " + leasedMembers + " but the host's group has "
+            + hostGroup.map(h -> h.members().toString()).orElse("no such group"), false));
+        continue;
+      }
+      if (lease.state() == LeaseState.BOUND) {
+        for (LeasedDevice d : g.devices()) {
+          PciDevice now = topology.require(d.address());
+          if (d.role().passedThrough() && now.driver().filter(Reconciler::isVfioDriver).isEmpty()) {
+            problems.add(new Discrepancy(Kind.LEASED_DEVICE_NOT_ON_VFIO, d.address().toString(),
+                owner, "lease is BOUND but the device is on "
+                + now.driver().map(x -> "driver " + x).orElse("no driver"), false));
+          }
+        }
+      }
+    }
+    return problems;
+  }
+
+  private void partitions(FabricManager fm, Map<String, Lease> leases) {
+    List<FabricPartition> partitions = fm.listPartitions();
+    Map<Integer, String> leasedPartitions = new TreeMap<>();
+    leases.values().forEach(l -> l.partitionId().ifPresent(id -> leasedPartitions.put(id,
+        l.owner())));
+    for (FabricPartition p : partitions) {
+      if (!p.active() || leasedPartitions.containsKey(p.id())) {
+        continue;
+      }
+      String detail = "partition " + p.id() + " (GPU modules " + p.moduleIds()
+          + ") is active but no lease holds it";
+      boolean repaired = false;
+      if (policy.deactivateUnleasedPartitions()) {
+        try {
+          fm.deactivate(p.id());
+          repaired = true;
+          detail += "; deactivated";
+        } catch (FabricManagerException e) {
+          detail += "; deactivating it failed: " + e.getMessage();
+        }
+      } else {
+        detail += "; deactivate it if no VM uses its GPUs";
+      }
+      found.add(new Discrepancy(Kind.UNLEASED_ACTIVE_PARTITION, "partition " + p.id(),
+          Optional.empty(), detail, repaired));
+    }
+    Set<Integer> active = new HashSet<>();
+    partitions.stream().filter(FabricPartition::active).forEach(p -> active.add(p.id()));
+    for (Lease l : leases.values()) {
+      if (l.state() == LeaseState.BOUND && l.partitionId().isPresent()
+          && !active.contains(l.partitionId().getAsInt())) {
+        found.add(new Discrepancy(Kind.LEASED_PARTITION_INACTIVE, "partition "
+            + l.partitionId().getAsInt(), Optional.of(l.owner()), "lease is BOUND but its "
+            + "partition is not active; activate it again or release the lease", false));
+      }
+    }
+  }
+}
