@@ -152,4 +152,27 @@ public final class TestHosts {
         .sriovGpu("0000:82:00.0", "0000:80:02.0", 1, 40, 0, 41)
         .build();
   }
+
+  /**
+   * A host with {@code gpus} GPUs 10de:2330 in groups 1..gpus, four per PCIe switch, switches
+   * alternating between NUMA nodes 0 and 1.
+   */
+  public static Topology large(int gpus) {
+    TestHost h = new TestHost("host with " + gpus + " GPUs");
+    int bus = 0x04;
+    for (int i = 0; i < gpus; i += 4) {
+      int numa = (i / 4) % 2;
+      String rp = String.format("0000:%02x:01.0", bus);
+      String usp = String.format("0000:%02x:00.0", bus + 1);
+      h.bridge(rp, null, PciePortType.ROOT_PORT, numa)
+          .bridge(usp, rp, PciePortType.SWITCH_UPSTREAM, numa);
+      for (int j = 0; j < 4 && i + j < gpus; j++) {
+        String dsp = String.format("0000:%02x:%02x.0", bus + 2, j);
+        h.bridge(dsp, usp, PciePortType.SWITCH_DOWNSTREAM, numa)
+            .gpu(String.format("0000:%02x:00.0", bus + 3 + j), dsp, TestHost.H100, numa, i + j + 1);
+      }
+      bus += 8;
+    }
+    return h.build();
+  }
 }
