@@ -51,14 +51,15 @@ final class Candidates {
       }
     }
     Candidates result = new Candidates();
+    LocalityStep.Paths paths = new LocalityStep.Paths(topology);
     for (IommuGroup group : topology.iommuGroups()) {
-      result.judge(group, request, topology, leasedGroups, leasedDevices);
+      result.judge(group, request, topology, paths, leasedGroups, leasedDevices);
     }
     return result;
   }
 
   private void judge(IommuGroup group, AllocationRequest request, Topology topology,
-      Map<Integer, String> leasedGroups, Map<PciAddress, String> leasedDevices) {
+      LocalityStep.Paths locality, Map<Integer, String> leasedGroups, Map<PciAddress, String> leasedDevices) {
     List<PciDevice> members = new ArrayList<>();
     List<PciAddress> missing = new ArrayList<>();
     for (PciAddress a : group.members()) {
@@ -108,7 +109,7 @@ final class Candidates {
       }
     }
     List<List<LocalityStep>> paths = matched.stream()
-        .map(d -> LocalityStep.pathOf(d, topology)).toList();
+        .map(locality::of).toList();
     free.add(new GroupCandidate(group, members, roles, LocalityStep.commonPrefix(paths)));
   }
 

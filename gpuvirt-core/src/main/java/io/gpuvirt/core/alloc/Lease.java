@@ -28,10 +28,10 @@ public record Lease(String owner, LeaseState state, AllocationRequest request,
 
   public Lease {
     AllocationRequest.checkOwner(owner);
-    Objects.requireNonNull(state, "state of lease " + owner);
-    Objects.requireNonNull(request, "request of lease " + owner);
-    Objects.requireNonNull(partitionId, "partitionId of lease " + owner);
-    Objects.requireNonNull(createdAt, "createdAt of lease " + owner);
+    Objects.requireNonNull(state, () -> "state of lease " + owner);
+    Objects.requireNonNull(request, () -> "request of lease " + owner);
+    Objects.requireNonNull(partitionId, () -> "partitionId of lease " + owner);
+    Objects.requireNonNull(createdAt, () -> "createdAt of lease " + owner);
     if (!request.owner().equals(owner)) {
       throw new IllegalArgumentException("lease of " + owner + " answers a request of "
           + request.owner());

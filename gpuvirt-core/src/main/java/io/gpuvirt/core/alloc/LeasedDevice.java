@@ -31,13 +31,13 @@ public record LeasedDevice(PciAddress address, DeviceRole role, PciId id, PciId 
 
   public LeasedDevice {
     Objects.requireNonNull(address, "address");
-    Objects.requireNonNull(role, "role of " + address);
-    Objects.requireNonNull(id, "id of " + address);
-    Objects.requireNonNull(subsystem, "subsystem of " + address);
-    Objects.requireNonNull(pciClass, "class of " + address);
-    Objects.requireNonNull(originalDriver, "originalDriver of " + address);
-    Objects.requireNonNull(physicalFunction, "physicalFunction of " + address);
-    Objects.requireNonNull(moduleId, "moduleId of " + address);
+    Objects.requireNonNull(role, () -> "role of " + address);
+    Objects.requireNonNull(id, () -> "id of " + address);
+    Objects.requireNonNull(subsystem, () -> "subsystem of " + address);
+    Objects.requireNonNull(pciClass, () -> "class of " + address);
+    Objects.requireNonNull(originalDriver, () -> "originalDriver of " + address);
+    Objects.requireNonNull(physicalFunction, () -> "physicalFunction of " + address);
+    Objects.requireNonNull(moduleId, () -> "moduleId of " + address);
     if (numaNode < -1) {
       throw new IllegalArgumentException(address + ": NUMA node must be -1 or more, was " + numaNode);
     }

@@ -5,9 +5,10 @@ import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.PciePortType;
 import io.gpuvirt.core.pci.Topology;
 import java.util.ArrayList;
-import java.util.Collections;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -21,27 +22,47 @@ import java.util.Set;
 record LocalityStep(String label, long sortKey, Kind kind) {
   enum Kind { NUMA_NODE, ROOT_BUS, BRIDGE }
 
-  /** The path of {@code device}, root first: NUMA node, root bus, bridges from the root port down. */
-  static List<LocalityStep> pathOf(PciDevice device, Topology topology) {
-    List<LocalityStep> path = new ArrayList<>();
-    path.add(new LocalityStep("NUMA node " + device.numaNode(), device.numaNode(), Kind.NUMA_NODE));
-    path.add(new LocalityStep("root bus " + device.rootBus(), busKey(device.rootBus()),
-        Kind.ROOT_BUS));
-    List<LocalityStep> bridges = new ArrayList<>();
-    Set<PciAddress> seen = new HashSet<>();
-    Optional<PciAddress> next = device.parent();
-    while (next.isPresent() && seen.add(next.get())) {
-      Optional<PciDevice> up = topology.device(next.get());
-      if (up.isEmpty()) {
-        break;
-      }
-      bridges.add(new LocalityStep(describe(up.get()), addressKey(up.get().address()),
-          Kind.BRIDGE));
-      next = up.get().parent();
+  /**
+   * Builds locality paths for the devices of one topology, sharing the steps of common parents
+   * (hundreds of VFs behind one switch share one chain).
+   */
+  static final class Paths {
+    private final Topology topology;
+    private final Map<PciAddress, List<LocalityStep>> chains = new HashMap<>();
+    private final Map<String, LocalityStep> prefixes = new HashMap<>();
+
+    Paths(Topology topology) {
+      this.topology = topology;
     }
-    Collections.reverse(bridges);
-    path.addAll(bridges);
-    return path;
+
+    /** The path of {@code device}, root first: NUMA node, root bus, bridges from the root port down. */
+    List<LocalityStep> of(PciDevice device) {
+      List<LocalityStep> path = new ArrayList<>();
+      path.add(prefixes.computeIfAbsent("n" + device.numaNode(), k -> new LocalityStep(
+          "NUMA node " + device.numaNode(), device.numaNode(), Kind.NUMA_NODE)));
+      path.add(prefixes.computeIfAbsent("b" + device.rootBus(), k -> new LocalityStep(
+          "root bus " + device.rootBus(), busKey(device.rootBus()), Kind.ROOT_BUS)));
+      device.parent().ifPresent(p -> path.addAll(chain(p, new HashSet<>())));
+      return path;
+    }
+
+    /** The bridge steps from the root port down to {@code bridge}, inclusive. */
+    private List<LocalityStep> chain(PciAddress bridge, Set<PciAddress> seen) {
+      List<LocalityStep> cached = chains.get(bridge);
+      if (cached != null) {
+        return cached;
+      }
+      Optional<PciDevice> up = topology.device(bridge);
+      if (up.isEmpty() || !seen.add(bridge)) {
+        return List.of();
+      }
+      List<LocalityStep> steps = new ArrayList<>();
+      up.get().parent().ifPresent(p -> steps.addAll(chain(p, seen)));
+      steps.add(new LocalityStep(describe(up.get()), addressKey(bridge), Kind.BRIDGE));
+      List<LocalityStep> result = List.copyOf(steps);
+      chains.put(bridge, result);
+      return result;
+    }
   }
 
   /** The longest common prefix of paths. */
