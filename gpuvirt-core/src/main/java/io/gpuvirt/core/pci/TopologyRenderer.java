@@ -12,9 +12,8 @@ import java.util.stream.Collectors;
 /**
  * Draws a {@link Topology} the way {@code lspci -t} draws the PCI tree: root buses as
  * {@code [dddd:bb]}, bridges followed by the buses behind them ({@code -[15-1a]-}), one output line
- * per leaf. Lines continue with {@code |} where an upper level still has devices to come. Root buses
- * and the buses behind one bridge are listed from the highest number down, devices on a bus from
- * the lowest up, as lspci lists them.
+ * per leaf. Lines continue with {@code |} where an upper level still has devices to come. Buses and
+ * the devices on them are listed in address order, as lspci 3.9 lists them.
  */
 final class TopologyRenderer {
   private final Map<PciAddress, List<PciDevice>> children = new HashMap<>();
@@ -40,11 +39,11 @@ final class TopologyRenderer {
     return r.out.toString();
   }
 
-  /** Devices grouped by the bus they sit on, highest bus first, each group in address order. */
+  /** Devices grouped by the bus they sit on, buses and devices in address order. */
   private static List<List<PciDevice>> byBus(List<PciDevice> devices) {
     TreeMap<String, List<PciDevice>> grouped = devices.stream().collect(Collectors.groupingBy(
         d -> d.address().busId(), () -> new TreeMap<>(busOrder()), Collectors.toList()));
-    return List.copyOf(grouped.descendingMap().values());
+    return List.copyOf(grouped.values());
   }
 
   private static Comparator<String> busOrder() {
