@@ -13,4 +13,6 @@ module io.gpuvirt.core {
   exports io.gpuvirt.core.host;
   exports io.gpuvirt.core.pci;
   exports io.gpuvirt.core.fabric;
+  exports io.gpuvirt.core.vfio;
+  exports io.gpuvirt.core.doctor;
 }
