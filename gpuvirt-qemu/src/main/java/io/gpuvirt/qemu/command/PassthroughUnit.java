@@ -59,7 +59,9 @@ public record PassthroughUnit(Role role, PciDevice primary, List<PciDevice> comp
       throw new IllegalArgumentException("unit " + primary.address() + " has role GPU but class "
           + primary.pciClass() + " is not a GPU (0x0300xx or 0x0302xx); use Role.OTHER");
     }
-    for (PciDevice d : functions()) {
+    List<PciDevice> all = new ArrayList<>(companions);
+    all.add(0, primary);
+    for (PciDevice d : all) {
       if (d.isBridge()) {
         throw new IllegalArgumentException(d.address() + " is a bridge (class " + d.pciClass()
             + "); pass the endpoints behind it, not the bridge");

@@ -434,7 +434,7 @@ public final class QemuCommandBuilder {
             o = o.with("multifunction", true);
           }
           if (noMmap.applies(d)) {
-            o = o.with("x-no-mmap", true);
+            o = o.with("x-no-mmap", "true");
           }
           if (policy.romBarOff() && unit.role() == PassthroughUnit.Role.GPU
               && caps.hasProperty(QemuCapabilities.VFIO_PCI, "rombar")) {
