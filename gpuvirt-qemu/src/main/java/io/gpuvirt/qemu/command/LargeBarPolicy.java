@@ -1,6 +1,5 @@
 package io.gpuvirt.qemu.command;
 
-import io.gpuvirt.core.pci.PciSizes;
 import io.gpuvirt.qemu.QemuVersion;
 import java.util.Objects;
 
@@ -116,11 +115,11 @@ public record LargeBarPolicy(NoMmapMode noMmap, QemuVersion noMmapBelowVersion,
   @Override
   public String toString() {
     return "LargeBarPolicy[noMmap=" + noMmap + " below " + noMmapBelowVersion.number()
-        + " from " + PciSizes.human(noMmapMinTotalBarBytes) + ", largeBar>="
-        + PciSizes.human(largeBarBytes) + ", romBarOff=" + romBarOff + ", hotplugPref64Reserve="
-        + PciSizes.human(hotplugPref64ReserveBytes) + ", firmwareMmio64="
-        + PciSizes.human(firmwareMmio64Bytes) + ", headroom="
-        + PciSizes.human(mmio64HeadroomBytes) + "]";
+        + " from " + Sizes.of(noMmapMinTotalBarBytes) + ", largeBar>="
+        + Sizes.of(largeBarBytes) + ", romBarOff=" + romBarOff + ", hotplugPref64Reserve="
+        + Sizes.of(hotplugPref64ReserveBytes) + ", firmwareMmio64="
+        + Sizes.of(firmwareMmio64Bytes) + ", headroom="
+        + Sizes.of(mmio64HeadroomBytes) + "]";
   }
 
   /** Builds a {@link LargeBarPolicy}; {@link #build()} validates and names the bad value. */

@@ -4,7 +4,6 @@ import com.google.common.math.LongMath;
 import io.gpuvirt.core.pci.Bar;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
-import io.gpuvirt.core.pci.PciSizes;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -123,7 +122,7 @@ public record MmioAperture(List<PortWindow> windows, long headroomBytes, long re
   /** {@code 4T aperture (3840G+96M required, 8 windows)}. */
   @Override
   public String toString() {
-    return PciSizes.human(sizeBytes) + " aperture (" + PciSizes.human(requiredBytes)
+    return Sizes.of(sizeBytes) + " aperture (" + Sizes.of(requiredBytes)
         + " required, " + windows.size() + " windows)";
   }
 

@@ -292,8 +292,8 @@ public final class QemuCommandBuilder {
             + cpuModel + "'; choose one from '" + binary + " -cpu help'");
       }
       QemuOption cpu = QemuOption.of(cpuModel);
-      String need = "the passthrough BARs need a " + PciSizes.human(aperture.sizeBytes())
-          + " aperture which, placed after " + PciSizes.human(memoryMiB << 20) + " of RAM, ends"
+      String need = "the passthrough BARs need a " + Sizes.of(aperture.sizeBytes())
+          + " aperture which, placed after " + Sizes.of(memoryMiB << 20) + " of RAM, ends"
           + " below 2^" + requiredBits;
       if (physBits.mode() == PhysBits.Mode.HOST) {
         requireProperty(type, "host-phys-bits", "the guest's physical address width");
@@ -460,11 +460,11 @@ public final class QemuCommandBuilder {
       String subject = "hp0" + (hotplugPorts > 1 ? "..hp" + (hotplugPorts - 1) : "");
       if (pref64Supported()) {
         plan.add(Decision.of(Topic.ROOT_PORT, subject,
-            "hotplug on, pref64-reserve=" + PciSizes.human(policy.hotplugPref64ReserveBytes()),
+            "hotplug on, pref64-reserve=" + Sizes.of(policy.hotplugPref64ReserveBytes()),
             "empty ports for device_add; root ports cannot be hot-added, and the firmware sizes"
                 + " bridge windows at boot, so each port reserves a 64-bit prefetchable window"
                 + " large enough for a large-BAR device")
-            .withCost(PciSizes.human(policy.hotplugPref64ReserveBytes())
+            .withCost(Sizes.of(policy.hotplugPref64ReserveBytes())
                 + " of the 64-bit aperture per port, used or not"));
       } else {
         plan.add(Decision.of(Topic.ROOT_PORT, subject, "hotplug on, no pref64-reserve",
@@ -553,13 +553,13 @@ public final class QemuCommandBuilder {
       String subject = large.isEmpty() ? "vm" : large.stream()
           .map(d -> d.address().toString()).collect(Collectors.joining(", "));
       String sizes = large.size() + " large-BAR device(s) (a BAR of "
-          + PciSizes.human(policy.largeBarBytes()) + " or more) with "
-          + PciSizes.human(total) + " of BARs";
+          + Sizes.of(policy.largeBarBytes()) + " or more) with "
+          + Sizes.of(total) + " of BARs";
       String version = "QEMU " + caps.version();
       String threshold = policy.noMmapBelowVersion().number();
       if (large.isEmpty()) {
         plan.add(Decision.of(Topic.LARGE_BAR, "vm", "BARs mmapped (default)",
-            "no device has a BAR of " + PciSizes.human(policy.largeBarBytes()) + " or more"));
+            "no device has a BAR of " + Sizes.of(policy.largeBarBytes()) + " or more"));
         return NoMmap.NONE;
       }
       boolean want;
@@ -580,13 +580,13 @@ public final class QemuCommandBuilder {
                 + " mapping large BARs without the boot stall; " + sizes;
           } else if (total < policy.noMmapMinTotalBarBytes()) {
             want = false;
-            reason = sizes + ", below the policy's " + PciSizes.human(
+            reason = sizes + ", below the policy's " + Sizes.of(
                 policy.noMmapMinTotalBarBytes()) + " per VM at which " + version
                 + " (older than " + threshold + ") was reported to stall the boot";
           } else {
             want = true;
             reason = version + " is older than " + threshold + " and the VM has " + sizes
-                + " (the policy's trigger is " + PciSizes.human(policy.noMmapMinTotalBarBytes())
+                + " (the policy's trigger is " + Sizes.of(policy.noMmapMinTotalBarBytes())
                 + "): mmapping BARs this large was reported to stall the boot for minutes to"
                 + " over an hour with 4 to 8 B200s; x-no-mmap avoids the stall. Upgrading QEMU"
                 + " (9.2 aligns BAR mmaps) and the host kernel (6.12 huge pfnmap) removes the"
@@ -627,15 +627,15 @@ public final class QemuCommandBuilder {
     }
 
     private void fwCfg(MmioAperture aperture) {
-      String size = PciSizes.human(aperture.sizeBytes());
-      String need = PciSizes.human(aperture.requiredBytes()) + " of 64-bit prefetchable windows"
+      String size = Sizes.of(aperture.sizeBytes());
+      String need = Sizes.of(aperture.requiredBytes()) + " of 64-bit prefetchable windows"
           + " behind " + aperture.windows().size() + " root port(s) (each BAR at its natural"
           + " alignment, windows aligned to their largest BAR) plus "
-          + PciSizes.human(aperture.headroomBytes()) + " headroom, rounded up to " + size;
+          + Sizes.of(aperture.headroomBytes()) + " headroom, rounded up to " + size;
       if (aperture.sizeBytes() <= policy.firmwareMmio64Bytes()) {
         plan.add(Decision.of(Topic.APERTURE, "vm", "firmware default 64-bit aperture", need
             + ", within the firmware's default of "
-            + PciSizes.human(policy.firmwareMmio64Bytes())));
+            + Sizes.of(policy.firmwareMmio64Bytes())));
         return;
       }
       if (aperture.sizeMiB() > OVMF_MAX_MMIO64_MIB) {
@@ -647,7 +647,7 @@ public final class QemuCommandBuilder {
       argv.add("-fw_cfg");
       argv.add(fw.render());
       plan.add(Decision.of(Topic.APERTURE, "vm", "-fw_cfg " + fw.render(), need + ", more than"
-              + " the firmware's default of " + PciSizes.human(policy.firmwareMmio64Bytes())
+              + " the firmware's default of " + Sizes.of(policy.firmwareMmio64Bytes())
               + "; without it OVMF leaves large BARs unassigned ('BAR1 is 0M @ 0x0' in the"
               + " guest). OVMF may still pick a larger window from the address width")
           .withCost(size + " of guest physical address space"));
