@@ -13,7 +13,7 @@ import java.util.TreeSet;
  * never emits a property the binary lacks.
  *
  * <p>Obtain one from the binary with {@link QemuProbe#probe}, from a running QEMU with
- * {@code QmpClient.capabilities()}, or build one for a binary you cannot run (a different host)
+ * {@code QmpClient.capabilities(List)}, or build one for a binary you cannot run (a different host)
  * with {@link #builder(QemuVersion)}.
  *
  * <p>A device type that was not probed is unknown, not absent: {@link #deviceProperties} tells the

@@ -392,7 +392,7 @@ public final class QemuCommandBuilder {
       } else {
         plan.add(Decision.of(Topic.ROOT_PORT, portList(0, units.size()), "hotplug left default",
             "QEMU " + caps.version().number() + "'s pcie-root-port has no 'hotplug' property"
-                + " (added in 5.0); the guest sees hotplug-capable slots").asWarning());
+                + " (QEMU 5.0 and later have it); the guest sees hotplug-capable slots").asWarning());
       }
       List<QemuOption> out = new ArrayList<>();
       for (int i = 0; i < total; i++) {

@@ -19,8 +19,8 @@ final class QmpClientTest {
 
   @Test
   void connect_negotiatesCapabilitiesFirst(@TempDir Path dir) {
-    try (FakeQmpServer s = FakeQmpServer.start(dir, c -> List.of());
-        QmpClient qmp = QmpClient.connect(s.socket(), LONG)) {
+    try (FakeQmpServer s = FakeQmpServer.start(dir, c -> List.of())) {
+      QmpClient.connect(s.socket(), LONG).close();
       assertEquals("qmp_capabilities", s.received().get(0).path("execute").asText());
     }
   }
