@@ -277,7 +277,7 @@ public final class QemuCommandBuilder {
       plan.add(Decision.of(Topic.ACCELERATOR, "vm", "-accel " + accelerator.qemuName(),
           accelerator == Accelerator.KVM
               ? "device passthrough runs the guest on KVM"
-              : "TCG emulation: boots the layout without KVM (tests); not for passthrough"));
+              : "TCG emulation: boots the layout without KVM (tests); GPU guests run on KVM"));
     }
 
     private String cpu(int requiredBits, MmioAperture aperture) {
