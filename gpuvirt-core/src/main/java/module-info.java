@@ -13,6 +13,8 @@ module io.gpuvirt.core {
   exports io.gpuvirt.core.host;
   exports io.gpuvirt.core.pci;
   exports io.gpuvirt.core.fabric;
+  exports io.gpuvirt.core.vfio;
+  exports io.gpuvirt.core.doctor;
   exports io.gpuvirt.core.alloc;
   exports io.gpuvirt.core.ledger;
 

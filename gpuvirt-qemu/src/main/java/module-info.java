@@ -4,9 +4,11 @@
  */
 module io.gpuvirt.qemu {
   requires transitive io.gpuvirt.core;
-  requires com.fasterxml.jackson.databind;
+  requires transitive com.fasterxml.jackson.databind;
   requires com.google.common;
   requires org.slf4j;
 
-  // exports io.gpuvirt.qemu;  (uncomment with the first class)
+  exports io.gpuvirt.qemu;
+  exports io.gpuvirt.qemu.command;
+  exports io.gpuvirt.qemu.qmp;
 }

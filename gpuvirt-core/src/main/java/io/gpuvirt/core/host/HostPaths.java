@@ -32,9 +32,18 @@ public final class HostPaths {
     return path;
   }
 
-  /** Joins a checked host path and one more name segment, checking the result. */
+  /**
+   * Joins a checked host path and a relative name ({@code vendor}, or {@code driver/unbind}),
+   * checking the result.
+   *
+   * @throws IllegalHostPathException for an empty name, or one that makes the path malformed
+   *     ({@code ..}, an absolute name, a newline)
+   */
   public static String join(String directory, String name) {
     String dir = check(directory);
+    if (name == null || name.isEmpty()) {
+      throw new IllegalHostPathException(dir + "/" + name, "the name to join is empty");
+    }
     return check(dir.endsWith("/") ? dir + name : dir + "/" + name);
   }
 }

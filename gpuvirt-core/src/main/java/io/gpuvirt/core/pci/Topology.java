@@ -157,4 +157,76 @@ public final class Topology {
     }
     return List.copyOf(chain);
   }
+
+  /**
+   * What the snapshot holds, in one line for an operator: {@code "12 PCI devices, 0 GPUs,
+   * 0 NVSwitches; IOMMU off: /sys/kernel/iommu_groups is empty"} or {@code "... ; IOMMU on: 9
+   * groups"}. GPUs count virtual functions too.
+   */
+  public String summary() {
+    String counts = count(devices.size(), "PCI device", "PCI devices") + ", "
+        + count(gpus().size(), "GPU", "GPUs") + ", "
+        + count(nvSwitches().size(), "NVSwitch", "NVSwitches");
+    String iommu = iommuEnabled() ? "IOMMU on: " + count(groups.size(), "group", "groups")
+        : "IOMMU off: /sys/kernel/iommu_groups is empty (turn on VT-d or AMD-Vi in the firmware and"
+            + " boot with intel_iommu=on or amd_iommu=on)";
+    return counts + "; " + iommu;
+  }
+
+  private static String count(int n, String singular, String plural) {
+    return n + " " + (n == 1 ? singular : plural);
+  }
+
+  /**
+   * The nearest bridge or port that both devices sit under (neither device itself counts): for
+   * two GPUs behind one PCIe switch, the switch port they share; for two devices under one root
+   * port, that root port. Empty when they share no bridge (different root ports or root buses).
+   *
+   * @throws UnknownDeviceException when either address names no device of this host
+   */
+  public Optional<PciDevice> nearestCommonBridge(PciAddress a, PciAddress b) {
+    List<PciDevice> common = commonUpstream(a, b);
+    return common.isEmpty() ? Optional.empty() : Optional.of(common.get(0));
+  }
+
+  /**
+   * The nearest PCIe switch port that both devices sit under, for placement by PCIe locality: a
+   * bridge whose port type is switch upstream or switch downstream. When a bridge reports no port
+   * type (no readable PCI Express capability), any bridge that is not on a root bus counts, so a
+   * root port never does. Empty when the devices share no switch.
+   *
+   * @throws UnknownDeviceException when either address names no device of this host
+   */
+  public Optional<PciDevice> commonSwitch(PciAddress a, PciAddress b) {
+    return commonUpstream(a, b).stream().filter(Topology::isSwitchPort).findFirst();
+  }
+
+  private static boolean isSwitchPort(PciDevice d) {
+    if (d.portType().isPresent()) {
+      PciePortType t = d.portType().get();
+      return t == PciePortType.SWITCH_UPSTREAM || t == PciePortType.SWITCH_DOWNSTREAM;
+    }
+    return d.parent().isPresent();
+  }
+
+  /** The bridges above both devices, nearest first. */
+  private List<PciDevice> commonUpstream(PciAddress a, PciAddress b) {
+    List<PciDevice> above = upstreamChain(b);
+    return upstreamChain(a).stream().filter(above::contains).toList();
+  }
+
+  /**
+   * The device tree drawn the way {@code lspci -tv} draws it, one line per leaf device:
+   *
+   * <pre>
+   * -[0000:14]-+-02.0-[15-1a]----00.0-[16-1a]----00.0-[17]----00.0  10de:2901 GPU [0302] ...
+   * </pre>
+   *
+   * <p>Root buses and the buses behind bridges are drawn as lspci draws them ({@code [dddd:bb]},
+   * {@code -[15-1a]-}); each leaf is followed by its vendor:device id and class, and GPUs and
+   * NVSwitches also by driver, IOMMU group, NUMA node and BAR sizes.
+   */
+  public String renderTree() {
+    return TopologyRenderer.tree(this, true);
+  }
 }

@@ -1,0 +1,50 @@
+package io.gpuvirt.examples.cli;
+
+import io.gpuvirt.core.host.Sysfs;
+import io.gpuvirt.core.pci.Topology;
+import io.gpuvirt.core.pci.TopologyJson;
+import io.gpuvirt.core.pci.TopologyScanner;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code gpuvirt topology [--root DIR] [--json]}: scans the host's PCI devices and IOMMU groups and
+ * prints a summary and the device tree (as {@code lspci -tv} draws it), or the topology as JSON.
+ */
+@Command(name = "topology", mixinStandardHelpOptions = true,
+    description = {"Scan the host's PCI devices and IOMMU groups from sysfs.",
+        "Prints a one-line summary and the device tree (GPUs and NVSwitches with driver, IOMMU"
+            + " group, NUMA node and BAR sizes), or the whole topology as JSON."},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {"0:the host was scanned", "2:the root is not a sysfs tree, or a file in it is"
+        + " corrupt or unreadable (the file is named on stderr)"})
+final class TopologyCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--root", paramLabel = "DIR", defaultValue = "/",
+      description = "Host root that holds sys/ (default: ${DEFAULT-VALUE}, this host;"
+          + " a directory for a simulated host).")
+  Path root;
+
+  @Option(names = "--json", description = "Print the topology as JSON instead of the tree.")
+  boolean json;
+
+  @Override
+  public Integer call() {
+    Topology topology = TopologyScanner.scan(Sysfs.at(root));
+    PrintWriter out = spec.commandLine().getOut();
+    if (json) {
+      out.print(TopologyJson.toJson(topology));
+    } else {
+      out.println(topology.summary());
+      out.print(topology.renderTree());
+    }
+    out.flush();
+    return Cli.OK;
+  }
+}

@@ -1,0 +1,343 @@
+package io.gpuvirt.core.doctor;
+
+import io.gpuvirt.core.GpuvirtException;
+import io.gpuvirt.core.host.HostPaths;
+import io.gpuvirt.core.host.Sysfs;
+import io.gpuvirt.core.pci.IommuGroup;
+import io.gpuvirt.core.pci.PciDevice;
+import io.gpuvirt.core.pci.Topology;
+import io.gpuvirt.core.pci.TopologyScanner;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Host readiness for GPU passthrough ("doctor"): reads the kernel command line, IOMMU groups,
+ * loaded modules, {@code /etc/modules-load.d}, {@code /etc/modprobe.d} and the GPUs' drivers, and
+ * says for each thing whether it is ready, with the evidence and the exact fix. It never writes a
+ * file or reboots anything: it prints what to do.
+ *
+ * <pre>{@code
+ * ReadinessReport report = HostDoctor.examine(Sysfs.host(), GpuDriverPolicy.STATIC_VFIO);
+ * System.out.print(report.render());
+ * }</pre>
+ */
+public final class HostDoctor {
+  private static final List<String> VFIO_MODULES = List.of("vfio", "vfio_iommu_type1", "vfio_pci");
+  private static final String VFIO_DRIVER = "vfio-pci";
+
+  private final Sysfs sysfs;
+  private final GpuDriverPolicy policy;
+
+  private HostDoctor(Sysfs sysfs, GpuDriverPolicy policy) {
+    this.sysfs = Objects.requireNonNull(sysfs, "sysfs");
+    this.policy = Objects.requireNonNull(policy, "policy");
+  }
+
+  /** Examines the host behind {@code sysfs} under the given driver policy. */
+  public static ReadinessReport examine(Sysfs sysfs, GpuDriverPolicy policy) {
+    return new HostDoctor(sysfs, policy).run();
+  }
+
+  private ReadinessReport run() {
+    Topology topology = TopologyScanner.scan(sysfs);
+    String cmdline = readOptional("/proc/cmdline").orElse("").strip();
+    List<String> args = List.of(cmdline.split("\\s+"));
+    List<Finding> findings = new ArrayList<>();
+    findings.add(iommuEnabled(topology, cmdline, args));
+    findings.add(iommuPassthrough(args, topology));
+    findings.add(vfioLoaded());
+    findings.add(vfioEarly());
+    findings.add(vfioIds(topology, args));
+    findings.add(hostDriverBlacklist());
+    findings.addAll(gpuDrivers(topology));
+    findings.addAll(foreignGroupMembers(topology));
+    return new ReadinessReport(sysfs.root().toString(), findings);
+  }
+
+  private Finding iommuEnabled(Topology topology, String cmdline, List<String> args) {
+    boolean flag = args.contains("intel_iommu=on") || args.contains("amd_iommu=on");
+    List<String> evidence = List.of("/proc/cmdline: " + cmdline,
+        "/sys/kernel/iommu_groups: " + topology.iommuGroups().size() + " groups");
+    if (topology.iommuEnabled()) {
+      return new Finding("iommu.enabled", Severity.OK, "the IOMMU is on ("
+          + topology.iommuGroups().size() + " IOMMU groups)", evidence, Optional.empty());
+    }
+    String why = flag ? "the kernel command line asks for it but no IOMMU groups exist (check"
+        + " that VT-d/AMD-Vi is enabled in the firmware setup)"
+        : "no IOMMU groups and no " + iommuFlag() + " on the kernel command line";
+    return new Finding("iommu.enabled", Severity.ERROR, "the IOMMU is off: " + why, evidence,
+        Optional.of(grubFix(topology)));
+  }
+
+  private Finding iommuPassthrough(List<String> args, Topology topology) {
+    if (args.contains("iommu=pt")) {
+      return new Finding("iommu.passthrough", Severity.OK, "iommu=pt is set: host devices keep"
+          + " identity-mapped DMA", List.of("/proc/cmdline contains iommu=pt"), Optional.empty());
+    }
+    return new Finding("iommu.passthrough", Severity.WARNING, "iommu=pt is not on the kernel"
+        + " command line: host DMA goes through IOMMU translation, which costs throughput",
+        List.of("/proc/cmdline lacks iommu=pt"), Optional.of(grubFix(topology)));
+  }
+
+  private Finding vfioLoaded() {
+    List<String> missing = new ArrayList<>();
+    List<String> evidence = new ArrayList<>();
+    for (String module : VFIO_MODULES) {
+      boolean present = sysfs.isDirectory(HostPaths.join("/sys/module", module));
+      evidence.add("/sys/module/" + module + (present ? " exists" : " missing"));
+      if (!present) {
+        missing.add(module);
+      }
+    }
+    if (missing.isEmpty()) {
+      return new Finding("vfio.loaded", Severity.OK, "vfio, vfio_iommu_type1 and vfio_pci are"
+          + " loaded", evidence, Optional.empty());
+    }
+    return new Finding("vfio.loaded", Severity.ERROR, "VFIO modules not loaded: " + missing,
+        evidence, Optional.of(new Fix("load the VFIO modules now and at every boot",
+            Optional.of("/etc/modules-load.d/vfio.conf"), String.join("\n", VFIO_MODULES) + "\n",
+            List.of("modprobe -a " + String.join(" ", VFIO_MODULES), "update-initramfs -u"))));
+  }
+
+  private Finding vfioEarly() {
+    Set<String> listed = new TreeSet<>();
+    List<String> evidence = new ArrayList<>();
+    for (String file : confFiles("/etc/modules-load.d")) {
+      for (String line : contentLines(file)) {
+        if (VFIO_MODULES.contains(line) || VFIO_MODULES.contains(line.replace('-', '_'))) {
+          listed.add(line.replace('-', '_'));
+          evidence.add(file + ": " + line);
+        }
+      }
+    }
+    if (listed.containsAll(VFIO_MODULES)) {
+      return new Finding("vfio.early", Severity.OK, "the VFIO modules load at boot", evidence,
+          Optional.empty());
+    }
+    return new Finding("vfio.early", Severity.WARNING, "the VFIO modules are not all listed in"
+        + " /etc/modules-load.d: after a reboot the GPUs may be claimed by another driver first",
+        evidence.isEmpty() ? List.of("no vfio module in /etc/modules-load.d/*.conf") : evidence,
+        Optional.of(new Fix("load the VFIO modules early at boot",
+            Optional.of("/etc/modules-load.d/vfio.conf"), String.join("\n", VFIO_MODULES) + "\n",
+            List.of("update-initramfs -u"))));
+  }
+
+  private Finding vfioIds(Topology topology, List<String> args) {
+    Set<String> wanted = passthroughIds(topology);
+    Set<String> claimed = new TreeSet<>();
+    List<String> evidence = new ArrayList<>();
+    for (String arg : args) {
+      if (arg.startsWith("vfio-pci.ids=") || arg.startsWith("vfio_pci.ids=")) {
+        evidence.add("/proc/cmdline: " + arg);
+        claimed.addAll(idsOf(arg.substring(arg.indexOf('=') + 1)));
+      }
+    }
+    for (String file : confFiles("/etc/modprobe.d")) {
+      for (String line : contentLines(file)) {
+        String[] words = line.split("\\s+");
+        if (words.length >= 3 && words[0].equals("options")
+            && (words[1].equals("vfio-pci") || words[1].equals("vfio_pci"))) {
+          for (int i = 2; i < words.length; i++) {
+            if (words[i].startsWith("ids=")) {
+              evidence.add(file + ": " + line);
+              claimed.addAll(idsOf(words[i].substring(4)));
+            }
+          }
+        }
+      }
+    }
+    if (policy == GpuDriverPolicy.REBIND_PER_VM) {
+      if (!claimed.isEmpty() && claimed.stream().anyMatch(wanted::contains)) {
+        return new Finding("vfio.ids", Severity.WARNING, "vfio-pci claims " + claimed
+            + " at boot, but in rebind-per-VM mode the GPUs must start on the host driver (Fabric"
+            + " Manager needs them there)", evidence, Optional.of(new Fix(
+                "remove vfio-pci.ids from the kernel command line and modprobe.d",
+                Optional.of("/etc/default/grub"), "GRUB_CMDLINE_LINUX_DEFAULT=\"" + iommuFlag()
+                    + " iommu=pt\"", List.of("update-grub", "update-initramfs -u", "reboot"))));
+      }
+      return new Finding("vfio.ids", Severity.OK, "vfio-pci does not claim the GPUs at boot"
+          + " (right for rebind-per-VM)", evidence, Optional.empty());
+    }
+    if (wanted.isEmpty() || claimed.containsAll(wanted)) {
+      return new Finding("vfio.ids", wanted.isEmpty() ? Severity.INFO : Severity.OK,
+          wanted.isEmpty() ? "no GPUs on this host" : "vfio-pci claims " + wanted + " at boot",
+          evidence, Optional.empty());
+    }
+    TreeSet<String> missing = new TreeSet<>(wanted);
+    missing.removeAll(claimed);
+    return new Finding("vfio.ids", Severity.WARNING, "vfio-pci does not claim " + missing
+        + " at boot: after a reboot the GPUs start on the host driver",
+        evidence.isEmpty() ? List.of("no vfio-pci.ids on /proc/cmdline or in /etc/modprobe.d")
+            : evidence, Optional.of(grubFix(topology)));
+  }
+
+  private Finding hostDriverBlacklist() {
+    Set<String> blacklisted = new TreeSet<>();
+    List<String> evidence = new ArrayList<>();
+    for (String file : confFiles("/etc/modprobe.d")) {
+      for (String line : contentLines(file)) {
+        String[] words = line.split("\\s+");
+        if (words.length == 2 && words[0].equals("blacklist")) {
+          blacklisted.add(words[1]);
+          evidence.add(file + ": " + line);
+        }
+      }
+    }
+    List<String> needed = policy == GpuDriverPolicy.STATIC_VFIO
+        ? List.of("nouveau", "nvidia", "nvidia_drm", "nvidiafb") : List.of("nouveau");
+    List<String> missing = needed.stream().filter(m -> !blacklisted.contains(m)).toList();
+    if (policy == GpuDriverPolicy.REBIND_PER_VM && blacklisted.contains("nvidia")) {
+      return new Finding("driver.blacklist", Severity.ERROR, "nvidia is blacklisted, but in"
+          + " rebind-per-VM mode the GPUs return to nvidia between tenants and Fabric Manager"
+          + " needs it", evidence, Optional.of(new Fix("blacklist only nouveau",
+              Optional.of("/etc/modprobe.d/blacklist-nvidia.conf"),
+              "blacklist nouveau\noptions nouveau modeset=0\n",
+              List.of("update-initramfs -u", "reboot"))));
+    }
+    if (missing.isEmpty()) {
+      return new Finding("driver.blacklist", Severity.OK, "host GPU drivers blacklisted: "
+          + needed, evidence, Optional.empty());
+    }
+    String content = policy == GpuDriverPolicy.STATIC_VFIO
+        ? "blacklist nouveau\noptions nouveau modeset=0\nblacklist nvidia\nblacklist nvidia_drm\n"
+            + "blacklist nvidiafb\n"
+        : "blacklist nouveau\noptions nouveau modeset=0\n";
+    return new Finding("driver.blacklist", Severity.WARNING, "not blacklisted: " + missing
+        + (policy == GpuDriverPolicy.STATIC_VFIO
+            ? "; a host driver may grab the GPUs before vfio-pci at boot"
+            : "; nouveau may grab the GPUs at boot"),
+        evidence.isEmpty() ? List.of("no blacklist lines in /etc/modprobe.d/*.conf") : evidence,
+        Optional.of(new Fix("keep the host GPU drivers off the GPUs",
+            Optional.of("/etc/modprobe.d/blacklist-nvidia.conf"), content,
+            List.of("update-initramfs -u", "reboot"))));
+  }
+
+  private List<Finding> gpuDrivers(Topology topology) {
+    List<Finding> out = new ArrayList<>();
+    for (PciDevice gpu : topology.gpus()) {
+      if (gpu.isVirtualFunction()) {
+        continue;
+      }
+      String driver = gpu.driver().orElse("none");
+      String where = gpu.address() + " (" + gpu.id() + ")";
+      List<String> evidence = List.of(gpu.address().sysfsPath("driver") + " -> " + driver);
+      if (driver.equals(VFIO_DRIVER) || driver.endsWith("_vfio_pci")) {
+        out.add(new Finding("gpu.driver", Severity.OK, where + " is on " + driver, evidence,
+            Optional.empty()));
+      } else if (policy == GpuDriverPolicy.REBIND_PER_VM) {
+        out.add(new Finding("gpu.driver", Severity.INFO, where + " is on " + driver
+            + "; gpuvirt binds it to vfio-pci when a VM gets it", evidence, Optional.empty()));
+      } else {
+        out.add(new Finding("gpu.driver", Severity.ERROR, where + " is on " + driver
+            + ", not vfio-pci", evidence, Optional.of(new Fix("bind it to vfio-pci now",
+                Optional.empty(), "", List.of("gpuvirt bind --driver vfio-pci "
+                    + gpu.address())))));
+      }
+    }
+    return out;
+  }
+
+  private List<Finding> foreignGroupMembers(Topology topology) {
+    List<Finding> out = new ArrayList<>();
+    for (IommuGroup group : topology.iommuGroups()) {
+      List<PciDevice> members = topology.members(group);
+      List<PciDevice> gpus = members.stream().filter(PciDevice::isGpu).toList();
+      if (gpus.isEmpty()) {
+        continue;
+      }
+      Set<String> gpuSlots = new TreeSet<>();
+      gpus.forEach(g -> gpuSlots.add(slot(g)));
+      List<PciDevice> foreign = members.stream()
+          .filter(m -> !m.isBridge() && !m.isGpu() && !gpuSlots.contains(slot(m))).toList();
+      if (foreign.isEmpty()) {
+        continue;
+      }
+      List<String> evidence = new ArrayList<>();
+      foreign.forEach(f -> evidence.add("/sys/kernel/iommu_groups/" + group.number()
+          + "/devices/" + f.address() + " (" + f.id() + ", class " + f.pciClass() + ", driver "
+          + f.driver().orElse("none") + ")"));
+      out.add(new Finding("group.foreign", Severity.ERROR, "IOMMU group " + group.number()
+          + " holds GPU " + gpus.get(0).address() + " and " + foreign.size()
+          + " unrelated endpoint(s): the GPU can only be passed through together with them",
+          evidence, Optional.of(new Fix("allow the other devices explicitly (gpuvirt bind"
+              + " --allow BDF), or move the GPU to a slot behind a switch with ACS",
+              Optional.empty(), "", List.of()))));
+    }
+    return out;
+  }
+
+  private Fix grubFix(Topology topology) {
+    StringBuilder line = new StringBuilder(iommuFlag()).append(" iommu=pt");
+    Set<String> ids = passthroughIds(topology);
+    if (policy == GpuDriverPolicy.STATIC_VFIO && !ids.isEmpty()) {
+      line.append(" vfio-pci.ids=").append(String.join(",", ids));
+    }
+    return new Fix("enable the IOMMU in passthrough mode on the kernel command line",
+        Optional.of("/etc/default/grub"), "GRUB_CMDLINE_LINUX_DEFAULT=\"" + line + "\"",
+        List.of("update-grub", "update-initramfs -u", "reboot"));
+  }
+
+  private String iommuFlag() {
+    String cpu = readOptional("/proc/cpuinfo").orElse("");
+    return cpu.contains("AuthenticAMD") ? "amd_iommu=on" : "intel_iommu=on";
+  }
+
+  /** vendor:device ids of the GPUs and of the other functions of their slots, sorted. */
+  private static Set<String> passthroughIds(Topology topology) {
+    Set<String> gpuSlots = new TreeSet<>();
+    topology.gpus().stream().filter(g -> !g.isVirtualFunction())
+        .forEach(g -> gpuSlots.add(slot(g)));
+    Set<String> ids = new TreeSet<>();
+    for (PciDevice d : topology.devices()) {
+      if (!d.isBridge() && gpuSlots.contains(slot(d))) {
+        ids.add(d.id().toString());
+      }
+    }
+    return ids;
+  }
+
+  private static Set<String> idsOf(String list) {
+    Set<String> ids = new LinkedHashSet<>();
+    for (String id : list.split(",")) {
+      String[] parts = id.split(":");
+      if (parts.length >= 2) {
+        ids.add((parts[0] + ":" + parts[1]).toLowerCase(java.util.Locale.ROOT));
+      }
+    }
+    return ids;
+  }
+
+  private static String slot(PciDevice d) {
+    return String.format("%04x:%02x:%02x", d.address().domain(), d.address().bus(),
+        d.address().device());
+  }
+
+  private List<String> confFiles(String dir) {
+    if (!sysfs.isDirectory(dir)) {
+      return List.of();
+    }
+    return sysfs.list(dir).stream().filter(n -> n.endsWith(".conf"))
+        .map(n -> HostPaths.join(dir, n)).toList();
+  }
+
+  private List<String> contentLines(String file) {
+    return readOptional(file).orElse("").lines().map(String::strip)
+        .filter(l -> !l.isEmpty() && !l.startsWith("#")).toList();
+  }
+
+  private Optional<String> readOptional(String path) {
+    if (!sysfs.exists(path)) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(sysfs.read(path));
+    } catch (GpuvirtException e) {
+      return Optional.empty();
+    }
+  }
+}

@@ -1,0 +1,215 @@
+package io.gpuvirt.core.pci;
+
+import io.gpuvirt.core.host.SysfsFormatException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Parsers for the content of sysfs attribute files. Each one takes the host path (for the message)
+ * and the content, and either returns the value or throws {@link SysfsFormatException} naming the
+ * file, what it found and what the kernel writes there. Nothing else escapes: no
+ * NumberFormatException, no index errors.
+ */
+final class SysfsAttributes {
+  /** {@code resource} lines: 6 BARs at least; the kernel writes 7, 11, 13 or 17. */
+  static final int MIN_RESOURCE_LINES = 6;
+  static final int MAX_RESOURCE_LINES = 17;
+  /** Config space a reader without CAP_SYS_ADMIN gets: the header only. */
+  static final int CONFIG_HEADER_BYTES = 64;
+
+  private static final long IORESOURCE_IO = 0x100;
+  private static final long IORESOURCE_PREFETCH = 0x2000;
+  private static final long IORESOURCE_MEM_64 = 0x100000;
+
+  private static final int CONFIG_STATUS = 0x06;
+  private static final int STATUS_CAP_LIST = 0x10;
+  private static final int CONFIG_CAP_POINTER = 0x34;
+  private static final int CAP_ID_PCIE = 0x10;
+
+  private static final Pattern RESOURCE_NUMBER = Pattern.compile("0x[0-9a-fA-F]{1,16}");
+  private static final Pattern DECIMAL = Pattern.compile("-?[0-9]{1,10}");
+
+  private SysfsAttributes() {}
+
+  /**
+   * A hexadecimal attribute as the kernel writes it: {@code 0x} and 1 to {@code maxDigits} hex
+   * digits, then an optional newline ({@code "0x10de\n"}, {@code "0x30200"}).
+   */
+  static int hex(String path, String content, int maxDigits) {
+    String value = oneLine(path, content, "0x followed by up to " + maxDigits + " hex digits");
+    if (!value.startsWith("0x") || value.length() < 3 || value.length() > maxDigits + 2
+        || !isHexDigits(value, 2)) {
+      throw new SysfsFormatException(path, content,
+          "0x followed by 1 to " + maxDigits + " hex digits and a newline (like 0x"
+              + "0".repeat(maxDigits) + ")");
+    }
+    return Integer.parseInt(value.substring(2), 16);
+  }
+
+  /** A decimal attribute ({@code "-1\n"}, {@code "23\n"}) between {@code min} and {@code max}. */
+  static int decimal(String path, String content, int min, int max) {
+    String value = oneLine(path, content, "a decimal number from " + min + " to " + max);
+    if (!DECIMAL.matcher(value).matches()) {
+      throw new SysfsFormatException(path, content,
+          "a decimal number from " + min + " to " + max + " and a newline");
+    }
+    long n = Long.parseLong(value);
+    if (n < min || n > max) {
+      throw new SysfsFormatException(path, content,
+          "a decimal number from " + min + " to " + max + " (out of range)");
+    }
+    return (int) n;
+  }
+
+  /** A decimal name such as an IOMMU group directory or link target ({@code 17}). */
+  static int decimalName(String path, String name, String what) {
+    if (!name.matches("[0-9]{1,9}")) {
+      throw new SysfsFormatException(path, name, what + " as a decimal number");
+    }
+    return Integer.parseInt(name);
+  }
+
+  /** The last segment of a link target ({@code ../../../bus/pci/drivers/nvidia} → {@code nvidia}). */
+  static String basename(String path, String linkTarget) {
+    String t = linkTarget.endsWith("/") ? linkTarget.substring(0, linkTarget.length() - 1)
+        : linkTarget;
+    String name = t.substring(t.lastIndexOf('/') + 1);
+    if (name.isEmpty() || name.equals(".") || name.equals("..")) {
+      throw new SysfsFormatException(path, linkTarget, "a link to a named directory");
+    }
+    return name;
+  }
+
+  /**
+   * A PCI address in a name (a {@code /sys/bus/pci/devices} entry, a link target's last segment),
+   * which must be canonical: 4-digit lower-case domain, as Linux names devices.
+   */
+  static PciAddress address(String path, String name) {
+    PciAddress a;
+    try {
+      a = PciAddress.parse(name);
+    } catch (InvalidPciAddressException e) {
+      throw new SysfsFormatException(path, name,
+          "a PCI address named like 0000:17:00.0 (" + e.getMessage() + ")");
+    }
+    if (!a.toString().equals(name)) {
+      throw new SysfsFormatException(path, name,
+          "the canonical form " + a + " (lower case, 4-digit domain), as Linux names devices");
+    }
+    return a;
+  }
+
+  /**
+   * The populated standard BARs of a {@code resource} file: lines 0 to 5, each
+   * {@code start end flags} in hex; a line with end 0 is unused. I/O is flag 0x100, 64-bit flag
+   * 0x100000 and prefetchable flag 0x2000 (both only for memory BARs).
+   */
+  static List<Bar> resource(String path, String content) {
+    String body = content.endsWith("\n") ? content.substring(0, content.length() - 1) : content;
+    String[] lines = body.isEmpty() ? new String[0] : body.split("\n", -1);
+    if (lines.length < MIN_RESOURCE_LINES || lines.length > MAX_RESOURCE_LINES) {
+      throw new SysfsFormatException(path, content, MIN_RESOURCE_LINES + " to "
+          + MAX_RESOURCE_LINES + " lines of 'start end flags' (the kernel writes 7, 11, 13 or 17),"
+          + " found " + lines.length);
+    }
+    List<Bar> bars = new ArrayList<>();
+    for (int i = 0; i < lines.length; i++) {
+      String[] f = lines[i].split(" ", -1);
+      if (f.length != 3 || !RESOURCE_NUMBER.matcher(f[0]).matches()
+          || !RESOURCE_NUMBER.matcher(f[1]).matches() || !RESOURCE_NUMBER.matcher(f[2]).matches()) {
+        throw new SysfsFormatException(path, lines[i], "line " + i
+            + " as three hex numbers 'start end flags' (0x%016llx 0x%016llx 0x%016llx)");
+      }
+      if (i > 5) {
+        continue; // ROM, SR-IOV BARs and bridge windows: not standard BARs
+      }
+      long start = Long.parseUnsignedLong(f[0].substring(2), 16);
+      long end = Long.parseUnsignedLong(f[1].substring(2), 16);
+      long flags = Long.parseUnsignedLong(f[2].substring(2), 16);
+      if (end == 0) {
+        continue;
+      }
+      long size = end - start + 1;
+      if (Long.compareUnsigned(end, start) < 0 || size <= 0) {
+        throw new SysfsFormatException(path, lines[i],
+            "line " + i + " with end >= start and a size that fits in 63 bits");
+      }
+      boolean io = (flags & IORESOURCE_IO) != 0;
+      bars.add(new Bar(i, start, size, !io && (flags & IORESOURCE_MEM_64) != 0,
+          !io && (flags & IORESOURCE_PREFETCH) != 0, io));
+    }
+    return List.copyOf(bars);
+  }
+
+  /**
+   * The PCI Express device/port type from config space: the capability list is walked from 0x34
+   * when status bit 0x10 is set, and bits 7:4 of the flags at capability + 2 of capability 0x10 are
+   * returned. Empty when there is no capability list, no PCI Express capability, an undefined type
+   * code, or only the 64-byte header is readable (an unprivileged reader). A pointer below 0x40 or
+   * an ID of 0xff ends the list, as in the kernel's own walk.
+   *
+   * @throws SysfsFormatException for a config shorter than 64 bytes, a pointer past the end of a
+   *     longer-than-header config, or a list that loops
+   */
+  static Optional<PciePortType> portType(String path, byte[] config) {
+    if (config.length < CONFIG_HEADER_BYTES) {
+      throw new SysfsFormatException(path, config.length + " bytes",
+          "at least the " + CONFIG_HEADER_BYTES + "-byte configuration header (256 or 4096 bytes)");
+    }
+    if ((u8(config, CONFIG_STATUS) & STATUS_CAP_LIST) == 0) {
+      return Optional.empty();
+    }
+    Set<Integer> seen = new HashSet<>();
+    int pos = u8(config, CONFIG_CAP_POINTER) & 0xfc;
+    while (pos >= 0x40) {
+      if (pos + 3 >= config.length) {
+        if (config.length == CONFIG_HEADER_BYTES) {
+          return Optional.empty(); // capabilities not readable without CAP_SYS_ADMIN
+        }
+        throw new SysfsFormatException(path, String.format("capability pointer 0x%02x in %d bytes",
+            pos, config.length), "capability pointers inside the configuration space");
+      }
+      if (!seen.add(pos)) {
+        throw new SysfsFormatException(path, String.format("capability list returns to 0x%02x",
+            pos), "a capability list that ends (next pointer 0)");
+      }
+      int id = u8(config, pos);
+      if (id == 0xff) {
+        return Optional.empty();
+      }
+      if (id == CAP_ID_PCIE) {
+        return PciePortType.fromCode((u8(config, pos + 2) >> 4) & 0xf);
+      }
+      pos = u8(config, pos + 1) & 0xfc;
+    }
+    return Optional.empty();
+  }
+
+  private static int u8(byte[] b, int offset) {
+    return b[offset] & 0xff;
+  }
+
+  private static boolean isHexDigits(String s, int from) {
+    for (int i = from; i < s.length(); i++) {
+      char c = s.charAt(i);
+      boolean hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+      if (!hex) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The content without its one trailing newline; anything else around the value is an error. */
+  private static String oneLine(String path, String content, String expected) {
+    String value = content.endsWith("\n") ? content.substring(0, content.length() - 1) : content;
+    if (value.isEmpty() || value.indexOf('\n') >= 0) {
+      throw new SysfsFormatException(path, content, expected + " on one line");
+    }
+    return value;
+  }
+}

@@ -1,0 +1,275 @@
+package io.gpuvirt.core.pci;
+
+import io.gpuvirt.core.GpuvirtException;
+import io.gpuvirt.core.host.HostPaths;
+import io.gpuvirt.core.host.Sysfs;
+import io.gpuvirt.core.host.SysfsFormatException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Reads a host's PCI devices and IOMMU groups from sysfs into a {@link Topology}.
+ *
+ * <pre>{@code
+ * Topology t = TopologyScanner.scan(Sysfs.host());
+ * System.out.println(t.summary());
+ * }</pre>
+ *
+ * <p>What is read, for every entry of {@code /sys/bus/pci/devices} (each name must be a canonical
+ * PCI address, {@code 0000:17:00.0}):
+ *
+ * <ul>
+ *   <li>parent and root bus from the entry's canonical path: the parent directory is the upstream
+ *       bridge when its name is a PCI address, or the root bus {@code pciDDDD:BB};
+ *   <li>{@code vendor}, {@code device}, {@code class} (required); {@code subsystem_vendor} and
+ *       {@code subsystem_device} (missing: 0), {@code revision} (missing: 0);
+ *   <li>{@code driver} link (missing: no driver), {@code driver_override} (missing, empty or
+ *       {@code (null)}: none), {@code iommu_group} link (missing: no group), {@code numa_node}
+ *       (missing: -1);
+ *   <li>BARs from lines 0 to 5 of {@code resource} (required);
+ *   <li>bus range from {@code secondary_bus_number} and {@code subordinate_bus_number} (both or
+ *       neither; neither: not a bridge);
+ *   <li>PCI Express port type from the capability list in {@code config} (missing file, no
+ *       capability, or only the 64-byte header readable: unknown);
+ *   <li>SR-IOV from {@code sriov_totalvfs}, {@code sriov_numvfs} and the {@code virtfnN} links;
+ *       the physical function from the {@code physfn} link;
+ *   <li>{@code reset} (exists: resettable) and {@code label} (missing or blank: none).
+ * </ul>
+ *
+ * <p>IOMMU groups come from {@code /sys/kernel/iommu_groups/N/devices}; a missing or empty
+ * directory means the IOMMU is off. The scan checks that the tree is consistent: every parent,
+ * group member, VF and PF is itself a listed device, and each device's {@code iommu_group} link
+ * agrees with the group that lists it.
+ *
+ * <p>Errors: a file whose content is not what the kernel writes raises {@link SysfsFormatException}
+ * naming the file, the content and the expected format; a required file that cannot be read raises
+ * {@link io.gpuvirt.core.host.HostAccessException}; a root without {@code /sys/bus/pci/devices}
+ * raises {@link GpuvirtException} saying it is not a sysfs tree.
+ */
+public final class TopologyScanner {
+  static final String DEVICES = "/sys/bus/pci/devices";
+  static final String IOMMU_GROUPS = "/sys/kernel/iommu_groups";
+
+  private static final Pattern ROOT_BUS_DIR = Pattern.compile("pci([0-9a-f]{4,8}):([0-9a-f]{2})");
+  private static final Pattern VIRTFN = Pattern.compile("virtfn([0-9]{1,5})");
+
+  private TopologyScanner() {}
+
+  /**
+   * Scans the host behind {@code sysfs}.
+   *
+   * @throws GpuvirtException when the root is not a sysfs tree
+   * @throws SysfsFormatException when a file's content is not what the kernel writes
+   * @throws io.gpuvirt.core.host.HostAccessException when a required file cannot be read
+   */
+  public static Topology scan(Sysfs sysfs) {
+    String source = "host root " + sysfs.root();
+    if (!sysfs.isDirectory(DEVICES)) {
+      throw new GpuvirtException(source + " is not a sysfs tree: " + DEVICES
+          + " is missing; pass the directory that holds sys/ (the real host is /)");
+    }
+    Map<PciAddress, PciDevice> devices = new TreeMap<>();
+    for (String name : sysfs.list(DEVICES)) {
+      PciAddress address = SysfsAttributes.address(DEVICES, name);
+      devices.put(address, readDevice(sysfs, address));
+    }
+    List<IommuGroup> groups = readGroups(sysfs);
+    checkConsistent(devices, groups);
+    return new Topology(source, List.copyOf(devices.values()), groups);
+  }
+
+  private static PciDevice readDevice(Sysfs sysfs, PciAddress a) {
+    PciDevice.Builder b = PciDevice.builder(a);
+    readPlace(sysfs, a, b);
+    b.id(new PciId(hex(sysfs, a, "vendor", 4), hex(sysfs, a, "device", 4)));
+    b.subsystem(new PciId(optionalHex(sysfs, a, "subsystem_vendor", 4),
+        optionalHex(sysfs, a, "subsystem_device", 4)));
+    b.pciClass(new PciClass(hex(sysfs, a, "class", 6)));
+    b.revision(optionalHex(sysfs, a, "revision", 2));
+    sysfs.readLink(a.sysfsPath("driver"))
+        .ifPresent(t -> b.driver(SysfsAttributes.basename(a.sysfsPath("driver"), t)));
+    b.driverOverride(readDriverOverride(sysfs, a).orElse(null));
+    String groupLink = a.sysfsPath("iommu_group");
+    sysfs.readLink(groupLink).ifPresent(t -> b.iommuGroup(SysfsAttributes.decimalName(groupLink,
+        SysfsAttributes.basename(groupLink, t), "a link to /sys/kernel/iommu_groups/N")));
+    String numa = a.sysfsPath("numa_node");
+    b.numaNode(sysfs.exists(numa)
+        ? SysfsAttributes.decimal(numa, sysfs.read(numa), -1, Integer.MAX_VALUE) : -1);
+    b.bars(SysfsAttributes.resource(a.sysfsPath("resource"), sysfs.read(a.sysfsPath("resource"))));
+    readBusRange(sysfs, a).ifPresent(b::busRange);
+    String config = a.sysfsPath("config");
+    if (sysfs.exists(config)) {
+      SysfsAttributes.portType(config, sysfs.readBytes(config)).ifPresent(b::portType);
+    }
+    readSriov(sysfs, a).ifPresent(b::sriov);
+    String physfn = a.sysfsPath("physfn");
+    sysfs.readLink(physfn).ifPresent(t ->
+        b.physicalFunction(SysfsAttributes.address(physfn, SysfsAttributes.basename(physfn, t))));
+    b.resettable(sysfs.exists(a.sysfsPath("reset")));
+    String label = a.sysfsPath("label");
+    if (sysfs.exists(label)) {
+      String text = sysfs.read(label).strip();
+      b.label(text.isEmpty() ? null : text);
+    }
+    try {
+      return b.build();
+    } catch (IllegalArgumentException e) {
+      throw new SysfsFormatException(a.sysfsPath(), e.getMessage(), "a consistent PCI device");
+    }
+  }
+
+  /** Parent and root bus from the canonical path: {@code /sys/devices/pci0000:14/.../<bdf>}. */
+  private static void readPlace(Sysfs sysfs, PciAddress a, PciDevice.Builder b) {
+    String canonical = sysfs.canonicalPath(a.sysfsPath());
+    String[] segments = canonical.split("/");
+    if (!segments[segments.length - 1].equals(a.toString())) {
+      throw new SysfsFormatException(a.sysfsPath(), canonical,
+          "a link to a device directory named " + a);
+    }
+    String expected = "a device directory under /sys/devices/pciDDDD:BB/";
+    if (segments.length < 2) {
+      throw new SysfsFormatException(a.sysfsPath(), canonical, expected);
+    }
+    String up = segments[segments.length - 2];
+    if (!ROOT_BUS_DIR.matcher(up).matches()) {
+      if (!PciAddress.isValid(up)) {
+        throw new SysfsFormatException(a.sysfsPath(), canonical, expected
+            + " whose parent directory is a bridge (DDDD:BB:DD.F) or a root bus (pciDDDD:BB)");
+      }
+      b.parent(SysfsAttributes.address(a.sysfsPath(), up));
+    }
+    for (int i = segments.length - 2; i >= 0; i--) {
+      Matcher m = ROOT_BUS_DIR.matcher(segments[i]);
+      if (m.matches()) {
+        b.rootBus(m.group(1) + ":" + m.group(2));
+        return;
+      }
+    }
+    throw new SysfsFormatException(a.sysfsPath(), canonical, expected);
+  }
+
+  private static Optional<String> readDriverOverride(Sysfs sysfs, PciAddress a) {
+    String path = a.sysfsPath("driver_override");
+    if (!sysfs.exists(path)) {
+      return Optional.empty();
+    }
+    String value = sysfs.read(path).strip();
+    return value.isEmpty() || value.equals("(null)") ? Optional.empty() : Optional.of(value);
+  }
+
+  private static Optional<BusRange> readBusRange(Sysfs sysfs, PciAddress a) {
+    String secondary = a.sysfsPath("secondary_bus_number");
+    String subordinate = a.sysfsPath("subordinate_bus_number");
+    if (!sysfs.exists(secondary) && !sysfs.exists(subordinate)) {
+      return Optional.empty();
+    }
+    int sec = SysfsAttributes.decimal(secondary, sysfs.read(secondary), 0, 0xff);
+    int sub = SysfsAttributes.decimal(subordinate, sysfs.read(subordinate), 0, 0xff);
+    if (sub < sec) {
+      throw new SysfsFormatException(subordinate, Integer.toString(sub),
+          "a subordinate bus number at least the secondary bus number " + sec);
+    }
+    return Optional.of(new BusRange(sec, sub));
+  }
+
+  private static Optional<Sriov> readSriov(Sysfs sysfs, PciAddress a) {
+    String totalPath = a.sysfsPath("sriov_totalvfs");
+    if (!sysfs.exists(totalPath)) {
+      return Optional.empty();
+    }
+    int total = SysfsAttributes.decimal(totalPath, sysfs.read(totalPath), 0, 0xffff);
+    String numPath = a.sysfsPath("sriov_numvfs");
+    int num = SysfsAttributes.decimal(numPath, sysfs.read(numPath), 0, 0xffff);
+    if (num > total) {
+      throw new SysfsFormatException(numPath, Integer.toString(num),
+          "at most sriov_totalvfs (" + total + ") VFs");
+    }
+    TreeMap<Integer, PciAddress> vfs = new TreeMap<>();
+    for (String entry : sysfs.list(a.sysfsPath())) {
+      Matcher m = VIRTFN.matcher(entry);
+      if (m.matches()) {
+        String link = HostPaths.join(a.sysfsPath(), entry);
+        String target = sysfs.readLink(link).orElseThrow(() ->
+            new SysfsFormatException(link, "a regular file", "a link to the VF's directory"));
+        vfs.put(Integer.parseInt(m.group(1)),
+            SysfsAttributes.address(link, SysfsAttributes.basename(link, target)));
+      }
+    }
+    return Optional.of(new Sriov(total, num, new ArrayList<>(vfs.values())));
+  }
+
+  private static List<IommuGroup> readGroups(Sysfs sysfs) {
+    if (!sysfs.isDirectory(IOMMU_GROUPS)) {
+      return List.of();
+    }
+    List<IommuGroup> groups = new ArrayList<>();
+    for (String name : sysfs.list(IOMMU_GROUPS)) {
+      int number = SysfsAttributes.decimalName(IOMMU_GROUPS, name, "group directories named");
+      String devicesDir = IOMMU_GROUPS + "/" + number + "/devices";
+      List<PciAddress> members = new ArrayList<>();
+      for (String member : sysfs.list(devicesDir)) {
+        members.add(SysfsAttributes.address(devicesDir, member));
+      }
+      groups.add(new IommuGroup(number, members));
+    }
+    return List.copyOf(groups);
+  }
+
+  private static void checkConsistent(Map<PciAddress, PciDevice> devices, List<IommuGroup> groups) {
+    for (PciDevice d : devices.values()) {
+      d.parent().ifPresent(p -> requireListed(devices, p, d.address().sysfsPath(), "its parent"));
+      d.physicalFunction().ifPresent(
+          p -> requireListed(devices, p, d.address().sysfsPath("physfn"), "its PF"));
+      d.sriov().ifPresent(s -> s.virtualFunctions()
+          .forEach(vf -> requireListed(devices, vf, d.address().sysfsPath(), "its VF")));
+    }
+    Map<Integer, IommuGroup> byNumber = new TreeMap<>();
+    for (IommuGroup g : groups) {
+      byNumber.put(g.number(), g);
+      String dir = IOMMU_GROUPS + "/" + g.number() + "/devices";
+      for (PciAddress member : g.members()) {
+        PciDevice d = requireListed(devices, member, dir, "a member");
+        if (d.iommuGroup().isEmpty() || d.iommuGroup().getAsInt() != g.number()) {
+          throw new SysfsFormatException(member.sysfsPath("iommu_group"),
+              d.iommuGroup().isEmpty() ? "no link" : "group " + d.iommuGroup().getAsInt(),
+              "a link to group " + g.number() + ", which lists " + member
+                  + " (the tree changed during the scan, or is inconsistent: scan again)");
+        }
+      }
+    }
+    for (PciDevice d : devices.values()) {
+      if (d.iommuGroup().isPresent()) {
+        IommuGroup g = byNumber.get(d.iommuGroup().getAsInt());
+        if (g == null || !g.members().contains(d.address())) {
+          throw new SysfsFormatException(IOMMU_GROUPS, "no entry for " + d.address(),
+              "group " + d.iommuGroup().getAsInt() + " to list " + d.address()
+                  + ", as its iommu_group link says (scan again if the host was changing)");
+        }
+      }
+    }
+  }
+
+  private static PciDevice requireListed(Map<PciAddress, PciDevice> devices, PciAddress a,
+      String where, String role) {
+    PciDevice d = devices.get(a);
+    if (d == null) {
+      throw new SysfsFormatException(where, a.toString(),
+          role + " to be listed in " + DEVICES + " as well");
+    }
+    return d;
+  }
+
+  private static int hex(Sysfs sysfs, PciAddress a, String attribute, int digits) {
+    String path = a.sysfsPath(attribute);
+    return SysfsAttributes.hex(path, sysfs.read(path), digits);
+  }
+
+  private static int optionalHex(Sysfs sysfs, PciAddress a, String attribute, int digits) {
+    return sysfs.exists(a.sysfsPath(attribute)) ? hex(sysfs, a, attribute, digits) : 0;
+  }
+}

@@ -1,0 +1,194 @@
+package io.gpuvirt.qemu;
+
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * What one QEMU binary offers: its version, its machine types, its accelerators, and the
+ * properties of the device types that were probed. The command builder consults it so that it
+ * never emits a property the binary lacks.
+ *
+ * <p>Obtain one from the binary with {@link QemuProbe#probe}, from a running QEMU with
+ * {@code QmpClient.capabilities(List)}, or build one for a binary you cannot run (a different host)
+ * with {@link #builder(QemuVersion)}.
+ *
+ * <p>A device type that was not probed is unknown, not absent: {@link #deviceProperties} tells the
+ * two apart, and {@link #hasProperty} answers false for both.
+ */
+public final class QemuCapabilities {
+  /** The VFIO PCI device type. */
+  public static final String VFIO_PCI = "vfio-pci";
+  /** The generic PCI Express root port device type. */
+  public static final String PCIE_ROOT_PORT = "pcie-root-port";
+
+  private final QemuVersion version;
+  private final Set<String> machines;
+  private final Set<String> accelerators;
+  private final Map<String, Set<String>> devices;
+  private final Set<String> absentDevices;
+
+  private QemuCapabilities(Builder b) {
+    this.version = b.version;
+    this.machines = Set.copyOf(b.machines);
+    this.accelerators = Set.copyOf(b.accelerators);
+    Map<String, Set<String>> copy = new TreeMap<>();
+    b.devices.forEach((k, v) -> copy.put(k, Set.copyOf(v)));
+    this.devices = Map.copyOf(copy);
+    this.absentDevices = Set.copyOf(b.absentDevices);
+  }
+
+  /** A builder for capabilities known without running the binary. */
+  public static Builder builder(QemuVersion version) {
+    return new Builder(version);
+  }
+
+  /** A builder holding these capabilities, to change or add to them. */
+  public Builder toBuilder() {
+    Builder b = new Builder(version);
+    b.machines.addAll(machines);
+    b.accelerators.addAll(accelerators);
+    devices.forEach((k, v) -> b.devices.put(k, new TreeSet<>(v)));
+    b.absentDevices.addAll(absentDevices);
+    return b;
+  }
+
+  /** The binary's version. */
+  public QemuVersion version() {
+    return version;
+  }
+
+  /** Machine type names and their aliases ({@code q35}, {@code pc-q35-8.2}). */
+  public Set<String> machines() {
+    return machines;
+  }
+
+  /** Whether the binary has the machine type or alias {@code name}. */
+  public boolean hasMachine(String name) {
+    return machines.contains(name);
+  }
+
+  /** Accelerator names ({@code kvm}, {@code tcg}). */
+  public Set<String> accelerators() {
+    return accelerators;
+  }
+
+  /** Whether the binary was built with accelerator {@code name}. */
+  public boolean hasAccelerator(String name) {
+    return accelerators.contains(name);
+  }
+
+  /**
+   * The properties of a device type (a CPU model's type, {@code host-x86_64-cpu}, counts as one):
+   * empty when the type was probed and the binary does not have it.
+   *
+   * @throws IllegalArgumentException when the type was never probed (unknown is not absent)
+   */
+  public Optional<Set<String>> deviceProperties(String deviceType) {
+    if (devices.containsKey(deviceType)) {
+      return Optional.of(devices.get(deviceType));
+    }
+    if (absentDevices.contains(deviceType)) {
+      return Optional.empty();
+    }
+    throw new IllegalArgumentException("device type '" + deviceType + "' was not probed; probe it"
+        + " with QemuProbe.probe(runner, binary, \"" + deviceType + "\")");
+  }
+
+  /** Whether the type was probed (present or absent). */
+  public boolean isProbed(String deviceType) {
+    return devices.containsKey(deviceType) || absentDevices.contains(deviceType);
+  }
+
+  /** Whether the binary has the device type; false when it was not probed. */
+  public boolean hasDevice(String deviceType) {
+    return devices.containsKey(deviceType);
+  }
+
+  /** Whether the device type has the property; false when the type is absent or not probed. */
+  public boolean hasProperty(String deviceType, String property) {
+    Set<String> props = devices.get(deviceType);
+    return props != null && props.contains(property);
+  }
+
+  /** The device types that were probed and found. */
+  public Set<String> probedDevices() {
+    return devices.keySet();
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof QemuCapabilities c && version.equals(c.version)
+        && machines.equals(c.machines) && accelerators.equals(c.accelerators)
+        && devices.equals(c.devices) && absentDevices.equals(c.absentDevices);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(version, machines, accelerators, devices, absentDevices);
+  }
+
+  @Override
+  public String toString() {
+    return "QemuCapabilities[" + version + ", machines=" + machines.size() + ", accelerators="
+        + new TreeSet<>(accelerators) + ", devices=" + devices.keySet() + ", absent="
+        + new TreeSet<>(absentDevices) + "]";
+  }
+
+  /** Builds {@link QemuCapabilities}; names must be non-blank. */
+  public static final class Builder {
+    private final QemuVersion version;
+    private final Set<String> machines = new TreeSet<>();
+    private final Set<String> accelerators = new TreeSet<>();
+    private final Map<String, Set<String>> devices = new TreeMap<>();
+    private final Set<String> absentDevices = new TreeSet<>();
+
+    private Builder(QemuVersion version) {
+      this.version = Objects.requireNonNull(version, "version");
+    }
+
+    /** Adds machine type names or aliases. */
+    public Builder machines(Iterable<String> names) {
+      names.forEach(n -> machines.add(name("machine", n)));
+      return this;
+    }
+
+    /** Adds accelerator names ({@code kvm}, {@code tcg}). */
+    public Builder accelerators(Iterable<String> names) {
+      names.forEach(n -> accelerators.add(name("accelerator", n)));
+      return this;
+    }
+
+    /** Records a device type the binary has, with its properties. */
+    public Builder device(String deviceType, Iterable<String> properties) {
+      String type = name("device type", deviceType);
+      Set<String> props = new TreeSet<>();
+      properties.forEach(p -> props.add(name("property of " + type, p)));
+      devices.put(type, props);
+      absentDevices.remove(type);
+      return this;
+    }
+
+    /** Records a device type that was probed and that the binary does not have. */
+    public Builder absentDevice(String deviceType) {
+      String type = name("device type", deviceType);
+      devices.remove(type);
+      absentDevices.add(type);
+      return this;
+    }
+
+    public QemuCapabilities build() {
+      return new QemuCapabilities(this);
+    }
+
+    private static String name(String what, String value) {
+      if (value == null || value.isBlank()) {
+        throw new IllegalArgumentException(what + " name is blank");
+      }
+      return value.strip();
+    }
+  }
+}

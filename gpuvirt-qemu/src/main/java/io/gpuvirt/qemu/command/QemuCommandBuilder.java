@@ -1,0 +1,680 @@
+package io.gpuvirt.qemu.command;
+
+import io.gpuvirt.core.pci.Bar;
+import io.gpuvirt.core.pci.PciDevice;
+import io.gpuvirt.core.pci.PciSizes;
+import io.gpuvirt.qemu.QemuCapabilities;
+import io.gpuvirt.qemu.command.Decision.Topic;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.OptionalInt;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+/**
+ * Turns the devices of one VM into a QEMU command line that gives the guest the PCI hierarchy
+ * CUDA needs, and explains each choice.
+ *
+ * <p>What it emits, and why:
+ * <ul>
+ *   <li>{@code -machine q35}: only q35 has a PCI Express root complex, and so root ports.</li>
+ *   <li>One {@code pcie-root-port} per unit with unique chassis/slot numbers, and the unit's
+ *       functions behind it ({@code vfio-pci,host=...,bus=rpN}); companions as functions of one
+ *       guest device ({@code multifunction=on}, {@code addr=0x0.0}, {@code 0x0.1}). A B200
+ *       placed directly on the root complex fails {@code cuInit} with error 3; behind a root port
+ *       it initialises. Cold-plugged ports get {@code hotplug=off}; optional empty hotplug ports
+ *       get a {@code pref64-reserve} so a large-BAR device fits when hot-added. Many ports are
+ *       packed eight to a slot as functions of multifunction slots.</li>
+ *   <li>The {@link LargeBarPolicy}: {@code x-no-mmap=true} on large-BAR devices on QEMU older than
+ *       the policy's version when the VM's large BARs reach the policy's total, {@code rombar=0}
+ *       when asked.</li>
+ *   <li>The 64-bit MMIO aperture ({@link MmioAperture}): {@code -fw_cfg
+ *       name=opt/ovmf/X-PciMmio64Mb,string=MiB} when the firmware's default is too small, and the
+ *       guest's physical address width ({@code host-phys-bits=on}, {@code host-phys-bits-limit}),
+ *       checked against what the aperture needs.</li>
+ *   <li>{@code x-nv-gpudirect-clique} on the GPUs when a clique id is given.</li>
+ * </ul>
+ * Every property is checked against the {@link QemuCapabilities} of the binary; a needed property
+ * the binary lacks is a refusal ({@link QemuArgsException}) or, where the VM can run without it,
+ * a warning in the plan. Every value is escaped ({@link QemuOption}).
+ *
+ * <pre>{@code
+ * QemuCapabilities caps = QemuProbe.probe(CommandRunner.system(), "qemu-system-x86_64");
+ * PassthroughDevices devices = PassthroughDevices.builder()
+ *     .add(PassthroughUnit.gpu(topology.device(PciAddress.parse("0000:17:00.0")).orElseThrow()))
+ *     .add(PassthroughUnit.gpu(topology.device(PciAddress.parse("0000:3d:00.0")).orElseThrow()))
+ *     .gpudirectClique(0)
+ *     .build();
+ * QemuArgs args = QemuCommandBuilder.forQemu(caps)
+ *     .memoryMiB(512 * 1024)
+ *     .devices(devices)
+ *     .extraArguments(List.of("-smp", "32", "-nographic"))
+ *     .build();
+ * args.argv();          // qemu-system-x86_64 -machine q35 -accel kvm -cpu host,host-phys-bits=on ...
+ * args.plan().forEach(System.out::println);
+ * }</pre>
+ */
+public final class QemuCommandBuilder {
+  /** The program name used when none is given. */
+  public static final String DEFAULT_BINARY = "qemu-system-x86_64";
+  /** The first {@code pcie.0} slot used for root ports when none is given. */
+  public static final int DEFAULT_FIRST_ROOT_PORT_SLOT = 0x10;
+  /** Root ports take one slot each up to this many, and are packed eight to a slot beyond. */
+  public static final int DEFAULT_MAX_ROOT_PORT_SLOTS = 8;
+
+  private static final int LAST_FREE_SLOT = 0x1e; // 0x1f holds q35's ICH9 functions
+  private static final int OVMF_PAGING_MAX_PHYS_BITS = 46;
+  private static final long OVMF_MAX_MMIO64_MIB = 0x1000000L; // 16 TiB
+  private static final Pattern CPU_MODEL = Pattern.compile("[A-Za-z0-9_.\\-]+");
+  private static final String PCIE_ROOT = "pcie.0";
+
+  private final QemuCapabilities caps;
+  private String binary = DEFAULT_BINARY;
+  private Accelerator accelerator = Accelerator.KVM;
+  private String cpuModel = "host";
+  private PhysBits physBits = PhysBits.host();
+  private OptionalInt hostAddressBits = OptionalInt.empty();
+  private long memoryMiB;
+  private PassthroughDevices devices;
+  private int hotplugPorts;
+  private LargeBarPolicy policy = LargeBarPolicy.defaults();
+  private int firstRootPortSlot = DEFAULT_FIRST_ROOT_PORT_SLOT;
+  private int maxRootPortSlots = DEFAULT_MAX_ROOT_PORT_SLOTS;
+  private List<String> extraArguments = List.of();
+
+  private QemuCommandBuilder(QemuCapabilities caps) {
+    this.caps = Objects.requireNonNull(caps, "capabilities");
+  }
+
+  /** A builder for the binary these capabilities were probed from. */
+  public static QemuCommandBuilder forQemu(QemuCapabilities capabilities) {
+    return new QemuCommandBuilder(capabilities);
+  }
+
+  /** The program, first element of the argv; {@value #DEFAULT_BINARY} by default. */
+  public QemuCommandBuilder binary(String value) {
+    if (value == null || value.isBlank()) {
+      throw new IllegalArgumentException("QEMU binary must not be blank");
+    }
+    this.binary = value;
+    return this;
+  }
+
+  /** The accelerator; {@link Accelerator#KVM} by default. */
+  public QemuCommandBuilder accelerator(Accelerator value) {
+    this.accelerator = Objects.requireNonNull(value, "accelerator");
+    return this;
+  }
+
+  /**
+   * The CPU model; {@code host} by default. Its QOM type ({@code MODEL-x86_64-cpu}) must have been
+   * probed, so that the builder knows its properties.
+   */
+  public QemuCommandBuilder cpuModel(String value) {
+    if (value == null || !CPU_MODEL.matcher(value).matches()) {
+      throw new IllegalArgumentException("CPU model '" + value
+          + "' may only contain letters, digits, '_', '.' and '-'");
+    }
+    this.cpuModel = value;
+    return this;
+  }
+
+  /** The guest's physical address width; {@link PhysBits#host()} by default. */
+  public QemuCommandBuilder physBits(PhysBits value) {
+    this.physBits = Objects.requireNonNull(value, "physBits");
+    return this;
+  }
+
+  /**
+   * The host CPU's physical address bits ({@code address sizes} in {@code /proc/cpuinfo}), when
+   * known: the builder then refuses a VM whose aperture needs more.
+   */
+  public QemuCommandBuilder hostAddressBits(int bits) {
+    if (bits < 32 || bits > 52) {
+      throw new IllegalArgumentException("host address bits must be 32..52, was " + bits);
+    }
+    this.hostAddressBits = OptionalInt.of(bits);
+    return this;
+  }
+
+  /** Guest RAM in MiB ({@code -m}); required. */
+  public QemuCommandBuilder memoryMiB(long value) {
+    if (value <= 0) {
+      throw new IllegalArgumentException("guest memory must be positive MiB, was " + value);
+    }
+    this.memoryMiB = value;
+    return this;
+  }
+
+  /** The devices to pass through; required. */
+  public QemuCommandBuilder devices(PassthroughDevices value) {
+    this.devices = Objects.requireNonNull(value, "devices");
+    return this;
+  }
+
+  /** Empty hotplug root ports to add after the cold-plugged ones; 0 by default. */
+  public QemuCommandBuilder hotplugPorts(int count) {
+    if (count < 0) {
+      throw new IllegalArgumentException("hotplug port count must not be negative, was " + count);
+    }
+    this.hotplugPorts = count;
+    return this;
+  }
+
+  /** The large-BAR policy; {@link LargeBarPolicy#defaults()} by default. */
+  public QemuCommandBuilder largeBarPolicy(LargeBarPolicy value) {
+    this.policy = Objects.requireNonNull(value, "largeBarPolicy");
+    return this;
+  }
+
+  /**
+   * The first {@code pcie.0} slot for root ports, 0x01 to 0x1e; {@code 0x10} by default, which
+   * leaves 0x02 to 0x0f for the caller's own devices.
+   */
+  public QemuCommandBuilder firstRootPortSlot(int slot) {
+    if (slot < 1 || slot > LAST_FREE_SLOT) {
+      throw new IllegalArgumentException("first root port slot must be 0x01..0x1e, was 0x"
+          + Integer.toHexString(slot));
+    }
+    this.firstRootPortSlot = slot;
+    return this;
+  }
+
+  /**
+   * Up to this many root ports take a slot each; more are packed eight to a slot (functions of a
+   * multifunction slot). 8 by default.
+   */
+  public QemuCommandBuilder maxRootPortSlots(int slots) {
+    if (slots < 1) {
+      throw new IllegalArgumentException("max root port slots must be positive, was " + slots);
+    }
+    this.maxRootPortSlots = slots;
+    return this;
+  }
+
+  /**
+   * Arguments appended as given (disks, network, display, {@code -smp}). They are not escaped:
+   * build option values with {@link QemuOption}.
+   */
+  public QemuCommandBuilder extraArguments(List<String> args) {
+    this.extraArguments = List.copyOf(args);
+    return this;
+  }
+
+  /**
+   * Builds the command and its plan.
+   *
+   * @throws QemuArgsException when the binary lacks something the VM needs or the devices do not
+   *     fit; the message names what and the fix
+   */
+  public QemuArgs build() {
+    if (devices == null) {
+      throw new IllegalStateException("no devices given; call devices(...) before build()");
+    }
+    if (memoryMiB == 0) {
+      throw new IllegalStateException("no guest memory given; call memoryMiB(...) before build()");
+    }
+    return new Plan().build();
+  }
+
+  /** One build: collects argv and decisions. */
+  private final class Plan {
+    private final List<String> argv = new ArrayList<>();
+    private final List<Decision> plan = new ArrayList<>();
+    private final List<RootPort> ports = new ArrayList<>();
+    private final List<PlacedDevice> placed = new ArrayList<>();
+
+    QemuArgs build() {
+      argv.add(binary);
+      machine();
+      accelerator();
+      List<QemuOption> deviceOptions = devicesAndPorts();
+      MmioAperture aperture = aperture();
+      int requiredBits = aperture.requiredPhysBits(memoryMiB << 20);
+      String cpu = cpu(requiredBits, aperture);
+      argv.add("-cpu");
+      argv.add(cpu);
+      argv.add("-m");
+      argv.add(Long.toString(memoryMiB));
+      plan.add(Decision.of(Topic.MEMORY, "vm", "-m " + memoryMiB,
+          "guest RAM in MiB; the firmware places the 64-bit MMIO aperture above it, so it counts"
+              + " toward the address width the aperture needs"));
+      for (RootPort p : ports) {
+        argv.add("-device");
+        argv.add(p.option().render());
+      }
+      for (QemuOption o : deviceOptions) {
+        argv.add("-device");
+        argv.add(o.render());
+      }
+      fwCfg(aperture);
+      argv.addAll(extraArguments);
+      return new QemuArgs(argv, plan, ports, placed, aperture, requiredBits, caps.version());
+    }
+
+    private void machine() {
+      if (!caps.hasMachine("q35")) {
+        throw new QemuArgsException(binary + " " + caps.version() + " has no q35 machine type;"
+            + " GPU passthrough needs q35's PCI Express root complex; install a qemu-system-x86"
+            + " build with q35");
+      }
+      argv.add("-machine");
+      argv.add("q35");
+      plan.add(Decision.of(Topic.MACHINE, "vm", "-machine q35",
+          "q35 has a PCI Express root complex; only there can devices sit behind PCIe root ports,"
+              + " the hierarchy the NVIDIA driver expects (i440fx is conventional PCI)"));
+    }
+
+    private void accelerator() {
+      if (!caps.hasAccelerator(accelerator.qemuName())) {
+        throw new QemuArgsException(binary + " " + caps.version() + " has no '"
+            + accelerator.qemuName() + "' accelerator (it has " + caps.accelerators()
+            + "); install a build with it or choose another accelerator");
+      }
+      argv.add("-accel");
+      argv.add(accelerator.qemuName());
+      plan.add(Decision.of(Topic.ACCELERATOR, "vm", "-accel " + accelerator.qemuName(),
+          accelerator == Accelerator.KVM
+              ? "device passthrough runs the guest on KVM"
+              : "TCG emulation: boots the layout without KVM (tests); GPU guests run on KVM"));
+    }
+
+    private String cpu(int requiredBits, MmioAperture aperture) {
+      String type = cpuModel + "-x86_64-cpu";
+      if (!caps.isProbed(type)) {
+        throw new QemuArgsException("CPU model '" + cpuModel + "': its type " + type + " was not"
+            + " probed, so its properties are unknown; probe it with QemuProbe.probe(runner, \""
+            + binary + "\", List.of(\"" + type + "\"))");
+      }
+      if (!caps.hasDevice(type)) {
+        throw new QemuArgsException(binary + " " + caps.version() + " has no CPU model '"
+            + cpuModel + "'; choose one from '" + binary + " -cpu help'");
+      }
+      QemuOption cpu = QemuOption.of(cpuModel);
+      String need = "the passthrough BARs need a " + Sizes.of(aperture.sizeBytes())
+          + " aperture which, placed after " + Sizes.of(memoryMiB << 20) + " of RAM, ends"
+          + " below 2^" + requiredBits;
+      if (physBits.mode() == PhysBits.Mode.HOST) {
+        requireProperty(type, "host-phys-bits", "the guest's physical address width");
+        cpu = cpu.with("host-phys-bits", true);
+        int ceiling = hostAddressBits.orElse(52);
+        String choice = "host-phys-bits=on";
+        if (physBits.bits().isPresent()) {
+          int limit = physBits.bits().getAsInt();
+          requireProperty(type, "host-phys-bits-limit", "capping the guest's address width");
+          cpu = cpu.with("host-phys-bits-limit", limit);
+          choice += ",host-phys-bits-limit=" + limit;
+          ceiling = Math.min(ceiling, limit);
+        }
+        if (requiredBits > ceiling) {
+          throw new QemuArgsException("guest address width: " + need + ", but the guest gets at"
+              + " most " + ceiling + " bits (" + choice + hostAddressBits.stream()
+                  .mapToObj(b -> ", host has " + b).findFirst().orElse("") + "); give the VM"
+              + " fewer large-BAR devices or less RAM, or raise the limit if the host IOMMU"
+              + " allows it");
+        }
+        String reason = "the guest gets the host CPU's physical address width, so the firmware"
+            + " knows it and can place the 64-bit aperture (named CPU models claim 40 bits); "
+            + need + (hostAddressBits.isPresent()
+                ? ", within the host's " + hostAddressBits.getAsInt() + " bits"
+                : ", so the host needs at least " + requiredBits + " address bits");
+        if (physBits.bits().isPresent()) {
+          reason += "; host-phys-bits-limit keeps guest addresses within what the host IOMMU can"
+              + " map (BARs above it fail with 'vfio: DMA mapping failed')";
+        }
+        plan.add(Decision.of(Topic.CPU, "vm", "-cpu " + cpuModel + "," + choice, reason));
+      } else {
+        int bits = physBits.bits().getAsInt();
+        requireProperty(type, "phys-bits", "the guest's physical address width");
+        if (requiredBits > bits) {
+          throw new QemuArgsException("guest address width: " + need + ", but phys-bits=" + bits
+              + "; raise phys-bits to at least " + requiredBits
+              + " (no more than the host's width)");
+        }
+        cpu = cpu.with("phys-bits", bits);
+        plan.add(Decision.of(Topic.CPU, "vm", "-cpu " + cpuModel + ",phys-bits=" + bits,
+            "a fixed guest physical address width; " + need));
+      }
+      if (requiredBits > OVMF_PAGING_MAX_PHYS_BITS) {
+        plan.add(Decision.of(Topic.CPU, "vm", "needs " + requiredBits + " address bits",
+            "OVMF with 4-level paging uses at most " + OVMF_PAGING_MAX_PHYS_BITS + " bits; the"
+                + " aperture may not be placed").asWarning());
+      }
+      return cpu.render();
+    }
+
+    private List<QemuOption> devicesAndPorts() {
+      if (!caps.hasDevice(QemuCapabilities.PCIE_ROOT_PORT)) {
+        throw new QemuArgsException(binary + " " + caps.version() + " has no pcie-root-port"
+            + " device (or it was not probed); a GPU must sit behind a root port; use QEMU 2.9"
+            + " or newer and probe with QemuProbe.probe");
+      }
+      if (!caps.hasDevice(QemuCapabilities.VFIO_PCI)) {
+        throw new QemuArgsException(binary + " " + caps.version() + " has no vfio-pci device"
+            + " (or it was not probed); install a QEMU built with VFIO");
+      }
+      List<PassthroughUnit> units = devices.units();
+      int total = units.size() + hotplugPorts;
+      if (total > 255) {
+        throw new QemuArgsException(total + " root ports requested; chassis numbers are 8-bit,"
+            + " so at most 255; use fewer hotplug ports");
+      }
+      boolean packed = total > maxRootPortSlots;
+      int slotsUsed = packed ? (total + 7) / 8 : total;
+      int lastSlot = firstRootPortSlot + slotsUsed - 1;
+      if (lastSlot > LAST_FREE_SLOT) {
+        throw new QemuArgsException(total + " root ports need pcie.0 slots 0x"
+            + Integer.toHexString(firstRootPortSlot) + "..0x" + Integer.toHexString(lastSlot)
+            + ", past 0x1e (0x1f holds q35's ICH9 functions); lower firstRootPortSlot or"
+            + " maxRootPortSlots, or use fewer hotplug ports");
+      }
+      boolean hotplugOff = caps.hasProperty(QemuCapabilities.PCIE_ROOT_PORT, "hotplug");
+      plan.add(Decision.of(Topic.ROOT_PORT, portList(0, units.size()),
+          units.size() + " x pcie-root-port, one per unit, each device at bus=<port>",
+          "a GPU placed directly on the root complex fails cuInit with error 3 on HGX B200;"
+              + " behind a PCIe root port, as on the host, CUDA initialises (Ubicloud's B200"
+              + " report); QEMU's docs/pcie.txt also asks for passed-through devices behind"
+              + " root ports"));
+      plan.add(Decision.of(Topic.ROOT_PORT, "pcie.0", packed
+              ? "packed: slots 0x" + Integer.toHexString(firstRootPortSlot) + "..0x"
+                  + Integer.toHexString(lastSlot) + ", 8 ports per slot, multifunction=on"
+              : "one slot per port: 0x" + Integer.toHexString(firstRootPortSlot) + "..0x"
+                  + Integer.toHexString(lastSlot),
+          packed
+              ? total + " ports are more than " + maxRootPortSlots + " slots; packing them as"
+                  + " functions of multifunction slots leaves pcie.0 slots for other devices"
+              : total + " ports fit in " + maxRootPortSlots + " slots without multifunction"));
+      if (hotplugOff) {
+        plan.add(Decision.of(Topic.ROOT_PORT, portList(0, units.size()), "hotplug=off",
+            "the devices are cold-plugged; without the hotplug capability the guest cannot"
+                + " eject a GPU it depends on"));
+      } else {
+        plan.add(Decision.of(Topic.ROOT_PORT, portList(0, units.size()), "hotplug left default",
+            "QEMU " + caps.version().number() + "'s pcie-root-port has no 'hotplug' property"
+                + " (QEMU 5.0 and later have it); the guest sees hotplug-capable slots").asWarning());
+      }
+      List<QemuOption> out = new ArrayList<>();
+      for (int i = 0; i < total; i++) {
+        boolean hotplug = i >= units.size();
+        String id = hotplug ? "hp" + (i - units.size()) : "rp" + i;
+        int slot = packed ? firstRootPortSlot + i / 8 : firstRootPortSlot + i;
+        int fn = packed ? i % 8 : 0;
+        String addr = String.format("0x%x.%d", slot, fn);
+        QemuOption port = QemuOption.of(QemuCapabilities.PCIE_ROOT_PORT).with("id", id)
+            .with("bus", PCIE_ROOT).with("addr", addr);
+        if (packed && fn == 0) {
+          port = port.with("multifunction", true);
+        }
+        port = port.with("chassis", i + 1).with("slot", i + 1);
+        if (!hotplug && hotplugOff) {
+          port = port.with("hotplug", false);
+        }
+        if (hotplug && pref64Supported()) {
+          port = port.with("pref64-reserve", PciSizes.human(policy.hotplugPref64ReserveBytes()));
+        }
+        ports.add(new RootPort(id, addr, i + 1, i + 1, hotplug, port));
+      }
+      if (hotplugPorts > 0) {
+        hotplugDecision();
+      }
+      NoMmap noMmap = noMmap(units);
+      boolean clique = clique();
+      for (int u = 0; u < units.size(); u++) {
+        PassthroughUnit unit = units.get(u);
+        List<PciDevice> fns = unit.functions();
+        String portId = "rp" + u;
+        for (int f = 0; f < fns.size(); f++) {
+          PciDevice d = fns.get(f);
+          String id = f == 0 ? "hostdev" + u : "hostdev" + u + "." + f;
+          QemuOption o = QemuOption.of(QemuCapabilities.VFIO_PCI)
+              .with("host", d.address().toString()).with("id", id).with("bus", portId)
+              .with("addr", "0x0." + f);
+          if (f == 0 && fns.size() > 1) {
+            o = o.with("multifunction", true);
+          }
+          if (noMmap.applies(d)) {
+            o = o.with("x-no-mmap", "true");
+          }
+          if (policy.romBarOff() && unit.role() == PassthroughUnit.Role.GPU
+              && caps.hasProperty(QemuCapabilities.VFIO_PCI, "rombar")) {
+            o = o.with("rombar", 0);
+          }
+          if (clique && f == 0 && unit.role() == PassthroughUnit.Role.GPU) {
+            o = o.with("x-nv-gpudirect-clique", devices.gpudirectClique().getAsInt());
+          }
+          placed.add(new PlacedDevice(d.address(), id, portId, f, unit.role(), o));
+          out.add(o);
+        }
+        plan.add(deviceDecision(u, unit));
+      }
+      romBarDecision(units);
+      return out;
+    }
+
+    private boolean pref64Supported() {
+      return caps.hasProperty(QemuCapabilities.PCIE_ROOT_PORT, "pref64-reserve");
+    }
+
+    private void hotplugDecision() {
+      String subject = "hp0" + (hotplugPorts > 1 ? "..hp" + (hotplugPorts - 1) : "");
+      if (pref64Supported()) {
+        plan.add(Decision.of(Topic.ROOT_PORT, subject,
+            "hotplug on, pref64-reserve=" + Sizes.of(policy.hotplugPref64ReserveBytes()),
+            "empty ports for device_add; root ports cannot be hot-added, and the firmware sizes"
+                + " bridge windows at boot, so each port reserves a 64-bit prefetchable window"
+                + " large enough for a large-BAR device")
+            .withCost(Sizes.of(policy.hotplugPref64ReserveBytes())
+                + " of the 64-bit aperture per port, used or not"));
+      } else {
+        plan.add(Decision.of(Topic.ROOT_PORT, subject, "hotplug on, no pref64-reserve",
+            "QEMU " + caps.version().number() + "'s pcie-root-port has no pref64-reserve; a"
+                + " large-BAR device hot-added later may not get its BARs assigned").asWarning());
+      }
+    }
+
+    private Decision deviceDecision(int u, PassthroughUnit unit) {
+      List<PciDevice> fns = unit.functions();
+      String hosts = fns.stream().map(d -> d.address().toString())
+          .collect(Collectors.joining(", "));
+      String what = switch (unit.role()) {
+        case GPU -> "GPU " + unit.primary().id();
+        case FABRIC -> unit.primary().isNvSwitch()
+            ? "NVSwitch " + unit.primary().id()
+            : "NVLink fabric device " + unit.primary().id();
+        case OTHER -> "device " + unit.primary().id();
+      };
+      String reason = what + " behind its own root port rp" + u;
+      if (fns.size() > 1) {
+        reason += "; its " + (fns.size() - 1) + " companion function(s) become functions 1.."
+            + (fns.size() - 1) + " of the same guest device (multifunction=on on function 0),"
+            + " as on the host, so the guest driver finds them together";
+      }
+      if (unit.role() == PassthroughUnit.Role.FABRIC) {
+        reason += "; full passthrough: the guest runs Fabric Manager, which needs the fabric"
+            + " devices";
+      }
+      return Decision.of(Topic.DEVICE, hosts, "vfio-pci bus=rp" + u + " id=hostdev" + u,
+          reason);
+    }
+
+    private void romBarDecision(List<PassthroughUnit> units) {
+      if (!policy.romBarOff()) {
+        return;
+      }
+      String gpus = units.stream().filter(x -> x.role() == PassthroughUnit.Role.GPU)
+          .map(x -> x.primary().address().toString()).collect(Collectors.joining(", "));
+      if (gpus.isEmpty()) {
+        return;
+      }
+      if (caps.hasProperty(QemuCapabilities.VFIO_PCI, "rombar")) {
+        plan.add(Decision.of(Topic.ROM_BAR, gpus, "rombar=0",
+            "the policy hides the GPUs' option ROMs: compute GPUs need no ROM in the guest, and"
+                + " the firmware then neither maps nor runs it")
+            .withCost("no GPU option ROM in the guest: no firmware console on the GPU"));
+      } else {
+        plan.add(Decision.of(Topic.ROM_BAR, gpus, "rombar left default",
+            "the policy asks for rombar=0 but vfio-pci of QEMU " + caps.version().number()
+                + " has no 'rombar'").asWarning());
+      }
+    }
+
+    private boolean clique() {
+      if (devices.gpudirectClique().isEmpty()) {
+        return false;
+      }
+      int id = devices.gpudirectClique().getAsInt();
+      String gpus = devices.gpus().stream().map(x -> x.primary().address().toString())
+          .collect(Collectors.joining(", "));
+      if (!caps.hasProperty(QemuCapabilities.VFIO_PCI, "x-nv-gpudirect-clique")) {
+        plan.add(Decision.of(Topic.CLIQUE, gpus, "x-nv-gpudirect-clique left out",
+            "vfio-pci of QEMU " + caps.version().number() + " has no x-nv-gpudirect-clique;"
+                + " the guest driver will not know these GPUs can reach each other P2P")
+            .asWarning());
+        return false;
+      }
+      plan.add(Decision.of(Topic.CLIQUE, gpus, "x-nv-gpudirect-clique=" + id,
+          "the GPUs of one partition share GPUDirect clique " + id + ", so the guest driver"
+              + " allows P2P between them (it cannot see the host's PCIe/NVLink paths)"));
+      return true;
+    }
+
+    /** Which devices get x-no-mmap, and the decision that says why. */
+    private NoMmap noMmap(List<PassthroughUnit> units) {
+      List<PciDevice> large = new ArrayList<>();
+      for (PassthroughUnit u : units) {
+        for (PciDevice d : u.functions()) {
+          if (d.bars().stream().anyMatch(b -> isLarge(b, policy.largeBarBytes()))) {
+            large.add(d);
+          }
+        }
+      }
+      long total = large.stream().mapToLong(PciDevice::totalMemoryBarBytes).sum();
+      String subject = large.isEmpty() ? "vm" : large.stream()
+          .map(d -> d.address().toString()).collect(Collectors.joining(", "));
+      String sizes = large.size() + " large-BAR device(s) (a BAR of "
+          + Sizes.of(policy.largeBarBytes()) + " or more) with "
+          + Sizes.of(total) + " of BARs";
+      String version = "QEMU " + caps.version();
+      String threshold = policy.noMmapBelowVersion().number();
+      if (large.isEmpty()) {
+        plan.add(Decision.of(Topic.LARGE_BAR, "vm", "BARs mmapped (default)",
+            "no device has a BAR of " + Sizes.of(policy.largeBarBytes()) + " or more"));
+        return NoMmap.NONE;
+      }
+      boolean want;
+      String reason;
+      switch (policy.noMmap()) {
+        case NEVER -> {
+          want = false;
+          reason = "the policy never sets x-no-mmap; " + sizes;
+        }
+        case ALWAYS -> {
+          want = true;
+          reason = "the policy always sets x-no-mmap on large-BAR devices; " + sizes;
+        }
+        default -> {
+          if (caps.version().isAtLeast(policy.noMmapBelowVersion())) {
+            want = false;
+            reason = version + " is at least " + threshold + ", the policy's version for"
+                + " mapping large BARs without the boot stall; " + sizes;
+          } else if (total < policy.noMmapMinTotalBarBytes()) {
+            want = false;
+            reason = sizes + ", below the policy's " + Sizes.of(
+                policy.noMmapMinTotalBarBytes()) + " per VM at which " + version
+                + " (older than " + threshold + ") was reported to stall the boot";
+          } else {
+            want = true;
+            reason = version + " is older than " + threshold + " and the VM has " + sizes
+                + " (the policy's trigger is " + Sizes.of(policy.noMmapMinTotalBarBytes())
+                + "): mmapping BARs this large was reported to stall the boot for minutes to"
+                + " over an hour with 4 to 8 B200s; x-no-mmap avoids the stall. Upgrading QEMU"
+                + " (9.2 aligns BAR mmaps) and the host kernel (6.12 huge pfnmap) removes the"
+                + " need; distribution builds may have the fix under an older number";
+          }
+        }
+      }
+      if (!want) {
+        plan.add(Decision.of(Topic.LARGE_BAR, subject, "BARs mmapped (default)", reason));
+        return NoMmap.NONE;
+      }
+      if (!caps.hasProperty(QemuCapabilities.VFIO_PCI, "x-no-mmap")) {
+        plan.add(Decision.of(Topic.LARGE_BAR, subject, "x-no-mmap wanted but left out",
+            reason + "; but vfio-pci of " + version + " has no x-no-mmap; expect a slow boot")
+            .asWarning());
+        return NoMmap.NONE;
+      }
+      plan.add(Decision.of(Topic.LARGE_BAR, subject, "x-no-mmap=true", reason).withCost(
+          "x-no-mmap is a QEMU debug property: every guest access to any BAR of these devices"
+              + " traps into QEMU instead of going to the device, and unmapped BARs are not"
+              + " DMA-mapped, so PCIe peer-to-peer through BARs is lost (inferred); workloads"
+              + " that touch BARs often (BAR1 copies, P2P over PCIe) slow down"));
+      return new NoMmap(large);
+    }
+
+    private MmioAperture aperture() {
+      MmioAperture.Builder b = MmioAperture.builder().headroomBytes(policy.mmio64HeadroomBytes());
+      List<PassthroughUnit> units = devices.units();
+      for (int u = 0; u < units.size(); u++) {
+        b.port("rp" + u, units.get(u).functions());
+      }
+      if (pref64Supported()) {
+        for (int h = 0; h < hotplugPorts; h++) {
+          b.reservedPort("hp" + h, policy.hotplugPref64ReserveBytes());
+        }
+      }
+      return b.build();
+    }
+
+    private void fwCfg(MmioAperture aperture) {
+      String size = Sizes.of(aperture.sizeBytes());
+      String need = Sizes.of(aperture.requiredBytes()) + " of 64-bit prefetchable windows"
+          + " behind " + aperture.windows().size() + " root port(s) (each BAR at its natural"
+          + " alignment, windows aligned to their largest BAR) plus "
+          + Sizes.of(aperture.headroomBytes()) + " headroom, rounded up to " + size;
+      if (aperture.sizeBytes() <= policy.firmwareMmio64Bytes()) {
+        plan.add(Decision.of(Topic.APERTURE, "vm", "firmware default 64-bit aperture", need
+            + ", within the firmware's default of "
+            + Sizes.of(policy.firmwareMmio64Bytes())));
+        return;
+      }
+      if (aperture.sizeMiB() > OVMF_MAX_MMIO64_MIB) {
+        throw new QemuArgsException("64-bit MMIO aperture: " + need + ", more than the 16 TiB"
+            + " OVMF accepts in opt/ovmf/X-PciMmio64Mb; give the VM fewer large-BAR devices");
+      }
+      QemuOption fw = QemuOption.of().with("name", "opt/ovmf/X-PciMmio64Mb")
+          .with("string", Long.toString(aperture.sizeMiB()));
+      argv.add("-fw_cfg");
+      argv.add(fw.render());
+      plan.add(Decision.of(Topic.APERTURE, "vm", "-fw_cfg " + fw.render(), need + ", more than"
+              + " the firmware's default of " + Sizes.of(policy.firmwareMmio64Bytes())
+              + "; without it OVMF leaves large BARs unassigned ('BAR1 is 0M @ 0x0' in the"
+              + " guest). OVMF may still pick a larger window from the address width")
+          .withCost(size + " of guest physical address space"));
+    }
+
+    private void requireProperty(String type, String property, String purpose) {
+      if (!caps.hasProperty(type, property)) {
+        throw new QemuArgsException(type + " of QEMU " + caps.version() + " has no '" + property
+            + "', needed for " + purpose + "; upgrade QEMU or choose PhysBits.fixed(...)");
+      }
+    }
+
+    private String portList(int from, int to) {
+      return to - from == 1 ? "rp" + from : "rp" + from + "..rp" + (to - 1);
+    }
+  }
+
+  /** The devices that get x-no-mmap. */
+  private record NoMmap(List<PciDevice> devices) {
+    static final NoMmap NONE = new NoMmap(List.of());
+
+    boolean applies(PciDevice d) {
+      return devices.contains(d);
+    }
+  }
+
+  private static boolean isLarge(Bar bar, long threshold) {
+    return !bar.io() && bar.size() >= threshold;
+  }
+}

@@ -1,0 +1,49 @@
+package io.gpuvirt.qemu.testing;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * External tools the tests use. A test that needs one runs when it is installed; when it is not,
+ * the test is skipped, except with {@code GPUVIRT_REQUIRE_TOOLS=1} (CI), where it fails.
+ */
+public final class Tools {
+  /** The QEMU system emulator for x86-64. */
+  public static final String QEMU = "qemu-system-x86_64";
+
+  private Tools() {}
+
+  /** The QEMU binary's name, or the test is skipped (failed under GPUVIRT_REQUIRE_TOOLS=1). */
+  public static String qemu() {
+    return require(QEMU);
+  }
+
+  private static String require(String program) {
+    if (onPath(program)) {
+      return program;
+    }
+    String why = program + " is not installed (not on PATH); install Debian's qemu-system-x86";
+    if ("1".equals(System.getenv("GPUVIRT_REQUIRE_TOOLS"))) {
+      fail(why + " (GPUVIRT_REQUIRE_TOOLS=1 makes a missing tool a failure)");
+    }
+    Assumptions.abort(why);
+    throw new AssertionError("unreachable");
+  }
+
+  private static boolean onPath(String program) {
+    String path = System.getenv("PATH");
+    if (path == null) {
+      return false;
+    }
+    for (String dir : path.split(File.pathSeparator)) {
+      if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, program))) {
+        return true;
+      }
+    }
+    return false;
+  }
+}
