@@ -1,0 +1,61 @@
+package io.gpuvirt.examples.cli;
+
+import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.ledger.LeaseJson;
+import io.gpuvirt.core.ledger.LeaseLedger;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code gpuvirt leases [--owner ID] [--state DIR] [--json]}: lists the lease ledger. */
+@Command(name = "leases", mixinStandardHelpOptions = true,
+    description = {"List the leases in the lease ledger, or show one owner's lease in full."},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {"0:listed", "1:--owner was given and holds no lease",
+        "2:bad arguments, or a corrupt or newer ledger"})
+final class LeasesCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--owner", paramLabel = "ID", description = "Show only this owner's lease, in full.")
+  Optional<String> owner;
+
+  @Option(names = "--state", paramLabel = "DIR", defaultValue = LeaseText.DEFAULT_STATE,
+      description = "State directory of the lease ledger (default: ${DEFAULT-VALUE}).")
+  Path state;
+
+  @Option(names = "--json", description = "Print the leases as a JSON array.")
+  boolean json;
+
+  @Override
+  public Integer call() {
+    LeaseLedger ledger = LeaseLedger.open(state);
+    PrintWriter out = spec.commandLine().getOut();
+    List<Lease> leases;
+    if (owner.isPresent()) {
+      Optional<Lease> lease = ledger.lease(owner.get());
+      if (lease.isEmpty()) {
+        spec.commandLine().getErr().println("gpuvirt: " + owner.get() + " holds no lease in "
+            + ledger.file());
+        return Cli.REFUSED;
+      }
+      leases = List.of(lease.get());
+    } else {
+      leases = ledger.leases();
+    }
+    if (json) {
+      out.print(LeaseText.pretty(LeaseJson.of(leases)));
+    } else if (owner.isPresent()) {
+      out.print(LeaseText.describe(leases.get(0)));
+    } else {
+      out.print(LeaseText.table(leases));
+    }
+    out.flush();
+    return Cli.OK;
+  }
+}

@@ -1,0 +1,54 @@
+package io.gpuvirt.examples.cli;
+
+import io.gpuvirt.core.host.Sysfs;
+import io.gpuvirt.core.ledger.Discrepancy;
+import io.gpuvirt.core.ledger.LeaseLedger;
+import io.gpuvirt.core.ledger.ReconcilePolicy;
+import io.gpuvirt.core.ledger.ReconcileReport;
+import io.gpuvirt.core.pci.TopologyScanner;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code gpuvirt reconcile [--repair] [--root DIR] [--state DIR]}: compares leases with the host. */
+@Command(name = "reconcile", mixinStandardHelpOptions = true,
+    description = {"Compare the lease ledger with the host's driver bindings.",
+        "Reports GPUs on a VFIO driver without a lease, leases whose devices are gone or changed,"
+            + " and BOUND leases whose devices are not on a VFIO driver. With --repair, drops"
+            + " stale leases; it never unbinds a device."},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {"0:the ledger and the host agree (after repairs)",
+        "1:differences remain (listed on stdout)", "2:unreadable host or ledger"})
+final class ReconcileCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--repair", description = "Drop stale leases (default: report only).")
+  boolean repair;
+
+  @Option(names = "--root", paramLabel = "DIR", defaultValue = "/",
+      description = "Host root that holds sys/ (default: ${DEFAULT-VALUE}).")
+  Path root;
+
+  @Option(names = "--state", paramLabel = "DIR", defaultValue = LeaseText.DEFAULT_STATE,
+      description = "State directory of the lease ledger (default: ${DEFAULT-VALUE}).")
+  Path state;
+
+  @Override
+  public Integer call() {
+    ReconcileReport report = LeaseLedger.open(state).reconcile(
+        TopologyScanner.scan(Sysfs.at(root)),
+        repair ? ReconcilePolicy.REPAIR : ReconcilePolicy.REPORT_ONLY);
+    PrintWriter out = spec.commandLine().getOut();
+    for (Discrepancy d : report.discrepancies()) {
+      out.println(d);
+    }
+    out.println(report.consistent() ? "consistent" : report.unresolved().size()
+        + " difference(s) remain");
+    out.flush();
+    return report.consistent() ? Cli.OK : Cli.REFUSED;
+  }
+}

@@ -1,0 +1,52 @@
+package io.gpuvirt.examples.cli;
+
+import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.ledger.LeaseJson;
+import io.gpuvirt.core.ledger.LeaseLedger;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code gpuvirt release --owner ID [--state DIR] [--json]}: drops the owner's lease. */
+@Command(name = "release", mixinStandardHelpOptions = true,
+    description = {"Release the owner's lease in the lease ledger.",
+        "Idempotent: releasing an owner without a lease succeeds and changes nothing. Changes"
+            + " nothing on the host: give the devices back to their drivers first."},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {"0:the owner holds no lease now", "2:bad arguments, or a corrupt or newer"
+        + " ledger"})
+final class ReleaseCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--owner", required = true, paramLabel = "ID", description = "The owner.")
+  String owner;
+
+  @Option(names = "--state", paramLabel = "DIR", defaultValue = LeaseText.DEFAULT_STATE,
+      description = "State directory of the lease ledger (default: ${DEFAULT-VALUE}).")
+  Path state;
+
+  @Option(names = "--json", description = "Print {\"owner\", \"released\", \"lease\"} as JSON.")
+  boolean json;
+
+  @Override
+  public Integer call() {
+    Optional<Lease> released = LeaseLedger.open(state).release(owner);
+    PrintWriter out = spec.commandLine().getOut();
+    if (json) {
+      out.print(LeaseText.pretty("{\"owner\":\"" + owner + "\",\"released\":"
+          + released.isPresent() + ",\"lease\":" + released.map(LeaseJson::of).orElse("null")
+          + "}"));
+    } else if (released.isPresent()) {
+      out.println("released " + owner + ": IOMMU groups " + released.get().groupNumbers());
+    } else {
+      out.println(owner + " holds no lease; nothing to release");
+    }
+    out.flush();
+    return Cli.OK;
+  }
+}
