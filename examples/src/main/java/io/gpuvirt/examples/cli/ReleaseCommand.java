@@ -42,7 +42,8 @@ final class ReleaseCommand implements Callable<Integer> {
           + released.isPresent() + ",\"lease\":" + released.map(LeaseJson::of).orElse("null")
           + "}"));
     } else if (released.isPresent()) {
-      out.println("released " + owner + ": IOMMU groups " + released.get().groupNumbers());
+      out.println("released " + owner + ": IOMMU groups " + released.get().groupNumbers().stream()
+          .map(String::valueOf).collect(java.util.stream.Collectors.joining(",")));
     } else {
       out.println(owner + " holds no lease; nothing to release");
     }

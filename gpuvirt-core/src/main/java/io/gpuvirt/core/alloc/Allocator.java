@@ -256,8 +256,10 @@ public final class Allocator {
             .append(e.getValue());
       }
     }
-    m.append(". Release a lease, ask for ").append(free >= n ? "another count" : "fewer")
-        .append(", or allow the foreign devices named");
+    m.append(". Release a lease or ask for ").append(free >= n ? "another count" : "fewer");
+    if (candidates.excluded().values().stream().anyMatch(r -> r.startsWith("foreign endpoint"))) {
+      m.append(", or allow the foreign devices named");
+    }
     return new AllocationRefusedException(request.owner(), m.toString());
   }
 }
