@@ -17,6 +17,7 @@ module io.gpuvirt.core {
   exports io.gpuvirt.core.doctor;
   exports io.gpuvirt.core.alloc;
   exports io.gpuvirt.core.ledger;
+  exports io.gpuvirt.core.provision;
 
   // the ledger file's records are read and written by Jackson
   opens io.gpuvirt.core.ledger to com.fasterxml.jackson.databind;

@@ -35,7 +35,12 @@ public record Discrepancy(Kind kind, String subject, Optional<String> owner, Str
     /** A Fabric Manager partition is active but no lease holds it (repair: deactivate it). */
     UNLEASED_ACTIVE_PARTITION,
     /** A {@code BOUND} lease's partition is not active (reported only). */
-    LEASED_PARTITION_INACTIVE
+    LEASED_PARTITION_INACTIVE,
+    /**
+     * A lease is in a provisioning or teardown journal state: the operation was interrupted (never
+     * repaired by reconcile: {@code Provisioner.recover()} finishes or undoes it).
+     */
+    INTERRUPTED_OPERATION
   }
 
   /** One line for logs and the CLI. */

@@ -200,6 +200,18 @@ public final class LeaseLedger {
         .run(leases));
   }
 
+  /**
+   * Runs {@code work} while holding this state directory's operation lock ({@code operations.lock}):
+   * whole multi-step operations on the host (provisioning, teardown, recovery) run one at a time
+   * across threads and processes. Ledger calls made inside take the ledger's own lock as usual.
+   * Not reentrant: do not call it from inside {@code work}.
+   */
+  public <T> T underOperationLock(java.util.function.Supplier<T> work) {
+    try (LedgerLock lock = LedgerLock.acquire(directory.resolve("operations.lock"))) {
+      return work.get();
+    }
+  }
+
   /** Runs {@code change} on the leases under the lock, and writes them back if it changed them. */
   private <T> T transact(Function<TreeMap<String, Lease>, T> change) {
     try (LedgerLock lock = LedgerLock.acquire(store.lockFile())) {

@@ -42,6 +42,13 @@ final class Reconciler {
   /** Reconciles {@code leases} (changed in place when repairs drop leases). */
   ReconcileReport run(TreeMap<String, Lease> leases) {
     for (Lease lease : List.copyOf(leases.values())) {
+      if (lease.state().inFlight()) {
+        found.add(new Discrepancy(Kind.INTERRUPTED_OPERATION, lease.owner(),
+            Optional.of(lease.owner()), "lease is " + lease.state() + ": a provisioning or"
+            + " teardown step was interrupted; run recovery ('gpuvirt recover') to finish or"
+            + " undo it", false));
+        continue;
+      }
       List<Discrepancy> problems = leaseProblems(lease);
       boolean drop = !problems.isEmpty() && policy.dropStaleLeases();
       if (drop) {

@@ -38,7 +38,12 @@ public record BindRequest(Set<PciAddress> devices, String driver,
     checkDriverName(driver);
   }
 
-  static String checkDriverName(String driver) {
+  /**
+   * Returns {@code driver} if it is a plausible kernel driver name (letters, digits, {@code _ . -}).
+   *
+   * @throws IllegalArgumentException naming the bad value otherwise
+   */
+  public static String checkDriverName(String driver) {
     if (driver == null || !driver.matches("[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")) {
       throw new IllegalArgumentException("invalid driver name '" + driver
           + "': expected a kernel driver name such as vfio-pci");

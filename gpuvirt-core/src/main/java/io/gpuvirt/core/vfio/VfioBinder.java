@@ -255,6 +255,65 @@ public final class VfioBinder {
     return new RestoreResult(restored, untouched);
   }
 
+  /**
+   * Puts back devices whose binding was interrupted (a crash between steps): a device gpuvirt was
+   * moving that is now on the VFIO driver or on no driver goes back to its original driver, and a
+   * {@code driver_override} left set to the VFIO driver is cleared. A device on any other driver is
+   * left alone and reported. Used by recovery; {@link #restore} is the normal path.
+   */
+  public RestoreResult recover(List<DeviceBinding> bindings) {
+    List<PciAddress> restored = new ArrayList<>();
+    Map<PciAddress, String> untouched = new LinkedHashMap<>();
+    BindException first = null;
+    List<DeviceBinding> reversed = new ArrayList<>(bindings);
+    java.util.Collections.reverse(reversed);
+    for (DeviceBinding b : reversed) {
+      if (!b.boundByGpuvirt()) {
+        untouched.put(b.address(), "was already on " + b.driver() + " before gpuvirt bound it");
+        continue;
+      }
+      if (!sysfs.exists(b.address().sysfsPath())) {
+        untouched.put(b.address(), "no longer present on the host");
+        continue;
+      }
+      Optional<String> now = currentDriver(b.address());
+      boolean overrideLeft = driverOverride(b.address()).equals(Optional.of(b.driver()));
+      boolean moved = now.isEmpty() || now.equals(Optional.of(b.driver()));
+      if (now.equals(b.originalDriver()) && !overrideLeft) {
+        untouched.put(b.address(), "already on " + now.orElse("no driver") + " as before");
+        continue;
+      }
+      if (!now.equals(b.originalDriver()) && !moved) {
+        untouched.put(b.address(), "is on " + now.get() + ", neither " + b.driver() + " nor its"
+            + " original driver; someone else changed it, so gpuvirt leaves it alone");
+        continue;
+      }
+      try {
+        restoreOne(b, true);
+        restored.add(b.address());
+      } catch (BindException e) {
+        if (first == null) {
+          first = e;
+        } else {
+          first.addSuppressed(e);
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+    return new RestoreResult(restored, untouched);
+  }
+
+  private Optional<String> driverOverride(PciAddress a) {
+    String path = a.sysfsPath("driver_override");
+    if (!sysfs.exists(path)) {
+      return Optional.empty();
+    }
+    String value = sysfs.read(path).strip();
+    return value.isEmpty() || value.equals("(null)") ? Optional.empty() : Optional.of(value);
+  }
+
   private void restoreOne(DeviceBinding b, boolean partial) {
     PciAddress a = b.address();
     String bdf = a.toString();

@@ -1,0 +1,447 @@
+package io.gpuvirt.core.provision;
+
+import io.gpuvirt.core.GpuvirtException;
+import io.gpuvirt.core.alloc.AllocationRequest;
+import io.gpuvirt.core.alloc.DeviceRole;
+import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.alloc.LeaseState;
+import io.gpuvirt.core.alloc.LeasedDevice;
+import io.gpuvirt.core.alloc.LeasedGroup;
+import io.gpuvirt.core.alloc.PartitionContext;
+import io.gpuvirt.core.fabric.FabricManager;
+import io.gpuvirt.core.host.Sysfs;
+import io.gpuvirt.core.ledger.LeaseLedger;
+import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.pci.PciDevice;
+import io.gpuvirt.core.pci.Topology;
+import io.gpuvirt.core.pci.TopologyScanner;
+import io.gpuvirt.core.vfio.BindException;
+import io.gpuvirt.core.vfio.BindRequest;
+import io.gpuvirt.core.vfio.BindResult;
+import io.gpuvirt.core.vfio.BindStep;
+import io.gpuvirt.core.vfio.DeviceBinding;
+import io.gpuvirt.core.vfio.VfioBinder;
+import io.gpuvirt.core.vfio.VfioGroupNode;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The whole provisioning flow, from "4 GPUs for vm-42" to devices a VM can use, and back.
+ *
+ * <p>Provision: allocate (the lease is the journal of intent) → reset the GPUs on their host driver
+ * → activate the lease's Fabric Manager partition (shared NVSwitch hosts) → bind the lease's IOMMU
+ * groups to VFIO → verify → commit (lease BOUND). Teardown reverses it: restore the original
+ * drivers → deactivate the partition → release the lease.
+ *
+ * <p>Every step that changes the host is recorded in the lease's state before it is taken
+ * ({@link LeaseState#ACTIVATING}, {@link LeaseState#BINDING}, {@link LeaseState#TEARING_DOWN}). A
+ * failing step rolls back what was done, in reverse order, and throws a
+ * {@link ProvisioningException} naming the step, the device and the cause. A crash at any point is
+ * recovered by {@link #recover()} (call it at start-up): an interrupted provision is undone, an
+ * interrupted teardown is finished. A plain reservation ({@link LeaseState#ALLOCATED}, nothing
+ * changed on the host) is left as it is; provisioning the same owner continues from it.
+ *
+ * <p>Operations take the state directory's operation lock, so they are safe across threads and
+ * processes on one host; each operation is idempotent by owner.
+ *
+ * <pre>{@code
+ * LeaseLedger ledger = LeaseLedger.open(Path.of("/var/lib/gpuvirt"));
+ * Provisioner provisioner = Provisioner.builder(Sysfs.host(), ledger)
+ *     .partitions(new PartitionContext(fabricManager, moduleIds))   // shared NVSwitch hosts only
+ *     .listener(event -> log.info("{}", event))
+ *     .build();
+ * provisioner.recover();
+ * Provisioned vm = provisioner.provision(AllocationRequest.builder("vm-42").count(4).build());
+ * // ... render the QEMU command from vm.lease(), run the VM ...
+ * provisioner.teardown("vm-42");
+ * }</pre>
+ */
+public final class Provisioner {
+  private static final Logger LOG = LoggerFactory.getLogger(Provisioner.class);
+
+  private final Sysfs sysfs;
+  private final LeaseLedger ledger;
+  private final Optional<PartitionContext> partitions;
+  private final String vfioDriver;
+  private final boolean resetBeforeBind;
+  private final ProgressListener listener;
+  private final VfioBinder binder;
+
+  private Provisioner(Builder b) {
+    this.sysfs = b.sysfs;
+    this.ledger = b.ledger;
+    this.partitions = b.partitions;
+    this.vfioDriver = b.vfioDriver;
+    this.resetBeforeBind = b.resetBeforeBind;
+    this.listener = b.listener;
+    this.binder = VfioBinder.on(sysfs);
+  }
+
+  /** A builder for the host behind {@code sysfs} with its lease ledger. */
+  public static Builder builder(Sysfs sysfs, LeaseLedger ledger) {
+    return new Builder(sysfs, ledger);
+  }
+
+  /** Whether this provisioner hands out Fabric Manager partitions (shared NVSwitch mode). */
+  public boolean partitionMode() {
+    return partitions.isPresent();
+  }
+
+  /**
+   * Provisions devices for {@code request.owner()}. Idempotent: an owner already provisioned for an
+   * equal request gets its lease back unchanged.
+   *
+   * @throws io.gpuvirt.core.alloc.AllocationRefusedException when the host has no capacity for it
+   *     (the message says what is free); nothing was changed
+   * @throws ProvisioningException when a step failed; what was done has been rolled back
+   */
+  public Provisioned provision(AllocationRequest request) {
+    Objects.requireNonNull(request, "request");
+    return ledger.underOperationLock(() -> doProvision(request));
+  }
+
+  private Provisioned doProvision(AllocationRequest request) {
+    String owner = request.owner();
+    Optional<Lease> existing = ledger.lease(owner);
+    if (existing.isPresent() && existing.get().state() == LeaseState.BOUND
+        && existing.get().request().equals(request)) {
+      Lease lease = existing.get();
+      LOG.info("{} is already provisioned (IOMMU groups {})", owner, lease.groupNumbers());
+      return new Provisioned(lease, nodes(lease), true);
+    }
+    if (existing.isPresent() && existing.get().state().inFlight()) {
+      undo(existing.get(), ProvisionStep.ALLOCATE);
+    }
+    Lease lease = timed(owner, ProvisionStep.ALLOCATE, Optional.empty(), () -> {
+      Topology topology = TopologyScanner.scan(sysfs);
+      Lease l = partitions.isPresent() ? ledger.allocate(request, topology, partitions.get())
+          : ledger.allocate(request, topology);
+      return l;
+    }, l -> "IOMMU groups " + l.groupNumbers()
+        + l.partitionId().stream().mapToObj(p -> ", partition " + p).findFirst().orElse(""));
+
+    ProvisionStep step = ProvisionStep.RESET;
+    PciAddress device = null;
+    try {
+      if (lease.state() == LeaseState.BOUND) {
+        throw new IllegalStateException("lease of " + owner + " is already BOUND");
+      }
+      ledger.updateState(owner, LeaseState.ACTIVATING);
+      if (resetBeforeBind) {
+        for (LeasedDevice d : lease.requestedDevices()) {
+          device = d.address();
+          resetIfPossible(owner, d.address());
+        }
+        device = null;
+      }
+      if (lease.partitionId().isPresent()) {
+        step = ProvisionStep.ACTIVATE_PARTITION;
+        int id = lease.partitionId().getAsInt();
+        timed(owner, step, Optional.empty(), () -> {
+          fabricManager().activate(id);
+          return id;
+        }, p -> "partition " + p + " active (GPU modules " + moduleIdsOf(lease) + ")");
+      }
+      step = ProvisionStep.BIND;
+      ledger.updateState(owner, LeaseState.BINDING);
+      BindResult bound = timed(owner, step, Optional.empty(), () -> binder.bind(bindRequest(lease)),
+          r -> r.devices().size() + " devices on " + vfioDriver + " in groups "
+              + lease.groupNumbers());
+      step = ProvisionStep.VERIFY;
+      timed(owner, step, Optional.empty(), () -> {
+        verify(lease);
+        return lease;
+      }, l -> "every device on " + vfioDriver
+          + (l.partitionId().isPresent() ? ", partition active" : ""));
+      step = ProvisionStep.COMMIT;
+      Lease committed = timed(owner, step, Optional.empty(),
+          () -> ledger.updateState(owner, LeaseState.BOUND), l -> "lease BOUND");
+      return new Provisioned(committed, bound.groups(), false);
+    } catch (GpuvirtException e) {
+      PciAddress failed = device;
+      if (e instanceof BindException && ((BindException) e).device().isPresent()) {
+        failed = ((BindException) e).device().get();
+      }
+      boolean rolledBack = true;
+      try {
+        undo(ledger.lease(owner).orElse(lease), step);
+      } catch (GpuvirtException rollbackFailure) {
+        e.addSuppressed(rollbackFailure);
+        rolledBack = false;
+      }
+      throw new ProvisioningException(owner, step, failed, rolledBack, "provisioning " + owner
+          + " failed at " + step + (failed == null ? "" : " on " + failed) + ": " + e.getMessage()
+          + (rolledBack ? "; everything done so far was rolled back"
+              : "; rollback failed too, the lease stays in the ledger for 'gpuvirt recover'"), e);
+    }
+  }
+
+  /**
+   * Releases everything {@code owner} holds: restores the original drivers, deactivates the
+   * partition and releases the lease. Call it when the VM's QEMU process is gone. Idempotent: an
+   * owner without a lease is a no-op that returns false.
+   *
+   * @return whether the owner held a lease
+   * @throws ProvisioningException when a step failed; the lease is BOUND again, as before the call
+   */
+  public boolean teardown(String owner) {
+    AllocationRequest.checkOwner(owner);
+    return ledger.underOperationLock(() -> doTeardown(owner));
+  }
+
+  private boolean doTeardown(String owner) {
+    Optional<Lease> found = ledger.lease(owner);
+    if (found.isEmpty()) {
+      LOG.info("{} holds no lease; nothing to tear down", owner);
+      return false;
+    }
+    Lease lease = found.get();
+    if (lease.state() != LeaseState.BOUND) {
+      undo(lease, ProvisionStep.RELEASE);
+      return true;
+    }
+    ledger.updateState(owner, LeaseState.TEARING_DOWN);
+    ProvisionStep step = ProvisionStep.RESTORE_DRIVERS;
+    try {
+      timed(owner, step, Optional.empty(), () -> binder.restore(bindings(lease)),
+          r -> r.restored().size() + " devices back on their drivers");
+      if (lease.partitionId().isPresent()) {
+        step = ProvisionStep.DEACTIVATE_PARTITION;
+        int id = lease.partitionId().getAsInt();
+        timed(owner, step, Optional.empty(), () -> {
+          deactivateIfActive(id);
+          return id;
+        }, p -> "partition " + p + " inactive");
+      }
+      step = ProvisionStep.RELEASE;
+      timed(owner, step, Optional.empty(), () -> ledger.release(owner), r -> "lease released");
+      return true;
+    } catch (GpuvirtException e) {
+      boolean rolledBack = true;
+      try {
+        rebind(lease);
+      } catch (GpuvirtException rollbackFailure) {
+        e.addSuppressed(rollbackFailure);
+        rolledBack = false;
+      }
+      PciAddress failed = e instanceof BindException ? ((BindException) e).device().orElse(null)
+          : null;
+      throw new ProvisioningException(owner, step, failed, rolledBack, "teardown of " + owner
+          + " failed at " + step + (failed == null ? "" : " on " + failed) + ": " + e.getMessage()
+          + (rolledBack ? "; the lease is BOUND again, retry the teardown"
+              : "; the lease stays TEARING_DOWN for 'gpuvirt recover'"), e);
+    }
+  }
+
+  /**
+   * Finishes or undoes every operation a crash interrupted: a lease in ACTIVATING or BINDING is
+   * rolled back (drivers restored, partition deactivated, lease released), a lease in TEARING_DOWN
+   * is torn down. BOUND leases and plain reservations are left as they are. Call it at start-up.
+   */
+  public RecoveryReport recover() {
+    return ledger.underOperationLock(() -> {
+      List<String> actions = new ArrayList<>();
+      List<String> failures = new ArrayList<>();
+      for (Lease lease : ledger.leases()) {
+        if (!lease.state().inFlight()) {
+          continue;
+        }
+        try {
+          undo(lease, ProvisionStep.RELEASE);
+          actions.add(lease.owner() + ": " + (lease.state() == LeaseState.TEARING_DOWN
+              ? "finished the interrupted teardown" : "rolled back the interrupted provisioning")
+              + " (was " + lease.state() + ")");
+        } catch (GpuvirtException e) {
+          failures.add(lease.owner() + ": " + e.getMessage());
+        }
+      }
+      return new RecoveryReport(actions, failures);
+    });
+  }
+
+  /** Restores drivers, deactivates the partition and releases the lease, in that order. */
+  private void undo(Lease lease, ProvisionStep failedStep) {
+    String owner = lease.owner();
+    LOG.warn("undoing {} (lease {}, after {})", owner, lease.state(), failedStep);
+    if (lease.state() != LeaseState.ALLOCATED || failedStep != ProvisionStep.ALLOCATE) {
+      timed(owner, ProvisionStep.RESTORE_DRIVERS, Optional.empty(),
+          () -> binder.recover(bindings(lease)),
+          r -> r.restored().size() + " devices back on their drivers");
+      if (lease.partitionId().isPresent()) {
+        int id = lease.partitionId().getAsInt();
+        timed(owner, ProvisionStep.DEACTIVATE_PARTITION, Optional.empty(), () -> {
+          deactivateIfActive(id);
+          return id;
+        }, p -> "partition " + p + " inactive");
+      }
+    }
+    timed(owner, ProvisionStep.RELEASE, Optional.empty(), () -> ledger.release(owner),
+        r -> "lease released");
+  }
+
+  /** Teardown rollback: every device back on VFIO, the partition active, the lease BOUND. */
+  private void rebind(Lease lease) {
+    if (lease.partitionId().isPresent()) {
+      int id = lease.partitionId().getAsInt();
+      if (!partitionActive(id)) {
+        fabricManager().activate(id);
+      }
+    }
+    binder.bind(bindRequest(lease));
+    ledger.updateState(lease.owner(), LeaseState.BOUND);
+  }
+
+  private void deactivateIfActive(int id) {
+    if (partitionActive(id)) {
+      fabricManager().deactivate(id);
+    }
+  }
+
+  private boolean partitionActive(int id) {
+    return fabricManager().listPartitions().stream()
+        .anyMatch(p -> p.id() == id && p.active());
+  }
+
+  private FabricManager fabricManager() {
+    return partitions.orElseThrow(() -> new GpuvirtException("the lease names a Fabric Manager"
+        + " partition but this provisioner has no Fabric Manager; build it with"
+        + " .partitions(...)")).fabricManager();
+  }
+
+  private void resetIfPossible(String owner, PciAddress address) {
+    if (!sysfs.exists(address.sysfsPath("reset"))) {
+      return;
+    }
+    timed(owner, ProvisionStep.RESET, Optional.of(address), () -> {
+      sysfs.write(address.sysfsPath("reset"), "1");
+      return address;
+    }, a -> "function reset on its host driver");
+  }
+
+  private void verify(Lease lease) {
+    Topology topology = TopologyScanner.scan(sysfs);
+    for (LeasedDevice d : lease.passedThroughDevices()) {
+      PciDevice now = topology.require(d.address());
+      if (!now.driver().equals(Optional.of(vfioDriver))) {
+        throw new BindException(d.address(), BindStep.VERIFY, d.address()
+            + " is on " + now.driver().orElse("no driver") + " after binding, not " + vfioDriver,
+            null);
+      }
+    }
+    if (lease.partitionId().isPresent() && !partitionActive(lease.partitionId().getAsInt())) {
+      throw new GpuvirtException("partition " + lease.partitionId().getAsInt()
+          + " is not active after activation; check the Fabric Manager log");
+    }
+  }
+
+  private BindRequest bindRequest(Lease lease) {
+    BindRequest.Builder b = BindRequest.builder().driver(vfioDriver);
+    for (LeasedDevice d : lease.passedThroughDevices()) {
+      b.device(d.address());
+      if (d.role() == DeviceRole.ALLOWED_FOREIGN) {
+        b.allowForeignDevice(d.address());
+      }
+    }
+    return b.build();
+  }
+
+  private List<DeviceBinding> bindings(Lease lease) {
+    List<DeviceBinding> out = new ArrayList<>();
+    for (LeasedGroup g : lease.groups()) {
+      for (LeasedDevice d : g.devices()) {
+        if (d.role().passedThrough()) {
+          out.add(new DeviceBinding(d.address(), g.number(), d.originalDriver(), vfioDriver,
+              !d.originalDriver().equals(Optional.of(vfioDriver))));
+        }
+      }
+    }
+    return out;
+  }
+
+  private List<VfioGroupNode> nodes(Lease lease) {
+    List<VfioGroupNode> out = new ArrayList<>();
+    for (LeasedGroup g : lease.groups()) {
+      out.add(new VfioGroupNode(g.number(), g.vfioDevicePath(), List.of()));
+    }
+    return out;
+  }
+
+  private static String moduleIdsOf(Lease lease) {
+    return lease.requestedDevices().stream().filter(d -> d.moduleId().isPresent())
+        .map(d -> String.valueOf(d.moduleId().getAsInt())).sorted().toList().toString();
+  }
+
+  private <T> T timed(String owner, ProvisionStep step, Optional<PciAddress> device,
+      Supplier<T> work, java.util.function.Function<T, String> describe) {
+    long start = System.nanoTime();
+    emit(new ProgressEvent(owner, step, ProgressEvent.Kind.STARTED, device, "", Duration.ZERO));
+    try {
+      T result = work.get();
+      emit(new ProgressEvent(owner, step, ProgressEvent.Kind.FINISHED, device,
+          describe.apply(result), Duration.ofNanos(System.nanoTime() - start)));
+      return result;
+    } catch (GpuvirtException e) {
+      emit(new ProgressEvent(owner, step, ProgressEvent.Kind.FAILED, device, e.getMessage(),
+          Duration.ofNanos(System.nanoTime() - start)));
+      throw e;
+    }
+  }
+
+  private void emit(ProgressEvent event) {
+    LOG.debug("{} {}", event.owner(), event);
+    try {
+      listener.onEvent(event);
+    } catch (RuntimeException e) {
+      LOG.warn("progress listener failed on {}: {}", event, e.toString());
+    }
+  }
+
+  /** Builds {@link Provisioner}s. */
+  public static final class Builder {
+    private final Sysfs sysfs;
+    private final LeaseLedger ledger;
+    private Optional<PartitionContext> partitions = Optional.empty();
+    private String vfioDriver = BindRequest.VFIO_PCI;
+    private boolean resetBeforeBind = true;
+    private ProgressListener listener = ProgressListener.NONE;
+
+    private Builder(Sysfs sysfs, LeaseLedger ledger) {
+      this.sysfs = Objects.requireNonNull(sysfs, "sysfs");
+      this.ledger = Objects.requireNonNull(ledger, "ledger");
+    }
+
+    /** Shared NVSwitch mode: allocate whole Fabric Manager partitions and activate them. */
+    public Builder partitions(PartitionContext context) {
+      this.partitions = Optional.of(Objects.requireNonNull(context, "partitions"));
+      return this;
+    }
+
+    /** The VFIO driver to bind to (default {@code vfio-pci}). */
+    public Builder vfioDriver(String driver) {
+      this.vfioDriver = BindRequest.checkDriverName(driver);
+      return this;
+    }
+
+    /** Whether to function-reset each requested GPU on its host driver first (default true). */
+    public Builder resetBeforeBind(boolean value) {
+      this.resetBeforeBind = value;
+      return this;
+    }
+
+    /** Receives progress events. */
+    public Builder listener(ProgressListener value) {
+      this.listener = Objects.requireNonNull(value, "listener");
+      return this;
+    }
+
+    public Provisioner build() {
+      return new Provisioner(this);
+    }
+  }
+}
