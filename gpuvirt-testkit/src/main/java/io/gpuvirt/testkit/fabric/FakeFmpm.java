@@ -97,7 +97,7 @@ public final class FakeFmpm implements CommandRunner {
         : fabric.transact(s -> execute(s, args));
     if (outcome.hang) {
       throw new CommandException(command.argv(), program + " ran past its timeout of "
-          + command.timeout().toSeconds() + " s and was killed; stderr: ", null);
+          + command.timeout().toSeconds() + " s and was killed; stderr: ", null, true);
     }
     if (outcome.code != FmReturnCode.SUCCESS) {
       return result(command, outcome.code.exitStatus(), outcome.stdout,
