@@ -141,21 +141,23 @@ public final class NvfmFabricManager implements FabricManager {
   public List<FabricPartition> listPartitions() {
     String op = "list partitions";
     return call(op, h -> {
+      // 131852 bytes of zeroed memory; only the version is written, and only the entries the
+      // library filled in are read (a full JNA read of 1088 nested structs costs milliseconds).
       NvfmStructs.PartitionList list = new NvfmStructs.PartitionList();
       list.version = NvfmStructs.PARTITION_LIST_VERSION;
-      list.write();
+      list.writeField("version");
       check(op, library.lib.fmGetSupportedFabricPartitions(h, list.getPointer()));
-      list.read();
+      list.readField("numPartitions");
       int n = count(op, "numPartitions", list.numPartitions, NvfmStructs.MAX_FABRIC_PARTITIONS);
       List<FabricPartition> partitions = new ArrayList<>();
       for (int i = 0; i < n; i++) {
-        NvfmStructs.PartitionInfo info = list.partitionInfo[i];
+        NvfmStructs.PartitionInfo info = list.partition(i);
         int gpus = count(op, "numGpus of partition " + Integer.toUnsignedString(info.partitionId),
             info.numGpus, NvfmStructs.MAX_NUM_GPUS);
         try {
           List<PartitionGpu> members = new ArrayList<>();
           for (int g = 0; g < gpus; g++) {
-            NvfmStructs.PartitionGpuInfo gi = info.gpuInfo[g];
+            NvfmStructs.PartitionGpuInfo gi = info.gpu(g);
             members.add(new PartitionGpu(gi.physicalId, gi.numNvLinksAvailable, gi.maxNumNvLinks,
                 gi.nvlinkLineRateMBps));
           }

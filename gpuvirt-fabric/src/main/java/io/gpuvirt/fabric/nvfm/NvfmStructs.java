@@ -1,5 +1,6 @@
 package io.gpuvirt.fabric.nvfm;
 
+import com.sun.jna.Pointer;
 import com.sun.jna.Structure;
 import com.sun.jna.Structure.FieldOrder;
 
@@ -35,6 +36,9 @@ final class NvfmStructs {
   static final int ACTIVATED_LIST_VERSION = 0x01000108;
   static final int NVLINK_FAILED_DEVICES_VERSION = 0x010028BC;
   static final int UNSUPPORTED_LIST_VERSION = 0x01001208;
+
+  static final int PARTITION_GPU_INFO_SIZE = 128;
+  static final int PARTITION_INFO_SIZE = 2060;
 
   private NvfmStructs() {}
 
@@ -75,6 +79,12 @@ final class NvfmStructs {
   @FieldOrder({"physicalId", "uuid", "pciBusId", "numNvLinksAvailable", "maxNumNvLinks",
       "nvlinkLineRateMBps"})
   public static class PartitionGpuInfo extends Structure {
+    public PartitionGpuInfo() {}
+
+    PartitionGpuInfo(Pointer memory) {
+      super(memory);
+    }
+
     public int physicalId;
     public byte[] uuid = new byte[UUID_BUFFER_SIZE];
     public byte[] pciBusId = new byte[PCI_BUS_ID_BUFFER_SIZE];
@@ -86,15 +96,31 @@ final class NvfmStructs {
   /** {@code fmFabricPartitionInfo_t}. */
   @FieldOrder({"partitionId", "isActive", "numGpus", "gpuInfo"})
   public static class PartitionInfo extends Structure {
+    public PartitionInfo() {}
+
+    PartitionInfo(Pointer memory) {
+      super(memory);
+    }
+
     public int partitionId;
     public int isActive;
     public int numGpus;
+    /** Created by JNA on a full read; {@link #gpu(int)} reads one entry without the others. */
     public PartitionGpuInfo[] gpuInfo = new PartitionGpuInfo[MAX_NUM_GPUS];
 
-    {
-      for (int i = 0; i < gpuInfo.length; i++) {
-        gpuInfo[i] = new PartitionGpuInfo();
-      }
+    /** Entry {@code i} of {@code gpuInfo}, read from this struct's memory. */
+    PartitionGpuInfo gpu(int i) {
+      PartitionGpuInfo g = new PartitionGpuInfo(getPointer().share(fieldOffset("gpuInfo")
+          + (long) i * PARTITION_GPU_INFO_SIZE));
+      g.read();
+      return g;
+    }
+
+    /** Reads the scalar fields only. */
+    void readHeader() {
+      readField("partitionId");
+      readField("isActive");
+      readField("numGpus");
     }
   }
 
@@ -104,12 +130,15 @@ final class NvfmStructs {
     public int version;
     public int numPartitions;
     public int maxNumPartitions;
+    /** Created by JNA on a full read; {@link #partition(int)} reads one entry on its own. */
     public PartitionInfo[] partitionInfo = new PartitionInfo[MAX_FABRIC_PARTITIONS];
 
-    {
-      for (int i = 0; i < partitionInfo.length; i++) {
-        partitionInfo[i] = new PartitionInfo();
-      }
+    /** Entry {@code i} of {@code partitionInfo} over this struct's memory, header read. */
+    PartitionInfo partition(int i) {
+      PartitionInfo p = new PartitionInfo(getPointer().share(fieldOffset("partitionInfo")
+          + (long) i * PARTITION_INFO_SIZE));
+      p.readHeader();
+      return p;
     }
   }
 
