@@ -66,19 +66,17 @@ final class NvfmFabricManagerTest {
 
   @Test
   void connect_610Library_sendsV2ParametersWithUnixType() {
-    try (NvfmFabricManager fm = NvfmFabricManager.connect(overSocket())) {
-      assertEquals(new ConnectAttempt(0x02000110L, fabric.stateFile().toString(), 1000, 1, 2, 0),
-          lastAttempt());
-    }
+    NvfmFabricManager.connect(overSocket()).close();
+    assertEquals(new ConnectAttempt(0x02000110L, fabric.stateFile().toString(), 1000, 1, 2, 0),
+        lastAttempt());
   }
 
   @Test
   void connect_535FabricManager_fallsBackToV1() {
     fabric.setGeneration(FmGeneration.R535);
-    try (NvfmFabricManager fm = NvfmFabricManager.connect(overSocket())) {
-      assertEquals(List.of(0x02000110L, 0x0100010CL), fabric.connectAttempts().stream()
-          .map(ConnectAttempt::version).toList());
-    }
+    NvfmFabricManager.connect(overSocket()).close();
+    assertEquals(List.of(0x02000110L, 0x0100010CL), fabric.connectAttempts().stream()
+        .map(ConnectAttempt::version).toList());
   }
 
   @Test
@@ -91,20 +89,18 @@ final class NvfmFabricManagerTest {
 
   @Test
   void connect_timeout_isPassedInMilliseconds() {
-    try (NvfmFabricManager fm = NvfmFabricManager.connect(
-        overSocket().withTimeout(Duration.ofMillis(2500)))) {
-      assertEquals(2500, lastAttempt().timeoutMs());
-    }
+    NvfmFabricManager.connect(
+        overSocket().withTimeout(Duration.ofMillis(2500))).close();
+    assertEquals(2500, lastAttempt().timeoutMs());
   }
 
   @Test
   void connect_tcpAddress_sendsInetTypeAndTheAddress() {
     Native.load("c", LibC.class).setenv(SimulatedNvfmLibrary.STATE_ENV,
         fabric.stateFile().toString(), 1);
-    try (NvfmFabricManager fm = NvfmFabricManager.connect(NvfmOptions.defaults()
-        .withLibrary(library.toString()).withAddress(FmAddress.tcp("127.0.0.1")))) {
-      assertEquals(new ConnectAttempt(0x02000110L, "127.0.0.1", 1000, 0, 1, 0), lastAttempt());
-    }
+    NvfmFabricManager.connect(NvfmOptions.defaults()
+        .withLibrary(library.toString()).withAddress(FmAddress.tcp("127.0.0.1"))).close();
+    assertEquals(new ConnectAttempt(0x02000110L, "127.0.0.1", 1000, 0, 1, 0), lastAttempt());
   }
 
   @Test

@@ -344,8 +344,13 @@ public final class SimulatedFabric {
       Path lockFile = stateFile.resolveSibling(stateFile.getFileName() + ".lock");
       Files.createDirectories(stateFile.getParent());
       try (FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE,
-          StandardOpenOption.WRITE); FileLock ignored = ch.lock()) {
-        return work.get();
+          StandardOpenOption.WRITE)) {
+        FileLock lock = ch.lock();
+        try {
+          return work.get();
+        } finally {
+          lock.release();
+        }
       }
     } catch (IOException e) {
       throw new HostAccessException(stateFile.toString(), "could not lock the simulated Fabric "
