@@ -6,6 +6,7 @@ import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.fabric.FabricManager;
 import io.gpuvirt.core.fabric.FabricManagerException;
 import io.gpuvirt.core.fabric.FmReturnCode;
+import io.gpuvirt.core.fabric.ModuleIdMap;
 import io.gpuvirt.core.fabric.NvlinkFailedDevices;
 import io.gpuvirt.core.host.HostAccessException;
 import java.io.IOException;
@@ -299,6 +300,16 @@ public final class SimulatedFabric {
   /** Its baseboard GPUs. */
   public List<SimulatedGpu> gpus() {
     return transact(s -> List.copyOf(s.gpus));
+  }
+
+  /**
+   * The module-id map of its baseboard GPUs, what {@code gpuvirt module-ids} discovers on this
+   * simulated host (for tests that need the map without running discovery).
+   */
+  public ModuleIdMap moduleIdMap() {
+    Map<Integer, io.gpuvirt.core.pci.PciAddress> byModuleId = new java.util.TreeMap<>();
+    gpus().forEach(g -> byModuleId.put(g.moduleId(), g.address()));
+    return new ModuleIdMap(byModuleId);
   }
 
   /** The host driver version. */

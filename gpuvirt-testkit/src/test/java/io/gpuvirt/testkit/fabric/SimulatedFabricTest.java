@@ -163,4 +163,10 @@ final class SimulatedFabricTest {
             new io.gpuvirt.core.fabric.NvlinkFailedDevice("", "", java.util.Collections.nCopies(
                 65, 1))), List.of())));
   }
+
+  @Test
+  void moduleIdMap_hgxB200_mapsModuleId1ToBus60() {
+    assertEquals(java.util.Optional.of(io.gpuvirt.core.pci.PciAddress.parse("0000:60:00.0")),
+        b200().moduleIdMap().address(1));
+  }
 }
