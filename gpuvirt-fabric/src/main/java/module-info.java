@@ -9,5 +9,12 @@ module io.gpuvirt.fabric {
   requires com.google.common;
   requires org.slf4j;
 
-  // exports io.gpuvirt.fabric;  (uncomment with the first class)
+  exports io.gpuvirt.fabric;
+  exports io.gpuvirt.fabric.nvfm;
+  exports io.gpuvirt.fabric.fmpm;
+  exports io.gpuvirt.fabric.moduleid;
+
+  // JNA reads and writes the libnvfm and NVML structs reflectively.
+  opens io.gpuvirt.fabric.nvfm to com.sun.jna;
+  opens io.gpuvirt.fabric.moduleid to com.sun.jna;
 }

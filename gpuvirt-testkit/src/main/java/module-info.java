@@ -10,4 +10,5 @@ module io.gpuvirt.testkit {
   requires org.slf4j;
 
   // exports io.gpuvirt.testkit;  (uncomment with the first class)
+  exports io.gpuvirt.testkit.fabric;
 }

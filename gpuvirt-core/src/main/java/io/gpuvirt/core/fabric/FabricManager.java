@@ -33,6 +33,76 @@ public interface FabricManager extends AutoCloseable {
   /** Partitions Fabric Manager cannot support (degraded GPUs); empty on H100 and later. */
   List<Integer> unsupportedPartitionIds();
 
+  /**
+   * GPUs and NVSwitches with failed NVLinks. Fabric Manager on HGX H100 and later always reports
+   * none; an implementation that cannot ask reports none too.
+   */
+  default NvlinkFailedDevices nvlinkFailedDevices() {
+    return NvlinkFailedDevices.none();
+  }
+
+  /**
+   * Activates a partition unless it is active already, the way a provisioning step that may run
+   * twice needs it (ubicloud accepts {@code fmpm -a} exit 239 the same way).
+   *
+   * <p>PARTITION_ID_IN_USE counts as "already active"; IN_USE (all that 535-series Fabric Manager
+   * says) counts only when the listing shows this very partition active, so a partition whose GPUs
+   * belong to another active partition is still refused.
+   *
+   * @return true if this call activated it, false if it was active already
+   * @throws FabricManagerException for every other refusal
+   */
+  default boolean ensureActive(int partitionId) {
+    try {
+      activate(partitionId);
+      return true;
+    } catch (FabricManagerException e) {
+      if (e.returnCode() == FmReturnCode.PARTITION_ID_IN_USE) {
+        return false;
+      }
+      if (e.returnCode() == FmReturnCode.IN_USE && isActive(partitionId)) {
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Deactivates a partition unless it is inactive already (ubicloud accepts {@code fmpm -d} exit 238
+   * the same way). PARTITION_ID_NOT_IN_USE counts as "already inactive"; UNINITIALIZED (535) counts
+   * when the listing confirms the partition inactive.
+   *
+   * @return true if this call deactivated it, false if it was inactive already
+   * @throws FabricManagerException for every other refusal
+   */
+  default boolean ensureInactive(int partitionId) {
+    try {
+      deactivate(partitionId);
+      return true;
+    } catch (FabricManagerException e) {
+      if (e.returnCode() == FmReturnCode.PARTITION_ID_NOT_IN_USE) {
+        return false;
+      }
+      if (e.returnCode() == FmReturnCode.UNINITIALIZED && !isActive(partitionId)) {
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Whether the partition is active now, from {@link #listPartitions()}.
+   *
+   * @throws FabricManagerException with BADPARAM when Fabric Manager has no such partition
+   */
+  default boolean isActive(int partitionId) {
+    return listPartitions().stream().filter(p -> p.id() == partitionId).findFirst()
+        .map(FabricPartition::active)
+        .orElseThrow(() -> new FabricManagerException("look up partition " + partitionId,
+            FmReturnCode.BADPARAM, "Fabric Manager lists no partition " + partitionId
+                + "; list the supported partitions with 'gpuvirt partitions list'"));
+  }
+
   /** Releases the connection. Never throws. */
   @Override
   void close();

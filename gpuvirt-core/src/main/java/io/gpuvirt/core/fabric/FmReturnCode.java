@@ -54,6 +54,36 @@ public enum FmReturnCode {
     return code & 0xff;
   }
 
+  /**
+   * What the code means and, where there is one, what to do about it, for messages. Meanings from
+   * the Fabric Manager User Guide's "Partition Life Cycle Errors" where it gives them.
+   */
+  public String meaning() {
+    return switch (this) {
+      case SUCCESS -> "success";
+      case BADPARAM -> "a bad parameter (no such partition id, or a malformed list)";
+      case GENERIC_ERROR -> "a generic Fabric Manager error; see /var/log/fabricmanager.log";
+      case NOT_SUPPORTED -> "not supported: Fabric Manager is not in shared NVSwitch mode "
+          + "(FABRIC_MODE=1 in fabricmanager.cfg), or the partition is unsupported";
+      case UNINITIALIZED -> "not initialised, or the partition is already deactivated";
+      case TIMEOUT -> "Fabric Manager did not answer in time; check that nvidia-fabricmanager "
+          + "is running";
+      case VERSION_MISMATCH -> "the client library and Fabric Manager versions differ; install "
+          + "the libnvfm that matches nvidia-fabricmanager";
+      case IN_USE -> "the partition, or one of its GPUs, is in an active partition; deactivate "
+          + "that partition first";
+      case NOT_CONFIGURED -> "Fabric Manager is still initialising, or waits for the list of "
+          + "activated partitions after a restart; retry shortly";
+      case CONNECTION_NOT_VALID -> "no valid connection to Fabric Manager; check that "
+          + "nvidia-fabricmanager runs and listens on the configured address";
+      case NVLINK_ERROR -> "NVLink training or programming failed; see fabricmanager.log and "
+          + "the NVLink-failed devices";
+      case PARTITION_ID_IN_USE -> "the partition is already active";
+      case PARTITION_ID_NOT_IN_USE -> "the partition is not active";
+      default -> name().toLowerCase(java.util.Locale.ROOT).replace('_', ' ');
+    };
+  }
+
   /** The return code with this C value, if it is a known one. */
   public static Optional<FmReturnCode> fromCode(int code) {
     for (FmReturnCode c : values()) {

@@ -62,7 +62,7 @@ final class ExecCommandRunner implements CommandRunner {
     if (timedOut) {
       throw new CommandException(command.argv(), command.program() + " ran past its timeout of "
           + command.timeout().toSeconds() + " s and was killed; stderr: " + result.stderr().strip(),
-          null);
+          null, true);
     }
     return result;
   }

@@ -1,0 +1,173 @@
+package io.gpuvirt.examples.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.gpuvirt.core.GpuvirtException;
+import io.gpuvirt.core.fabric.ModuleIdMap;
+import io.gpuvirt.core.fabric.ModuleIdMapStore;
+import io.gpuvirt.core.host.CommandRunner;
+import io.gpuvirt.core.host.HostAccessException;
+import io.gpuvirt.core.host.Sysfs;
+import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.pci.PciClass;
+import io.gpuvirt.core.pci.PciId;
+import io.gpuvirt.fabric.moduleid.ModuleIdDiscovery;
+import io.gpuvirt.fabric.moduleid.ModuleIdDiscoveryException;
+import io.gpuvirt.fabric.moduleid.NvidiaSmiReport;
+import io.gpuvirt.testkit.fabric.SimulatedFabric;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import java.util.function.Function;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code gpuvirt module-ids}: discovers which GPU has which module id (the ids Fabric Manager
+ * partitions name) from {@code nvidia-smi -q}, cross-checks it with NVML where NVML is there,
+ * checks it against the host's GPUs and keeps it in the state directory. Run it while every GPU is
+ * on the nvidia driver. Exit 0 on success, 1 when the host cannot give a complete, consistent map
+ * (the reason on stderr), 2 on any other error.
+ */
+@Command(name = "module-ids", mixinStandardHelpOptions = true,
+    description = "Discover and save the GPU module-id map (module id <-> PCI address).")
+final class ModuleIdsCommand implements Callable<Integer> {
+  /**
+   * Where the command learns the host's GPUs to check the map against: by default the
+   * physical-function GPUs under {@code /sys/bus/pci/devices}, or empty when the host root has no
+   * PCI tree (a topology scanner's GPUs fit here just as well).
+   */
+  private final Function<Sysfs, Optional<Set<PciAddress>>> hostGpus;
+
+  @Spec CommandSpec spec;
+
+  @Option(names = "--root", paramLabel = "DIR", description = "Root of a simulated host: its fake "
+      + "nvidia-smi lists the GPUs of its simulated Fabric Manager; the map is kept under it.")
+  Path root;
+
+  @Option(names = "--nvidia-smi", paramLabel = "PATH", defaultValue = "nvidia-smi",
+      description = "The nvidia-smi program (default: ${DEFAULT-VALUE}).")
+  String nvidiaSmi;
+
+  @Option(names = "--nvml-library", paramLabel = "PATH", description = "NVML to cross-check with "
+      + "(default on a real host: libnvidia-ml.so.1, skipped if it cannot be loaded; none with "
+      + "--root).")
+  String nvmlLibrary;
+
+  @Option(names = "--state-dir", paramLabel = "DIR", description = "Where to keep the map "
+      + "(default: /var/lib/gpuvirt under the host root).")
+  Path stateDir;
+
+  @Option(names = "--json", description = "Print JSON.")
+  boolean json;
+
+  ModuleIdsCommand() {
+    this(ModuleIdsCommand::sysfsGpus);
+  }
+
+  ModuleIdsCommand(Function<Sysfs, Optional<Set<PciAddress>>> hostGpus) {
+    this.hostGpus = hostGpus;
+  }
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    Path hostRoot = root == null ? Path.of("/") : root;
+    Sysfs sysfs = Sysfs.at(hostRoot);
+    try {
+      CommandRunner runner = root == null ? CommandRunner.system()
+          : SimulatedFabric.underHostRoot(root).nvidiaSmi();
+      NvidiaSmiReport report = ModuleIdDiscovery.fromNvidiaSmi(runner, nvidiaSmi);
+      ModuleIdMap map = report.moduleIds();
+      Optional<String> nvml = Optional.ofNullable(nvmlLibrary)
+          .or(() -> root == null ? Optional.of(ModuleIdDiscovery.NVML_LIBRARY) : Optional.empty());
+      if (nvml.isPresent()) {
+        try {
+          map = ModuleIdDiscovery.crossCheck(map, nvidiaSmi + " -q",
+              ModuleIdDiscovery.fromNvml(nvml.get()), "NVML");
+        } catch (ModuleIdDiscoveryException e) {
+          if (nvmlLibrary != null || !e.getMessage().startsWith("could not load NVML")) {
+            throw e;
+          }
+          err.println("gpuvirt: note: NVML not available, not cross-checked ("
+              + e.getMessage() + ")");
+        }
+      }
+      Optional<Set<PciAddress>> gpus = hostGpus.apply(sysfs);
+      if (gpus.isPresent()) {
+        try {
+          map.validateAgainst(gpus.get(), "host root " + hostRoot);
+        } catch (GpuvirtException e) {
+          throw new ModuleIdDiscoveryException(e.getMessage(), e);
+        }
+      } else {
+        err.println("gpuvirt: note: " + hostRoot + " has no /sys/bus/pci/devices; the map is not "
+            + "checked against the host's PCI devices");
+      }
+      ModuleIdMapStore store = new ModuleIdMapStore(stateDir != null ? stateDir
+          : hostRoot.resolve("var/lib/gpuvirt"));
+      store.save(map);
+      out.print(json ? json(map, report, store) : table(map, store));
+      out.flush();
+      return Cli.OK;
+    } catch (ModuleIdDiscoveryException e) {
+      err.println("gpuvirt: " + e.getMessage());
+      err.flush();
+      return Cli.REFUSED;
+    }
+  }
+
+  private static String table(ModuleIdMap map, ModuleIdMapStore store) {
+    StringBuilder s = new StringBuilder(String.format("%-10s %s%n", "MODULE ID", "GPU"));
+    map.byModuleId().forEach((id, gpu) -> s.append(String.format("%-10d %s%n", id, gpu)));
+    return s.append("saved to ").append(store.file()).append(System.lineSeparator()).toString();
+  }
+
+  private static String json(ModuleIdMap map, NvidiaSmiReport report, ModuleIdMapStore store) {
+    ObjectNode root = new ObjectMapper().createObjectNode();
+    ObjectNode ids = root.putObject("moduleIds");
+    map.byModuleId().forEach((id, gpu) -> ids.put(Integer.toString(id), gpu.toString()));
+    report.driverVersion().ifPresent(v -> root.put("driverVersion", v));
+    root.put("savedTo", store.file().toString());
+    return root.toPrettyString() + System.lineSeparator();
+  }
+
+  /** NVIDIA GPUs (class 0x0300/0x0302, not virtual functions) under /sys/bus/pci/devices. */
+  static Optional<Set<PciAddress>> sysfsGpus(Sysfs sysfs) {
+    String devices = "/sys/bus/pci/devices";
+    if (!sysfs.isDirectory(devices)) {
+      return Optional.empty();
+    }
+    Set<PciAddress> gpus = new TreeSet<>();
+    for (String name : sysfs.list(devices)) {
+      if (!PciAddress.isValid(name)) {
+        continue;
+      }
+      PciAddress a = PciAddress.parse(name);
+      if (sysfs.readLink(a.sysfsPath("physfn")).isPresent()) {
+        continue;
+      }
+      int vendor = hex(sysfs, a.sysfsPath("vendor"));
+      int pciClass = hex(sysfs, a.sysfsPath("class"));
+      if (vendor == PciId.NVIDIA && new PciClass(pciClass).isGpu()) {
+        gpus.add(a);
+      }
+    }
+    return Optional.of(gpus);
+  }
+
+  private static int hex(Sysfs sysfs, String path) {
+    String text = sysfs.read(path).strip();
+    try {
+      return Integer.parseInt(text.startsWith("0x") ? text.substring(2) : text, 16);
+    } catch (NumberFormatException e) {
+      throw new HostAccessException(path, path + " holds '" + text + "', not a hex number", e);
+    }
+  }
+}

@@ -1,0 +1,18 @@
+package io.gpuvirt.examples.cli;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import picocli.CommandLine;
+
+/** One run of the gpuvirt CLI with its exit code and what it printed. */
+record CliRun(int exitCode, String out, String err) {
+  static CliRun of(String... args) {
+    CommandLine cl = Cli.commandLine(new GpuvirtCli());
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    cl.setOut(new PrintWriter(out, true));
+    cl.setErr(new PrintWriter(err, true));
+    int code = cl.execute(args);
+    return new CliRun(code, out.toString(), err.toString());
+  }
+}
