@@ -77,12 +77,25 @@ public final class SimulatedHost implements Closeable {
     return create(HostProfile.iommuOff());
   }
 
-  /** A host of this profile in a new temporary directory, deleted by {@link #close()}. */
+  /**
+   * The system property naming the directory temporary hosts are created in (default
+   * {@code java.io.tmpdir}). A RAM file system such as {@code /dev/shm} makes hosts several times
+   * faster to write; the testkit's own build uses it where it exists.
+   */
+  public static final String TEMP_DIR_PROPERTY = "gpuvirt.testkit.dir";
+
+  /**
+   * A host of this profile in a new temporary directory (under {@value #TEMP_DIR_PROPERTY} if
+   * set), deleted by {@link #close()}.
+   */
   public static SimulatedHost create(HostProfile profile) {
     Objects.requireNonNull(profile, "profile");
     Path dir;
     try {
-      dir = Files.createTempDirectory("gpuvirt-" + profile.name() + "-").toRealPath();
+      String base = System.getProperty(TEMP_DIR_PROPERTY, "");
+      dir = (base.isEmpty() ? Files.createTempDirectory("gpuvirt-" + profile.name() + "-")
+          : Files.createTempDirectory(Files.createDirectories(Path.of(base)),
+              "gpuvirt-" + profile.name() + "-")).toRealPath();
     } catch (IOException e) {
       throw new GpuvirtException("cannot create a temporary directory for simulated host "
           + profile.name() + ": " + e.getMessage() + "; check java.io.tmpdir", e);
