@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "gpuvirt", mixinStandardHelpOptions = true, version = "gpuvirt 0.1.0",
     description = "GPU passthrough orchestration for Linux/KVM.",
-    subcommands = {CommandLine.HelpCommand.class})
+    subcommands = {CommandLine.HelpCommand.class, SimulateCommand.class})
 public final class GpuvirtCli {
 
   public static void main(String[] args) {
