@@ -195,8 +195,4 @@ final class ConfigSpace {
     put16(c, off, v);
     put16(c, off + 2, v >> 16);
   }
-
-  static int get16(byte[] c, int off) {
-    return (c[off] & 0xff) | (c[off + 1] & 0xff) << 8;
-  }
 }

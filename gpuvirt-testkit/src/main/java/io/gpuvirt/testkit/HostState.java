@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -56,9 +55,7 @@ final class HostState {
           f.hasNonNull("path") ? Optional.of(f.get("path").asText()) : Optional.empty(),
           f.path("remaining").asInt()));
     }
-    Iterator<Map.Entry<String, JsonNode>> ids = n.path("dynamicIds").fields();
-    while (ids.hasNext()) {
-      Map.Entry<String, JsonNode> e = ids.next();
+    for (Map.Entry<String, JsonNode> e : n.path("dynamicIds").properties()) {
       List<DynamicId> list = new ArrayList<>();
       for (JsonNode id : e.getValue()) {
         list.add(new DynamicId(id.get(0).asInt(), id.get(1).asInt(), id.get(2).asInt(),
@@ -66,9 +63,7 @@ final class HostState {
       }
       s.dynamicIds.put(e.getKey(), list);
     }
-    Iterator<Map.Entry<String, JsonNode>> resets = n.path("resets").fields();
-    while (resets.hasNext()) {
-      Map.Entry<String, JsonNode> e = resets.next();
+    for (Map.Entry<String, JsonNode> e : n.path("resets").properties()) {
       s.resets.put(PciAddress.parse(e.getKey()), e.getValue().asInt());
     }
     return s;
@@ -126,11 +121,6 @@ final class HostState {
       }
     }
     return false;
-  }
-
-  /** Whether a fault of this kind would fire for this path (without firing it). */
-  boolean armed(Fault.Kind kind, String hostPath) {
-    return faults.stream().anyMatch(f -> f.matches(kind, hostPath));
   }
 
   private void fire(int i) {

@@ -117,7 +117,7 @@ final class KernelModel {
     String name = seg[seg.length - 1];
     String dirName = seg.length > 1 ? seg[seg.length - 2] : "";
     if (rel.equals("sys/bus/pci/drivers_probe")) {
-      probe(hostPath, device(hostPath, value), state);
+      probe(device(hostPath, value), state);
     } else if (rel.equals("sys/bus/pci/rescan")) {
       if (parseUnsigned(hostPath, value) != 0) {
         rescan(state);
@@ -198,7 +198,7 @@ final class KernelModel {
   }
 
   /** {@code drivers_probe}: binds the override driver, or the default one, if loaded. */
-  private void probe(String hostPath, PciAddress a, HostState state) throws IOException {
+  private void probe(PciAddress a, HostState state) throws IOException {
     if (tree.boundDriver(a).isPresent()) {
       return;
     }
@@ -409,7 +409,7 @@ final class KernelModel {
         .strip().equals("1");
     if (autoprobe) {
       for (DeviceSpec vf : vfs) {
-        probe(hostPath, vf.address(), state);
+        probe(vf.address(), state);
       }
     }
   }

@@ -12,7 +12,6 @@ import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciClass;
 import io.gpuvirt.core.pci.PciId;
 import io.gpuvirt.core.pci.PciePortType;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.Optional;
 
@@ -116,9 +115,7 @@ final class ProfileJson {
       if (root.hasNonNull("fabricMode")) {
         b.fabricMode(root.get("fabricMode").asInt());
       }
-      Iterator<Map.Entry<String, JsonNode>> files = root.path("files").fields();
-      while (files.hasNext()) {
-        Map.Entry<String, JsonNode> e = files.next();
+      for (Map.Entry<String, JsonNode> e : root.path("files").properties()) {
         b.file(e.getKey(), e.getValue().asText());
       }
       for (JsonNode d : root.path("devices")) {
