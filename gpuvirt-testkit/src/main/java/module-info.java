@@ -9,6 +9,6 @@ module io.gpuvirt.testkit {
   requires com.google.common;
   requires org.slf4j;
 
-  // exports io.gpuvirt.testkit;  (uncomment with the first class)
+  exports io.gpuvirt.testkit;
   exports io.gpuvirt.testkit.fabric;
 }

@@ -1,0 +1,380 @@
+package io.gpuvirt.testkit;
+
+import io.gpuvirt.core.fabric.ModuleIdMap;
+import io.gpuvirt.core.host.HostPaths;
+import io.gpuvirt.core.pci.PciAddress;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.SortedSet;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * An immutable description of a simulated host at boot: its PCI functions, the drivers and kernel
+ * modules that are loaded, the kernel command line, the Fabric Manager mode and any extra files.
+ *
+ * <p>Start from a preset ({@link #hgxB200()}, {@link #hgxH100()}, {@link #workstation()},
+ * {@link #noAcs()}, {@link #iommuOff()}) or a {@link RandomHosts random} one and change it with
+ * {@link #toBuilder()}:
+ *
+ * <pre>{@code
+ * HostProfile noVfio = HostProfile.hgxB200().toBuilder().unloadDriver("vfio-pci").build();
+ * }</pre>
+ *
+ * <p>{@link Builder#build()} checks that the profile describes a host Linux could have booted:
+ * unique addresses, every device behind a bridge on that bridge's secondary bus, nested or disjoint
+ * bus ranges, function 0 present for every multi-function slot, IOMMU groups on all devices or on
+ * none, disjoint BARs and bridge windows, VFs that fit on their PF's bus. It names the first
+ * device that breaks a rule.
+ */
+public final class HostProfile {
+  /** The drivers that are built into the kernel rather than loaded as a module. */
+  static final Set<String> BUILT_IN_DRIVERS = Set.of("pcieport");
+
+  private final String name;
+  private final List<DeviceSpec> devices;
+  private final String cmdline;
+  private final SortedSet<String> drivers;
+  private final SortedSet<String> modules;
+  private final OptionalInt fabricMode;
+  private final SortedMap<String, String> files;
+
+  private HostProfile(Builder b) {
+    this.name = b.name;
+    List<DeviceSpec> sorted = new ArrayList<>(b.devices.values());
+    sorted.sort((x, y) -> x.address().compareTo(y.address()));
+    this.devices = List.copyOf(sorted);
+    this.cmdline = b.cmdline;
+    this.drivers = Collections.unmodifiableSortedSet(new TreeSet<>(b.drivers));
+    this.modules = Collections.unmodifiableSortedSet(new TreeSet<>(b.modules));
+    this.fabricMode = b.fabricMode;
+    this.files = Collections.unmodifiableSortedMap(new TreeMap<>(b.files));
+  }
+
+  /**
+   * An HGX B200 host: 8 GPUs 10de:2901 at {@code 17,3d,60,70,98,bb,dd,ed:00.0}, each three bridge
+   * levels deep (root port, switch upstream port, switch downstream port) with a ConnectX-7 NIC on
+   * another downstream port of the same switch; the 4 ConnectX-7 NVLink-management PFs at
+   * {@code 05:00.0-3}; NVMe drives; GPUs on {@code nvidia}, vfio-pci loaded, one IOMMU group per
+   * device, {@code intel_iommu=on iommu=pt}, {@code FABRIC_MODE=1}. GPU module ids are not in PCI
+   * order: 17→2, 3d→4, 60→1, 70→3, 98→7, bb→5, dd→8, ed→6.
+   */
+  public static HostProfile hgxB200() {
+    return Presets.hgxB200();
+  }
+
+  /**
+   * An HGX H100 host: 8 GPUs 10de:2330 behind PCIe switches and 4 NVSwitches 10de:22a3 (class
+   * 0x068000, driver {@code nvidia-nvswitch}) at {@code 07-0a:00.0}, the NVSwitches in one IOMMU
+   * group; GPU module ids not in PCI order.
+   */
+  public static HostProfile hgxH100() {
+    return Presets.hgxH100(false);
+  }
+
+  /**
+   * An HGX H100 host; with {@code nvSwitchGroupEach} every NVSwitch is alone in its IOMMU group
+   * (platforms differ: both have been reported).
+   */
+  public static HostProfile hgxH100(boolean nvSwitchGroupEach) {
+    return Presets.hgxH100(nvSwitchGroupEach);
+  }
+
+  /**
+   * A workstation: a VGA GPU 10de:27b0 at {@code 01:00.0} with its HDMI audio function 10de:22bc at
+   * {@code 01:00.1}, in one IOMMU group with the CPU root port above them (no ACS); an NVMe drive
+   * and a NIC; NUMA node -1.
+   */
+  public static HostProfile workstation() {
+    return Presets.workstation();
+  }
+
+  /**
+   * A host without ACS: a GPU behind a PCIe switch whose downstream ports lack ACS, so its IOMMU
+   * group also holds an unrelated NIC on the same switch (and the downstream ports).
+   */
+  public static HostProfile noAcs() {
+    return Presets.noAcs();
+  }
+
+  /** The {@link #noAcs()} hardware booted without the IOMMU: no groups, no {@code intel_iommu=on}. */
+  public static HostProfile iommuOff() {
+    return noAcs().toBuilder().name("iommu-off").withoutIommu().build();
+  }
+
+  /** The names {@link #preset(String)} accepts. */
+  public static List<String> presetNames() {
+    return List.of("hgx-b200", "hgx-h100", "workstation", "no-acs", "iommu-off");
+  }
+
+  /**
+   * The preset with this name ({@link #presetNames()}).
+   *
+   * @throws IllegalArgumentException naming the known presets when there is none
+   */
+  public static HostProfile preset(String presetName) {
+    switch (String.valueOf(presetName)) {
+      case "hgx-b200":
+        return hgxB200();
+      case "hgx-h100":
+        return hgxH100();
+      case "workstation":
+        return workstation();
+      case "no-acs":
+        return noAcs();
+      case "iommu-off":
+        return iommuOff();
+      default:
+        throw new IllegalArgumentException("unknown host profile '" + presetName
+            + "'; choose one of " + presetNames());
+    }
+  }
+
+  /** An empty builder (no devices; name "custom"). */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A builder holding this profile's values. */
+  public Builder toBuilder() {
+    Builder b = new Builder();
+    b.name = name;
+    devices.forEach(d -> b.devices.put(d.address(), d));
+    b.cmdline = cmdline;
+    b.drivers.addAll(drivers);
+    b.modules.addAll(modules);
+    b.fabricMode = fabricMode;
+    b.files.putAll(files);
+    return b;
+  }
+
+  /** The profile's name ({@code hgx-b200}); a word for summaries and temp-dir names. */
+  public String name() {
+    return name;
+  }
+
+  /** The devices, sorted by address (virtual functions are not listed; see {@link DeviceSpec#sriov()}). */
+  public List<DeviceSpec> devices() {
+    return devices;
+  }
+
+  /** The device at {@code address}. */
+  public Optional<DeviceSpec> device(PciAddress address) {
+    return devices.stream().filter(d -> d.address().equals(address)).findFirst();
+  }
+
+  /** The GPUs (class 0x0300 or 0x0302), sorted by address. */
+  public List<DeviceSpec> gpus() {
+    return devices.stream().filter(d -> d.pciClass().isGpu()).toList();
+  }
+
+  /** The kernel command line ({@code /proc/cmdline}, without the newline). */
+  public String cmdline() {
+    return cmdline;
+  }
+
+  /** The loaded PCI drivers: a directory under {@code /sys/bus/pci/drivers} each. */
+  public SortedSet<String> drivers() {
+    return drivers;
+  }
+
+  /** The loaded kernel modules: a directory under {@code /sys/module} each. */
+  public SortedSet<String> modules() {
+    return modules;
+  }
+
+  /** {@code FABRIC_MODE} of {@code fabricmanager.cfg}; empty when Fabric Manager is not installed. */
+  public OptionalInt fabricMode() {
+    return fabricMode;
+  }
+
+  /** Extra files of the host (host path to content), such as {@code /etc/modprobe.d/vfio.conf}. */
+  public SortedMap<String, String> files() {
+    return files;
+  }
+
+  /** Whether the IOMMU is on (the devices have IOMMU groups). */
+  public boolean iommuEnabled() {
+    return devices.stream().anyMatch(d -> d.iommuGroup().isPresent());
+  }
+
+  /** The GPU module ids (Fabric Manager physical ids) of the GPUs that have one. */
+  public ModuleIdMap moduleIds() {
+    Map<Integer, PciAddress> map = new TreeMap<>();
+    devices.stream().filter(d -> d.moduleId().isPresent())
+        .forEach(d -> map.put(d.moduleId().getAsInt(), d.address()));
+    return new ModuleIdMap(map);
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    if (!(o instanceof HostProfile)) {
+      return false;
+    }
+    HostProfile p = (HostProfile) o;
+    return name.equals(p.name) && devices.equals(p.devices) && cmdline.equals(p.cmdline)
+        && drivers.equals(p.drivers) && modules.equals(p.modules)
+        && fabricMode.equals(p.fabricMode) && files.equals(p.files);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(name, devices, cmdline, drivers, modules, fabricMode, files);
+  }
+
+  @Override
+  public String toString() {
+    return "HostProfile[" + name + ", " + devices.size() + " devices, " + gpus().size() + " GPUs, "
+        + (iommuEnabled() ? "IOMMU on" : "IOMMU off") + "]";
+  }
+
+  /** Builds {@link HostProfile} values; {@link #build()} validates and names the bad value. */
+  public static final class Builder {
+    private String name = "custom";
+    private final Map<PciAddress, DeviceSpec> devices = new HashMap<>();
+    private String cmdline = "";
+    private final Set<String> drivers = new TreeSet<>();
+    private final Set<String> modules = new TreeSet<>();
+    private OptionalInt fabricMode = OptionalInt.empty();
+    private final Map<String, String> files = new TreeMap<>();
+
+    private Builder() {}
+
+    /** The name: lower-case letters, digits and '-'. */
+    public Builder name(String value) {
+      if (value == null || !value.matches("[a-z0-9][a-z0-9-]{0,63}")) {
+        throw new IllegalArgumentException("profile name '" + value
+            + "' must be 1-64 lower-case letters, digits or '-'");
+      }
+      this.name = value;
+      return this;
+    }
+
+    /** Adds a device, or replaces the one at its address. */
+    public Builder device(DeviceSpec value) {
+      Objects.requireNonNull(value, "device");
+      devices.put(value.address(), value);
+      return this;
+    }
+
+    /** Removes the device at {@code address} (its children must go too, or build() refuses). */
+    public Builder removeDevice(PciAddress address) {
+      if (devices.remove(address) == null) {
+        throw new IllegalArgumentException("no device " + address + " in profile " + name);
+      }
+      return this;
+    }
+
+    /** The kernel command line. */
+    public Builder cmdline(String value) {
+      if (value == null || value.contains("\n")) {
+        throw new IllegalArgumentException("kernel command line must be one line, was '" + value
+            + "'");
+      }
+      this.cmdline = value.strip();
+      return this;
+    }
+
+    /** Loads a driver: its {@code drivers/} directory and (unless built in) its module. */
+    public Builder loadDriver(String driver) {
+      DeviceSpec.checkDriverName("profile " + name, driver);
+      drivers.add(driver);
+      if (!BUILT_IN_DRIVERS.contains(driver)) {
+        modules.add(moduleName(driver));
+      }
+      return this;
+    }
+
+    /** Unloads a driver: removes its {@code drivers/} directory and module. */
+    public Builder unloadDriver(String driver) {
+      drivers.remove(driver);
+      String module = moduleName(driver);
+      if (drivers.stream().noneMatch(d -> moduleName(d).equals(module))) {
+        modules.remove(module);
+      }
+      return this;
+    }
+
+    /** Marks a kernel module as loaded ({@code /sys/module/<name>}), without a PCI driver. */
+    public Builder loadModule(String module) {
+      if (module == null || !module.matches("[A-Za-z0-9_]{1,64}")) {
+        throw new IllegalArgumentException("module name '" + module
+            + "' must be 1-64 letters, digits or '_'");
+      }
+      modules.add(module);
+      return this;
+    }
+
+    /** Fabric Manager installed with this {@code FABRIC_MODE} (0, 1 or 2). */
+    public Builder fabricMode(int mode) {
+      if (mode < 0 || mode > 2) {
+        throw new IllegalArgumentException("FABRIC_MODE must be 0, 1 or 2, was " + mode);
+      }
+      this.fabricMode = OptionalInt.of(mode);
+      return this;
+    }
+
+    /** No Fabric Manager ({@code fabricmanager.cfg} absent). */
+    public Builder noFabricManager() {
+      this.fabricMode = OptionalInt.empty();
+      return this;
+    }
+
+    /** An extra host file outside {@code /sys} and {@code /proc}, such as {@code /etc/modprobe.d/x.conf}. */
+    public Builder file(String hostPath, String content) {
+      HostPaths.check(hostPath);
+      Objects.requireNonNull(content, "content of " + hostPath);
+      if (hostPath.equals("/") || hostPath.startsWith("/sys/") || hostPath.startsWith("/proc/")
+          || hostPath.startsWith("/dev/") || hostPath.endsWith("/") || hostPath.startsWith("/.")) {
+        throw new IllegalArgumentException("extra file " + hostPath
+            + " must be a file outside /sys, /proc and /dev; those are written from the devices");
+      }
+      files.put(hostPath, content);
+      return this;
+    }
+
+    /**
+     * The same hardware booted with the IOMMU off: IOMMU groups dropped from every device and
+     * {@code intel_iommu=on}/{@code amd_iommu=on}/{@code iommu=pt} dropped from the command line.
+     */
+    public Builder withoutIommu() {
+      devices.replaceAll((a, d) -> d.toBuilder().noIommuGroup().build());
+      StringBuilder sb = new StringBuilder();
+      for (String token : cmdline.split(" +")) {
+        if (!token.isEmpty() && !token.equals("intel_iommu=on") && !token.equals("amd_iommu=on")
+            && !token.equals("iommu=pt")) {
+          sb.append(sb.length() == 0 ? "" : " ").append(token);
+        }
+      }
+      cmdline = sb.toString();
+      return this;
+    }
+
+    /**
+     * Builds the profile.
+     *
+     * @throws IllegalArgumentException naming the device and the rule it breaks
+     */
+    public HostProfile build() {
+      HostProfile p = new HostProfile(this);
+      ProfileRules.check(p);
+      return p;
+    }
+  }
+
+  /**
+   * The module that provides a driver: {@code vfio-pci} comes from {@code vfio_pci};
+   * {@code nvidia-nvswitch} is registered by {@code nvidia}.
+   */
+  static String moduleName(String driver) {
+    return driver.equals("nvidia-nvswitch") ? "nvidia" : driver.replace('-', '_');
+  }
+}

@@ -1,0 +1,322 @@
+package io.gpuvirt.testkit;
+
+import io.gpuvirt.core.pci.Bar;
+import io.gpuvirt.core.pci.BusRange;
+import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.pci.PciClass;
+import io.gpuvirt.core.pci.PciId;
+import io.gpuvirt.core.pci.PciePortType;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The preset hosts. Facts (ids, BDFs, BAR sizes, depth, NUMA split, module ids) follow
+ * {@code reference/SYSFS.md} §9-11; ids of chipset parts, subsystem ids and BAR addresses other
+ * than the first B200 GPU's are illustrative.
+ */
+final class Presets {
+  static final PciId XEON_HOST = new PciId(0x8086, 0x09a2);
+  static final PciId XEON_ROOT_PORT = new PciId(0x8086, 0x352a);
+  static final PciId PEX890XX = new PciId(0x1000, 0xc030);
+  static final PciId PEX880XX = new PciId(0x1000, 0xc010);
+  static final PciId B200 = new PciId(0x10de, 0x2901);
+  static final PciId H100_SXM5 = new PciId(0x10de, 0x2330);
+  static final PciId H100_PCIE = new PciId(0x10de, 0x2331);
+  static final PciId H100_NVSWITCH = new PciId(0x10de, 0x22a3);
+  static final PciId CONNECTX7 = new PciId(0x15b3, 0x1021);
+  static final PciId CONNECTX6DX = new PciId(0x15b3, 0x101d);
+  static final int MLX5_VF = 0x101e;
+  static final PciId PM9A3 = new PciId(0x144d, 0xa80a);
+
+  static final PciClass HOST_BRIDGE = new PciClass(0x060000);
+  static final PciClass SYSTEM_PERIPHERAL = new PciClass(0x088000);
+  static final PciClass PCI_BRIDGE = new PciClass(0x060400);
+  static final PciClass DISPLAY_3D = new PciClass(0x030200);
+  static final PciClass VGA = new PciClass(0x030000);
+  static final PciClass AUDIO = new PciClass(0x040300);
+  static final PciClass INFINIBAND = new PciClass(0x020700);
+  static final PciClass ETHERNET = new PciClass(0x020000);
+  static final PciClass NVME = new PciClass(0x010802);
+  static final PciClass NVSWITCH = new PciClass(0x068000);
+
+  static final String B200_CMDLINE = "BOOT_IMAGE=/boot/vmlinuz-6.8.0-60-generic "
+      + "root=UUID=6a1f3c2e-9b1d-4f0e-8a57-2c41d7e9b0aa ro intel_iommu=on iommu=pt";
+
+  static final long K = 1L << 10;
+  static final long M = 1L << 20;
+  static final long G = 1L << 30;
+
+  private Presets() {}
+
+  static PciAddress a(int bus, int dev, int fn) {
+    return new PciAddress(0, bus, dev, fn);
+  }
+
+  static Bar pref64(int index, long start, long size) {
+    return new Bar(index, start, size, true, true, false);
+  }
+
+  static Bar mem64(int index, long start, long size) {
+    return new Bar(index, start, size, true, false, false);
+  }
+
+  static Bar mem32(int index, long start, long size) {
+    return new Bar(index, start, size, false, false, false);
+  }
+
+  static Bar io(int index, long start, long size) {
+    return new Bar(index, start, size, false, false, true);
+  }
+
+  static DeviceSpec.Builder bridge(PciAddress at, PciAddress parent, PciId id, PciePortType type,
+      int secondary, int subordinate, int numa) {
+    return DeviceSpec.builder(at).parent(parent).id(id).subsystem(id).pciClass(PCI_BRIDGE)
+        .busRange(new BusRange(secondary, subordinate)).portType(type).numaNode(numa)
+        .driver("pcieport").acs(type != PciePortType.SWITCH_UPSTREAM);
+  }
+
+  static DeviceSpec.Builder xeonHostBridge(int numa) {
+    return DeviceSpec.builder(a(0, 0, 0)).id(XEON_HOST).subsystem(XEON_HOST)
+        .pciClass(SYSTEM_PERIPHERAL).portType(PciePortType.ROOT_COMPLEX_INTEGRATED_ENDPOINT)
+        .numaNode(numa);
+  }
+
+  static DeviceSpec.Builder nvme(PciAddress at, PciAddress parent, long bar0, int numa) {
+    return DeviceSpec.builder(at).parent(parent).id(PM9A3).subsystem(new PciId(0x144d, 0xa812))
+        .pciClass(NVME).addBar(mem64(0, bar0, 16 * K)).numaNode(numa).driver("nvme")
+        .resettable(true);
+  }
+
+  /**
+   * Numbers IOMMU groups in address order from {@code first}: a group per device, except that the
+   * devices of one {@code shared} set share a group.
+   */
+  static List<DeviceSpec> numberGroups(List<DeviceSpec.Builder> builders, List<Set<PciAddress>> shared,
+      int first) {
+    List<DeviceSpec> devices = new ArrayList<>(builders.stream().map(DeviceSpec.Builder::build)
+        .toList());
+    devices.sort((x, y) -> x.address().compareTo(y.address()));
+    Map<Set<PciAddress>, Integer> sharedNumbers = new HashMap<>();
+    int next = first;
+    List<DeviceSpec> out = new ArrayList<>();
+    for (DeviceSpec d : devices) {
+      Optional<Set<PciAddress>> set = shared.stream().filter(s -> s.contains(d.address()))
+          .findFirst();
+      int number;
+      if (set.isPresent() && sharedNumbers.containsKey(set.get())) {
+        number = sharedNumbers.get(set.get());
+      } else {
+        number = next++;
+        set.ifPresent(s -> sharedNumbers.put(s, number));
+      }
+      out.add(d.toBuilder().iommuGroup(number).build());
+    }
+    return out;
+  }
+
+  static HostProfile.Builder withDevices(HostProfile.Builder b, List<DeviceSpec> devices) {
+    devices.forEach(b::device);
+    return b;
+  }
+
+  /** SYSFS.md §11.1, and the B200 contract of the helper brief. */
+  static HostProfile hgxB200() {
+    int[] gpuBuses = {0x17, 0x3d, 0x60, 0x70, 0x98, 0xbb, 0xdd, 0xed};
+    int[] moduleIds = {2, 4, 1, 3, 7, 5, 8, 6};
+    List<DeviceSpec.Builder> list = new ArrayList<>();
+    list.add(xeonHostBridge(0));
+    // The NVLink-management ConnectX-7 bridge: 4 PFs (2 ports x {FC PF, LPF}) at 05:00.0-3.
+    list.add(bridge(a(0, 2, 0), null, XEON_ROOT_PORT, PciePortType.ROOT_PORT, 0x05, 0x05, 0));
+    for (int fn = 0; fn < 4; fn++) {
+      list.add(DeviceSpec.builder(a(0x05, 0, fn)).parent(a(0, 2, 0)).id(CONNECTX7)
+          .subsystem(new PciId(0x15b3, 0x0051)).pciClass(INFINIBAND)
+          .addBar(pref64(0, 0x1f00_0000_0000L + fn * 0x0200_0000L, 32 * M)).numaNode(0)
+          .driver("mlx5_core").resettable(true));
+    }
+    list.add(bridge(a(0, 3, 0), null, XEON_ROOT_PORT, PciePortType.ROOT_PORT, 0x06, 0x06, 0));
+    list.add(nvme(a(0x06, 0, 0), a(0, 3, 0), 0x9000_0000L, 0));
+    list.add(bridge(a(0, 4, 0), null, XEON_ROOT_PORT, PciePortType.ROOT_PORT, 0x07, 0x07, 0));
+    list.add(nvme(a(0x07, 0, 0), a(0, 4, 0), 0x9010_0000L, 0));
+    for (int k = 0; k < gpuBuses.length; k++) {
+      int g = gpuBuses[k];
+      int numa = k < 4 ? 0 : 1;
+      long block = 0x2200_0000_0000L + k * 0x0100_0000_0000L;
+      PciAddress rootPort = a(g - 3, 2, 0);
+      PciAddress upstream = a(g - 2, 0, 0);
+      PciAddress gpuPort = a(g - 1, 0, 0);
+      PciAddress nicPort = a(g - 1, 1, 0);
+      list.add(bridge(rootPort, null, XEON_ROOT_PORT, PciePortType.ROOT_PORT, g - 2, g + 3, numa));
+      list.add(bridge(upstream, rootPort, PEX890XX, PciePortType.SWITCH_UPSTREAM, g - 1, g + 3,
+          numa).subsystem(new PciId(0x1000, 0x0088)));
+      list.add(bridge(gpuPort, upstream, PEX890XX, PciePortType.SWITCH_DOWNSTREAM, g, g, numa)
+          .subsystem(new PciId(0x1000, 0x0088)));
+      list.add(bridge(nicPort, upstream, PEX890XX, PciePortType.SWITCH_DOWNSTREAM, g + 1, g + 1,
+          numa).subsystem(new PciId(0x1000, 0x0088)));
+      list.add(DeviceSpec.builder(a(g, 0, 0)).parent(gpuPort).id(B200)
+          .subsystem(new PciId(0x10de, 0x1999)).pciClass(DISPLAY_3D).revision(0xa1)
+          .addBar(pref64(0, block + 0x0080_0000_0000L, 64 * M))
+          .addBar(pref64(2, block, 256 * G))
+          .addBar(pref64(4, block + 0x0080_4400_0000L, 32 * M))
+          .numaNode(numa).driver("nvidia").moduleId(moduleIds[k]).resettable(true)
+          .label("#GPU" + k));
+      list.add(DeviceSpec.builder(a(g + 1, 0, 0)).parent(nicPort).id(CONNECTX7)
+          .subsystem(new PciId(0x15b3, 0x0026)).pciClass(INFINIBAND)
+          .addBar(pref64(0, block + 0x0080_4800_0000L, 32 * M)).numaNode(numa)
+          .driver("mlx5_core").resettable(true)
+          .sriov(new DeviceSpec.SriovSpec(8, MLX5_VF, 1, 1,
+              pref64(0, block + 0x0080_4a00_0000L, M), 0, Optional.of("mlx5_core"))));
+    }
+    HostProfile.Builder b = HostProfile.builder().name("hgx-b200").cmdline(B200_CMDLINE)
+        .fabricMode(1);
+    for (String driver : List.of("nvidia", "vfio-pci", "pcieport", "mlx5_core", "nvme")) {
+      b.loadDriver(driver);
+    }
+    for (String module : List.of("vfio", "vfio_iommu_type1", "vfio_pci_core", "nvidia_uvm",
+        "nvidia_modeset", "mlx5_ib")) {
+      b.loadModule(module);
+    }
+    return withDevices(b, numberGroups(list, List.of(), 0)).build();
+  }
+
+  /** SYSFS.md §11.2 (FM guide BDFs) and §10 (BAR sizes). */
+  static HostProfile hgxH100(boolean nvSwitchGroupEach) {
+    int[] gpuBuses = {0x1b, 0x43, 0x52, 0x61, 0x9d, 0xc3, 0xd1, 0xdf};
+    int[] moduleIds = {3, 1, 4, 2, 7, 5, 8, 6};
+    List<DeviceSpec.Builder> list = new ArrayList<>();
+    list.add(xeonHostBridge(0));
+    // NVSwitches 07-0a:00.0 behind one PCIe switch.
+    PciAddress swRoot = a(0, 1, 0);
+    PciAddress swUp = a(0x03, 0, 0);
+    list.add(bridge(swRoot, null, XEON_ROOT_PORT, PciePortType.ROOT_PORT, 0x03, 0x0a, 0));
+    list.add(bridge(swUp, swRoot, PEX890XX, PciePortType.SWITCH_UPSTREAM, 0x04, 0x0a, 0));
+    Set<PciAddress> nvSwitchGroup = new HashSet<>();
+    for (int i = 0; i < 4; i++) {
+      PciAddress port = a(0x04, i, 0);
+      PciAddress nvSwitch = a(0x07 + i, 0, 0);
+      list.add(bridge(port, swUp, PEX890XX, PciePortType.SWITCH_DOWNSTREAM, 0x07 + i, 0x07 + i, 0)
+          .acs(nvSwitchGroupEach));
+      list.add(DeviceSpec.builder(nvSwitch).parent(port).id(H100_NVSWITCH)
+          .subsystem(new PciId(0x10de, 0x1796)).pciClass(NVSWITCH).revision(0xa1)
+          .addBar(mem32(0, 0xa000_0000L + i * 0x0200_0000L, 32 * M)).numaNode(0)
+          .driver("nvidia-nvswitch").resettable(true));
+      nvSwitchGroup.add(port);
+      nvSwitchGroup.add(nvSwitch);
+    }
+    list.add(bridge(a(0, 2, 0), null, XEON_ROOT_PORT, PciePortType.ROOT_PORT, 0x0b, 0x0b, 0));
+    list.add(nvme(a(0x0b, 0, 0), a(0, 2, 0), 0x9000_0000L, 0));
+    for (int k = 0; k < gpuBuses.length; k++) {
+      int g = gpuBuses[k];
+      int numa = k < 4 ? 0 : 1;
+      long block = 0x0840_0000_0000L + k * 0x0040_0000_0000L;
+      PciAddress rootPort = a(g - 3, 1, 0);
+      PciAddress upstream = a(g - 2, 0, 0);
+      PciAddress port = a(g - 1, 0, 0);
+      list.add(bridge(rootPort, null, XEON_ROOT_PORT, PciePortType.ROOT_PORT, g - 2, g + 1, numa));
+      list.add(bridge(upstream, rootPort, PEX890XX, PciePortType.SWITCH_UPSTREAM, g - 1, g + 1,
+          numa));
+      list.add(bridge(port, upstream, PEX890XX, PciePortType.SWITCH_DOWNSTREAM, g, g, numa));
+      list.add(DeviceSpec.builder(a(g, 0, 0)).parent(port).id(H100_SXM5)
+          .subsystem(new PciId(0x10de, 0x16c1)).pciClass(DISPLAY_3D).revision(0xa1)
+          .addBar(mem32(0, 0xb000_0000L + k * 0x0200_0000L, 16 * M))
+          .addBar(pref64(1, block, 128 * G))
+          .addBar(pref64(3, block + 0x0020_0000_0000L, 32 * M))
+          .numaNode(numa).driver("nvidia").moduleId(moduleIds[k]).resettable(true));
+    }
+    HostProfile.Builder b = HostProfile.builder().name("hgx-h100").cmdline(B200_CMDLINE)
+        .fabricMode(0);
+    for (String driver : List.of("nvidia", "nvidia-nvswitch", "vfio-pci", "pcieport", "nvme")) {
+      b.loadDriver(driver);
+    }
+    for (String module : List.of("vfio", "vfio_iommu_type1", "vfio_pci_core", "nvidia_uvm")) {
+      b.loadModule(module);
+    }
+    List<Set<PciAddress>> shared = nvSwitchGroupEach ? List.of() : List.of(nvSwitchGroup);
+    return withDevices(b, numberGroups(list, shared, 0)).build();
+  }
+
+  /** SYSFS.md §11.3: a consumer GPU with its HDMI audio function, one group with the root port. */
+  static HostProfile workstation() {
+    List<DeviceSpec.Builder> list = new ArrayList<>();
+    PciId hostId = new PciId(0x8086, 0x4660);
+    list.add(DeviceSpec.builder(a(0, 0, 0)).id(hostId).subsystem(hostId).pciClass(HOST_BRIDGE)
+        .portType(null));
+    PciAddress peg = a(0, 1, 0);
+    list.add(bridge(peg, null, new PciId(0x8086, 0x460d), PciePortType.ROOT_PORT, 0x01, 0x01, -1)
+        .acs(false));
+    list.add(DeviceSpec.builder(a(0x01, 0, 0)).parent(peg).id(new PciId(0x10de, 0x27b0))
+        .subsystem(new PciId(0x10de, 0x16fa)).pciClass(VGA).revision(0xa1)
+        .addBar(mem32(0, 0x8200_0000L, 16 * M))
+        .addBar(pref64(1, 0x40_0000_0000L, 256 * M))
+        .addBar(pref64(3, 0x40_1000_0000L, 32 * M))
+        .addBar(io(5, 0x3000, 128))
+        .driver("nvidia").resettable(true));
+    list.add(DeviceSpec.builder(a(0x01, 0, 1)).parent(peg).id(new PciId(0x10de, 0x22bc))
+        .subsystem(new PciId(0x10de, 0x16fa)).pciClass(AUDIO).revision(0xa1)
+        .addBar(mem32(0, 0x8300_0000L, 16 * K)).driver("snd_hda_intel"));
+    PciAddress nvmePort = a(0, 0x1c, 0);
+    PciAddress nicPort = a(0, 0x1c, 4);
+    list.add(bridge(nvmePort, null, new PciId(0x8086, 0x7ab8), PciePortType.ROOT_PORT, 0x02, 0x02,
+        -1));
+    list.add(nvme(a(0x02, 0, 0), nvmePort, 0x8400_0000L, -1));
+    list.add(bridge(nicPort, null, new PciId(0x8086, 0x7abc), PciePortType.ROOT_PORT, 0x03, 0x03,
+        -1));
+    list.add(DeviceSpec.builder(a(0x03, 0, 0)).parent(nicPort).id(new PciId(0x8086, 0x125c))
+        .subsystem(new PciId(0x8086, 0x0000)).pciClass(ETHERNET).revision(0x04)
+        .addBar(mem32(0, 0x8500_0000L, M)).addBar(mem32(3, 0x8510_0000L, 16 * K))
+        .driver("igc").resettable(true));
+    HostProfile.Builder b = HostProfile.builder().name("workstation")
+        .cmdline("BOOT_IMAGE=/boot/vmlinuz-6.8.0-60-generic root=/dev/nvme0n1p2 ro quiet splash "
+            + "intel_iommu=on iommu=pt");
+    for (String driver : List.of("nvidia", "snd_hda_intel", "vfio-pci", "pcieport", "nvme",
+        "igc")) {
+      b.loadDriver(driver);
+    }
+    for (String module : List.of("vfio", "vfio_iommu_type1", "vfio_pci_core")) {
+      b.loadModule(module);
+    }
+    Set<PciAddress> gpuGroup = Set.of(peg, a(0x01, 0, 0), a(0x01, 0, 1));
+    return withDevices(b, numberGroups(list, List.of(gpuGroup), 0)).build();
+  }
+
+  /** A GPU and an unrelated NIC behind a switch whose downstream ports lack ACS. */
+  static HostProfile noAcs() {
+    List<DeviceSpec.Builder> list = new ArrayList<>();
+    list.add(xeonHostBridge(0));
+    PciAddress rootPort = a(0, 1, 0);
+    PciAddress upstream = a(0x01, 0, 0);
+    PciAddress gpuPort = a(0x02, 0, 0);
+    PciAddress nicPort = a(0x02, 1, 0);
+    list.add(bridge(rootPort, null, XEON_ROOT_PORT, PciePortType.ROOT_PORT, 0x01, 0x04, 0));
+    list.add(bridge(upstream, rootPort, PEX880XX, PciePortType.SWITCH_UPSTREAM, 0x02, 0x04, 0));
+    list.add(bridge(gpuPort, upstream, PEX880XX, PciePortType.SWITCH_DOWNSTREAM, 0x03, 0x03, 0)
+        .acs(false));
+    list.add(bridge(nicPort, upstream, PEX880XX, PciePortType.SWITCH_DOWNSTREAM, 0x04, 0x04, 0)
+        .acs(false));
+    list.add(DeviceSpec.builder(a(0x03, 0, 0)).parent(gpuPort).id(H100_PCIE)
+        .subsystem(new PciId(0x10de, 0x1626)).pciClass(DISPLAY_3D).revision(0xa1)
+        .addBar(mem32(0, 0x9000_0000L, 16 * M))
+        .addBar(pref64(1, 0x20_0000_0000L, 128 * G))
+        .addBar(pref64(3, 0x40_0000_0000L, 32 * M))
+        .numaNode(0).driver("nvidia").resettable(true));
+    list.add(DeviceSpec.builder(a(0x04, 0, 0)).parent(nicPort).id(CONNECTX6DX)
+        .subsystem(new PciId(0x15b3, 0x0016)).pciClass(ETHERNET)
+        .addBar(pref64(0, 0x40_0400_0000L, 32 * M)).numaNode(0).driver("mlx5_core")
+        .resettable(true));
+    list.add(bridge(a(0, 2, 0), null, XEON_ROOT_PORT, PciePortType.ROOT_PORT, 0x05, 0x05, 0));
+    list.add(nvme(a(0x05, 0, 0), a(0, 2, 0), 0x9100_0000L, 0));
+    HostProfile.Builder b = HostProfile.builder().name("no-acs").cmdline(B200_CMDLINE);
+    for (String driver : List.of("nvidia", "vfio-pci", "pcieport", "mlx5_core", "nvme")) {
+      b.loadDriver(driver);
+    }
+    for (String module : List.of("vfio", "vfio_iommu_type1", "vfio_pci_core")) {
+      b.loadModule(module);
+    }
+    Set<PciAddress> switchGroup = Set.of(gpuPort, nicPort, a(0x03, 0, 0), a(0x04, 0, 0));
+    return withDevices(b, numberGroups(list, List.of(switchGroup), 0)).build();
+  }
+}

@@ -1,0 +1,173 @@
+package io.gpuvirt.testkit;
+
+import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.testkit.BridgeWindows.Windows;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** Writes the tree of a {@link HostProfile} at boot into an empty directory. */
+final class TreeWriter {
+  private final HostProfile profile;
+  private final HostTree tree;
+  private final Map<PciAddress, Windows> windows;
+  private final Map<PciAddress, Integer> irqs = new HashMap<>();
+
+  TreeWriter(HostProfile profile, HostTree tree) {
+    this.profile = profile;
+    this.tree = tree;
+    this.windows = BridgeWindows.compute(profile.devices());
+    List<DeviceSpec> devices = profile.devices();
+    for (int i = 0; i < devices.size(); i++) {
+      irqs.put(devices.get(i).address(), 24 + i % 200);
+    }
+  }
+
+  /** Writes the whole tree and the profile file. */
+  void writeAll() throws IOException {
+    Path root = tree.root();
+    for (String dir : List.of("sys/devices", "sys/bus/pci/devices", "sys/bus/pci/drivers",
+        "sys/bus/pci/slots", "sys/kernel/iommu_groups", "sys/module", "sys/class/iommu", "proc",
+        "etc/modprobe.d", "etc/modules-load.d", "dev")) {
+      Files.createDirectories(root.resolve(dir));
+    }
+    HostTree.write(root.resolve("sys/bus/pci/drivers_probe"), "");
+    HostTree.write(root.resolve("sys/bus/pci/rescan"), "");
+    HostTree.write(root.resolve("sys/bus/pci/drivers_autoprobe"), "1\n");
+    for (String module : profile.modules()) {
+      Path m = root.resolve("sys/module").resolve(module);
+      Files.createDirectories(m);
+      HostTree.write(m.resolve("initstate"), "live\n");
+      HostTree.write(m.resolve("refcnt"), "0\n");
+    }
+    for (String driver : profile.drivers()) {
+      Path d = tree.driverDir(driver);
+      Files.createDirectories(d);
+      for (String f : List.of("bind", "unbind", "new_id", "remove_id", "uevent")) {
+        HostTree.write(d.resolve(f), "");
+      }
+      String module = HostProfile.moduleName(driver);
+      if (!HostProfile.BUILT_IN_DRIVERS.contains(driver) && profile.modules().contains(module)) {
+        HostTree.link(d.resolve("module"), root.resolve("sys/module").resolve(module));
+      }
+    }
+    if (profile.modules().contains("vfio_pci")) {
+      Files.createDirectories(root.resolve("dev/vfio"));
+      HostTree.write(root.resolve("dev/vfio/vfio"), "");
+    }
+    if (profile.iommuEnabled()) {
+      Files.createDirectories(root.resolve("sys/class/iommu/dmar0"));
+    }
+    HostTree.write(root.resolve("proc/cmdline"), profile.cmdline() + "\n");
+    if (profile.fabricMode().isPresent()) {
+      Path cfg = root.resolve(HostTree.FABRIC_MANAGER_CFG);
+      Files.createDirectories(cfg.getParent());
+      HostTree.write(cfg, fabricManagerCfg(profile.fabricMode().getAsInt()));
+    }
+    for (Map.Entry<String, String> e : profile.files().entrySet()) {
+      Path p = root.resolve(e.getKey().substring(1));
+      Files.createDirectories(p.getParent());
+      HostTree.write(p, e.getValue());
+    }
+    for (DeviceSpec d : parentsFirst(profile.devices())) {
+      createDevice(d);
+    }
+    for (DeviceSpec d : profile.devices()) {
+      bootBind(d.address(), d.driver());
+    }
+    for (DeviceSpec d : profile.devices()) {
+      if (d.sriov().isPresent() && d.sriov().get().enabledVfs() > 0) {
+        for (DeviceSpec vf : tree.createVfs(d, d.sriov().get().enabledVfs())) {
+          bootBind(vf.address(), vf.driver());
+        }
+      }
+    }
+    HostTree.write(root.resolve(HostTree.PROFILE_FILE), ProfileJson.write(profile));
+  }
+
+  /** The devices ordered so that every bridge comes before what sits behind it. */
+  static List<DeviceSpec> parentsFirst(List<DeviceSpec> devices) {
+    Map<PciAddress, DeviceSpec> byAddress = new HashMap<>();
+    devices.forEach(d -> byAddress.put(d.address(), d));
+    List<DeviceSpec> out = new ArrayList<>(devices);
+    out.sort((x, y) -> {
+      int c = Integer.compare(depth(x, byAddress), depth(y, byAddress));
+      return c != 0 ? c : x.address().compareTo(y.address());
+    });
+    return out;
+  }
+
+  static int depth(DeviceSpec d, Map<PciAddress, DeviceSpec> byAddress) {
+    int depth = 0;
+    Optional<PciAddress> p = d.parent();
+    while (p.isPresent()) {
+      depth++;
+      p = byAddress.get(p.get()).parent();
+    }
+    return depth;
+  }
+
+  /** Writes one device of the profile into its parent's directory (which must exist). */
+  void createDevice(DeviceSpec d) throws IOException {
+    Path parentDir;
+    if (d.parent().isPresent()) {
+      parentDir = tree.deviceDir(d.parent().get());
+    } else {
+      String bus = String.format("%04x:%02x", d.address().domain(), d.address().bus());
+      parentDir = tree.sysDevices().resolve("pci" + bus);
+      if (!Files.isDirectory(parentDir)) {
+        Files.createDirectories(parentDir.resolve("pci_bus").resolve(bus));
+      }
+    }
+    boolean multifunction = profile.devices().stream().anyMatch(o -> !o.equals(d)
+        && o.address().domain() == d.address().domain() && o.address().bus() == d.address().bus()
+        && o.address().device() == d.address().device());
+    Windows w = windows.get(d.address());
+    ConfigSpace.Context ctx = new ConfigSpace.Context(multifunction, false, w,
+        irqs.getOrDefault(d.address(), 24), 0, d.address().device());
+    tree.createFunction(d, parentDir, ctx, w);
+  }
+
+  /** Binds a device to its default driver at boot (or rescan), if that driver is loaded. */
+  void bootBind(PciAddress a, Optional<String> driver) throws IOException {
+    if (driver.isPresent() && tree.driverLoaded(driver.get())) {
+      tree.bind(a, driver.get());
+    }
+  }
+
+  /** {@code fabricmanager.cfg} in the shipped format (FABRIC.md §2) with this mode. */
+  static String fabricManagerCfg(int mode) {
+    return "# NVIDIA Fabric Manager configuration file (simulated host)\n"
+        + "LOG_LEVEL=4\n"
+        + "LOG_FILE_NAME=/var/log/fabricmanager.log\n"
+        + "LOG_APPEND_TO_LOG=1\n"
+        + "LOG_FILE_MAX_SIZE=1024\n"
+        + "LOG_MAX_ROTATE_COUNT=3\n"
+        + "LOG_USE_SYSLOG=0\n"
+        + "DAEMONIZE=1\n"
+        + "BIND_INTERFACE_IP=127.0.0.1\n"
+        + "STARTING_TCP_PORT=16000\n"
+        + "UNIX_SOCKET_PATH=\n"
+        + "# 0 bare metal / full passthrough, 1 shared NVSwitch, 2 vGPU\n"
+        + "FABRIC_MODE=" + mode + "\n"
+        + "FABRIC_MODE_RESTART=0\n"
+        + "STATE_FILE_NAME=/tmp/fabricmanager.state\n"
+        + "FM_CMD_BIND_INTERFACE=127.0.0.1 \n"
+        + "FM_CMD_PORT_NUMBER=6666\n"
+        + "FM_CMD_UNIX_SOCKET_PATH=\n"
+        + "FM_STAY_RESIDENT_ON_FAILURES=0\n"
+        + "ACCESS_LINK_FAILURE_MODE=0\n"
+        + "TRUNK_LINK_FAILURE_MODE=0\n"
+        + "NVSWITCH_FAILURE_MODE=0\n"
+        + "ABORT_CUDA_JOBS_ON_FM_EXIT=1\n"
+        + "TOPOLOGY_FILE_PATH=/usr/share/nvidia/nvswitch\n"
+        + "DATABASE_PATH=/usr/share/nvidia/nvswitch\n"
+        + "FM_SM_IPC_INTERFACE=/var/run/nvidia-fabricmanager/fm_sm_ipc.socket\n"
+        + "FM_SM_MGMT_PORT_GUID=0x0\n";
+  }
+}
