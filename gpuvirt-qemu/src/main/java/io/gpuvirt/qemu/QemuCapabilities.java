@@ -56,6 +56,40 @@ public final class QemuCapabilities {
     return b;
   }
 
+  /**
+   * Capabilities assumed from the version alone, for building a command line where the binary
+   * cannot be probed (another host, a CI machine without QEMU). Each property is included when the
+   * version is at least the one that introduced it upstream (reference/QEMU.md, some marked
+   * unconfirmed there): {@code vfio-pci} {@code x-no-mmap} (2.5), {@code x-nv-gpudirect-clique}
+   * (2.11), {@code rombar}; {@code pcie-root-port} {@code chassis}, {@code slot}, {@code port},
+   * {@code *-reserve} (2.11), {@code hotplug} (5.0); CPU model {@code host} with
+   * {@code host-phys-bits} and {@code host-phys-bits-limit}. Distribution builds can differ:
+   * probe the real binary with {@link QemuProbe#probe} before running a VM.
+   */
+  public static QemuCapabilities assumed(QemuVersion version) {
+    java.util.List<String> vfio = new java.util.ArrayList<>(java.util.List.of("host", "id",
+        "bus", "addr", "multifunction", "rombar", "romfile", "bootindex", "x-vga", "sysfsdev"));
+    java.util.List<String> rootPort = new java.util.ArrayList<>(java.util.List.of("id", "bus",
+        "addr", "multifunction", "chassis", "slot", "port"));
+    if (version.compareTo(QemuVersion.of(2, 5, 0)) >= 0) {
+      vfio.add("x-no-mmap");
+    }
+    if (version.compareTo(QemuVersion.of(2, 11, 0)) >= 0) {
+      vfio.add("x-nv-gpudirect-clique");
+      rootPort.addAll(java.util.List.of("bus-reserve", "io-reserve", "mem-reserve",
+          "pref32-reserve", "pref64-reserve"));
+    }
+    if (version.compareTo(QemuVersion.of(5, 0, 0)) >= 0) {
+      rootPort.add("hotplug");
+    }
+    return builder(version).machines(java.util.List.of("q35", "pc"))
+        .accelerators(java.util.List.of("kvm", "tcg"))
+        .device(VFIO_PCI, vfio).device(PCIE_ROOT_PORT, rootPort)
+        .device("host-x86_64-cpu", java.util.List.of("host-phys-bits", "host-phys-bits-limit",
+            "phys-bits"))
+        .build();
+  }
+
   /** The binary's version. */
   public QemuVersion version() {
     return version;

@@ -4,13 +4,13 @@ import io.gpuvirt.core.alloc.AllocationRefusedException;
 import io.gpuvirt.core.alloc.AllocationRequest;
 import io.gpuvirt.core.alloc.DeviceSelector;
 import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.alloc.PartitionContext;
+import java.util.Optional;
 import io.gpuvirt.core.alloc.Placement;
-import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.ledger.LeaseJson;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.Topology;
-import io.gpuvirt.core.pci.TopologyScanner;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -67,8 +67,9 @@ final class AllocateCommand implements Callable<Integer> {
       description = "Host root that holds sys/ (default: ${DEFAULT-VALUE}).")
   Path root;
 
-  @Option(names = "--state", paramLabel = "DIR", defaultValue = LeaseText.DEFAULT_STATE,
-      description = "State directory of the lease ledger (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--state", paramLabel = "DIR",
+      description = "State directory (default: /var/lib/gpuvirt, or ROOT/var/lib/gpuvirt"
+          + " with --root).")
   Path state;
 
   @Option(names = "--json", description = "Print the lease as JSON.")
@@ -80,19 +81,14 @@ final class AllocateCommand implements Callable<Integer> {
         .selector(DeviceSelector.parse(device)).placement(placement);
     allow.forEach(a -> request.allowForeign(PciAddress.parse(a)));
     AllocationRequest built = request.build();
-    Sysfs sysfs = Sysfs.at(root);
     PrintWriter err = spec.commandLine().getErr();
-    if (HostMode.sharedNvSwitch(sysfs)) {
-      err.println("gpuvirt: refused: " + root + " runs Fabric Manager in shared NVSwitch mode"
-          + " (FABRIC_MODE=1 in " + HostMode.FABRIC_MANAGER_CFG + "): a VM must get exactly the"
-          + " GPUs of one partition, which this command cannot choose yet; use the library's"
-          + " LeaseLedger.allocate with a PartitionContext");
-      return Cli.REFUSED;
-    }
-    Topology topology = TopologyScanner.scan(sysfs);
     Lease lease;
-    try {
-      lease = LeaseLedger.open(state).allocate(built, topology);
+    try (HostContext host = HostContext.open(root, state)) {
+      Topology topology = host.scan();
+      LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
+      Optional<PartitionContext> partitions = host.partitions(topology);
+      lease = partitions.isPresent() ? ledger.allocate(built, topology, partitions.get())
+          : ledger.allocate(built, topology);
     } catch (AllocationRefusedException e) {
       err.println("gpuvirt: refused: " + e.getMessage());
       return Cli.REFUSED;

@@ -25,8 +25,13 @@ final class LeasesCommand implements Callable<Integer> {
   @Option(names = "--owner", paramLabel = "ID", description = "Show only this owner's lease, in full.")
   Optional<String> owner;
 
-  @Option(names = "--state", paramLabel = "DIR", defaultValue = LeaseText.DEFAULT_STATE,
-      description = "State directory of the lease ledger (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--root", paramLabel = "DIR", defaultValue = "/",
+      description = "Host root whose state directory to use (default: ${DEFAULT-VALUE}).")
+  Path root;
+
+  @Option(names = "--state", paramLabel = "DIR",
+      description = "State directory (default: /var/lib/gpuvirt, or ROOT/var/lib/gpuvirt"
+          + " with --root).")
   Path state;
 
   @Option(names = "--json", description = "Print the leases as a JSON array.")
@@ -34,7 +39,7 @@ final class LeasesCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    LeaseLedger ledger = LeaseLedger.open(state);
+    LeaseLedger ledger = LeaseLedger.open(HostContext.stateDirectory(root, state));
     PrintWriter out = spec.commandLine().getOut();
     List<Lease> leases;
     if (owner.isPresent()) {

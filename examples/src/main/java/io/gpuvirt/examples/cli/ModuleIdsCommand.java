@@ -6,10 +6,10 @@ import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.fabric.ModuleIdMap;
 import io.gpuvirt.core.fabric.ModuleIdMapStore;
 import io.gpuvirt.core.host.CommandRunner;
-import io.gpuvirt.core.host.HostAccessException;
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.pci.PciAddress;
-import io.gpuvirt.core.pci.PciClass;
+import io.gpuvirt.core.pci.PciDevice;
+import io.gpuvirt.core.pci.TopologyScanner;
 import io.gpuvirt.core.pci.PciId;
 import io.gpuvirt.fabric.moduleid.ModuleIdDiscovery;
 import io.gpuvirt.fabric.moduleid.ModuleIdDiscoveryException;
@@ -138,36 +138,17 @@ final class ModuleIdsCommand implements Callable<Integer> {
     return root.toPrettyString() + System.lineSeparator();
   }
 
-  /** NVIDIA GPUs (class 0x0300/0x0302, not virtual functions) under /sys/bus/pci/devices. */
+  /** NVIDIA GPUs (not virtual functions) of the host's topology; empty without a PCI tree. */
   static Optional<Set<PciAddress>> sysfsGpus(Sysfs sysfs) {
-    String devices = "/sys/bus/pci/devices";
-    if (!sysfs.isDirectory(devices)) {
+    if (!sysfs.isDirectory("/sys/bus/pci/devices")) {
       return Optional.empty();
     }
     Set<PciAddress> gpus = new TreeSet<>();
-    for (String name : sysfs.list(devices)) {
-      if (!PciAddress.isValid(name)) {
-        continue;
-      }
-      PciAddress a = PciAddress.parse(name);
-      if (sysfs.readLink(a.sysfsPath("physfn")).isPresent()) {
-        continue;
-      }
-      int vendor = hex(sysfs, a.sysfsPath("vendor"));
-      int pciClass = hex(sysfs, a.sysfsPath("class"));
-      if (vendor == PciId.NVIDIA && new PciClass(pciClass).isGpu()) {
-        gpus.add(a);
+    for (PciDevice gpu : TopologyScanner.scan(sysfs).gpus()) {
+      if (gpu.id().vendor() == PciId.NVIDIA && !gpu.isVirtualFunction()) {
+        gpus.add(gpu.address());
       }
     }
     return Optional.of(gpus);
-  }
-
-  private static int hex(Sysfs sysfs, String path) {
-    String text = sysfs.read(path).strip();
-    try {
-      return Integer.parseInt(text.startsWith("0x") ? text.substring(2) : text, 16);
-    } catch (NumberFormatException e) {
-      throw new HostAccessException(path, path + " holds '" + text + "', not a hex number", e);
-    }
   }
 }

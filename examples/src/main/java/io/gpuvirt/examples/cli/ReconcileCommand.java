@@ -1,11 +1,9 @@
 package io.gpuvirt.examples.cli;
 
-import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.ledger.Discrepancy;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.ledger.ReconcilePolicy;
 import io.gpuvirt.core.ledger.ReconcileReport;
-import io.gpuvirt.core.pci.TopologyScanner;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -33,15 +31,21 @@ final class ReconcileCommand implements Callable<Integer> {
       description = "Host root that holds sys/ (default: ${DEFAULT-VALUE}).")
   Path root;
 
-  @Option(names = "--state", paramLabel = "DIR", defaultValue = LeaseText.DEFAULT_STATE,
-      description = "State directory of the lease ledger (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--state", paramLabel = "DIR",
+      description = "State directory (default: /var/lib/gpuvirt, or ROOT/var/lib/gpuvirt"
+          + " with --root).")
   Path state;
 
   @Override
   public Integer call() {
-    ReconcileReport report = LeaseLedger.open(state).reconcile(
-        TopologyScanner.scan(Sysfs.at(root)),
-        repair ? ReconcilePolicy.REPAIR : ReconcilePolicy.REPORT_ONLY);
+    ReconcilePolicy policy = repair ? ReconcilePolicy.REPAIR : ReconcilePolicy.REPORT_ONLY;
+    ReconcileReport report;
+    try (HostContext host = HostContext.open(root, state)) {
+      LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
+      report = host.sharedNvSwitch()
+          ? ledger.reconcile(host.scan(), host.fabricManager(), policy)
+          : ledger.reconcile(host.scan(), policy);
+    }
     PrintWriter out = spec.commandLine().getOut();
     for (Discrepancy d : report.discrepancies()) {
       out.println(d);

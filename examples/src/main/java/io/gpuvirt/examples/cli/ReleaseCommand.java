@@ -26,8 +26,13 @@ final class ReleaseCommand implements Callable<Integer> {
   @Option(names = "--owner", required = true, paramLabel = "ID", description = "The owner.")
   String owner;
 
-  @Option(names = "--state", paramLabel = "DIR", defaultValue = LeaseText.DEFAULT_STATE,
-      description = "State directory of the lease ledger (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--root", paramLabel = "DIR", defaultValue = "/",
+      description = "Host root whose state directory to use (default: ${DEFAULT-VALUE}).")
+  Path root;
+
+  @Option(names = "--state", paramLabel = "DIR",
+      description = "State directory (default: /var/lib/gpuvirt, or ROOT/var/lib/gpuvirt"
+          + " with --root).")
   Path state;
 
   @Option(names = "--json", description = "Print {\"owner\", \"released\", \"lease\"} as JSON.")
@@ -35,7 +40,7 @@ final class ReleaseCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    Optional<Lease> released = LeaseLedger.open(state).release(owner);
+    Optional<Lease> released = LeaseLedger.open(HostContext.stateDirectory(root, state)).release(owner);
     PrintWriter out = spec.commandLine().getOut();
     if (json) {
       out.print(LeaseText.pretty("{\"owner\":\"" + owner + "\",\"released\":"

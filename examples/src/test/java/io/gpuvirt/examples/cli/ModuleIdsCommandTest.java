@@ -10,7 +10,8 @@ import io.gpuvirt.testkit.fabric.SimulatedGpu;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
+import io.gpuvirt.testkit.HostProfile;
+import io.gpuvirt.testkit.SimulatedHost;
 import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
@@ -25,18 +26,9 @@ final class ModuleIdsCommandTest {
     return new ModuleIdMap(m);
   }
 
-  /** A minimal PCI tree: vendor and class of each device. */
-  private void pciTree(List<PciAddress> gpus) throws IOException {
-    for (PciAddress a : gpus) {
-      Path d = root.resolve("sys/bus/pci/devices").resolve(a.toString());
-      Files.createDirectories(d);
-      Files.writeString(d.resolve("vendor"), "0x10de\n");
-      Files.writeString(d.resolve("class"), "0x030200\n");
-    }
-    Path nic = root.resolve("sys/bus/pci/devices/0000:18:00.0");
-    Files.createDirectories(nic);
-    Files.writeString(nic.resolve("vendor"), "0x15b3\n");
-    Files.writeString(nic.resolve("class"), "0x020000\n");
+  /** A simulated host's PCI tree under the test root (its Fabric Manager is the B200 one). */
+  private void pciTree(HostProfile profile) {
+    SimulatedHost.create(profile, root).close();
   }
 
   @Test
@@ -60,22 +52,21 @@ final class ModuleIdsCommandTest {
 
   @Test
   void moduleIds_pciTreeWithTheSameGpus_exits0() throws IOException {
-    pciTree(List.copyOf(b200().addresses()));
+    pciTree(HostProfile.hgxB200());
     assertEquals(0, CliRun.of("module-ids", "--root", root.toString()).exitCode());
   }
 
   @Test
-  void moduleIds_pciTreeWithAnotherGpu_exits1NamingIt() throws IOException {
-    List<PciAddress> gpus = new java.util.ArrayList<>(b200().addresses());
-    gpus.add(PciAddress.parse("0000:f1:00.0"));
-    pciTree(gpus);
+  void moduleIds_hostWithOtherGpus_exits1NamingTheAddress() throws IOException {
+    pciTree(HostProfile.hgxH100(false));
     CliRun run = CliRun.of("module-ids", "--root", root.toString());
-    assertTrue(run.exitCode() == 1 && run.err().contains("0000:f1:00.0"), run.toString());
+    assertTrue(run.exitCode() == 1 && run.err().contains("0000:60:00.0, which is not a GPU"),
+        run.toString());
   }
 
   @Test
   void moduleIds_refused_savesNothing() throws IOException {
-    pciTree(List.of(PciAddress.parse("0000:17:00.0")));
+    pciTree(HostProfile.hgxH100(false));
     CliRun.of("module-ids", "--root", root.toString());
     assertTrue(new ModuleIdMapStore(root.resolve("var/lib/gpuvirt")).load().isEmpty());
   }

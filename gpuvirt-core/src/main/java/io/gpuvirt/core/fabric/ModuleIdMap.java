@@ -3,6 +3,7 @@ package io.gpuvirt.core.fabric;
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
+import io.gpuvirt.core.pci.PciId;
 import io.gpuvirt.core.pci.Topology;
 import java.util.Collection;
 import java.util.Collections;
@@ -53,15 +54,9 @@ public record ModuleIdMap(Map<Integer, PciAddress> byModuleId) {
    * @throws GpuvirtException naming the module id and address that do not fit
    */
   public ModuleIdMap validateAgainst(Topology topology) {
-    for (Map.Entry<Integer, PciAddress> e : byModuleId.entrySet()) {
-      Optional<PciDevice> d = topology.device(e.getValue());
-      if (d.isEmpty() || !d.get().isGpu()) {
-        throw new GpuvirtException("module id " + e.getKey() + " maps to " + e.getValue()
-            + ", which is not a GPU on " + topology.source()
-            + "; rediscover the map with 'gpuvirt module-ids' while the GPUs are on the nvidia driver");
-      }
-    }
-    return this;
+    return validateAgainst(topology.gpus().stream()
+        .filter(g -> g.id().vendor() == PciId.NVIDIA && !g.isVirtualFunction())
+        .map(PciDevice::address).toList(), topology.source());
   }
 
   /** How many GPUs the map names. */

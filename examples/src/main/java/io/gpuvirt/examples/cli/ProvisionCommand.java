@@ -1,0 +1,181 @@
+package io.gpuvirt.examples.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.gpuvirt.core.alloc.AllocationRefusedException;
+import io.gpuvirt.core.alloc.AllocationRequest;
+import io.gpuvirt.core.alloc.DeviceSelector;
+import io.gpuvirt.core.ledger.LeaseJson;
+import io.gpuvirt.core.ledger.LeaseLedger;
+import io.gpuvirt.core.pci.Topology;
+import io.gpuvirt.core.provision.ProgressEvent;
+import io.gpuvirt.core.provision.Provisioned;
+import io.gpuvirt.core.provision.Provisioner;
+import io.gpuvirt.core.provision.ProvisioningException;
+import io.gpuvirt.core.vfio.VfioGroupNode;
+import io.gpuvirt.qemu.command.Decision;
+import io.gpuvirt.qemu.command.QemuArgs;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code gpuvirt provision --gpus N --owner ID}: the main job. Allocates (a whole Fabric Manager
+ * partition on a shared NVSwitch host, else whole IOMMU groups), resets, activates, binds to
+ * vfio-pci, verifies, commits the lease, and prints the QEMU command line. With no --root it works
+ * on a simulated HGX B200 kept in the temp directory, written fresh the first time.
+ */
+@Command(name = "provision", mixinStandardHelpOptions = true,
+    description = {"Provision GPUs for a VM and print the QEMU command line.",
+        "Allocate -> reset -> activate the partition (shared NVSwitch hosts) -> bind to vfio-pci"
+            + " -> verify -> commit; any failure rolls back. Without --root it uses a simulated"
+            + " HGX B200 in the temp directory (written fresh the first time)."},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {"0:provisioned (or already provisioned)",
+        "1:refused: no capacity (what is free is on stderr), or a step failed and was rolled back",
+        "2:error"})
+final class ProvisionCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--gpus", required = true, paramLabel = "N", description = "How many GPUs.")
+  int gpus;
+
+  @Option(names = "--owner", required = true, paramLabel = "ID",
+      description = "The VM (lease owner), e.g. vm-42.")
+  String owner;
+
+  @Option(names = "--device", paramLabel = "SELECTOR", defaultValue = "gpu",
+      description = "Which devices: gpu, 10de:2901, class:0302 or BDF,BDF (default: ${DEFAULT-VALUE}).")
+  String device;
+
+  @Option(names = "--root", paramLabel = "DIR",
+      description = "Host root: / for this host, or a simulated host's directory. Default: a"
+          + " simulated HGX B200 under the temp directory.")
+  Path root;
+
+  @Option(names = "--state", paramLabel = "DIR",
+      description = "State directory (default: /var/lib/gpuvirt, or ROOT/var/lib/gpuvirt).")
+  Path state;
+
+  @Option(names = "--no-reset", description = "Do not function-reset the GPUs before binding.")
+  boolean noReset;
+
+  @Option(names = "--json", description = "Print the result as JSON.")
+  boolean json;
+
+  @Mixin QemuOptions qemu;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    AllocationRequest request = AllocationRequest.builder(owner).count(gpus)
+        .selector(DeviceSelector.parse(device)).build();
+    qemu.capabilities(); // a bad --qemu or --qemu-version fails before the host is touched
+    try (HostContext host = HostContext.openOrCreateDemo(Optional.ofNullable(root), state)) {
+      LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
+      Topology topology = host.scan();
+      List<ProgressEvent> events = new ArrayList<>();
+      Provisioner.Builder builder = Provisioner.builder(host.sysfs(), ledger)
+          .resetBeforeBind(!noReset).listener(events::add);
+      host.partitions(topology).ifPresent(builder::partitions);
+      Provisioner provisioner = builder.build();
+      provisioner.recover();
+      Provisioned result;
+      try {
+        result = provisioner.provision(request);
+      } catch (AllocationRefusedException | ProvisioningException e) {
+        err.println("gpuvirt: " + e.getMessage());
+        err.flush();
+        return Cli.REFUSED;
+      }
+      QemuArgs args = qemu.render(result.lease());
+      if (json) {
+        out.println(json(host, provisioner, result, events, args));
+      } else {
+        out.print(text(host, provisioner, result, events, args));
+      }
+      out.flush();
+      return Cli.OK;
+    }
+  }
+
+  private String text(HostContext host, Provisioner provisioner, Provisioned result,
+      List<ProgressEvent> events, QemuArgs args) {
+    StringBuilder s = new StringBuilder();
+    s.append("host:  ").append(host.describe()).append('\n');
+    s.append("state: ").append(host.stateDirectory()).append('\n');
+    s.append("mode:  ").append(provisioner.partitionMode()
+        ? "shared NVSwitch (Fabric Manager partitions, GPUs mapped by module id)"
+        : "IOMMU groups (no Fabric Manager partitions)").append('\n');
+    if (result.alreadyProvisioned()) {
+      s.append("\n").append(owner).append(" was already provisioned; nothing changed\n");
+    }
+    s.append("\nlease:\n").append(LeaseText.describe(result.lease()));
+    if (!events.isEmpty()) {
+      s.append("\nsteps:\n");
+      events.stream().filter(e -> e.kind() != ProgressEvent.Kind.STARTED)
+          .forEach(e -> s.append("  ").append(e).append('\n'));
+    }
+    s.append("\nVFIO device nodes:\n");
+    for (VfioGroupNode n : result.vfioGroups()) {
+      s.append("  group ").append(n.iommuGroup()).append(": ").append(n.groupNode());
+      n.deviceNodes().forEach(d -> s.append(' ').append(d));
+      s.append('\n');
+    }
+    s.append("\nQEMU (").append(qemu.source).append("):\n");
+    QemuOptions.optionLines(args.argv()).forEach(a -> s.append("  ").append(a).append('\n'));
+    s.append("\nplan:\n");
+    for (Decision d : args.plan()) {
+      s.append("  ").append(d).append('\n');
+    }
+    s.append("\nteardown: gpuvirt teardown --owner ").append(owner)
+        .append(root == null ? "" : " --root " + root).append('\n');
+    return s.toString();
+  }
+
+  private String json(HostContext host, Provisioner provisioner, Provisioned result,
+      List<ProgressEvent> events, QemuArgs args) {
+    ObjectMapper mapper = new ObjectMapper();
+    try {
+      ObjectNode node = mapper.createObjectNode();
+      node.put("host", host.root().toString());
+      node.put("simulated", host.simulated());
+      node.put("stateDirectory", host.stateDirectory().toString());
+      node.put("partitionMode", provisioner.partitionMode());
+      node.put("alreadyProvisioned", result.alreadyProvisioned());
+      node.set("lease", mapper.readTree(LeaseJson.of(result.lease())));
+      ArrayNode groups = node.putArray("vfioGroups");
+      for (VfioGroupNode n : result.vfioGroups()) {
+        ObjectNode g = groups.addObject();
+        g.put("group", n.iommuGroup());
+        g.put("node", n.groupNode());
+        n.deviceNodes().forEach(g.putArray("deviceNodes")::add);
+      }
+      ArrayNode steps = node.putArray("steps");
+      for (ProgressEvent e : events) {
+        ObjectNode step = steps.addObject();
+        step.put("step", e.step().name());
+        step.put("kind", e.kind().name());
+        e.device().ifPresent(d -> step.put("device", d.toString()));
+        step.put("detail", e.detail());
+        step.put("millis", e.elapsed().toMillis());
+      }
+      node.put("qemuSource", qemu.source);
+      node.set("qemu", mapper.readTree(args.toJson()));
+      return node.toPrettyString();
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new io.gpuvirt.core.GpuvirtException("cannot render JSON output: " + e.getMessage(),
+          e);
+    }
+  }
+}

@@ -1,0 +1,65 @@
+package io.gpuvirt.examples.cli;
+
+import io.gpuvirt.core.ledger.LeaseLedger;
+import io.gpuvirt.core.provision.ProgressEvent;
+import io.gpuvirt.core.provision.Provisioner;
+import io.gpuvirt.core.provision.ProvisioningException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code gpuvirt teardown --owner ID}: reverses {@code provision} once the VM is gone. */
+@Command(name = "teardown", mixinStandardHelpOptions = true,
+    description = {"Give a VM's GPUs back: restore their drivers, deactivate the partition,"
+        + " release the lease. Run it after the VM's QEMU process has exited."},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {"0:torn down, or nothing to tear down",
+        "1:a step failed; the lease is BOUND again (retry)", "2:error"})
+final class TeardownCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = "--owner", required = true, paramLabel = "ID", description = "The VM.")
+  String owner;
+
+  @Option(names = "--root", paramLabel = "DIR",
+      description = "Host root (default: the simulated HGX B200 that provision uses).")
+  Path root;
+
+  @Option(names = "--state", paramLabel = "DIR",
+      description = "State directory (default: /var/lib/gpuvirt, or ROOT/var/lib/gpuvirt).")
+  Path state;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    try (HostContext host = HostContext.openOrCreateDemo(Optional.ofNullable(root), state)) {
+      LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
+      Provisioner.Builder builder = Provisioner.builder(host.sysfs(), ledger).listener(e -> {
+        if (e.kind() != ProgressEvent.Kind.STARTED) {
+          out.println("  " + e);
+        }
+      });
+      if (host.sharedNvSwitch()) {
+        host.partitions(host.scan()).ifPresent(builder::partitions);
+      }
+      out.println("host: " + host.describe());
+      try {
+        boolean held = builder.build().teardown(owner);
+        out.println(held ? owner + " torn down" : owner + " holds no lease; nothing to do");
+        out.flush();
+        return Cli.OK;
+      } catch (ProvisioningException e) {
+        out.flush();
+        err.println("gpuvirt: " + e.getMessage());
+        err.flush();
+        return Cli.REFUSED;
+      }
+    }
+  }
+}
