@@ -13,7 +13,8 @@ import picocli.CommandLine.Command;
     description = "GPU passthrough orchestration for Linux/KVM.",
     subcommands = {SimulateCommand.class, TopologyCommand.class, DoctorCommand.class,
         AllocateCommand.class, ReleaseCommand.class, LeasesCommand.class, ReconcileCommand.class,
-        PartitionsCommand.class, ModuleIdsCommand.class, CommandLine.HelpCommand.class})
+        PartitionsCommand.class, ModuleIdsCommand.class,
+        io.gpuvirt.examples.guest.GuestCheckCommand.class, CommandLine.HelpCommand.class})
 public final class GpuvirtCli {
 
   public static void main(String[] args) {
