@@ -14,10 +14,11 @@ import java.util.Optional;
  * @param verdict the outcome
  * @param upstream the bridges above it, nearest first (empty on the root complex)
  * @param rootPort the root port it sits behind, when one was found
- * @param explanation one sentence for the report: the evidence, and the fix when it failed
+ * @param explanation one sentence for the report: where it sits and what that means
+ * @param fix how to place it behind a root port, when it failed
  */
 public record GpuPlacement(PciAddress gpu, PciId id, Verdict verdict, List<PciAddress> upstream,
-    Optional<PciAddress> rootPort, String explanation) {
+    Optional<PciAddress> rootPort, String explanation, Optional<String> fix) {
 
   /** The outcomes of the check. */
   public enum Verdict {
@@ -52,6 +53,10 @@ public record GpuPlacement(PciAddress gpu, PciId id, Verdict verdict, List<PciAd
     upstream = List.copyOf(upstream);
     Objects.requireNonNull(rootPort, "rootPort of " + gpu);
     Objects.requireNonNull(explanation, "explanation of " + gpu);
+    Objects.requireNonNull(fix, "fix of " + gpu);
+    if (fix.isPresent() == verdict.passed()) {
+      throw new IllegalArgumentException(gpu + ": a failed placement has a fix, a passed one none");
+    }
   }
 
   /** Whether the GPU is where CUDA needs it. */

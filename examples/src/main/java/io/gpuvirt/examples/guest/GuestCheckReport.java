@@ -45,7 +45,8 @@ public record GuestCheckReport(String root, List<GpuPlacement> gpus, CudaStatus 
       out.add("no NVIDIA GPU (vendor 10de, class 0x0300 or 0x0302) on the guest's PCI bus under "
           + root + "; check that the VM was started with the GPU passed through (vfio-pci)");
     }
-    gpus.stream().filter(g -> !g.passed()).forEach(g -> out.add(g.explanation()));
+    gpus.stream().filter(g -> !g.passed())
+        .forEach(g -> out.add(g.explanation() + "; " + g.fix().orElseThrow()));
     if (!cuda.loaded()) {
       out.add(cuda.loadError().orElseThrow());
     } else {
@@ -115,6 +116,7 @@ public record GuestCheckReport(String root, List<GpuPlacement> gpus, CudaStatus 
       ArrayNode up = o.putArray("upstream");
       g.upstream().forEach(a -> up.add(a.toString()));
       o.put("explanation", g.explanation());
+      g.fix().ifPresent(f -> o.put("fix", f));
     }
     ObjectNode c = n.putObject("cuda");
     c.put("library", cuda.library());

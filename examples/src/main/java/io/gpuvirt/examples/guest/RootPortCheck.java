@@ -44,19 +44,20 @@ public final class RootPortCheck {
   private static GpuPlacement place(PciDevice gpu, List<PciDevice> chain) {
     List<PciAddress> upstream = chain.stream().map(PciDevice::address).toList();
     String name = gpu.address() + " [" + gpu.id() + "]";
-    String fix = "; attach it behind a root port: -device pcie-root-port,id=rp0,chassis=1,slot=1"
-        + " -device vfio-pci,host=<host BDF>,bus=rp0 (gpuvirt's QemuCommandBuilder does this), or"
-        + " in libvirt give the hostdev an address on a pcie-root-port controller";
+    Optional<String> fix = Optional.of("start the VM with the GPU behind a PCIe root port:"
+        + " -device pcie-root-port,id=rp0,chassis=1,slot=1 -device vfio-pci,host=<host BDF>,bus=rp0"
+        + " (gpuvirt's QemuCommandBuilder does this), or in libvirt give the hostdev an address on"
+        + " a pcie-root-port controller");
     if (chain.isEmpty()) {
       return new GpuPlacement(gpu.address(), gpu.id(), GpuPlacement.Verdict.ON_ROOT_COMPLEX,
           upstream, Optional.empty(), name + " sits directly on root bus " + gpu.rootBus()
-              + " (the flat layout in which HGX B200 fails cuInit with 3)" + fix);
+              + " (the flat layout in which HGX B200 fails cuInit with 3)", fix);
     }
     for (PciDevice bridge : chain) {
       if (bridge.portType().equals(Optional.of(PciePortType.ROOT_PORT))) {
         return new GpuPlacement(gpu.address(), gpu.id(), GpuPlacement.Verdict.BEHIND_ROOT_PORT,
             upstream, Optional.of(bridge.address()), name + " is behind PCIe root port "
-                + bridge.address() + " [" + bridge.id() + "]");
+                + bridge.address() + " [" + bridge.id() + "]", Optional.empty());
       }
     }
     PciDevice top = chain.get(chain.size() - 1);
@@ -65,11 +66,12 @@ public final class RootPortCheck {
       return new GpuPlacement(gpu.address(), gpu.id(), GpuPlacement.Verdict.BEHIND_ROOT_BUS_BRIDGE,
           upstream, Optional.of(top.address()), name + " is behind PCI bridge " + top.address()
               + " [" + top.id() + "] on the root bus; its port type is unreadable (run as root"
-              + " to read the PCI Express capability), so it is taken as a root port");
+              + " to read the PCI Express capability), so it is taken as a root port",
+          Optional.empty());
     }
     return new GpuPlacement(gpu.address(), gpu.id(), GpuPlacement.Verdict.NO_ROOT_PORT, upstream,
         Optional.empty(), name + " is behind " + describe(chain) + ", none of them a PCIe root"
-            + " port" + fix);
+            + " port", fix);
   }
 
   private static String describe(List<PciDevice> chain) {

@@ -38,9 +38,20 @@ final class RootPortCheckTest {
   }
 
   @Test
-  void examine_flatLayout_explainsTheFix() {
+  void examine_flatLayout_namesTheGpuAndItsBus() {
     String why = examine(GuestTrees.flat()).get(0).explanation();
-    assertTrue(why.contains("0000:00:04.0") && why.contains("pcie-root-port"), why);
+    assertTrue(why.contains("0000:00:04.0") && why.contains("root bus 0000:00"), why);
+  }
+
+  @Test
+  void examine_flatLayout_givesTheRootPortFix() {
+    String fix = examine(GuestTrees.flat()).get(0).fix().orElseThrow();
+    assertTrue(fix.contains("-device pcie-root-port"), fix);
+  }
+
+  @Test
+  void examine_passed_hasNoFix() {
+    assertEquals(Optional.empty(), examine(GuestTrees.behindRootPort()).get(0).fix());
   }
 
   @Test
