@@ -57,6 +57,9 @@ public record GuestCheckReport(String root, List<GpuPlacement> gpus, CudaStatus 
       } else if (cuda.deviceCountResult().isPresent() && !cuda.deviceCountResult().get().success()) {
         CuResult r = cuda.deviceCountResult().get();
         out.add("cuDeviceGetCount returned " + r + r.hint().map(h -> ": " + h).orElse(""));
+      } else if (cuda.deviceCountResult().isEmpty()) {
+        out.add(cuda.library() + " has no cuDeviceGetCount; give the path of the NVIDIA driver's"
+            + " libcuda.so.1");
       } else if (cuda.deviceCount().orElse(0) == 0) {
         out.add("CUDA initialised but sees no device; check CUDA_VISIBLE_DEVICES");
       }
