@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
         RecoverCommand.class, QemuArgsCommand.class, SimulateCommand.class, TopologyCommand.class,
         DoctorCommand.class, AllocateCommand.class, ReleaseCommand.class, LeasesCommand.class,
         ReconcileCommand.class, PartitionsCommand.class, ModuleIdsCommand.class,
-        CommandLine.HelpCommand.class})
+        io.gpuvirt.examples.guest.GuestCheckCommand.class, CommandLine.HelpCommand.class})
 public final class GpuvirtCli {
 
   public static void main(String[] args) {
