@@ -12,11 +12,11 @@ import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.Topology;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -63,14 +63,7 @@ final class AllocateCommand implements Callable<Integer> {
           + " (a NIC behind a switch without ACS). Repeatable.")
   List<String> allow = new ArrayList<>();
 
-  @Option(names = "--root", paramLabel = "DIR", defaultValue = "/",
-      description = "Host root that holds sys/ (default: ${DEFAULT-VALUE}).")
-  Path root;
-
-  @Option(names = "--state", paramLabel = "DIR",
-      description = "State directory (default: /var/lib/gpuvirt, or ROOT/var/lib/gpuvirt"
-          + " with --root).")
-  Path state;
+  @Mixin HostOptions hostOptions;
 
   @Option(names = "--json", description = "Print the lease as JSON.")
   boolean json;
@@ -83,7 +76,7 @@ final class AllocateCommand implements Callable<Integer> {
     AllocationRequest built = request.build();
     PrintWriter err = spec.commandLine().getErr();
     Lease lease;
-    try (HostContext host = HostContext.open(root, state)) {
+    try (HostContext host = hostOptions.open()) {
       Topology topology = host.scan();
       LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
       Optional<PartitionContext> partitions = host.partitions(topology);

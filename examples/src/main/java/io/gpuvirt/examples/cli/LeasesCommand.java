@@ -4,11 +4,11 @@ import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.ledger.LeaseJson;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -25,21 +25,14 @@ final class LeasesCommand implements Callable<Integer> {
   @Option(names = "--owner", paramLabel = "ID", description = "Show only this owner's lease, in full.")
   Optional<String> owner;
 
-  @Option(names = "--root", paramLabel = "DIR", defaultValue = "/",
-      description = "Host root whose state directory to use (default: ${DEFAULT-VALUE}).")
-  Path root;
-
-  @Option(names = "--state", paramLabel = "DIR",
-      description = "State directory (default: /var/lib/gpuvirt, or ROOT/var/lib/gpuvirt"
-          + " with --root).")
-  Path state;
+  @Mixin HostOptions hostOptions;
 
   @Option(names = "--json", description = "Print the leases as a JSON array.")
   boolean json;
 
   @Override
   public Integer call() {
-    LeaseLedger ledger = LeaseLedger.open(HostContext.stateDirectory(root, state));
+    LeaseLedger ledger = LeaseLedger.open(hostOptions.stateDirectory());
     PrintWriter out = spec.commandLine().getOut();
     List<Lease> leases;
     if (owner.isPresent()) {

@@ -17,10 +17,8 @@ import io.gpuvirt.core.vfio.VfioGroupNode;
 import io.gpuvirt.qemu.command.Decision;
 import io.gpuvirt.qemu.command.QemuArgs;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -57,14 +55,7 @@ final class ProvisionCommand implements Callable<Integer> {
       description = "Which devices: gpu, 10de:2901, class:0302 or BDF,BDF (default: ${DEFAULT-VALUE}).")
   String device;
 
-  @Option(names = "--root", paramLabel = "DIR",
-      description = "Host root: / for this host, or a simulated host's directory. Default: a"
-          + " simulated HGX B200 under the temp directory.")
-  Path root;
-
-  @Option(names = "--state", paramLabel = "DIR",
-      description = "State directory (default: /var/lib/gpuvirt, or ROOT/var/lib/gpuvirt).")
-  Path state;
+  @Mixin HostOptions host;
 
   @Option(names = "--no-reset", description = "Do not function-reset the GPUs before binding.")
   boolean noReset;
@@ -81,13 +72,13 @@ final class ProvisionCommand implements Callable<Integer> {
     AllocationRequest request = AllocationRequest.builder(owner).count(gpus)
         .selector(DeviceSelector.parse(device)).build();
     qemu.capabilities(); // a bad --qemu or --qemu-version fails before the host is touched
-    try (HostContext host = HostContext.openOrCreateDemo(Optional.ofNullable(root), state)) {
-      LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
-      Topology topology = host.scan();
+    try (HostContext context = host.openOrDemo()) {
+      LeaseLedger ledger = LeaseLedger.open(context.stateDirectory());
+      Topology topology = context.scan();
       List<ProgressEvent> events = new ArrayList<>();
-      Provisioner.Builder builder = Provisioner.builder(host.sysfs(), ledger)
+      Provisioner.Builder builder = Provisioner.builder(context.sysfs(), ledger)
           .resetBeforeBind(!noReset).listener(events::add);
-      host.partitions(topology).ifPresent(builder::partitions);
+      context.partitions(topology).ifPresent(builder::partitions);
       Provisioner provisioner = builder.build();
       provisioner.recover();
       Provisioned result;
@@ -100,20 +91,20 @@ final class ProvisionCommand implements Callable<Integer> {
       }
       QemuArgs args = qemu.render(result.lease());
       if (json) {
-        out.println(json(host, provisioner, result, events, args));
+        out.println(json(context, provisioner, result, events, args));
       } else {
-        out.print(text(host, provisioner, result, events, args));
+        out.print(text(context, provisioner, result, events, args));
       }
       out.flush();
       return Cli.OK;
     }
   }
 
-  private String text(HostContext host, Provisioner provisioner, Provisioned result,
+  private String text(HostContext context, Provisioner provisioner, Provisioned result,
       List<ProgressEvent> events, QemuArgs args) {
     StringBuilder s = new StringBuilder();
-    s.append("host:  ").append(host.describe()).append('\n');
-    s.append("state: ").append(host.stateDirectory()).append('\n');
+    s.append("host:  ").append(context.describe()).append('\n');
+    s.append("state: ").append(context.stateDirectory()).append('\n');
     s.append("mode:  ").append(provisioner.partitionMode()
         ? "shared NVSwitch (Fabric Manager partitions, GPUs mapped by module id)"
         : "IOMMU groups (no Fabric Manager partitions)").append('\n');
@@ -139,18 +130,18 @@ final class ProvisionCommand implements Callable<Integer> {
       s.append("  ").append(d).append('\n');
     }
     s.append("\nteardown: gpuvirt teardown --owner ").append(owner)
-        .append(root == null ? "" : " --root " + root).append('\n');
+        .append(host.rootArgument()).append('\n');
     return s.toString();
   }
 
-  private String json(HostContext host, Provisioner provisioner, Provisioned result,
+  private String json(HostContext context, Provisioner provisioner, Provisioned result,
       List<ProgressEvent> events, QemuArgs args) {
     ObjectMapper mapper = new ObjectMapper();
     try {
       ObjectNode node = mapper.createObjectNode();
-      node.put("host", host.root().toString());
-      node.put("simulated", host.simulated());
-      node.put("stateDirectory", host.stateDirectory().toString());
+      node.put("host", context.root().toString());
+      node.put("simulated", context.simulated());
+      node.put("stateDirectory", context.stateDirectory().toString());
       node.put("partitionMode", provisioner.partitionMode());
       node.put("alreadyProvisioned", result.alreadyProvisioned());
       node.set("lease", mapper.readTree(LeaseJson.of(result.lease())));

@@ -27,13 +27,7 @@ final class QemuArgsCommand implements Callable<Integer> {
   @Option(names = "--owner", required = true, paramLabel = "ID", description = "The VM.")
   String owner;
 
-  @Option(names = "--root", paramLabel = "DIR", defaultValue = "/",
-      description = "Host root (default: ${DEFAULT-VALUE}).")
-  Path root;
-
-  @Option(names = "--state", paramLabel = "DIR",
-      description = "State directory (default: /var/lib/gpuvirt, or ROOT/var/lib/gpuvirt).")
-  Path state;
+  @Mixin HostOptions hostOptions;
 
   @Option(names = "--json", description = "Print argv and plan as JSON.")
   boolean json;
@@ -43,7 +37,7 @@ final class QemuArgsCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
-    Path stateDirectory = HostContext.stateDirectory(root, state);
+    Path stateDirectory = hostOptions.stateDirectory();
     Optional<Lease> lease = LeaseLedger.open(stateDirectory).lease(owner);
     if (lease.isEmpty()) {
       spec.commandLine().getErr().println("gpuvirt: " + owner + " holds no lease in "

@@ -5,9 +5,9 @@ import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.ledger.ReconcilePolicy;
 import io.gpuvirt.core.ledger.ReconcileReport;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -27,20 +27,13 @@ final class ReconcileCommand implements Callable<Integer> {
   @Option(names = "--repair", description = "Drop stale leases (default: report only).")
   boolean repair;
 
-  @Option(names = "--root", paramLabel = "DIR", defaultValue = "/",
-      description = "Host root that holds sys/ (default: ${DEFAULT-VALUE}).")
-  Path root;
-
-  @Option(names = "--state", paramLabel = "DIR",
-      description = "State directory (default: /var/lib/gpuvirt, or ROOT/var/lib/gpuvirt"
-          + " with --root).")
-  Path state;
+  @Mixin HostOptions hostOptions;
 
   @Override
   public Integer call() {
     ReconcilePolicy policy = repair ? ReconcilePolicy.REPAIR : ReconcilePolicy.REPORT_ONLY;
     ReconcileReport report;
-    try (HostContext host = HostContext.open(root, state)) {
+    try (HostContext host = hostOptions.open()) {
       LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
       report = host.sharedNvSwitch()
           ? ledger.reconcile(host.scan(), host.fabricManager(), policy)

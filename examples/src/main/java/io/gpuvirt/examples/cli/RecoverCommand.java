@@ -4,9 +4,9 @@ import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.provision.Provisioner;
 import io.gpuvirt.core.provision.RecoveryReport;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -15,25 +15,19 @@ import picocli.CommandLine.Spec;
 @Command(name = "recover", mixinStandardHelpOptions = true,
     description = {"Finish or undo provisioning and teardown operations that a crash interrupted"
         + " (run it at start-up): interrupted provisioning is rolled back, interrupted teardown"
-        + " finished."},
+        + " finished. Without --root it recovers this host (/)."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:nothing left interrupted", "1:some lease could not be recovered",
         "2:error"})
 final class RecoverCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--root", paramLabel = "DIR", defaultValue = "/",
-      description = "Host root (default: ${DEFAULT-VALUE}).")
-  Path root;
-
-  @Option(names = "--state", paramLabel = "DIR",
-      description = "State directory (default: /var/lib/gpuvirt, or ROOT/var/lib/gpuvirt).")
-  Path state;
+  @Mixin HostOptions hostOptions;
 
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
-    try (HostContext host = HostContext.open(root, state)) {
+    try (HostContext host = hostOptions.open()) {
       Provisioner.Builder builder = Provisioner.builder(host.sysfs(),
           LeaseLedger.open(host.stateDirectory()));
       if (host.sharedNvSwitch()) {

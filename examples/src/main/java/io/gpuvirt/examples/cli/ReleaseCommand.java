@@ -4,10 +4,10 @@ import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.ledger.LeaseJson;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -26,21 +26,14 @@ final class ReleaseCommand implements Callable<Integer> {
   @Option(names = "--owner", required = true, paramLabel = "ID", description = "The owner.")
   String owner;
 
-  @Option(names = "--root", paramLabel = "DIR", defaultValue = "/",
-      description = "Host root whose state directory to use (default: ${DEFAULT-VALUE}).")
-  Path root;
-
-  @Option(names = "--state", paramLabel = "DIR",
-      description = "State directory (default: /var/lib/gpuvirt, or ROOT/var/lib/gpuvirt"
-          + " with --root).")
-  Path state;
+  @Mixin HostOptions hostOptions;
 
   @Option(names = "--json", description = "Print {\"owner\", \"released\", \"lease\"} as JSON.")
   boolean json;
 
   @Override
   public Integer call() {
-    Optional<Lease> released = LeaseLedger.open(HostContext.stateDirectory(root, state)).release(owner);
+    Optional<Lease> released = LeaseLedger.open(hostOptions.stateDirectory()).release(owner);
     PrintWriter out = spec.commandLine().getOut();
     if (json) {
       out.print(LeaseText.pretty("{\"owner\":\"" + owner + "\",\"released\":"

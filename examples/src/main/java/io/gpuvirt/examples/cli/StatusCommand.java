@@ -11,13 +11,13 @@ import io.gpuvirt.core.ledger.ReconcileReport;
 import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.Topology;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -28,24 +28,19 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "status", mixinStandardHelpOptions = true,
     description = {"Show leases, active Fabric Manager partitions and GPU drivers side by side,"
-        + " flagging any inconsistency. Changes nothing."},
+        + " flagging any inconsistency. Changes nothing. Without --root it shows the simulated"
+        + " HGX B200 that provision uses."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:consistent", "1:inconsistencies found (listed)", "2:error"})
 final class StatusCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--root", paramLabel = "DIR",
-      description = "Host root (default: the simulated HGX B200 that provision uses).")
-  Path root;
-
-  @Option(names = "--state", paramLabel = "DIR",
-      description = "State directory (default: /var/lib/gpuvirt, or ROOT/var/lib/gpuvirt).")
-  Path state;
+  @Mixin HostOptions hostOptions;
 
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
-    try (HostContext host = HostContext.openOrCreateDemo(Optional.ofNullable(root), state)) {
+    try (HostContext host = hostOptions.openOrDemo()) {
       LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
       Topology topology = host.scan();
       List<Lease> leases = ledger.leases();

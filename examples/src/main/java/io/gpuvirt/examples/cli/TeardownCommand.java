@@ -5,10 +5,9 @@ import io.gpuvirt.core.provision.ProgressEvent;
 import io.gpuvirt.core.provision.Provisioner;
 import io.gpuvirt.core.provision.ProvisioningException;
 import java.io.PrintWriter;
-import java.nio.file.Path;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -16,7 +15,8 @@ import picocli.CommandLine.Spec;
 /** {@code gpuvirt teardown --owner ID}: reverses {@code provision} once the VM is gone. */
 @Command(name = "teardown", mixinStandardHelpOptions = true,
     description = {"Give a VM's GPUs back: restore their drivers, deactivate the partition,"
-        + " release the lease. Run it after the VM's QEMU process has exited."},
+        + " release the lease. Run it after the VM's QEMU process has exited. Without --root it"
+        + " works on the simulated HGX B200 that provision uses."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:torn down, or nothing to tear down",
         "1:a step failed; the lease is BOUND again (retry)", "2:error"})
@@ -26,19 +26,13 @@ final class TeardownCommand implements Callable<Integer> {
   @Option(names = "--owner", required = true, paramLabel = "ID", description = "The VM.")
   String owner;
 
-  @Option(names = "--root", paramLabel = "DIR",
-      description = "Host root (default: the simulated HGX B200 that provision uses).")
-  Path root;
-
-  @Option(names = "--state", paramLabel = "DIR",
-      description = "State directory (default: /var/lib/gpuvirt, or ROOT/var/lib/gpuvirt).")
-  Path state;
+  @Mixin HostOptions hostOptions;
 
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    try (HostContext host = HostContext.openOrCreateDemo(Optional.ofNullable(root), state)) {
+    try (HostContext host = hostOptions.openOrDemo()) {
       LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
       Provisioner.Builder builder = Provisioner.builder(host.sysfs(), ledger).listener(e -> {
         if (e.kind() != ProgressEvent.Kind.STARTED) {
