@@ -1,6 +1,7 @@
 package io.gpuvirt.core.provision;
 
 import io.gpuvirt.core.GpuvirtException;
+import io.gpuvirt.core.alloc.AllocationRefusedException;
 import io.gpuvirt.core.alloc.AllocationRequest;
 import io.gpuvirt.core.alloc.DeviceRole;
 import io.gpuvirt.core.alloc.Lease;
@@ -12,7 +13,6 @@ import io.gpuvirt.core.fabric.FabricManager;
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.PciAddress;
-import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyScanner;
 import io.gpuvirt.core.vfio.BindException;
@@ -118,13 +118,22 @@ public final class Provisioner {
     if (existing.isPresent() && existing.get().state().inFlight()) {
       undo(existing.get(), ProvisionStep.ALLOCATE);
     }
-    Lease lease = timed(owner, ProvisionStep.ALLOCATE, Optional.empty(), () -> {
-      Topology topology = TopologyScanner.scan(sysfs);
-      Lease l = partitions.isPresent() ? ledger.allocate(request, topology, partitions.get())
-          : ledger.allocate(request, topology);
-      return l;
-    }, l -> "IOMMU groups " + l.groupNumbers()
-        + l.partitionId().stream().mapToObj(p -> ", partition " + p).findFirst().orElse(""));
+    Lease lease;
+    try {
+      lease = timed(owner, ProvisionStep.ALLOCATE, Optional.empty(), () -> {
+        Topology topology = TopologyScanner.scan(sysfs);
+        return partitions.isPresent() ? ledger.allocate(request, topology, partitions.get())
+            : ledger.allocate(request, topology);
+      }, l -> "IOMMU groups " + l.groupNumbers()
+          + l.partitionId().stream().mapToObj(p -> ", partition " + p).findFirst().orElse(""));
+    } catch (AllocationRefusedException e) {
+      throw e;
+    } catch (GpuvirtException e) {
+      // Reading the host, asking Fabric Manager or writing the ledger failed: nothing was changed.
+      throw new ProvisioningException(owner, ProvisionStep.ALLOCATE, null, true, "provisioning "
+          + owner + " failed at " + ProvisionStep.ALLOCATE + ": " + e.getMessage()
+          + "; nothing was changed", e);
+    }
 
     ProvisionStep step = ProvisionStep.RESET;
     PciAddress device = null;
@@ -293,8 +302,31 @@ public final class Provisioner {
         fabricManager().activate(id);
       }
     }
+    clearOverridesLeftByRestore(lease);
     binder.bind(bindRequest(lease));
     ledger.updateState(lease.owner(), LeaseState.BOUND);
+  }
+
+  /**
+   * A restore refused half-way (the unbind from VFIO failed) leaves the device on the VFIO driver
+   * with {@code driver_override} set to its original driver; binding skips a device already on
+   * VFIO, so clear that override here to leave the device exactly as it was while BOUND.
+   */
+  private void clearOverridesLeftByRestore(Lease lease) {
+    for (DeviceBinding b : bindings(lease)) {
+      PciAddress a = b.address();
+      String override = a.sysfsPath("driver_override");
+      if (b.boundByGpuvirt() && b.originalDriver().isPresent() && sysfs.exists(override)
+          && currentDriver(a).equals(Optional.of(vfioDriver))
+          && sysfs.read(override).strip().equals(b.originalDriver().get())) {
+        sysfs.write(override, "\n");
+      }
+    }
+  }
+
+  private Optional<String> currentDriver(PciAddress a) {
+    return sysfs.readLink(a.sysfsPath("driver"))
+        .map(link -> link.substring(link.lastIndexOf('/') + 1));
   }
 
   private void deactivateIfActive(int id) {
@@ -324,14 +356,15 @@ public final class Provisioner {
     }, a -> "function reset on its host driver");
   }
 
+  /** Reads back each device's driver link (cheap: no full scan) and the partition's state. */
   private void verify(Lease lease) {
-    Topology topology = TopologyScanner.scan(sysfs);
     for (LeasedDevice d : lease.passedThroughDevices()) {
-      PciDevice now = topology.require(d.address());
-      if (!now.driver().equals(Optional.of(vfioDriver))) {
+      Optional<String> now = currentDriver(d.address());
+      if (!now.equals(Optional.of(vfioDriver))) {
         throw new BindException(d.address(), BindStep.VERIFY, d.address()
-            + " is on " + now.driver().orElse("no driver") + " after binding, not " + vfioDriver,
-            null);
+            + " is on " + now.orElse("no driver") + " after binding, not " + vfioDriver
+            + "; something else changed its driver meanwhile (check dmesg and other tools that"
+            + " manage PCI drivers)", null);
       }
     }
     if (lease.partitionId().isPresent() && !partitionActive(lease.partitionId().getAsInt())) {
