@@ -99,7 +99,8 @@ public final class Provisioner {
    *
    * @throws io.gpuvirt.core.alloc.AllocationRefusedException when the host has no capacity for it
    *     (the message says what is free); nothing was changed
-   * @throws ProvisioningException when a step failed; what was done has been rolled back
+   * @throws ProvisioningException when a step failed; what was done has been rolled back (an
+   *     owner that had reserved its devices before the call keeps the reservation)
    */
   public Provisioned provision(AllocationRequest request) {
     Objects.requireNonNull(request, "request");
@@ -116,8 +117,11 @@ public final class Provisioner {
       return new Provisioned(lease, nodes(lease), true);
     }
     if (existing.isPresent() && existing.get().state().inFlight()) {
-      undo(existing.get(), ProvisionStep.ALLOCATE);
+      undo(existing.get(), ProvisionStep.ALLOCATE, false);
     }
+    // An owner that reserved its devices (gpuvirt allocate) keeps the reservation if this fails.
+    boolean reserved = existing.isPresent() && existing.get().state() == LeaseState.ALLOCATED
+        && existing.get().request().equals(request);
     Lease lease;
     try {
       lease = timed(owner, ProvisionStep.ALLOCATE, Optional.empty(), () -> {
@@ -179,7 +183,7 @@ public final class Provisioner {
       }
       boolean rolledBack = true;
       try {
-        undo(ledger.lease(owner).orElse(lease), step);
+        undo(ledger.lease(owner).orElse(lease), step, reserved);
       } catch (GpuvirtException rollbackFailure) {
         e.addSuppressed(rollbackFailure);
         rolledBack = false;
@@ -212,7 +216,7 @@ public final class Provisioner {
     }
     Lease lease = found.get();
     if (lease.state() != LeaseState.BOUND) {
-      undo(lease, ProvisionStep.RELEASE);
+      undo(lease, ProvisionStep.RELEASE, false);
       return true;
     }
     ledger.updateState(owner, LeaseState.TEARING_DOWN);
@@ -262,7 +266,7 @@ public final class Provisioner {
           continue;
         }
         try {
-          undo(lease, ProvisionStep.RELEASE);
+          undo(lease, ProvisionStep.RELEASE, false);
           actions.add(lease.owner() + ": " + (lease.state() == LeaseState.TEARING_DOWN
               ? "finished the interrupted teardown" : "rolled back the interrupted provisioning")
               + " (was " + lease.state() + ")");
@@ -274,21 +278,28 @@ public final class Provisioner {
     });
   }
 
-  /** Restores drivers, deactivates the partition and releases the lease, in that order. */
-  private void undo(Lease lease, ProvisionStep failedStep) {
+  /**
+   * Restores drivers, deactivates the partition and releases the lease, in that order; or, when
+   * {@code keepReservation}, puts the lease back to {@link LeaseState#ALLOCATED} instead of
+   * releasing it (the owner had reserved the devices before this call).
+   */
+  private void undo(Lease lease, ProvisionStep failedStep, boolean keepReservation) {
     String owner = lease.owner();
     LOG.warn("undoing {} (lease {}, after {})", owner, lease.state(), failedStep);
-    if (lease.state() != LeaseState.ALLOCATED || failedStep != ProvisionStep.ALLOCATE) {
-      timed(owner, ProvisionStep.RESTORE_DRIVERS, Optional.empty(),
-          () -> binder.recover(bindings(lease)),
-          r -> r.restored().size() + " devices back on their drivers");
-      if (lease.partitionId().isPresent()) {
-        int id = lease.partitionId().getAsInt();
-        timed(owner, ProvisionStep.DEACTIVATE_PARTITION, Optional.empty(), () -> {
-          deactivateIfActive(id);
-          return id;
-        }, p -> "partition " + p + " inactive");
-      }
+    timed(owner, ProvisionStep.RESTORE_DRIVERS, Optional.empty(),
+        () -> binder.recover(bindings(lease)),
+        r -> r.restored().size() + " devices back on their drivers");
+    if (lease.partitionId().isPresent()) {
+      int id = lease.partitionId().getAsInt();
+      timed(owner, ProvisionStep.DEACTIVATE_PARTITION, Optional.empty(), () -> {
+        deactivateIfActive(id);
+        return id;
+      }, p -> "partition " + p + " inactive");
+    }
+    if (keepReservation) {
+      ledger.updateState(owner, LeaseState.ALLOCATED);
+      LOG.info("{} keeps its reservation (IOMMU groups {})", owner, lease.groupNumbers());
+      return;
     }
     timed(owner, ProvisionStep.RELEASE, Optional.empty(), () -> ledger.release(owner),
         r -> "lease released");

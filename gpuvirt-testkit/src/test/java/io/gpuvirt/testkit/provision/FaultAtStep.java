@@ -9,7 +9,7 @@ import java.util.random.RandomGenerator;
 
 /**
  * A progress listener that injects a {@link StepFault} the first time its step starts, lifts it
- * when that step fails, and records every event.
+ * when that step ends (so a ledger fault lasts exactly one step), and records every event.
  */
 final class FaultAtStep implements ProgressListener {
   private final SimulatedSite site;
@@ -37,7 +37,7 @@ final class FaultAtStep implements ProgressListener {
         started = true;
         lift = fault.injection().inject(new StepFault.Target(site, event,
             site.ledger().lease(event.owner()), random));
-      } else if (event.kind() == ProgressEvent.Kind.FAILED && lift.isPresent()) {
+      } else if (event.kind() != ProgressEvent.Kind.STARTED && lift.isPresent()) {
         lift.get().run();
         lift = Optional.of(() -> { });
       }

@@ -57,6 +57,24 @@ final class FaultMatrixTest {
   }
 
   @Test
+  void provisionFaults_ofAnOwnerWithAReservation_keepTheReservation() {
+    // With a reservation, allocation finds the owner's lease: no ledger write or Fabric Manager
+    // call there to fail (the host is still scanned).
+    List<StepFault> provisionFaults = faults(true).stream()
+        .filter(f -> !teardownStep(f.step()))
+        .filter(f -> f.step() != ALLOCATE || f.name().equals("vendor read fails")).toList();
+    SplittableRandom rnd = new SplittableRandom(7);
+    try (SimulatedSite site = SimulatedSite.partitioned(SimulatedHost.hgxB200())) {
+      AllocationRequest request = AllocationRequest.builder(OWNER).count(2).build();
+      site.reserve(request);
+
+      Set<String> exercised = runMatrix(site, request, provisionFaults, rnd, "reserved");
+
+      assertEquals(names(provisionFaults), exercised, "faults never injected");
+    }
+  }
+
+  @Test
   void provisionAndTeardownFaults_leaveTheHostAsBefore_randomHosts() {
     Set<String> exercised = new TreeSet<>();
     int hostsWithGpus = 0;

@@ -1,5 +1,6 @@
 package io.gpuvirt.testkit.provision;
 
+import io.gpuvirt.core.alloc.AllocationRequest;
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.alloc.LeaseState;
 import io.gpuvirt.core.alloc.LeasedDevice;
@@ -92,6 +93,13 @@ final class SimulatedSite implements AutoCloseable {
 
   Provisioner provisioner() {
     return provisioner(ProgressListener.NONE);
+  }
+
+  /** Reserves devices for the request in the ledger without touching the host (gpuvirt allocate). */
+  Lease reserve(AllocationRequest request) {
+    return client.isPresent()
+        ? ledger.allocate(request, scan(), new PartitionContext(client.get(), fabric().moduleIdMap()))
+        : ledger.allocate(request, scan());
   }
 
   Topology scan() {
