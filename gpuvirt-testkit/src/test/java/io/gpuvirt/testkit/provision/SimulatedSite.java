@@ -112,11 +112,15 @@ final class SimulatedSite implements AutoCloseable {
   }
 
   /**
-   * What breaks invariant 4: a device on vfio-pci without a lease, an active partition without a
-   * lease, a lease BOUND whose devices are not on vfio-pci or whose partition is inactive, a lease
-   * left in a journal state. Empty when consistent.
+   * What breaks invariant 4: a device on vfio-pci without a lease (other than those already there
+   * in {@code baseline}, which gpuvirt never bound), an active partition without a lease, a lease
+   * BOUND whose devices are not on vfio-pci or whose partition is inactive, a lease left in a
+   * journal state. Empty when consistent.
    */
-  List<String> violations() {
+  List<String> violations(HostSnapshot baseline) {
+    Set<PciAddress> alreadyOnVfio = new HashSet<>();
+    baseline.devices().stream().filter(d -> d.driver().equals(Optional.of(VFIO)))
+        .forEach(d -> alreadyOnVfio.add(d.address()));
     Topology topology = scan();
     List<Lease> leases = ledger.leases();
     List<Integer> active = fabric.map(SimulatedFabric::activePartitionIds).orElse(List.of());
@@ -146,7 +150,8 @@ final class SimulatedSite implements AutoCloseable {
       }
     }
     for (PciDevice d : topology.devices()) {
-      if (d.driver().equals(Optional.of(VFIO)) && !leased.contains(d.address())) {
+      if (d.driver().equals(Optional.of(VFIO)) && !leased.contains(d.address())
+          && !alreadyOnVfio.contains(d.address())) {
         out.add(d.address() + " is on " + VFIO + " without a lease");
       }
     }
