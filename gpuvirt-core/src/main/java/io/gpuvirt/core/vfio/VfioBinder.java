@@ -259,7 +259,8 @@ public final class VfioBinder {
    * Puts back devices whose binding was interrupted (a crash between steps): a device gpuvirt was
    * moving that is now on the VFIO driver or on no driver goes back to its original driver, and a
    * {@code driver_override} left set to the VFIO driver (or to the original driver, by an
-   * interrupted restore) is cleared. A device on any other driver is left alone and reported. Used by recovery; {@link #restore} is the normal path.
+   * interrupted restore) is cleared. A device on any other driver is left alone and reported.
+   * Used by recovery; {@link #restore} is the normal path.
    */
   public RestoreResult recover(List<DeviceBinding> bindings) {
     List<PciAddress> restored = new ArrayList<>();
