@@ -17,7 +17,6 @@ import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyScanner;
 import io.gpuvirt.core.vfio.BindException;
 import io.gpuvirt.core.vfio.BindRequest;
-import io.gpuvirt.core.vfio.BindResult;
 import io.gpuvirt.core.vfio.BindStep;
 import io.gpuvirt.core.vfio.DeviceBinding;
 import io.gpuvirt.core.vfio.VfioBinder;
@@ -163,7 +162,7 @@ public final class Provisioner {
       }
       step = ProvisionStep.BIND;
       ledger.updateState(owner, LeaseState.BINDING);
-      BindResult bound = timed(owner, step, Optional.empty(), () -> binder.bind(bindRequest(lease)),
+      timed(owner, step, Optional.empty(), () -> binder.bind(bindRequest(lease)),
           r -> r.devices().size() + " devices on " + vfioDriver + " in groups "
               + lease.groupNumbers());
       step = ProvisionStep.VERIFY;
@@ -175,7 +174,7 @@ public final class Provisioner {
       step = ProvisionStep.COMMIT;
       Lease committed = timed(owner, step, Optional.empty(),
           () -> ledger.updateState(owner, LeaseState.BOUND), l -> "lease BOUND");
-      return new Provisioned(committed, bound.groups(), false);
+      return new Provisioned(committed, nodes(committed), false);
     } catch (GpuvirtException e) {
       PciAddress failed = device;
       if (e instanceof BindException && ((BindException) e).device().isPresent()) {
@@ -408,10 +407,23 @@ public final class Provisioner {
     return out;
   }
 
+  /**
+   * The device nodes of the lease's groups as the host shows them now: the group node and, where the
+   * kernel exposes {@code vfio-dev/}, the iommufd cdev of each passed-through device (the same
+   * answer for a fresh provisioning and for an owner already provisioned).
+   */
   private List<VfioGroupNode> nodes(Lease lease) {
     List<VfioGroupNode> out = new ArrayList<>();
     for (LeasedGroup g : lease.groups()) {
-      out.add(new VfioGroupNode(g.number(), g.vfioDevicePath(), List.of()));
+      List<String> cdevs = new ArrayList<>();
+      for (LeasedDevice d : g.devices()) {
+        String vfioDev = d.address().sysfsPath("vfio-dev");
+        if (d.role().passedThrough() && sysfs.isDirectory(vfioDev)) {
+          sysfs.list(vfioDev).stream().filter(n -> n.matches("vfio[0-9]+")).sorted()
+              .forEach(n -> cdevs.add("/dev/vfio/devices/" + n));
+        }
+      }
+      out.add(new VfioGroupNode(g.number(), g.vfioDevicePath(), cdevs));
     }
     return out;
   }
