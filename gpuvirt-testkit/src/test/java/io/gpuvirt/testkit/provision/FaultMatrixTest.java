@@ -29,7 +29,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
-import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -285,10 +284,5 @@ final class FaultMatrixTest {
       HostSnapshot.assertUnchanged(before, site.snapshot(), label + ": failure changed the host");
       return false;
     }
-  }
-
-  @SuppressWarnings("unused")
-  private static void each(List<StepFault> faults, Consumer<StepFault> action) {
-    faults.forEach(action);
   }
 }
