@@ -94,7 +94,8 @@ public final class Provisioner {
 
   /**
    * Provisions devices for {@code request.owner()}. Idempotent: an owner already provisioned for an
-   * equal request gets its lease back unchanged.
+   * equal request gets its lease back unchanged, once its devices are checked to be still on the
+   * VFIO driver (and its partition still active).
    *
    * @throws io.gpuvirt.core.alloc.AllocationRefusedException when the host has no capacity for it
    *     (the message says what is free); nothing was changed
@@ -112,6 +113,16 @@ public final class Provisioner {
     if (existing.isPresent() && existing.get().state() == LeaseState.BOUND
         && existing.get().request().equals(request)) {
       Lease lease = existing.get();
+      try {
+        verify(lease);
+      } catch (GpuvirtException e) {
+        PciAddress device = e instanceof BindException ? ((BindException) e).device().orElse(null)
+            : null;
+        throw new ProvisioningException(owner, ProvisionStep.VERIFY, device, true, owner
+            + " is BOUND in the ledger but the host no longer matches: " + e.getMessage()
+            + " (was the host rebooted, or the device moved by another tool?); nothing was"
+            + " changed. Tear it down ('gpuvirt teardown " + owner + "') and provision again", e);
+      }
       LOG.info("{} is already provisioned (IOMMU groups {})", owner, lease.groupNumbers());
       return new Provisioned(lease, nodes(lease), true);
     }
@@ -372,9 +383,9 @@ public final class Provisioner {
       Optional<String> now = currentDriver(d.address());
       if (!now.equals(Optional.of(vfioDriver))) {
         throw new BindException(d.address(), BindStep.VERIFY, d.address()
-            + " is on " + now.orElse("no driver") + " after binding, not " + vfioDriver
-            + "; something else changed its driver meanwhile (check dmesg and other tools that"
-            + " manage PCI drivers)", null);
+            + " is on " + now.orElse("no driver") + ", not " + vfioDriver
+            + "; something else changed its driver (check dmesg and other tools that manage PCI"
+            + " drivers)", null);
       }
     }
     if (lease.partitionId().isPresent() && !partitionActive(lease.partitionId().getAsInt())) {

@@ -9,9 +9,13 @@ import io.gpuvirt.core.alloc.AllocationRefusedException;
 import io.gpuvirt.core.alloc.AllocationRequest;
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.alloc.LeaseState;
+import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.provision.ProvisionStep;
 import io.gpuvirt.core.provision.Provisioned;
+import io.gpuvirt.core.provision.ProvisioningException;
 import io.gpuvirt.testkit.SimulatedHost;
 import java.util.List;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 /** Provisioning and teardown are idempotent by owner. */
@@ -40,6 +44,23 @@ final class IdempotencyTest {
 
       HostSnapshot.assertUnchanged(before, site.snapshot(), "second provision");
       assertEquals(writes, site.host().writeCount(), "sysfs writes by the second provision");
+    }
+  }
+
+  @Test
+  void provisionAgain_afterADeviceLeftVfio_failsAtVerifyAndChangesNothing() {
+    try (SimulatedSite site = SimulatedSite.partitioned(SimulatedHost.hgxB200())) {
+      Provisioned vm = site.provisioner().provision(FOUR);
+      PciAddress gpu = vm.lease().requestedDevices().get(1).address();
+      site.host().sysfs().write("/sys/bus/pci/drivers/vfio-pci/unbind", gpu.toString());
+      HostSnapshot before = site.snapshot();
+
+      ProvisioningException e = assertThrows(ProvisioningException.class,
+          () -> site.provisioner().provision(FOUR));
+
+      assertEquals(List.of(ProvisionStep.VERIFY, Optional.of(gpu)), List.of(e.step(), e.device()),
+          e.getMessage());
+      HostSnapshot.assertUnchanged(before, site.snapshot(), "second provision");
     }
   }
 
