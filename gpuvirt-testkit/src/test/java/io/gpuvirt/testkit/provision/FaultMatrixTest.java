@@ -20,6 +20,7 @@ import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.provision.ProvisionStep;
 import io.gpuvirt.core.provision.ProvisioningException;
+import io.gpuvirt.testkit.Fault;
 import io.gpuvirt.testkit.HostProfile;
 import io.gpuvirt.testkit.RandomHosts;
 import io.gpuvirt.testkit.SimulatedHost;
@@ -38,7 +39,7 @@ import org.junit.jupiter.api.Test;
  */
 final class FaultMatrixTest {
   private static final int PARTITION_SEEDS = 4;
-  private static final int RANDOM_HOST_SEEDS = 24;
+  private static final int RANDOM_HOST_SEEDS = 12;
   private static final String OWNER = "vm-fault";
 
   @Test
@@ -117,6 +118,20 @@ final class FaultMatrixTest {
           fail(preset + ": no fault could be injected");
         }
       }
+    }
+  }
+
+  @Test
+  void bindFault_isNotOnThePath_becauseBindingGoesThroughDriversProbe() {
+    try (SimulatedSite site = SimulatedSite.partitioned(SimulatedHost.hgxB200())) {
+      HostSnapshot before = site.snapshot();
+      site.host().profile().gpus().forEach(g -> site.host().inject(
+          Fault.bindFails(g.address()).persistent()));
+
+      site.provisioner().provision(AllocationRequest.builder(OWNER).count(8).build());
+      site.provisioner().teardown(OWNER);
+
+      HostSnapshot.assertUnchanged(before, site.snapshot(), "provision + teardown");
     }
   }
 
