@@ -95,7 +95,7 @@ public final class Provisioner {
   /**
    * Provisions devices for {@code request.owner()}. Idempotent: an owner already provisioned for an
    * equal request gets its lease back unchanged, once its devices are checked to be still on the
-   * VFIO driver (and its partition still active).
+   * VFIO driver (the partition's state is {@code reconcile}'s to check).
    *
    * @throws io.gpuvirt.core.alloc.AllocationRefusedException when the host has no capacity for it
    *     (the message says what is free); nothing was changed
@@ -112,19 +112,7 @@ public final class Provisioner {
     Optional<Lease> existing = ledger.lease(owner);
     if (existing.isPresent() && existing.get().state() == LeaseState.BOUND
         && existing.get().request().equals(request)) {
-      Lease lease = existing.get();
-      try {
-        verify(lease);
-      } catch (GpuvirtException e) {
-        PciAddress device = e instanceof BindException ? ((BindException) e).device().orElse(null)
-            : null;
-        throw new ProvisioningException(owner, ProvisionStep.VERIFY, device, true, owner
-            + " is BOUND in the ledger but the host no longer matches: " + e.getMessage()
-            + " (was the host rebooted, or the device moved by another tool?); nothing was"
-            + " changed. Tear it down ('gpuvirt teardown " + owner + "') and provision again", e);
-      }
-      LOG.info("{} is already provisioned (IOMMU groups {})", owner, lease.groupNumbers());
-      return new Provisioned(lease, nodes(lease), true);
+      return alreadyProvisioned(existing.get());
     }
     if (existing.isPresent() && existing.get().state().inFlight()) {
       undo(existing.get(), ProvisionStep.ALLOCATE, false);
@@ -203,6 +191,21 @@ public final class Provisioner {
           + (rolledBack ? "; everything done so far was rolled back"
               : "; rollback failed too, the lease stays in the ledger for 'gpuvirt recover'"), e);
     }
+  }
+
+  /** The answer to a repeated request, once the lease's devices are seen still on VFIO. */
+  private Provisioned alreadyProvisioned(Lease lease) {
+    String owner = lease.owner();
+    try {
+      verifyDrivers(lease);
+    } catch (BindException e) {
+      throw new ProvisioningException(owner, ProvisionStep.VERIFY, e.device().orElse(null), true,
+          owner + " is BOUND in the ledger but the host no longer matches: " + e.getMessage()
+          + " (was the host rebooted, or the device moved by another tool?); nothing was changed."
+          + " Tear it down ('gpuvirt teardown " + owner + "') and provision again", e);
+    }
+    LOG.info("{} is already provisioned (IOMMU groups {})", owner, lease.groupNumbers());
+    return new Provisioned(lease, nodes(lease), true);
   }
 
   /**
@@ -379,6 +382,14 @@ public final class Provisioner {
 
   /** Reads back each device's driver link (cheap: no full scan) and the partition's state. */
   private void verify(Lease lease) {
+    verifyDrivers(lease);
+    if (lease.partitionId().isPresent() && !partitionActive(lease.partitionId().getAsInt())) {
+      throw new GpuvirtException("partition " + lease.partitionId().getAsInt()
+          + " is not active after activation; check the Fabric Manager log");
+    }
+  }
+
+  private void verifyDrivers(Lease lease) {
     for (LeasedDevice d : lease.passedThroughDevices()) {
       Optional<String> now = currentDriver(d.address());
       if (!now.equals(Optional.of(vfioDriver))) {
@@ -387,10 +398,6 @@ public final class Provisioner {
             + "; something else changed its driver (check dmesg and other tools that manage PCI"
             + " drivers)", null);
       }
-    }
-    if (lease.partitionId().isPresent() && !partitionActive(lease.partitionId().getAsInt())) {
-      throw new GpuvirtException("partition " + lease.partitionId().getAsInt()
-          + " is not active after activation; check the Fabric Manager log");
     }
   }
 
