@@ -35,19 +35,22 @@ final class PartitionChooser {
     Map<Integer, FabricPartition> byId = new TreeMap<>();
     partitions.forEach(p -> byId.put(p.id(), p));
 
+    // Leases first, so that a GPU of a leased, active partition is named by its owner.
     Map<Integer, String> occupiedBy = new HashMap<>();
-    for (FabricPartition p : partitions) {
-      if (p.active()) {
-        p.moduleIds().forEach(m -> occupiedBy.putIfAbsent(m, "active partition " + p.id()));
-      }
-    }
+    Map<Integer, String> owners = new HashMap<>();
     for (Lease lease : leases) {
+      lease.partitionId().ifPresent(id -> owners.put(id, lease.owner()));
       lease.partitionId().ifPresent(id -> Optional.ofNullable(byId.get(id)).ifPresent(p ->
           p.moduleIds().forEach(m -> occupiedBy.putIfAbsent(m, "partition " + id
               + " leased to " + lease.owner()))));
       for (LeasedDevice d : lease.requestedDevices()) {
         context.moduleIds().moduleId(d.address()).ifPresent(m ->
             occupiedBy.putIfAbsent(m, d.address() + " leased to " + lease.owner()));
+      }
+    }
+    for (FabricPartition p : partitions) {
+      if (p.active()) {
+        p.moduleIds().forEach(m -> occupiedBy.putIfAbsent(m, "active partition " + p.id()));
       }
     }
     Map<PciAddress, GroupCandidate> freeByAddress = new HashMap<>();
@@ -62,7 +65,7 @@ final class PartitionChooser {
       if (p.size() != n) {
         continue;
       }
-      Optional<String> why = unusable(p, unsupported, occupiedBy, context, freeByAddress);
+      Optional<String> why = unusable(p, unsupported, occupiedBy, owners, context, freeByAddress);
       if (why.isPresent()) {
         refusals.add("partition " + p.id() + " " + p.moduleIds() + ": " + why.get());
       } else {
@@ -75,7 +78,8 @@ final class PartitionChooser {
       String detail = refusals.isEmpty()
           ? "Fabric Manager offers no partition of " + n + " GPUs (sizes offered: "
               + (sizes.isEmpty() ? "none" : sizes) + "); ask for one of the offered sizes"
-          : "no free partition of " + n + " GPUs: " + String.join("; ", refusals)
+          : "no free partition of " + n + " GPUs: " + String.join("; ", refusals) + "; "
+              + freeNow(byId.values(), unsupported, occupiedBy.keySet())
               + "; release a lease or deactivate an unused partition";
       throw new AllocationRefusedException(request.owner(), "cannot allocate a partition of " + n
           + " GPUs for " + request.owner() + " on " + host + ": " + detail);
@@ -107,11 +111,33 @@ final class PartitionChooser {
     return new Choice(chosen, usable.get(chosen), reasons);
   }
 
+  /** What is free: the GPU modules no active or leased partition holds, and their partitions. */
+  private static String freeNow(Collection<FabricPartition> all, Set<Integer> unsupported,
+      Set<Integer> occupied) {
+    TreeSet<Integer> free = new TreeSet<>();
+    all.forEach(p -> p.moduleIds().stream().filter(m -> !occupied.contains(m)).forEach(free::add));
+    if (free.isEmpty()) {
+      return "free now: no GPU";
+    }
+    Map<Integer, Integer> bySize = new TreeMap<>((a, b) -> Integer.compare(b, a));
+    for (FabricPartition q : all) {
+      if (!q.active() && !unsupported.contains(q.id())
+          && q.moduleIds().stream().noneMatch(occupied::contains)) {
+        bySize.merge(q.size(), 1, Integer::sum);
+      }
+    }
+    String partitions = bySize.isEmpty() ? "no usable partition"
+        : bySize.entrySet().stream().map(e -> e.getValue() + " of " + e.getKey() + " GPUs")
+            .collect(Collectors.joining(", "));
+    return "free now: " + free.size() + " GPUs (modules " + free + "), making " + partitions;
+  }
+
   private static Optional<String> unusable(FabricPartition p, Set<Integer> unsupported,
-      Map<Integer, String> occupiedBy, PartitionContext context,
+      Map<Integer, String> occupiedBy, Map<Integer, String> owners, PartitionContext context,
       Map<PciAddress, GroupCandidate> freeByAddress) {
     if (p.active()) {
-      return Optional.of("already active");
+      return Optional.of("already active" + Optional.ofNullable(owners.get(p.id()))
+          .map(o -> " (leased to " + o + ")").orElse(""));
     }
     if (unsupported.contains(p.id())) {
       return Optional.of("Fabric Manager reports it unsupported (degraded GPU or NVLink)");

@@ -1,6 +1,7 @@
 package io.gpuvirt.core.provision;
 
 import io.gpuvirt.core.GpuvirtException;
+import io.gpuvirt.core.alloc.AllocationRefusedException;
 import io.gpuvirt.core.alloc.AllocationRequest;
 import io.gpuvirt.core.alloc.DeviceRole;
 import io.gpuvirt.core.alloc.Lease;
@@ -12,12 +13,10 @@ import io.gpuvirt.core.fabric.FabricManager;
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.PciAddress;
-import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyScanner;
 import io.gpuvirt.core.vfio.BindException;
 import io.gpuvirt.core.vfio.BindRequest;
-import io.gpuvirt.core.vfio.BindResult;
 import io.gpuvirt.core.vfio.BindStep;
 import io.gpuvirt.core.vfio.DeviceBinding;
 import io.gpuvirt.core.vfio.VfioBinder;
@@ -95,11 +94,13 @@ public final class Provisioner {
 
   /**
    * Provisions devices for {@code request.owner()}. Idempotent: an owner already provisioned for an
-   * equal request gets its lease back unchanged.
+   * equal request gets its lease back unchanged, once its devices are checked to be still on the
+   * VFIO driver (the partition's state is {@code reconcile}'s to check).
    *
    * @throws io.gpuvirt.core.alloc.AllocationRefusedException when the host has no capacity for it
    *     (the message says what is free); nothing was changed
-   * @throws ProvisioningException when a step failed; what was done has been rolled back
+   * @throws ProvisioningException when a step failed; what was done has been rolled back (an
+   *     owner that had reserved its devices before the call keeps the reservation)
    */
   public Provisioned provision(AllocationRequest request) {
     Objects.requireNonNull(request, "request");
@@ -111,20 +112,30 @@ public final class Provisioner {
     Optional<Lease> existing = ledger.lease(owner);
     if (existing.isPresent() && existing.get().state() == LeaseState.BOUND
         && existing.get().request().equals(request)) {
-      Lease lease = existing.get();
-      LOG.info("{} is already provisioned (IOMMU groups {})", owner, lease.groupNumbers());
-      return new Provisioned(lease, nodes(lease), true);
+      return alreadyProvisioned(existing.get());
     }
     if (existing.isPresent() && existing.get().state().inFlight()) {
-      undo(existing.get(), ProvisionStep.ALLOCATE);
+      undo(existing.get(), ProvisionStep.ALLOCATE, false);
     }
-    Lease lease = timed(owner, ProvisionStep.ALLOCATE, Optional.empty(), () -> {
-      Topology topology = TopologyScanner.scan(sysfs);
-      Lease l = partitions.isPresent() ? ledger.allocate(request, topology, partitions.get())
-          : ledger.allocate(request, topology);
-      return l;
-    }, l -> "IOMMU groups " + l.groupNumbers()
-        + l.partitionId().stream().mapToObj(p -> ", partition " + p).findFirst().orElse(""));
+    // An owner that reserved its devices (gpuvirt allocate) keeps the reservation if this fails.
+    boolean reserved = existing.isPresent() && existing.get().state() == LeaseState.ALLOCATED
+        && existing.get().request().equals(request);
+    Lease lease;
+    try {
+      lease = timed(owner, ProvisionStep.ALLOCATE, Optional.empty(), () -> {
+        Topology topology = TopologyScanner.scan(sysfs);
+        return partitions.isPresent() ? ledger.allocate(request, topology, partitions.get())
+            : ledger.allocate(request, topology);
+      }, l -> "IOMMU groups " + l.groupNumbers()
+          + l.partitionId().stream().mapToObj(p -> ", partition " + p).findFirst().orElse(""));
+    } catch (AllocationRefusedException e) {
+      throw e;
+    } catch (GpuvirtException e) {
+      // Reading the host, asking Fabric Manager or writing the ledger failed: nothing was changed.
+      throw new ProvisioningException(owner, ProvisionStep.ALLOCATE, null, true, "provisioning "
+          + owner + " failed at " + ProvisionStep.ALLOCATE + ": " + e.getMessage()
+          + "; nothing was changed", e);
+    }
 
     ProvisionStep step = ProvisionStep.RESET;
     PciAddress device = null;
@@ -150,7 +161,7 @@ public final class Provisioner {
       }
       step = ProvisionStep.BIND;
       ledger.updateState(owner, LeaseState.BINDING);
-      BindResult bound = timed(owner, step, Optional.empty(), () -> binder.bind(bindRequest(lease)),
+      timed(owner, step, Optional.empty(), () -> binder.bind(bindRequest(lease)),
           r -> r.devices().size() + " devices on " + vfioDriver + " in groups "
               + lease.groupNumbers());
       step = ProvisionStep.VERIFY;
@@ -162,7 +173,7 @@ public final class Provisioner {
       step = ProvisionStep.COMMIT;
       Lease committed = timed(owner, step, Optional.empty(),
           () -> ledger.updateState(owner, LeaseState.BOUND), l -> "lease BOUND");
-      return new Provisioned(committed, bound.groups(), false);
+      return new Provisioned(committed, nodes(committed), false);
     } catch (GpuvirtException e) {
       PciAddress failed = device;
       if (e instanceof BindException && ((BindException) e).device().isPresent()) {
@@ -170,7 +181,7 @@ public final class Provisioner {
       }
       boolean rolledBack = true;
       try {
-        undo(ledger.lease(owner).orElse(lease), step);
+        undo(ledger.lease(owner).orElse(lease), step, reserved);
       } catch (GpuvirtException rollbackFailure) {
         e.addSuppressed(rollbackFailure);
         rolledBack = false;
@@ -180,6 +191,21 @@ public final class Provisioner {
           + (rolledBack ? "; everything done so far was rolled back"
               : "; rollback failed too, the lease stays in the ledger for 'gpuvirt recover'"), e);
     }
+  }
+
+  /** The answer to a repeated request, once the lease's devices are seen still on VFIO. */
+  private Provisioned alreadyProvisioned(Lease lease) {
+    String owner = lease.owner();
+    try {
+      verifyDrivers(lease);
+    } catch (BindException e) {
+      throw new ProvisioningException(owner, ProvisionStep.VERIFY, e.device().orElse(null), true,
+          owner + " is BOUND in the ledger but the host no longer matches: " + e.getMessage()
+          + " (was the host rebooted, or the device moved by another tool?); nothing was changed."
+          + " Tear it down ('gpuvirt teardown " + owner + "') and provision again", e);
+    }
+    LOG.info("{} is already provisioned (IOMMU groups {})", owner, lease.groupNumbers());
+    return new Provisioned(lease, nodes(lease), true);
   }
 
   /**
@@ -203,7 +229,7 @@ public final class Provisioner {
     }
     Lease lease = found.get();
     if (lease.state() != LeaseState.BOUND) {
-      undo(lease, ProvisionStep.RELEASE);
+      undo(lease, ProvisionStep.RELEASE, false);
       return true;
     }
     ledger.updateState(owner, LeaseState.TEARING_DOWN);
@@ -253,7 +279,7 @@ public final class Provisioner {
           continue;
         }
         try {
-          undo(lease, ProvisionStep.RELEASE);
+          undo(lease, ProvisionStep.RELEASE, false);
           actions.add(lease.owner() + ": " + (lease.state() == LeaseState.TEARING_DOWN
               ? "finished the interrupted teardown" : "rolled back the interrupted provisioning")
               + " (was " + lease.state() + ")");
@@ -265,21 +291,28 @@ public final class Provisioner {
     });
   }
 
-  /** Restores drivers, deactivates the partition and releases the lease, in that order. */
-  private void undo(Lease lease, ProvisionStep failedStep) {
+  /**
+   * Restores drivers, deactivates the partition and releases the lease, in that order; or, when
+   * {@code keepReservation}, puts the lease back to {@link LeaseState#ALLOCATED} instead of
+   * releasing it (the owner had reserved the devices before this call).
+   */
+  private void undo(Lease lease, ProvisionStep failedStep, boolean keepReservation) {
     String owner = lease.owner();
     LOG.warn("undoing {} (lease {}, after {})", owner, lease.state(), failedStep);
-    if (lease.state() != LeaseState.ALLOCATED || failedStep != ProvisionStep.ALLOCATE) {
-      timed(owner, ProvisionStep.RESTORE_DRIVERS, Optional.empty(),
-          () -> binder.recover(bindings(lease)),
-          r -> r.restored().size() + " devices back on their drivers");
-      if (lease.partitionId().isPresent()) {
-        int id = lease.partitionId().getAsInt();
-        timed(owner, ProvisionStep.DEACTIVATE_PARTITION, Optional.empty(), () -> {
-          deactivateIfActive(id);
-          return id;
-        }, p -> "partition " + p + " inactive");
-      }
+    timed(owner, ProvisionStep.RESTORE_DRIVERS, Optional.empty(),
+        () -> binder.recover(bindings(lease)),
+        r -> r.restored().size() + " devices back on their drivers");
+    if (lease.partitionId().isPresent()) {
+      int id = lease.partitionId().getAsInt();
+      timed(owner, ProvisionStep.DEACTIVATE_PARTITION, Optional.empty(), () -> {
+        deactivateIfActive(id);
+        return id;
+      }, p -> "partition " + p + " inactive");
+    }
+    if (keepReservation) {
+      ledger.updateState(owner, LeaseState.ALLOCATED);
+      LOG.info("{} keeps its reservation (IOMMU groups {})", owner, lease.groupNumbers());
+      return;
     }
     timed(owner, ProvisionStep.RELEASE, Optional.empty(), () -> ledger.release(owner),
         r -> "lease released");
@@ -293,8 +326,31 @@ public final class Provisioner {
         fabricManager().activate(id);
       }
     }
+    clearOverridesLeftByRestore(lease);
     binder.bind(bindRequest(lease));
     ledger.updateState(lease.owner(), LeaseState.BOUND);
+  }
+
+  /**
+   * A restore refused half-way (the unbind from VFIO failed) leaves the device on the VFIO driver
+   * with {@code driver_override} set to its original driver; binding skips a device already on
+   * VFIO, so clear that override here to leave the device exactly as it was while BOUND.
+   */
+  private void clearOverridesLeftByRestore(Lease lease) {
+    for (DeviceBinding b : bindings(lease)) {
+      PciAddress a = b.address();
+      String override = a.sysfsPath("driver_override");
+      if (b.boundByGpuvirt() && b.originalDriver().isPresent() && sysfs.exists(override)
+          && currentDriver(a).equals(Optional.of(vfioDriver))
+          && sysfs.read(override).strip().equals(b.originalDriver().get())) {
+        sysfs.write(override, "\n");
+      }
+    }
+  }
+
+  private Optional<String> currentDriver(PciAddress a) {
+    return sysfs.readLink(a.sysfsPath("driver"))
+        .map(link -> link.substring(link.lastIndexOf('/') + 1));
   }
 
   private void deactivateIfActive(int id) {
@@ -324,19 +380,24 @@ public final class Provisioner {
     }, a -> "function reset on its host driver");
   }
 
+  /** Reads back each device's driver link (cheap: no full scan) and the partition's state. */
   private void verify(Lease lease) {
-    Topology topology = TopologyScanner.scan(sysfs);
-    for (LeasedDevice d : lease.passedThroughDevices()) {
-      PciDevice now = topology.require(d.address());
-      if (!now.driver().equals(Optional.of(vfioDriver))) {
-        throw new BindException(d.address(), BindStep.VERIFY, d.address()
-            + " is on " + now.driver().orElse("no driver") + " after binding, not " + vfioDriver,
-            null);
-      }
-    }
+    verifyDrivers(lease);
     if (lease.partitionId().isPresent() && !partitionActive(lease.partitionId().getAsInt())) {
       throw new GpuvirtException("partition " + lease.partitionId().getAsInt()
           + " is not active after activation; check the Fabric Manager log");
+    }
+  }
+
+  private void verifyDrivers(Lease lease) {
+    for (LeasedDevice d : lease.passedThroughDevices()) {
+      Optional<String> now = currentDriver(d.address());
+      if (!now.equals(Optional.of(vfioDriver))) {
+        throw new BindException(d.address(), BindStep.VERIFY, d.address()
+            + " is on " + now.orElse("no driver") + ", not " + vfioDriver
+            + "; something else changed its driver (check dmesg and other tools that manage PCI"
+            + " drivers)", null);
+      }
     }
   }
 
@@ -364,10 +425,23 @@ public final class Provisioner {
     return out;
   }
 
+  /**
+   * The device nodes of the lease's groups as the host shows them now: the group node and, where the
+   * kernel exposes {@code vfio-dev/}, the iommufd cdev of each passed-through device (the same
+   * answer for a fresh provisioning and for an owner already provisioned).
+   */
   private List<VfioGroupNode> nodes(Lease lease) {
     List<VfioGroupNode> out = new ArrayList<>();
     for (LeasedGroup g : lease.groups()) {
-      out.add(new VfioGroupNode(g.number(), g.vfioDevicePath(), List.of()));
+      List<String> cdevs = new ArrayList<>();
+      for (LeasedDevice d : g.devices()) {
+        String vfioDev = d.address().sysfsPath("vfio-dev");
+        if (d.role().passedThrough() && sysfs.isDirectory(vfioDev)) {
+          sysfs.list(vfioDev).stream().filter(n -> n.matches("vfio[0-9]+")).sorted()
+              .forEach(n -> cdevs.add("/dev/vfio/devices/" + n));
+        }
+      }
+      out.add(new VfioGroupNode(g.number(), g.vfioDevicePath(), cdevs));
     }
     return out;
   }

@@ -258,8 +258,9 @@ public final class VfioBinder {
   /**
    * Puts back devices whose binding was interrupted (a crash between steps): a device gpuvirt was
    * moving that is now on the VFIO driver or on no driver goes back to its original driver, and a
-   * {@code driver_override} left set to the VFIO driver is cleared. A device on any other driver is
-   * left alone and reported. Used by recovery; {@link #restore} is the normal path.
+   * {@code driver_override} left set to the VFIO driver (or to the original driver, by an
+   * interrupted restore) is cleared. A device on any other driver is left alone and reported.
+   * Used by recovery; {@link #restore} is the normal path.
    */
   public RestoreResult recover(List<DeviceBinding> bindings) {
     List<PciAddress> restored = new ArrayList<>();
@@ -277,7 +278,11 @@ public final class VfioBinder {
         continue;
       }
       Optional<String> now = currentDriver(b.address());
-      boolean overrideLeft = driverOverride(b.address()).equals(Optional.of(b.driver()));
+      // Binding sets the override to the VFIO driver, restoring sets it to the original driver:
+      // a crash before the final clear leaves either one behind.
+      Optional<String> override = driverOverride(b.address());
+      boolean overrideLeft = override.equals(Optional.of(b.driver()))
+          || override.isPresent() && override.equals(b.originalDriver());
       boolean moved = now.isEmpty() || now.equals(Optional.of(b.driver()));
       if (now.equals(b.originalDriver()) && !overrideLeft) {
         untouched.put(b.address(), "already on " + now.orElse("no driver") + " as before");
