@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
 @Command(name = "gpuvirt", mixinStandardHelpOptions = true, version = "gpuvirt 0.1.0",
     description = "GPU passthrough orchestration for Linux/KVM.",
     subcommands = {SimulateCommand.class, TopologyCommand.class, DoctorCommand.class,
+        BindCommand.class,
         AllocateCommand.class, ReleaseCommand.class, LeasesCommand.class, ReconcileCommand.class,
         PartitionsCommand.class, ModuleIdsCommand.class, CommandLine.HelpCommand.class})
 public final class GpuvirtCli {

@@ -54,7 +54,7 @@ public final class BindingStore {
   private static final String FORMAT = "gpuvirt-bindings";
   private static final int VERSION = 1;
   private static final Set<String> FIELDS = Set.of("address", "iommuGroup", "driver",
-      "originalDriver", "originalOverride", "phase");
+      "originalDriver", "originalOverride", "boundByGpuvirt", "phase");
   private static final ObjectMapper MAPPER = JsonMapper.builder()
       .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
       .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
@@ -187,6 +187,7 @@ public final class BindingStore {
       node.put("driver", b.driver());
       node.put("originalDriver", b.originalDriver().orElse(null));
       node.put("originalOverride", b.originalOverride().orElse(null));
+      node.put("boundByGpuvirt", b.boundByGpuvirt());
       node.put("phase", s.phase().name());
     }
     try {
@@ -255,10 +256,14 @@ public final class BindingStore {
           () -> new IllegalArgumentException("no driver")));
       Optional<String> original = text(node, "originalDriver").map(BindRequest::checkDriverName);
       Optional<String> override = text(node, "originalOverride").map(BindRequest::checkDriverName);
+      JsonNode byGpuvirt = node.path("boundByGpuvirt");
+      if (!byGpuvirt.isBoolean()) {
+        throw new IllegalArgumentException("boundByGpuvirt is not true or false");
+      }
       StoredBinding.Phase phase = StoredBinding.Phase.valueOf(text(node, "phase").orElseThrow(
           () -> new IllegalArgumentException("no phase")));
       return new StoredBinding(new DeviceBinding(address, group.intValue(), original, override,
-          driver, true), phase);
+          driver, byGpuvirt.booleanValue()), phase);
     } catch (IllegalArgumentException | GpuvirtException e) {
       throw corrupt(file, "bad binding " + node + ": " + e.getMessage());
     }

@@ -5,8 +5,9 @@ import java.util.Objects;
 /**
  * One device binding kept in a {@link BindingStore}.
  *
- * @param binding what gpuvirt did (or is about to do) to the device; always
- *     {@link DeviceBinding#boundByGpuvirt() bound by gpuvirt}
+ * @param binding what gpuvirt did (or is about to do) to the device; a device of a bound group that
+ *     was already on the VFIO driver is kept too ({@link DeviceBinding#boundByGpuvirt()} false), so
+ *     that a later restore of its group knows to leave it there
  * @param phase whether the bind finished
  */
 public record StoredBinding(DeviceBinding binding, Phase phase) {
@@ -24,8 +25,8 @@ public record StoredBinding(DeviceBinding binding, Phase phase) {
   public StoredBinding {
     Objects.requireNonNull(binding, "binding");
     Objects.requireNonNull(phase, "phase of " + binding.address());
-    if (!binding.boundByGpuvirt()) {
-      throw new IllegalArgumentException("a stored binding must be one gpuvirt made; "
+    if (phase == Phase.BINDING && !binding.boundByGpuvirt()) {
+      throw new IllegalArgumentException("a binding in progress must be one gpuvirt makes; "
           + binding.address() + " was already on " + binding.driver());
     }
   }
