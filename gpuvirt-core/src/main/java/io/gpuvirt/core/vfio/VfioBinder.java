@@ -373,7 +373,7 @@ public final class VfioBinder {
       }
     }
     if (!driverOverride(a).equals(override)) {
-      step(a, BindStep.CLEAR_OVERRIDE, a.sysfsPath("driver_override"), override.orElse("") + "\n");
+      step(a, BindStep.CLEAR_OVERRIDE, a.sysfsPath("driver_override"), override.orElse("\n"));
     }
   }
 
