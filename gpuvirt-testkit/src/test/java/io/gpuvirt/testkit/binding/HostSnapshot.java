@@ -2,6 +2,7 @@ package io.gpuvirt.testkit.binding;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.TopologyScanner;
@@ -33,7 +34,8 @@ record HostSnapshot(List<PciDevice> devices, List<String> vfioNodes) {
     } else {
       nodes = List.of();
     }
-    return new HostSnapshot(TopologyScanner.scan(host.sysfs()).devices(), nodes);
+    // Read the tree directly: the simulated kernel is not needed to read, only to write.
+    return new HostSnapshot(TopologyScanner.scan(Sysfs.at(host.root())).devices(), nodes);
   }
 
   PciDevice device(PciAddress address) {
