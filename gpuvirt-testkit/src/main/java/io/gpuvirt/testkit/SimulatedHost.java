@@ -157,6 +157,14 @@ public final class SimulatedHost implements Closeable {
     }
   }
 
+  /**
+   * Whether {@code dir} holds a simulated host (written by {@link #create(HostProfile, Path)} or
+   * {@code gpuvirt simulate}) that {@link #open(Path)} can open.
+   */
+  public static boolean isSimulatedHost(Path dir) {
+    return Files.isRegularFile(Objects.requireNonNull(dir, "dir").resolve(HostTree.PROFILE_FILE));
+  }
+
   private static SimulatedHost write(HostProfile profile, Path dir, boolean deleteOnClose) {
     SimulatedHost host = new SimulatedHost(dir, profile, deleteOnClose);
     try {

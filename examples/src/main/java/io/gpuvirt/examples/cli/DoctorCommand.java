@@ -4,19 +4,32 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.gpuvirt.core.doctor.Finding;
+import io.gpuvirt.core.doctor.Fix;
 import io.gpuvirt.core.doctor.GpuDriverPolicy;
 import io.gpuvirt.core.doctor.HostDoctor;
 import io.gpuvirt.core.doctor.ReadinessReport;
+import io.gpuvirt.core.doctor.Severity;
 import io.gpuvirt.core.host.Sysfs;
+import io.gpuvirt.fabric.FabricConfigException;
+import io.gpuvirt.fabric.FabricFinding;
+import io.gpuvirt.fabric.FabricManagerConfig;
+import io.gpuvirt.fabric.FabricReadiness;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code gpuvirt doctor [--root DIR] [--json] [--policy P]}: is this host ready for passthrough. */
+/**
+ * {@code gpuvirt doctor [--root DIR] [--json] [--policy P]}: is this host ready for passthrough.
+ * With a {@code fabricmanager.cfg} in shared NVSwitch mode, Fabric Manager's own checks are
+ * included.
+ */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
     description = {"Check whether the host is ready for GPU passthrough.",
         "Each finding has a severity, the evidence read from the host and the exact fix (the"
@@ -43,7 +56,19 @@ final class DoctorCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Sysfs sysfs = Sysfs.at(root);
-    ReadinessReport report = HostDoctor.examine(sysfs, policy(sysfs));
+    List<Finding> fabric = new ArrayList<>();
+    Optional<FabricManagerConfig> cfg = Optional.empty();
+    try {
+      cfg = HostMode.fabricManagerConfig(sysfs);
+    } catch (FabricConfigException e) {
+      fabric.add(new Finding("fabric.config", Severity.ERROR, "Fabric Manager's configuration"
+          + " cannot be read: " + e.getMessage(), List.of(e.source() + " line " + e.line()),
+          Optional.of(new Fix("correct line " + e.line() + " of " + e.source()
+              + " (KEY=value, or comment it out with #)", Optional.of(e.source()), "",
+              List.of("systemctl restart nvidia-fabricmanager")))));
+    }
+    cfg.ifPresent(c -> fabric.addAll(fabricFindings(c)));
+    ReadinessReport report = HostDoctor.examine(sysfs, policy(cfg)).plus(fabric);
     PrintWriter out = spec.commandLine().getOut();
     if (json) {
       out.println(toJson(report));
@@ -54,15 +79,39 @@ final class DoctorCommand implements Callable<Integer> {
     return report.ready() ? Cli.OK : Cli.REFUSED;
   }
 
-  private GpuDriverPolicy policy(Sysfs sysfs) {
+  /**
+   * Fabric Manager's readiness in shared NVSwitch mode (the fabric module's checks); in any other
+   * mode partitions are not used and the mode is only reported.
+   */
+  private static List<Finding> fabricFindings(FabricManagerConfig cfg) {
+    if (!cfg.sharedNvswitchMode()) {
+      return List.of(new Finding("fabric-mode", Severity.INFO, "FABRIC_MODE=" + cfg.fabricMode()
+          + " in " + cfg.source() + ": no NVSwitch partitions; GPUs are passed through without"
+          + " Fabric Manager partitions", List.of(cfg.source() + ": FABRIC_MODE="
+              + cfg.fabricMode()), Optional.empty()));
+    }
+    List<Finding> out = new ArrayList<>();
+    for (FabricFinding f : FabricReadiness.check(cfg)) {
+      Severity severity = switch (f.severity()) {
+        case OK -> Severity.OK;
+        case WARN -> Severity.WARNING;
+        case FAIL -> Severity.ERROR;
+      };
+      out.add(new Finding(f.check(), severity, f.message(), List.of(cfg.source()),
+          f.fix().map(text -> new Fix(text, Optional.empty(), "", List.of()))));
+    }
+    return out;
+  }
+
+  private GpuDriverPolicy policy(Optional<FabricManagerConfig> cfg) {
     switch (policy) {
       case "static-vfio":
         return GpuDriverPolicy.STATIC_VFIO;
       case "rebind-per-vm":
         return GpuDriverPolicy.REBIND_PER_VM;
       case "auto":
-        return HostMode.sharedNvSwitch(sysfs) ? GpuDriverPolicy.REBIND_PER_VM
-            : GpuDriverPolicy.STATIC_VFIO;
+        return cfg.map(FabricManagerConfig::sharedNvswitchMode).orElse(false)
+            ? GpuDriverPolicy.REBIND_PER_VM : GpuDriverPolicy.STATIC_VFIO;
       default:
         throw new picocli.CommandLine.ParameterException(spec.commandLine(),
             "--policy must be static-vfio, rebind-per-vm or auto, not '" + policy + "'");

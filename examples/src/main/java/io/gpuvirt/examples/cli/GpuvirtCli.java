@@ -13,9 +13,10 @@ import picocli.CommandLine.Command;
     description = "GPU passthrough orchestration for Linux/KVM.",
     subcommands = {ProvisionCommand.class, TeardownCommand.class, StatusCommand.class,
         RecoverCommand.class, QemuArgsCommand.class, SimulateCommand.class, TopologyCommand.class,
-        DoctorCommand.class, AllocateCommand.class, ReleaseCommand.class, LeasesCommand.class,
-        ReconcileCommand.class, PartitionsCommand.class, ModuleIdsCommand.class,
-        io.gpuvirt.examples.guest.GuestCheckCommand.class, CommandLine.HelpCommand.class})
+        DoctorCommand.class, BindCommand.class, AllocateCommand.class, ReleaseCommand.class,
+        LeasesCommand.class, ReconcileCommand.class, PartitionsCommand.class,
+        ModuleIdsCommand.class, io.gpuvirt.examples.guest.GuestCheckCommand.class,
+        CommandLine.HelpCommand.class})
 public final class GpuvirtCli {
 
   public static void main(String[] args) {

@@ -10,7 +10,6 @@ import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyScanner;
-import io.gpuvirt.fabric.FabricManagerConfig;
 import io.gpuvirt.fabric.moduleid.ModuleIdDiscovery;
 import io.gpuvirt.fabric.nvfm.NvfmFabricManager;
 import io.gpuvirt.fabric.nvfm.NvfmOptions;
@@ -88,7 +87,7 @@ final class HostContext implements AutoCloseable {
   }
 
   static boolean isSimulated(Path root) {
-    return Files.isRegularFile(root.resolve(".gpuvirt-profile.json"));
+    return SimulatedHost.isSimulatedHost(root);
   }
 
   /** {@code --state}, or /var/lib/gpuvirt on a real host, or ROOT/var/lib/gpuvirt on another root. */
@@ -134,10 +133,7 @@ final class HostContext implements AutoCloseable {
 
   /** Whether Fabric Manager is configured for shared NVSwitch multitenancy (FABRIC_MODE=1). */
   boolean sharedNvSwitch() {
-    if (!sysfs.exists(FabricManagerConfig.DEFAULT_PATH)) {
-      return false;
-    }
-    return FabricManagerConfig.read(sysfs).sharedNvswitchMode();
+    return HostMode.sharedNvSwitch(sysfs);
   }
 
   /** The Fabric Manager: the simulated one of a simulated host, libnvfm on a real host. */

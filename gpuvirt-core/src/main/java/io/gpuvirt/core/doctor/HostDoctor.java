@@ -29,6 +29,8 @@ import java.util.TreeSet;
 public final class HostDoctor {
   private static final List<String> VFIO_MODULES = List.of("vfio", "vfio_iommu_type1", "vfio_pci");
   private static final String VFIO_DRIVER = "vfio-pci";
+  private static final String GRUB_FILE = "/etc/default/grub";
+  private static final String GRUB_KEY = "GRUB_CMDLINE_LINUX_DEFAULT";
 
   private final Sysfs sysfs;
   private final GpuDriverPolicy policy;
@@ -60,16 +62,25 @@ public final class HostDoctor {
   }
 
   private Finding iommuEnabled(Topology topology, String cmdline, List<String> args) {
-    boolean flag = args.contains("intel_iommu=on") || args.contains("amd_iommu=on");
-    List<String> evidence = List.of("/proc/cmdline: " + cmdline,
-        "/sys/kernel/iommu_groups: " + topology.iommuGroups().size() + " groups");
+    List<String> evidence = new ArrayList<>(List.of("/proc/cmdline: " + cmdline,
+        "/sys/kernel/iommu_groups: " + topology.iommuGroups().size() + " groups"));
+    grubDefault().ifPresent(g -> evidence.add(GRUB_FILE + ": " + GRUB_KEY + "=\"" + g + "\""));
     if (topology.iommuEnabled()) {
       return new Finding("iommu.enabled", Severity.OK, "the IOMMU is on ("
           + topology.iommuGroups().size() + " IOMMU groups)", evidence, Optional.empty());
     }
-    String why = flag ? "the kernel command line asks for it but no IOMMU groups exist (check"
-        + " that VT-d/AMD-Vi is enabled in the firmware setup)"
-        : "no IOMMU groups and no " + iommuFlag() + " on the kernel command line";
+    List<String> off = args.stream().filter(a -> a.equals("intel_iommu=off")
+        || a.equals("amd_iommu=off") || a.equals("iommu=off")).toList();
+    boolean asked = args.contains("intel_iommu=on") || amd();
+    String why;
+    if (!off.isEmpty()) {
+      why = "the kernel command line turns it off (" + String.join(" ", off) + ")";
+    } else if (asked) {
+      why = "the kernel command line allows it but no IOMMU groups exist; enable "
+          + (amd() ? "AMD-Vi (IOMMU)" : "VT-d") + " in the firmware setup";
+    } else {
+      why = "no IOMMU groups and no intel_iommu=on on the kernel command line";
+    }
     return new Finding("iommu.enabled", Severity.ERROR, "the IOMMU is off: " + why, evidence,
         Optional.of(grubFix(topology)));
   }
@@ -155,10 +166,9 @@ public final class HostDoctor {
       if (!claimed.isEmpty() && claimed.stream().anyMatch(wanted::contains)) {
         return new Finding("vfio.ids", Severity.WARNING, "vfio-pci claims " + claimed
             + " at boot, but in rebind-per-VM mode the GPUs must start on the host driver (Fabric"
-            + " Manager needs them there)", evidence, Optional.of(new Fix(
-                "remove vfio-pci.ids from the kernel command line and modprobe.d",
-                Optional.of("/etc/default/grub"), "GRUB_CMDLINE_LINUX_DEFAULT=\"" + iommuFlag()
-                    + " iommu=pt\"", List.of("update-grub", "update-initramfs -u", "reboot"))));
+            + " Manager needs them there); remove vfio-pci.ids from the kernel command line and"
+            + " any 'options vfio-pci ids=' line from /etc/modprobe.d", evidence,
+            Optional.of(grubFix(topology)));
       }
       return new Finding("vfio.ids", Severity.OK, "vfio-pci does not claim the GPUs at boot"
           + " (right for rebind-per-VM)", evidence, Optional.empty());
@@ -271,20 +281,59 @@ public final class HostDoctor {
     return out;
   }
 
+  /**
+   * The GRUB line this host needs: the options already in {@code GRUB_CMDLINE_LINUX_DEFAULT} (read
+   * from {@code /etc/default/grub} when it is there) without any IOMMU or vfio-pci.ids option,
+   * then the IOMMU options and, for static VFIO, {@code vfio-pci.ids} of the GPUs' functions.
+   */
   private Fix grubFix(Topology topology) {
-    StringBuilder line = new StringBuilder(iommuFlag()).append(" iommu=pt");
+    Optional<String> current = grubDefault();
+    List<String> words = new ArrayList<>();
+    for (String word : current.orElse("").strip().split("\\s+")) {
+      if (!word.isEmpty() && !word.startsWith("intel_iommu=") && !word.startsWith("amd_iommu=")
+          && !word.startsWith("iommu=") && !word.startsWith("vfio-pci.ids=")
+          && !word.startsWith("vfio_pci.ids=")) {
+        words.add(word);
+      }
+    }
+    if (!amd()) {
+      words.add("intel_iommu=on");
+    }
+    words.add("iommu=pt");
     Set<String> ids = passthroughIds(topology);
     if (policy == GpuDriverPolicy.STATIC_VFIO && !ids.isEmpty()) {
-      line.append(" vfio-pci.ids=").append(String.join(",", ids));
+      words.add("vfio-pci.ids=" + String.join(",", ids));
     }
-    return new Fix("enable the IOMMU in passthrough mode on the kernel command line",
-        Optional.of("/etc/default/grub"), "GRUB_CMDLINE_LINUX_DEFAULT=\"" + line + "\"",
+    String summary = current.isPresent()
+        ? "set the kernel command line in " + GRUB_FILE + " (the options there are kept)"
+        : "add these options to " + GRUB_KEY + " in " + GRUB_FILE
+            + " (keep the options already there)";
+    if (amd()) {
+      summary += "; on AMD the IOMMU is on by default once AMD-Vi/IOMMU is enabled in the"
+          + " firmware setup";
+    }
+    return new Fix(summary, Optional.of(GRUB_FILE),
+        GRUB_KEY + "=\"" + String.join(" ", words) + "\"",
         List.of("update-grub", "update-initramfs -u", "reboot"));
   }
 
-  private String iommuFlag() {
-    String cpu = readOptional("/proc/cpuinfo").orElse("");
-    return cpu.contains("AuthenticAMD") ? "amd_iommu=on" : "intel_iommu=on";
+  /** The value of {@code GRUB_CMDLINE_LINUX_DEFAULT} in {@code /etc/default/grub}, if set. */
+  private Optional<String> grubDefault() {
+    for (String line : contentLines(GRUB_FILE)) {
+      if (line.startsWith(GRUB_KEY + "=")) {
+        String value = line.substring(GRUB_KEY.length() + 1).strip();
+        if (value.length() >= 2 && (value.startsWith("\"") && value.endsWith("\"")
+            || value.startsWith("'") && value.endsWith("'"))) {
+          value = value.substring(1, value.length() - 1);
+        }
+        return Optional.of(value);
+      }
+    }
+    return Optional.empty();
+  }
+
+  private boolean amd() {
+    return readOptional("/proc/cpuinfo").orElse("").contains("AuthenticAMD");
   }
 
   /** vendor:device ids of the GPUs and of the other functions of their slots, sorted. */

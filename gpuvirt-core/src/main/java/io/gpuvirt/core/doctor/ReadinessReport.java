@@ -13,6 +13,13 @@ public record ReadinessReport(String host, List<Finding> findings) {
     findings = List.copyOf(findings);
   }
 
+  /** This report with {@code more} findings appended (checks made outside core, say). */
+  public ReadinessReport plus(List<Finding> more) {
+    List<Finding> all = new java.util.ArrayList<>(findings);
+    all.addAll(more);
+    return new ReadinessReport(host, all);
+  }
+
   /** Ready when no finding is an {@link Severity#ERROR}. */
   public boolean ready() {
     return findings.stream().noneMatch(f -> f.severity() == Severity.ERROR);

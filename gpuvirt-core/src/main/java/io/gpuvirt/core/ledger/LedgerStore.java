@@ -1,14 +1,11 @@
 package io.gpuvirt.core.ledger;
 
 import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.internal.AtomicFiles;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.Collection;
 import java.util.TreeMap;
 
@@ -20,17 +17,15 @@ import java.util.TreeMap;
  */
 final class LedgerStore {
   static final String LEDGER = "leases.json";
-  static final String TEMP = "leases.json.tmp";
+  static final String TEMP = LEDGER + AtomicFiles.TEMP_SUFFIX;
   static final String LOCK = "leases.lock";
 
   private final Path directory;
   private final Path file;
-  private final Path temp;
 
   LedgerStore(Path directory) {
     this.directory = directory;
     this.file = directory.resolve(LEDGER);
-    this.temp = directory.resolve(TEMP);
   }
 
   Path file() {
@@ -55,22 +50,11 @@ final class LedgerStore {
     return LedgerCodec.decode(file, bytes);
   }
 
-  /** Replaces the ledger with these leases, durably. */
+  /** Replaces the ledger with these leases, durably (see {@link AtomicFiles}). */
   void write(Collection<Lease> leases) {
     byte[] bytes = LedgerCodec.encode(leases);
     try {
-      try (FileChannel out = FileChannel.open(temp, StandardOpenOption.CREATE,
-          StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-        ByteBuffer buffer = ByteBuffer.wrap(bytes);
-        while (buffer.hasRemaining()) {
-          out.write(buffer);
-        }
-        out.force(true);
-      }
-      Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      try (FileChannel dir = FileChannel.open(directory, StandardOpenOption.READ)) {
-        dir.force(true);
-      }
+      AtomicFiles.replace(file, bytes);
     } catch (IOException e) {
       throw new LedgerException(file, "cannot write the lease ledger " + file + " (" + e
           + "); the ledger holds either the previous or the new leases; check free space and "

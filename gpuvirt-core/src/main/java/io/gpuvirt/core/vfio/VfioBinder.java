@@ -10,14 +10,17 @@ import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyScanner;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,13 +28,17 @@ import org.slf4j.LoggerFactory;
  * Moves whole IOMMU groups to a VFIO driver and back, through {@link Sysfs} only.
  *
  * <p>Binding uses {@code driver_override} (never {@code new_id}): write the driver to
- * {@code driver_override}, unbind from the current driver, write the address to
- * {@code drivers_probe}, verify the {@code driver} link, clear {@code driver_override}. A device
- * already on the target driver is left alone and recorded as such. If any step fails, every device
- * already moved goes back to its original driver before the error is thrown.
+ * {@code driver_override}, unbind from the current driver if any, write the address to
+ * {@code drivers_probe}, verify the {@code driver} link, clear {@code driver_override}. Every
+ * endpoint of each requested device's IOMMU group is bound (the audio function goes with its GPU);
+ * bridges (class exactly 0x0600/0x0604, or a device with a {@code pci_bus} directory) are left
+ * alone. A device already on the target driver is left alone and recorded as such. If any step
+ * fails, every device already moved goes back to its original driver and {@code driver_override}
+ * before the error is thrown.
  *
  * <p>Restoring undoes exactly what binding did: only devices gpuvirt bound, and only while they are
- * still on the driver gpuvirt put them on, go back to the driver they had.
+ * still on the driver gpuvirt put them on, go back to the driver and {@code driver_override} they
+ * had. A restore either completes or leaves every device as it was.
  *
  * <pre>{@code
  * VfioBinder binder = VfioBinder.on(Sysfs.host());
@@ -62,12 +69,16 @@ public final class VfioBinder {
    *
    * @throws GroupRefusedException if the IOMMU is off, a device has no group, or a group holds an
    *     endpoint that was neither requested, a function of a requested slot, nor allowed
+   * @throws io.gpuvirt.core.pci.UnknownDeviceException if a requested device does not exist
    */
   public List<PciDevice> plan(BindRequest request) {
     return plan(request, TopologyScanner.scan(sysfs));
   }
 
   private List<PciDevice> plan(BindRequest request, Topology topology) {
+    for (PciAddress address : request.sortedDevices()) {
+      topology.require(address);
+    }
     if (!topology.iommuEnabled()) {
       throw new GroupRefusedException("cannot bind " + request.sortedDevices() + " to "
           + request.driver() + ": the IOMMU is off on " + topology.source()
@@ -81,14 +92,14 @@ public final class VfioBinder {
         throw new GroupRefusedException("cannot bind " + address + ": it has no IOMMU group on "
             + topology.source() + "; check that the IOMMU covers this device", List.of());
       }
-      if (device.isBridge()) {
+      if (isBridge(device)) {
         throw new GroupRefusedException("cannot bind " + address + ": it is a bridge ("
             + device.pciClass() + "); only endpoints can be passed through", List.of());
       }
       groupNumbers.add(device.iommuGroup().getAsInt());
     }
-    TreeSet<String> requestedSlots = new TreeSet<>();
-    request.devices().forEach(a -> requestedSlots.add(slotOf(a)));
+    Set<String> requestedSlots = request.devices().stream().map(VfioBinder::slotOf)
+        .collect(Collectors.toSet());
     List<PciDevice> endpoints = new ArrayList<>();
     for (int number : groupNumbers) {
       IommuGroup group = topology.iommuGroup(number).orElseThrow(() -> new GroupRefusedException(
@@ -96,7 +107,7 @@ public final class VfioBinder {
               + " /sys/kernel/iommu_groups on " + topology.source(), List.of()));
       List<PciAddress> foreign = new ArrayList<>();
       for (PciDevice member : topology.members(group)) {
-        if (member.isBridge()) {
+        if (isBridge(member)) {
           continue;
         }
         boolean wanted = request.devices().contains(member.address())
@@ -117,8 +128,8 @@ public final class VfioBinder {
         }
         throw new GroupRefusedException("refusing to bind IOMMU group " + number + ": it also"
             + " holds " + names + ", which was not requested; a VM must get whole groups."
-            + " Allow the device explicitly if it should go to the same VM, or move the GPU to a"
-            + " slot whose PCIe switch has ACS", foreign);
+            + " Allow the device explicitly (--allow " + foreign.get(0) + ") if it should go to"
+            + " the same VM, or move the GPU to a slot whose PCIe switch has ACS", foreign);
       }
     }
     for (PciDevice d : endpoints) {
@@ -132,143 +143,159 @@ public final class VfioBinder {
     return List.copyOf(endpoints);
   }
 
+  /** A bridge by exact class (0x0600, 0x0604), subordinate bus numbers, or a pci_bus directory. */
+  private boolean isBridge(PciDevice device) {
+    return device.isBridge() || sysfs.isDirectory(device.address().sysfsPath("pci_bus"));
+  }
+
   /**
-   * Binds the IOMMU groups of the requested devices to the requested VFIO driver.
+   * Binds the IOMMU groups of the requested devices to the requested VFIO driver. Devices already
+   * on it are left alone ({@link DeviceBinding#boundByGpuvirt()} false), so binding twice is a
+   * no-op the second time ({@link BindResult#alreadyBound()}).
    *
    * @throws GroupRefusedException before any change, when a group cannot be handed over whole
-   * @throws BindException when a step fails; the devices moved so far are back where they were
+   * @throws io.gpuvirt.core.pci.UnknownDeviceException before any change, for a device the host
+   *     does not have
+   * @throws BindException when a step fails; it names the device, the step and the reason, and by
+   *     then the devices moved so far are back on their original drivers
    */
   public BindResult bind(BindRequest request) {
     Topology topology = TopologyScanner.scan(sysfs);
     List<PciDevice> endpoints = plan(request, topology);
     String driver = request.driver();
-    if (!sysfs.isDirectory(HostPaths.join(DRIVERS, driver))) {
-      throw new BindException(endpoints.get(0).address(), BindStep.CHECK, "cannot bind "
+    List<DeviceBinding> all = new ArrayList<>();
+    for (PciDevice device : endpoints) {
+      boolean onDriver = device.driver().equals(Optional.of(driver));
+      all.add(new DeviceBinding(device.address(), device.iommuGroup().getAsInt(),
+          device.driver(), device.driverOverride(), driver, !onDriver));
+    }
+    Optional<DeviceBinding> firstToMove = all.stream().filter(DeviceBinding::boundByGpuvirt)
+        .findFirst();
+    if (firstToMove.isPresent() && !sysfs.isDirectory(HostPaths.join(DRIVERS, driver))) {
+      throw new BindException(firstToMove.get().address(), BindStep.CHECK, "cannot bind "
           + request.sortedDevices() + ": driver " + driver + " is not loaded ("
           + DRIVERS + "/" + driver + " does not exist); run 'modprobe "
           + driver.replace('-', '_') + "' and add it to /etc/modules-load.d/vfio.conf", null);
     }
     Deque<DeviceBinding> moved = new ArrayDeque<>();
-    List<DeviceBinding> all = new ArrayList<>();
-    for (PciDevice device : endpoints) {
-      int group = device.iommuGroup().getAsInt();
-      Optional<String> original = device.driver();
-      if (original.equals(Optional.of(driver))) {
-        LOG.info("{} is already on {}", device.address(), driver);
-        all.add(new DeviceBinding(device.address(), group, original, driver, false));
+    for (int i = 0; i < endpoints.size(); i++) {
+      PciDevice device = endpoints.get(i);
+      DeviceBinding binding = all.get(i);
+      if (!binding.boundByGpuvirt()) {
+        LOG.info("{} is already on {}; nothing to do", device.address(), driver);
         continue;
       }
-      DeviceBinding binding = new DeviceBinding(device.address(), group, original, driver, true);
+      LOG.info("binding {} ({}) from {} to {}", device.address(), device.id(),
+          device.driver().orElse("no driver"), driver);
       try {
-        bindOne(device, driver, request.resetBeforeBind());
+        if (request.resetBeforeBind() && device.resettable()) {
+          step(device.address(), BindStep.RESET, device.address().sysfsPath("reset"), "1");
+        }
+        moveTo(device.address(), Optional.of(driver), Optional.empty());
       } catch (BindException e) {
-        rollBack(binding, moved, e);
-        throw e;
+        moved.push(binding);
+        throw rolledBack("binding " + device.address() + " to " + driver, driver, e,
+            undo(moved, this::restoreOriginal), "back on its original driver");
       }
       moved.push(binding);
-      all.add(binding);
     }
     return new BindResult(all, deviceNodes(topology, all));
   }
 
-  private void bindOne(PciDevice device, String driver, boolean reset) {
-    PciAddress a = device.address();
-    String bdf = a.toString();
-    LOG.info("binding {} ({}) from {} to {}", a, device.id(), device.driver().orElse("no driver"),
-        driver);
-    if (reset && device.resettable()) {
-      step(a, BindStep.RESET, a.sysfsPath("reset"), "1");
-    }
-    step(a, BindStep.SET_OVERRIDE, a.sysfsPath("driver_override"), driver);
-    if (currentDriver(a).isPresent()) {
-      step(a, BindStep.UNBIND, a.sysfsPath("driver/unbind"), bdf);
-    }
-    step(a, BindStep.PROBE, DRIVERS_PROBE, bdf);
-    Optional<String> now = currentDriver(a);
-    if (!now.equals(Optional.of(driver))) {
-      throw new BindException(a, BindStep.VERIFY, "binding " + a + " to " + driver
-          + " failed at " + BindStep.VERIFY + ": after drivers_probe it is bound to "
-          + now.orElse("nothing") + "; check dmesg for " + driver + " probe errors", null);
-    }
-    step(a, BindStep.CLEAR_OVERRIDE, a.sysfsPath("driver_override"), "\n");
-  }
-
-  private void rollBack(DeviceBinding failed, Deque<DeviceBinding> moved, BindException cause) {
-    // The failed device may be half-way: override set, unbound. Put it back first.
-    try {
-      restoreOne(failed, true);
-    } catch (GpuvirtException e) {
-      cause.addSuppressed(e);
-    }
-    while (!moved.isEmpty()) {
-      DeviceBinding b = moved.pop();
-      try {
-        restoreOne(b, false);
-      } catch (GpuvirtException e) {
-        cause.addSuppressed(e);
-        LOG.error("rollback of {} failed: {}", b.address(), e.getMessage());
-      }
-    }
-  }
-
   /**
-   * Puts devices gpuvirt bound back on their original drivers, in reverse order. Devices gpuvirt did
-   * not bind, or that are no longer on the driver it put them on, are left alone and reported.
-   * Every device is attempted; if any fails, a {@link BindException} is thrown afterwards for the
-   * first failure, with the others suppressed.
+   * Puts devices gpuvirt bound back on their original drivers (and {@code driver_override}s), in
+   * reverse order. Devices gpuvirt did not bind, that are gone, or that are no longer on the driver
+   * it put them on, are left alone and reported in {@link RestoreResult#untouched()}.
+   *
+   * <p>All or nothing: if a step fails, the devices restored so far go back on the VFIO driver
+   * before the {@link BindException} is thrown, so the bindings stay valid for a retry.
+   *
+   * @throws GroupRefusedException before any change, if restoring would split an IOMMU group: a
+   *     member of a restored device's group is on the VFIO driver but has no binding in the list
+   * @throws BindException naming the device, the step and the reason, when a step fails
    */
   public RestoreResult restore(List<DeviceBinding> bindings) {
-    List<PciAddress> restored = new ArrayList<>();
     Map<PciAddress, String> untouched = new LinkedHashMap<>();
-    BindException first = null;
-    List<DeviceBinding> reversed = new ArrayList<>(bindings);
-    java.util.Collections.reverse(reversed);
-    for (DeviceBinding b : reversed) {
+    List<DeviceBinding> todo = new ArrayList<>();
+    for (DeviceBinding b : reversed(bindings)) {
       if (!b.boundByGpuvirt()) {
         untouched.put(b.address(), "was already on " + b.driver() + " before gpuvirt bound it");
-        continue;
-      }
-      if (!sysfs.exists(b.address().sysfsPath())) {
+      } else if (!sysfs.exists(b.address().sysfsPath())) {
         untouched.put(b.address(), "no longer present on the host");
-        continue;
-      }
-      Optional<String> now = currentDriver(b.address());
-      if (!now.equals(Optional.of(b.driver()))) {
-        untouched.put(b.address(), "is on " + now.orElse("no driver") + ", not " + b.driver()
-            + "; someone else changed it, so gpuvirt leaves it alone");
-        continue;
-      }
-      try {
-        restoreOne(b, false);
-        restored.add(b.address());
-      } catch (BindException e) {
-        if (first == null) {
-          first = e;
+      } else {
+        Optional<String> now = currentDriver(b.address());
+        if (now.equals(Optional.of(b.driver()))) {
+          todo.add(b);
         } else {
-          first.addSuppressed(e);
+          untouched.put(b.address(), "is on " + now.orElse("no driver") + ", not " + b.driver()
+              + "; someone else changed it, so gpuvirt leaves it alone");
         }
       }
     }
-    if (first != null) {
-      throw first;
+    if (!todo.isEmpty()) {
+      refuseSplit(bindings, todo);
     }
-    return new RestoreResult(restored, untouched);
+    Deque<DeviceBinding> restored = new ArrayDeque<>();
+    for (DeviceBinding b : todo) {
+      LOG.info("restoring {} from {} to {}", b.address(), b.driver(),
+          b.originalDriver().orElse("no driver"));
+      try {
+        restoreOriginal(b);
+      } catch (BindException e) {
+        restored.push(b);
+        throw rolledBack("restoring " + b.address() + " to "
+            + b.originalDriver().orElse("no driver"), b.originalDriver().orElse(b.driver()), e,
+            undo(restored, this::rebind), "back on " + b.driver()
+                + ", as before the restore; the bindings stay valid for a retry");
+      }
+      restored.push(b);
+    }
+    List<PciAddress> addresses = new ArrayList<>();
+    restored.descendingIterator().forEachRemaining(b -> addresses.add(b.address()));
+    return new RestoreResult(addresses, untouched);
+  }
+
+  /** Refuses a restore that would leave a group half on the VFIO driver and half on host drivers. */
+  private void refuseSplit(List<DeviceBinding> bindings, List<DeviceBinding> todo) {
+    Topology topology = TopologyScanner.scan(sysfs);
+    Set<PciAddress> listed = bindings.stream().map(DeviceBinding::address)
+        .collect(Collectors.toSet());
+    TreeMap<Integer, String> drivers = new TreeMap<>();
+    todo.forEach(b -> drivers.put(b.iommuGroup(), b.driver()));
+    for (Map.Entry<Integer, String> e : drivers.entrySet()) {
+      Optional<IommuGroup> group = topology.iommuGroup(e.getKey());
+      if (group.isEmpty()) {
+        continue;
+      }
+      List<PciAddress> left = new ArrayList<>();
+      for (PciDevice member : topology.members(group.get())) {
+        if (!isBridge(member) && !listed.contains(member.address())
+            && member.driver().equals(Optional.of(e.getValue()))) {
+          left.add(member.address());
+        }
+      }
+      if (!left.isEmpty()) {
+        throw new GroupRefusedException("refusing to restore IOMMU group " + e.getKey()
+            + " in part: " + left + " would stay on " + e.getValue() + " while the rest goes"
+            + " back to host drivers; restore every binding of the group together", left);
+      }
+    }
   }
 
   /**
-   * Puts back devices whose binding was interrupted (a crash between steps): a device gpuvirt was
-   * moving that is now on the VFIO driver or on no driver goes back to its original driver, and a
-   * {@code driver_override} left set to the VFIO driver (or to the original driver, by an
-   * interrupted restore) is cleared. A device on any other driver is left alone and reported.
+   * Puts back devices whose binding or restore was interrupted (a crash between steps): a device
+   * gpuvirt was moving that is now on the VFIO driver or on no driver goes back to its original
+   * driver, and a {@code driver_override} left set to the VFIO driver (or to the original driver, by an
+   * interrupted restore) is put back as it was. A
+   * device on any other driver is left alone and reported. Every device is attempted; a
+   * {@link BindException} for the first failure is thrown afterwards, with the others suppressed.
    * Used by recovery; {@link #restore} is the normal path.
    */
   public RestoreResult recover(List<DeviceBinding> bindings) {
     List<PciAddress> restored = new ArrayList<>();
     Map<PciAddress, String> untouched = new LinkedHashMap<>();
     BindException first = null;
-    List<DeviceBinding> reversed = new ArrayList<>(bindings);
-    java.util.Collections.reverse(reversed);
-    for (DeviceBinding b : reversed) {
+    for (DeviceBinding b : reversed(bindings)) {
       if (!b.boundByGpuvirt()) {
         untouched.put(b.address(), "was already on " + b.driver() + " before gpuvirt bound it");
         continue;
@@ -279,28 +306,33 @@ public final class VfioBinder {
       }
       Optional<String> now = currentDriver(b.address());
       // Binding sets the override to the VFIO driver, restoring sets it to the original driver:
-      // a crash before the final clear leaves either one behind.
+      // a crash before the final step leaves either one behind.
       Optional<String> override = driverOverride(b.address());
-      boolean overrideLeft = override.equals(Optional.of(b.driver()))
-          || override.isPresent() && override.equals(b.originalDriver());
-      boolean moved = now.isEmpty() || now.equals(Optional.of(b.driver()));
+      boolean overrideLeft = !override.equals(b.originalOverride())
+          && (override.equals(Optional.of(b.driver()))
+              || override.isPresent() && override.equals(b.originalDriver()));
       if (now.equals(b.originalDriver()) && !overrideLeft) {
         untouched.put(b.address(), "already on " + now.orElse("no driver") + " as before");
         continue;
       }
-      if (!now.equals(b.originalDriver()) && !moved) {
+      if (!now.equals(b.originalDriver()) && now.isPresent()
+          && !now.equals(Optional.of(b.driver()))) {
         untouched.put(b.address(), "is on " + now.get() + ", neither " + b.driver() + " nor its"
             + " original driver; someone else changed it, so gpuvirt leaves it alone");
         continue;
       }
       try {
-        restoreOne(b, true);
+        restoreOriginal(b);
         restored.add(b.address());
       } catch (BindException e) {
+        BindException full = new BindException(e.device().orElse(b.address()), e.step(),
+            "recovering " + b.address() + " to " + b.originalDriver().orElse("no driver")
+                + " failed at " + e.step() + ": " + e.getMessage() + "; " + hint(e.step(),
+                    b.originalDriver().orElse(b.driver())), e.getCause());
         if (first == null) {
-          first = e;
+          first = full;
         } else {
-          first.addSuppressed(e);
+          first.addSuppressed(full);
         }
       }
     }
@@ -308,6 +340,116 @@ public final class VfioBinder {
       throw first;
     }
     return new RestoreResult(restored, untouched);
+  }
+
+  /** Moves a device to its original driver and puts its original {@code driver_override} back. */
+  private void restoreOriginal(DeviceBinding b) {
+    moveTo(b.address(), b.originalDriver(), b.originalOverride());
+  }
+
+  /** Moves a device back onto the VFIO driver with {@code driver_override} cleared. */
+  private void rebind(DeviceBinding b) {
+    moveTo(b.address(), Optional.of(b.driver()), Optional.empty());
+  }
+
+  /**
+   * Brings a device onto {@code target} (unbound when empty) with {@code override} as its
+   * {@code driver_override}, taking only the steps needed: set the override to the target,
+   * unbind, probe, verify, and write the final override.
+   */
+  private void moveTo(PciAddress a, Optional<String> target, Optional<String> override) {
+    String bdf = a.toString();
+    Optional<String> now = currentDriver(a);
+    if (!now.equals(target)) {
+      if (target.isPresent()) {
+        step(a, BindStep.SET_OVERRIDE, a.sysfsPath("driver_override"), target.get());
+      }
+      if (now.isPresent()) {
+        step(a, BindStep.UNBIND, a.sysfsPath("driver/unbind"), bdf);
+      }
+      if (target.isPresent()) {
+        step(a, BindStep.PROBE, DRIVERS_PROBE, bdf);
+        Optional<String> after = currentDriver(a);
+        if (!after.equals(target)) {
+          throw new BindException(a, BindStep.VERIFY, "after writing " + bdf + " to "
+              + DRIVERS_PROBE + " the device is on " + after.orElse("no driver") + ", not "
+              + target.get(), null);
+        }
+      }
+    }
+    if (!driverOverride(a).equals(override)) {
+      step(a, BindStep.CLEAR_OVERRIDE, a.sysfsPath("driver_override"), override.orElse("\n"));
+    }
+  }
+
+  /** Runs {@code action} on each device in {@code done} (most recent first); returns failures. */
+  private static List<BindException> undo(Deque<DeviceBinding> done,
+      java.util.function.Consumer<DeviceBinding> action) {
+    List<BindException> failures = new ArrayList<>();
+    for (DeviceBinding b : done) {
+      try {
+        action.accept(b);
+      } catch (BindException e) {
+        LOG.error("rolling back {} failed at {}: {}", b.address(), e.step(), e.getMessage());
+        failures.add(e);
+      }
+    }
+    return failures;
+  }
+
+  /** The exception for a failed operation after its rollback, saying how the rollback went. */
+  private static BindException rolledBack(String operation, String driver,
+      BindException failure, List<BindException> rollbackFailures, String rolledBackTo) {
+    PciAddress device = failure.device().orElseThrow();
+    StringBuilder message = new StringBuilder(operation).append(" failed at ")
+        .append(failure.step()).append(": ").append(failure.getMessage()).append("; ")
+        .append(hint(failure.step(), driver));
+    if (rollbackFailures.isEmpty()) {
+      message.append(". Rolled back: every device this call changed is ").append(rolledBackTo);
+    } else {
+      message.append(". Rolling back failed for ").append(rollbackFailures.stream()
+          .map(e -> e.device().map(Object::toString).orElse("?") + " at " + e.step())
+          .collect(Collectors.joining(", "))).append(": check those devices by hand ('lspci -k')"
+          + " or retry the restore");
+    }
+    BindException e = new BindException(device, failure.step(), message.toString(),
+        failure.getCause());
+    rollbackFailures.forEach(e::addSuppressed);
+    return e;
+  }
+
+  /** What to do about a failed step. */
+  private static String hint(BindStep step, String driver) {
+    switch (step) {
+      case RESET:
+        return "the function reset failed; check dmesg, or bind without a reset";
+      case SET_OVERRIDE:
+      case CLEAR_OVERRIDE:
+        return "check that gpuvirt runs as root and that the kernel offers driver_override"
+            + " (Linux 3.16 or later)";
+      case UNBIND:
+        return "the device is in use; stop what holds it (for a GPU: nvidia-persistenced, DCGM,"
+            + " a display server, any CUDA process; see 'fuser -v /dev/nvidia*') and retry";
+      case PROBE:
+        return "the kernel refused the probe request; check dmesg";
+      case VERIFY:
+        return "check dmesg for " + driver + " probe errors and that " + driver
+            + " is loaded and supports the device";
+      default:
+        return "check dmesg";
+    }
+  }
+
+  private void step(PciAddress device, BindStep step, String path, String value) {
+    try {
+      sysfs.write(path, value);
+    } catch (GpuvirtException e) {
+      throw new BindException(device, step, e.getMessage(), e);
+    }
+  }
+
+  private Optional<String> currentDriver(PciAddress a) {
+    return sysfs.readLink(a.sysfsPath("driver")).map(VfioBinder::basename);
   }
 
   private Optional<String> driverOverride(PciAddress a) {
@@ -319,48 +461,6 @@ public final class VfioBinder {
     return value.isEmpty() || value.equals("(null)") ? Optional.empty() : Optional.of(value);
   }
 
-  private void restoreOne(DeviceBinding b, boolean partial) {
-    PciAddress a = b.address();
-    String bdf = a.toString();
-    Optional<String> now = currentDriver(a);
-    if (partial && now.equals(b.originalDriver())) {
-      step(a, BindStep.CLEAR_OVERRIDE, a.sysfsPath("driver_override"), "\n");
-      return;
-    }
-    LOG.info("restoring {} from {} to {}", a, now.orElse("no driver"),
-        b.originalDriver().orElse("no driver"));
-    if (b.originalDriver().isPresent()) {
-      step(a, BindStep.SET_OVERRIDE, a.sysfsPath("driver_override"), b.originalDriver().get());
-    }
-    if (now.isPresent()) {
-      step(a, BindStep.UNBIND, a.sysfsPath("driver/unbind"), bdf);
-    }
-    if (b.originalDriver().isPresent()) {
-      step(a, BindStep.PROBE, DRIVERS_PROBE, bdf);
-      Optional<String> after = currentDriver(a);
-      if (!after.equals(b.originalDriver())) {
-        throw new BindException(a, BindStep.VERIFY, "restoring " + a + " to "
-            + b.originalDriver().get() + " failed at " + BindStep.VERIFY + ": it is bound to "
-            + after.orElse("nothing") + "; check that " + b.originalDriver().get()
-            + " is loaded and dmesg for probe errors", null);
-      }
-    }
-    step(a, BindStep.CLEAR_OVERRIDE, a.sysfsPath("driver_override"), "\n");
-  }
-
-  private void step(PciAddress device, BindStep step, String path, String value) {
-    try {
-      sysfs.write(path, value);
-    } catch (GpuvirtException e) {
-      throw new BindException(device, step, "device " + device + " failed at " + step
-          + " (writing '" + value.strip() + "' to " + path + "): " + e.getMessage(), e);
-    }
-  }
-
-  private Optional<String> currentDriver(PciAddress a) {
-    return sysfs.readLink(a.sysfsPath("driver")).map(VfioBinder::basename);
-  }
-
   private static String basename(String link) {
     String trimmed = link.endsWith("/") ? link.substring(0, link.length() - 1) : link;
     return trimmed.substring(trimmed.lastIndexOf('/') + 1);
@@ -370,10 +470,16 @@ public final class VfioBinder {
     return String.format("%04x:%02x:%02x", a.domain(), a.bus(), a.device());
   }
 
+  private static List<DeviceBinding> reversed(List<DeviceBinding> bindings) {
+    List<DeviceBinding> out = new ArrayList<>(bindings);
+    Collections.reverse(out);
+    return out;
+  }
+
   private List<VfioGroupNode> deviceNodes(Topology topology, List<DeviceBinding> bindings) {
-    TreeMap<Integer, List<String>> byGroup = new TreeMap<>();
+    TreeMap<Integer, TreeSet<String>> byGroup = new TreeMap<>();
     for (DeviceBinding b : bindings) {
-      List<String> cdevs = byGroup.computeIfAbsent(b.iommuGroup(), g -> new ArrayList<>());
+      TreeSet<String> cdevs = byGroup.computeIfAbsent(b.iommuGroup(), g -> new TreeSet<>());
       String vfioDev = b.address().sysfsPath("vfio-dev");
       if (sysfs.isDirectory(vfioDev)) {
         for (String name : sysfs.list(vfioDev)) {
@@ -386,7 +492,7 @@ public final class VfioBinder {
     List<VfioGroupNode> nodes = new ArrayList<>();
     byGroup.forEach((group, cdevs) -> nodes.add(new VfioGroupNode(group,
         topology.iommuGroup(group).map(IommuGroup::vfioDevicePath).orElse("/dev/vfio/" + group),
-        cdevs)));
+        List.copyOf(cdevs))));
     return nodes;
   }
 }

@@ -1,0 +1,72 @@
+package io.gpuvirt.core.internal;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Exclusive access to a state directory through one lock file: an in-process lock first (a
+ * {@link FileLock} is held per JVM, so it cannot order threads), then an OS lock on the file
+ * (orders processes). Not reentrant across the two: one operation takes it once.
+ *
+ * <p>Not part of the API: the package is not exported.
+ */
+public final class DirectoryLock implements AutoCloseable {
+  private static final ConcurrentHashMap<Path, ReentrantLock> IN_PROCESS = new ConcurrentHashMap<>();
+
+  private final ReentrantLock threadLock;
+  private final FileChannel channel;
+  private final FileLock fileLock;
+
+  private DirectoryLock(ReentrantLock threadLock, FileChannel channel, FileLock fileLock) {
+    this.threadLock = threadLock;
+    this.channel = channel;
+    this.fileLock = fileLock;
+  }
+
+  /**
+   * Waits for and takes the lock whose lock file is {@code lockFile} (created if missing).
+   *
+   * @throws IOException if the lock file cannot be opened or locked; nothing is held then
+   */
+  public static DirectoryLock acquire(Path lockFile) throws IOException {
+    Path key = lockFile.toAbsolutePath().normalize();
+    ReentrantLock threadLock = IN_PROCESS.computeIfAbsent(key, k -> new ReentrantLock());
+    threadLock.lock();
+    FileChannel channel = null;
+    try {
+      channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+      return new DirectoryLock(threadLock, channel, channel.lock());
+    } catch (IOException | RuntimeException e) {
+      closeQuietly(channel);
+      threadLock.unlock();
+      throw e;
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      fileLock.release();
+    } catch (IOException e) {
+      // closing the channel below releases it too
+    } finally {
+      closeQuietly(channel);
+      threadLock.unlock();
+    }
+  }
+
+  private static void closeQuietly(FileChannel channel) {
+    if (channel != null) {
+      try {
+        channel.close();
+      } catch (IOException e) {
+        // nothing left to release
+      }
+    }
+  }
+}
