@@ -225,7 +225,7 @@ final class FaultMatrixTest {
     }
     f.add(StepFault.unbindBusy(BIND));
     f.add(StepFault.probeFails(BIND, StepFault::moved));
-    f.add(StepFault.overrideWriteFails(BIND));
+    f.add(StepFault.overrideWriteFails(BIND, StepFault::moved));
     f.add(StepFault.probeWriteFails(BIND, StepFault::moved));
     f.add(StepFault.deviceLeavesVfio(VERIFY));
     if (partitions) {
@@ -234,7 +234,8 @@ final class FaultMatrixTest {
     f.add(StepFault.ledgerWriteFails(COMMIT));
     f.add(StepFault.unbindBusyOnVfio(RESTORE_DRIVERS));
     f.add(StepFault.probeFails(RESTORE_DRIVERS, StepFault::movedFromDriver));
-    f.add(StepFault.overrideWriteFails(RESTORE_DRIVERS));
+    // Restoring a device that had no driver writes no override: there is nothing to put back.
+    f.add(StepFault.overrideWriteFails(RESTORE_DRIVERS, StepFault::movedFromDriver));
     f.add(StepFault.probeWriteFails(RESTORE_DRIVERS, StepFault::movedFromDriver));
     if (partitions) {
       f.add(StepFault.fabricFails(DEACTIVATE_PARTITION, FabricOperation.DEACTIVATE,

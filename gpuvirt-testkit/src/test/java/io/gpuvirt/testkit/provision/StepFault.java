@@ -89,8 +89,8 @@ record StepFault(ProvisionStep step, String name, Injection injection) {
     return kernel(step, "probe fails", t -> t.device(which).map(d -> Fault.probeFails(d.address())));
   }
 
-  static StepFault overrideWriteFails(ProvisionStep step) {
-    return kernel(step, "driver_override write fails", t -> t.device(StepFault::moved)
+  static StepFault overrideWriteFails(ProvisionStep step, Predicate<LeasedDevice> needs) {
+    return kernel(step, "driver_override write fails", t -> t.device(needs)
         .map(d -> Fault.writeFails(d.address().sysfsPath("driver_override"))));
   }
 
