@@ -5,7 +5,6 @@
  */
 module io.gpuvirt.core {
   requires com.fasterxml.jackson.databind;
-  requires com.google.common;
   requires org.apache.commons.exec;
   requires org.slf4j;
 

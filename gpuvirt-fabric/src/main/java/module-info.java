@@ -6,7 +6,6 @@ module io.gpuvirt.fabric {
   requires transitive io.gpuvirt.core;
   requires com.sun.jna;
   requires com.fasterxml.jackson.databind;
-  requires com.google.common;
   requires org.slf4j;
 
   exports io.gpuvirt.fabric;

@@ -6,8 +6,6 @@
 module io.gpuvirt.testkit {
   requires transitive io.gpuvirt.core;
   requires com.fasterxml.jackson.databind;
-  requires com.google.common;
-  requires org.slf4j;
 
   exports io.gpuvirt.testkit;
   exports io.gpuvirt.testkit.fabric;
