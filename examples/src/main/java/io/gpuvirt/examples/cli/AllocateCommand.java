@@ -33,8 +33,8 @@ import picocli.CommandLine.Spec;
             + " nothing on the host: binding to vfio-pci is a later step."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:the owner holds the lease (new or existing)",
-        "1:refused: not enough free whole groups, the owner holds a different lease, or the host"
-            + " shares NVSwitches (the reason on stderr)",
+        "1:refused: not enough free whole groups (or no free partition of that size on a shared"
+            + " NVSwitch host), or the owner holds a different lease (the reason on stderr)",
         "2:bad arguments, unreadable host, or a corrupt or newer ledger"})
 final class AllocateCommand implements Callable<Integer> {
   @Spec CommandSpec spec;

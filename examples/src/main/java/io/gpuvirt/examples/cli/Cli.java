@@ -18,7 +18,8 @@ final class Cli {
     CommandLine cl = new CommandLine(root);
     cl.setExitCodeExceptionMapper(e -> ERROR);
     cl.setExecutionExceptionHandler((e, cmd, parseResult) -> {
-      if (e instanceof GpuvirtException) {
+      if (e instanceof GpuvirtException || e instanceof IllegalArgumentException) {
+        // Bad input, or a refusal with its reason: the message says it all, no stack trace.
         cmd.getErr().println("gpuvirt: " + e.getMessage());
       } else {
         cmd.getErr().println("gpuvirt: unexpected error: " + e);

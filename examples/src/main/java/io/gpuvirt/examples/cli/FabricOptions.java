@@ -31,10 +31,11 @@ final class FabricOptions {
           + "fmpm tool, or a simulated Fabric Manager.")
   Fabric fabric;
 
-  @Option(names = "--root", paramLabel = "DIR", description = "Root of a simulated host: its "
-      + "simulated Fabric Manager (var/lib/gpuvirt-sim/fabricmanager.json, an HGX B200 one is "
-      + "created if none). With --fabric fmpm the simulated host's fake fmpm runs; with --fabric "
-      + "native the default --fm-address is its Unix-socket address.")
+  @Option(names = "--root", paramLabel = "DIR", description = "Host root. When it holds a "
+      + "simulated host (gpuvirt simulate), its simulated Fabric Manager is used "
+      + "(var/lib/gpuvirt-sim/fabricmanager.json, an HGX B200 one is created if none): with "
+      + "--fabric fmpm its fake fmpm runs, with --fabric native the default --fm-address is its "
+      + "Unix-socket address. Any other root is a real host.")
   Path root;
 
   @Option(names = "--nvfm-library", paramLabel = "PATH", description = "libnvfm to load with "
@@ -66,18 +67,27 @@ final class FabricOptions {
     }
     return switch (fabric) {
       case native_ -> NvfmFabricManager.connect(NvfmOptions.defaults().withLibrary(nvfmLibrary)
-          .withAddress(address.orElseGet(() -> root == null ? FmAddress.LOCALHOST
+          .withAddress(address.orElseGet(() -> !simulatedRoot() ? FmAddress.LOCALHOST
               : FmAddress.unixSocket(simulated().stateFile().toString()))));
       case fmpm -> {
         FmpmOptions options = FmpmOptions.defaults().withProgram(fmpm);
         if (address.isPresent()) {
           options = options.withAddress(address.get());
         }
-        CommandRunner runner = root == null ? CommandRunner.system() : simulated().fmpm();
+        CommandRunner runner = simulatedRoot() ? simulated().fmpm() : CommandRunner.system();
         yield FmpmFabricManager.create(runner, options);
       }
       case simulated -> simulated().connect();
     };
+  }
+
+  /**
+   * Whether --root names a simulated host (written by 'gpuvirt simulate' or 'provision'); only
+   * then are its simulated Fabric Manager, fake fmpm and socket used. Any other root, / included,
+   * is a real host.
+   */
+  private boolean simulatedRoot() {
+    return root != null && HostContext.isSimulated(root);
   }
 
   private SimulatedFabric simulated() {

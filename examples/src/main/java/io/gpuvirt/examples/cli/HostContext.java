@@ -10,6 +10,7 @@ import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyScanner;
+import io.gpuvirt.fabric.FabricManagerConfig;
 import io.gpuvirt.fabric.moduleid.ModuleIdDiscovery;
 import io.gpuvirt.fabric.nvfm.NvfmFabricManager;
 import io.gpuvirt.fabric.nvfm.NvfmOptions;
@@ -68,10 +69,26 @@ final class HostContext implements AutoCloseable {
    * fresh when it does not exist yet (so a later {@code teardown} finds the same host).
    */
   static HostContext openOrCreateDemo(Optional<Path> root, Path state) {
+    return openDemo(root, state, true);
+  }
+
+  /**
+   * The host at {@code root}; with no root, the demo HGX B200 under {@link #DEMO_ROOT}, which must
+   * exist already (teardown and status never invent a host to report on).
+   */
+  static HostContext openExistingDemo(Optional<Path> root, Path state) {
+    return openDemo(root, state, false);
+  }
+
+  private static HostContext openDemo(Optional<Path> root, Path state, boolean create) {
     if (root.isPresent()) {
       return open(root.get(), state);
     }
     boolean created = false;
+    if (!isSimulated(DEMO_ROOT) && !create) {
+      throw new GpuvirtException("no --root given and no simulated demo host at " + DEMO_ROOT
+          + " ('gpuvirt provision' without --root creates it); pass --root / for this host");
+    }
     if (!isSimulated(DEMO_ROOT)) {
       try {
         Files.createDirectories(DEMO_ROOT);
@@ -136,11 +153,16 @@ final class HostContext implements AutoCloseable {
     return HostMode.sharedNvSwitch(sysfs);
   }
 
-  /** The Fabric Manager: the simulated one of a simulated host, libnvfm on a real host. */
+  /**
+   * The Fabric Manager: the simulated one of a simulated host; on a real host libnvfm at the
+   * command address of {@code fabricmanager.cfg} (127.0.0.1:6666 when it names none).
+   */
   FabricManager fabricManager() {
     if (fabricManager == null) {
       fabricManager = simulated.isPresent() ? SimulatedFabric.underHostRoot(root).connect()
-          : NvfmFabricManager.connect(NvfmOptions.defaults());
+          : NvfmFabricManager.connect(HostMode.fabricManagerConfig(sysfs)
+              .flatMap(FabricManagerConfig::commandAddress)
+              .map(NvfmOptions.defaults()::withAddress).orElse(NvfmOptions.defaults()));
     }
     return fabricManager;
   }
@@ -153,7 +175,8 @@ final class HostContext implements AutoCloseable {
     ModuleIdMapStore store = new ModuleIdMapStore(stateDirectory);
     Optional<ModuleIdMap> saved = store.load();
     if (saved.isPresent()) {
-      return saved.get();
+      // A saved map must still fit the host (a board swap or renumbered buses make it stale).
+      return saved.get().validateAgainst(topology);
     }
     ModuleIdMap discovered = ModuleIdDiscovery.fromNvidiaSmi(nvidiaSmi(topology), "nvidia-smi")
         .moduleIds();

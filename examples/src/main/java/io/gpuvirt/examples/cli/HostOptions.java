@@ -21,9 +21,14 @@ final class HostOptions {
     return HostContext.open(root == null ? Path.of("/") : root, state);
   }
 
-  /** The host at --root, or the demo simulated HGX B200 when none was given. */
+  /** The host at --root, or the demo simulated HGX B200 (written when missing) when none was given. */
   HostContext openOrDemo() {
     return HostContext.openOrCreateDemo(Optional.ofNullable(root), state);
+  }
+
+  /** The host at --root, or the existing demo simulated HGX B200 when none was given. */
+  HostContext openOrExistingDemo() {
+    return HostContext.openExistingDemo(Optional.ofNullable(root), state);
   }
 
   /** The state directory, without opening the host. */

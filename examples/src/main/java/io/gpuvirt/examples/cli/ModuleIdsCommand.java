@@ -46,8 +46,9 @@ final class ModuleIdsCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Option(names = "--root", paramLabel = "DIR", description = "Root of a simulated host: its fake "
-      + "nvidia-smi lists the GPUs of its simulated Fabric Manager; the map is kept under it.")
+  @Option(names = "--root", paramLabel = "DIR", description = "Host root (default /). When it "
+      + "holds a simulated host (gpuvirt simulate), its fake nvidia-smi lists the GPUs of its "
+      + "simulated Fabric Manager; the map is kept under the root.")
   Path root;
 
   @Option(names = "--nvidia-smi", paramLabel = "PATH", defaultValue = "nvidia-smi",
@@ -55,11 +56,11 @@ final class ModuleIdsCommand implements Callable<Integer> {
   String nvidiaSmi;
 
   @Option(names = "--nvml-library", paramLabel = "PATH", description = "NVML to cross-check with "
-      + "(default on a real host: libnvidia-ml.so.1, skipped if it cannot be loaded; none with "
-      + "--root).")
+      + "(default on a real host: libnvidia-ml.so.1, skipped if it cannot be loaded; none on a "
+      + "simulated host).")
   String nvmlLibrary;
 
-  @Option(names = "--state-dir", paramLabel = "DIR", description = "Where to keep the map "
+  @Option(names = {"--state", "--state-dir"}, paramLabel = "DIR", description = "Where to keep the map "
       + "(default: /var/lib/gpuvirt under the host root).")
   Path stateDir;
 
@@ -81,12 +82,13 @@ final class ModuleIdsCommand implements Callable<Integer> {
     Path hostRoot = root == null ? Path.of("/") : root;
     Sysfs sysfs = Sysfs.at(hostRoot);
     try {
-      CommandRunner runner = root == null ? CommandRunner.system()
-          : SimulatedFabric.underHostRoot(root).nvidiaSmi();
+      boolean simulated = root != null && HostContext.isSimulated(root);
+      CommandRunner runner = simulated ? SimulatedFabric.underHostRoot(root).nvidiaSmi()
+          : CommandRunner.system();
       NvidiaSmiReport report = ModuleIdDiscovery.fromNvidiaSmi(runner, nvidiaSmi);
       ModuleIdMap map = report.moduleIds();
       Optional<String> nvml = Optional.ofNullable(nvmlLibrary)
-          .or(() -> root == null ? Optional.of(ModuleIdDiscovery.NVML_LIBRARY) : Optional.empty());
+          .or(() -> simulated ? Optional.empty() : Optional.of(ModuleIdDiscovery.NVML_LIBRARY));
       if (nvml.isPresent()) {
         try {
           map = ModuleIdDiscovery.crossCheck(map, nvidiaSmi + " -q",

@@ -89,7 +89,20 @@ final class ProvisionCommand implements Callable<Integer> {
         err.flush();
         return Cli.REFUSED;
       }
-      QemuArgs args = qemu.render(result.lease());
+      QemuArgs args;
+      try {
+        args = qemu.render(result.lease());
+      } catch (RuntimeException e) {
+        // All or nothing: a VM whose QEMU command cannot be built must not keep its GPUs.
+        if (!result.alreadyProvisioned()) {
+          provisioner.teardown(owner);
+        }
+        err.println("gpuvirt: cannot build the QEMU command for " + owner + ": " + e.getMessage()
+            + (result.alreadyProvisioned() ? "; the existing lease is kept"
+                : "; provisioning was rolled back"));
+        err.flush();
+        return Cli.REFUSED;
+      }
       if (json) {
         out.println(json(context, provisioner, result, events, args));
       } else {

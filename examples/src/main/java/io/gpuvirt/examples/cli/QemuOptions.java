@@ -1,6 +1,7 @@
 package io.gpuvirt.examples.cli;
 
 import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.host.CommandException;
 import io.gpuvirt.core.host.CommandRunner;
 import io.gpuvirt.qemu.QemuCapabilities;
 import io.gpuvirt.qemu.QemuProbe;
@@ -8,7 +9,6 @@ import io.gpuvirt.qemu.QemuVersion;
 import io.gpuvirt.qemu.command.LeasePassthrough;
 import io.gpuvirt.qemu.command.QemuArgs;
 import io.gpuvirt.qemu.command.QemuCommandBuilder;
-import java.io.File;
 import java.util.List;
 import picocli.CommandLine.Option;
 
@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
  * The options that say which QEMU the command line is for. With {@code --qemu BIN} the binary is
  * probed (version, machines, device properties); with {@code --qemu-version} its capabilities are
  * assumed from the version alone; with neither, {@code qemu-system-x86_64} is probed when it is on
- * PATH, else version {@value #ASSUMED_VERSION} is assumed.
+ * PATH, else version {@value #ASSUMED_VERSION} is assumed (and the output says so).
  */
 final class QemuOptions {
   static final String ASSUMED_VERSION = "10.1.0";
@@ -46,6 +46,9 @@ final class QemuOptions {
   }
 
   private QemuCapabilities findCapabilities() {
+    if (memoryGib <= 0) {
+      throw new IllegalArgumentException("--memory-gib must be at least 1, was " + memoryGib);
+    }
     if (binary != null && version != null) {
       throw new IllegalArgumentException("give --qemu or --qemu-version, not both");
     }
@@ -53,12 +56,19 @@ final class QemuOptions {
       source = "probed " + binary;
       return QemuProbe.probe(CommandRunner.system(), binary);
     }
-    if (version == null && onPath(QemuCommandBuilder.DEFAULT_BINARY)) {
-      source = "probed " + QemuCommandBuilder.DEFAULT_BINARY + " on PATH";
-      return QemuProbe.probe(CommandRunner.system(), QemuCommandBuilder.DEFAULT_BINARY);
+    if (version == null) {
+      try {
+        QemuCapabilities probed = QemuProbe.probe(CommandRunner.system(),
+            QemuCommandBuilder.DEFAULT_BINARY);
+        source = "probed " + QemuCommandBuilder.DEFAULT_BINARY + " on PATH";
+        return probed;
+      } catch (CommandException e) {
+        // Not installed here (a control host, a CI machine): assume a version and say so.
+      }
     }
     String assumed = version == null ? ASSUMED_VERSION : version;
-    source = "assumed QEMU " + assumed + " (not probed; pass --qemu BIN to probe a binary)";
+    source = "assumed QEMU " + assumed + " (not probed; pass --qemu BIN to probe the binary the"
+        + " VM will run, or --qemu-version X.Y.Z)";
     return QemuCapabilities.assumed(QemuVersion.parse(assumed));
   }
 
@@ -68,18 +78,7 @@ final class QemuOptions {
         .devices(LeasePassthrough.of(lease)).build();
   }
 
-  private static boolean onPath(String program) {
-    String path = System.getenv("PATH");
-    if (path == null) {
-      return false;
-    }
-    for (String dir : path.split(File.pathSeparator)) {
-      if (new File(dir, program).canExecute()) {
-        return true;
-      }
-    }
-    return false;
-  }
+
 
   /**
    * The argv one option per line: an option and its value on one line ({@code -device

@@ -35,9 +35,11 @@ final class ReconcileCommand implements Callable<Integer> {
     ReconcileReport report;
     try (HostContext host = hostOptions.open()) {
       LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
-      report = host.sharedNvSwitch()
+      // Under the operation lock, with the host scanned inside it: a provisioning that commits
+      // between a scan and the repair must not look stale and lose its lease.
+      report = ledger.underOperationLock(() -> host.sharedNvSwitch()
           ? ledger.reconcile(host.scan(), host.fabricManager(), policy)
-          : ledger.reconcile(host.scan(), policy);
+          : ledger.reconcile(host.scan(), policy));
     }
     PrintWriter out = spec.commandLine().getOut();
     for (Discrepancy d : report.discrepancies()) {

@@ -1,6 +1,9 @@
 package io.gpuvirt.examples.cli;
 
 import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.alloc.LeaseState;
+import java.util.ArrayList;
+import java.util.List;
 import io.gpuvirt.core.ledger.LeaseJson;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import java.io.PrintWriter;
@@ -33,8 +36,26 @@ final class ReleaseCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    Optional<Lease> released = LeaseLedger.open(hostOptions.stateDirectory()).release(owner);
+    LeaseLedger ledger = LeaseLedger.open(hostOptions.stateDirectory());
     PrintWriter out = spec.commandLine().getOut();
+    // Only a reservation may simply be dropped: a provisioned (or half-provisioned) lease is the
+    // only record of the drivers and partition to give back, so it goes through teardown.
+    List<Lease> refused = new ArrayList<>();
+    Optional<Lease> released = ledger.underOperationLock(() -> {
+      Optional<Lease> lease = ledger.lease(owner);
+      if (lease.isPresent() && lease.get().state() != LeaseState.ALLOCATED) {
+        refused.add(lease.get());
+        return Optional.<Lease>empty();
+      }
+      return ledger.release(owner);
+    });
+    if (!refused.isEmpty()) {
+      spec.commandLine().getErr().println("gpuvirt: refused: " + owner + "'s lease is "
+          + refused.get(0).state() + ": its devices may be bound to VFIO or its partition"
+          + " active; give them back with 'gpuvirt teardown --owner " + owner + "'"
+          + hostOptions.rootArgument());
+      return Cli.REFUSED;
+    }
     if (json) {
       out.print(LeaseText.pretty("{\"owner\":\"" + owner + "\",\"released\":"
           + released.isPresent() + ",\"lease\":" + released.map(LeaseJson::of).orElse("null")

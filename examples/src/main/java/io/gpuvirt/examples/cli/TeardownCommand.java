@@ -32,7 +32,7 @@ final class TeardownCommand implements Callable<Integer> {
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    try (HostContext host = hostOptions.openOrDemo()) {
+    try (HostContext host = hostOptions.openOrExistingDemo()) {
       LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
       Provisioner.Builder builder = Provisioner.builder(host.sysfs(), ledger).listener(e -> {
         if (e.kind() != ProgressEvent.Kind.STARTED) {

@@ -63,4 +63,11 @@ final class MainJobTest {
         + " (created fresh)") && out.contains("partition") && out.contains("vfio-pci,host=")
         && teardown.stdout().contains("vm-42 torn down"), out + teardown.stdout());
   }
+
+  @Test
+  void teardown_withNoFlagsAndNoDemoHost_refusesWithoutCreatingOne() {
+    CommandResult teardown = gpuvirt("teardown", "--owner", "vm-42");
+    assertTrue(teardown.exitCode() == 2 && teardown.stderr().contains("--root /")
+        && !Files.exists(tmp.resolve("gpuvirt-demo")), teardown.stderr());
+  }
 }

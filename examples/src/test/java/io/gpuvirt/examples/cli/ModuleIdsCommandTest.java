@@ -33,6 +33,7 @@ final class ModuleIdsCommandTest {
 
   @Test
   void moduleIds_simulatedRoot_savesTheMapInTheStateDirectory() {
+    pciTree(HostProfile.hgxB200());
     CliRun run = CliRun.of("module-ids", "--root", root.toString());
     assertEquals(b200(), new ModuleIdMapStore(root.resolve("var/lib/gpuvirt")).require(),
         run.toString());
@@ -40,12 +41,14 @@ final class ModuleIdsCommandTest {
 
   @Test
   void moduleIds_simulatedRoot_printsModuleId1AtItsAddress() {
+    pciTree(HostProfile.hgxB200());
     assertTrue(CliRun.of("module-ids", "--root", root.toString()).out().lines()
         .anyMatch(l -> l.matches("1\\s+0000:60:00\\.0")));
   }
 
   @Test
   void moduleIds_json_hasTheDriverVersion() {
+    pciTree(HostProfile.hgxB200());
     assertTrue(CliRun.of("module-ids", "--root", root.toString(), "--json").out()
         .contains("\"driverVersion\" : \"580.95.05\""));
   }
@@ -69,6 +72,14 @@ final class ModuleIdsCommandTest {
     pciTree(HostProfile.hgxH100(false));
     CliRun.of("module-ids", "--root", root.toString());
     assertTrue(new ModuleIdMapStore(root.resolve("var/lib/gpuvirt")).load().isEmpty());
+  }
+
+  @Test
+  void moduleIds_rootThatIsNoSimulatedHost_runsTheRealNvidiaSmi() {
+    CliRun run = CliRun.of("module-ids", "--root", root.toString(), "--nvidia-smi",
+        root.resolve("no-such-nvidia-smi").toString());
+    assertTrue(run.exitCode() == 2 && run.err().contains("no-such-nvidia-smi")
+        && !root.resolve("var").toFile().exists(), run.toString());
   }
 
   @Test

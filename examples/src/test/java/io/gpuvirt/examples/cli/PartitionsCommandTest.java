@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.gpuvirt.core.host.CommandRunner;
+import io.gpuvirt.testkit.HostProfile;
+import io.gpuvirt.testkit.SimulatedHost;
 import io.gpuvirt.testkit.fabric.SimulatedFabric;
 import io.gpuvirt.testkit.fabric.SimulatedNvfmLibrary;
 import java.io.File;
@@ -69,6 +71,7 @@ final class PartitionsCommandTest {
 
   @Test
   void activate_throughFakeFmpmOfSimulatedHost_twiceExits1With239Code() {
+    SimulatedHost.create(HostProfile.hgxB200(), root).close();
     List<String> args = List.of("partitions", "activate", "9", "--fabric", "fmpm", "--root",
         root.toString());
     CliRun first = CliRun.of(args.toArray(String[]::new));
@@ -79,12 +82,21 @@ final class PartitionsCommandTest {
 
   @Test
   void list_nativeOverSimulatedLibnvfm_exits0() {
+    SimulatedHost.create(HostProfile.hgxB200(), root).close();
     Assumptions.assumeTrue(gccPresent() || "1".equals(System.getenv("GPUVIRT_REQUIRE_TOOLS")),
         "gcc not installed");
     Path lib = SimulatedNvfmLibrary.build(CommandRunner.system(), Path.of("target", "nvfm-sim"));
     CliRun run = CliRun.of("partitions", "list", "--fabric", "native", "--nvfm-library",
         lib.toAbsolutePath().toString(), "--root", root.toString());
     assertEquals(0, run.exitCode(), run.toString());
+  }
+
+  @Test
+  void activate_fmpmWithARootThatIsNoSimulatedHost_runsTheRealFmpm() {
+    CliRun run = CliRun.of("partitions", "activate", "9", "--fabric", "fmpm", "--fmpm",
+        root.resolve("no-such-fmpm").toString(), "--root", root.toString());
+    assertTrue(run.exitCode() == 2 && run.err().contains("no-such-fmpm")
+        && !root.resolve(SimulatedFabric.STATE_PATH).toFile().exists(), run.toString());
   }
 
   @Test

@@ -190,4 +190,19 @@ final class ProvisionCommandsTest {
         .map(LeasedDevice::originalDriver).toList();
     assertEquals(List.of(Optional.of("nvidia")), drivers);
   }
+
+  @Test
+  void release_ofAProvisionedLease_isRefusedAndChangesNothing() {
+    run("provision", "--gpus", "2", "--owner", "vm-2", "--qemu-version", "10.1.0");
+    CliRun release = run("release", "--owner", "vm-2");
+    assertTrue(release.exitCode() == 1 && release.err().contains("gpuvirt teardown")
+        && lease("vm-2").orElseThrow().state() == LeaseState.BOUND, release.toString());
+  }
+
+  @Test
+  void provision_badMemorySize_exits2BeforeTouchingTheHost() {
+    CliRun run = run("provision", "--gpus", "2", "--owner", "vm-2", "--memory-gib", "0");
+    assertEquals(List.of(2, Optional.empty(), initial.devices()),
+        List.of(run.exitCode(), lease("vm-2"), scan().devices()), run.toString());
+  }
 }

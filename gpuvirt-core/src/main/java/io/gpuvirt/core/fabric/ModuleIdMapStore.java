@@ -6,17 +6,15 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.host.HostAccessException;
+import io.gpuvirt.core.internal.AtomicFiles;
+import io.gpuvirt.core.internal.DirectoryLock;
 import io.gpuvirt.core.pci.InvalidPciAddressException;
 import io.gpuvirt.core.pci.PciAddress;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -95,36 +93,18 @@ public final class ModuleIdMapStore {
     } catch (JsonProcessingException e) {
       throw new GpuvirtException("could not encode the module-id map: " + e.getMessage(), e);
     }
-    Path tmp = null;
     try {
       Files.createDirectories(directory);
-      tmp = Files.createTempFile(directory, FILE_NAME, ".tmp");
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-        ch.write(java.nio.ByteBuffer.wrap(bytes));
-        ch.force(true);
-      }
-      try {
-        Files.move(tmp, file(), StandardCopyOption.ATOMIC_MOVE,
-            StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, file(), StandardCopyOption.REPLACE_EXISTING);
+      try (DirectoryLock lock = DirectoryLock.acquire(directory.resolve(FILE_NAME + ".lock"))) {
+        AtomicFiles.replace(file(), bytes);
       }
     } catch (IOException e) {
-      deleteQuietly(tmp);
       throw new HostAccessException(file().toString(), "could not save the module-id map to "
           + file() + ": " + e.getMessage() + "; check that the state directory is writable", e);
     }
   }
 
-  private static void deleteQuietly(Path tmp) {
-    if (tmp != null) {
-      try {
-        Files.deleteIfExists(tmp);
-      } catch (IOException ignored) {
-        // the temporary file is harmless; the next save replaces the map anyway
-      }
-    }
-  }
+
 
   private ModuleIdMap parse(String text) {
     JsonNode root;

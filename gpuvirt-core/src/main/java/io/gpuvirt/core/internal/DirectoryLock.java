@@ -3,6 +3,7 @@ package io.gpuvirt.core.internal;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.ConcurrentHashMap;
@@ -34,8 +35,18 @@ public final class DirectoryLock implements AutoCloseable {
    * @throws IOException if the lock file cannot be opened or locked; nothing is held then
    */
   public static DirectoryLock acquire(Path lockFile) throws IOException {
-    Path key = lockFile.toAbsolutePath().normalize();
+    // Key by the real path, so two spellings of one directory share one in-process lock.
+    Path absolute = lockFile.toAbsolutePath().normalize();
+    Path parent = absolute.getParent();
+    Path key = parent != null && Files.isDirectory(parent)
+        ? parent.toRealPath().resolve(absolute.getFileName()) : absolute;
     ReentrantLock threadLock = IN_PROCESS.computeIfAbsent(key, k -> new ReentrantLock());
+    if (threadLock.isHeldByCurrentThread()) {
+      // A second FileChannel lock in this JVM would throw, and closing that channel would drop
+      // the OS lock the caller already holds: refuse before touching the file.
+      throw new IllegalStateException("lock " + lockFile + " is already held by this thread;"
+          + " it is not reentrant");
+    }
     threadLock.lock();
     FileChannel channel = null;
     try {

@@ -184,6 +184,10 @@ public final class LeaseLedger {
    * Compares the leases with the host's driver bindings and repairs what {@code policy} allows:
    * GPUs on a VFIO driver without a lease, leases whose devices are gone or changed, {@code BOUND}
    * leases whose devices are not on a VFIO driver.
+   *
+   * <p>With a repairing policy, call it inside {@link #underOperationLock} with a topology scanned
+   * inside that lock: a provisioning that commits between an earlier scan and the repair would
+   * otherwise look stale and lose its lease.
    */
   public ReconcileReport reconcile(Topology topology, ReconcilePolicy policy) {
     return transact(leases -> new Reconciler(topology, Optional.empty(), policy).run(leases));

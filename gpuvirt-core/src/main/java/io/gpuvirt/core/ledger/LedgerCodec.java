@@ -23,6 +23,7 @@ import io.gpuvirt.core.ledger.LedgerRecords.LedgerFile;
 import io.gpuvirt.core.ledger.LedgerRecords.RequestRecord;
 import io.gpuvirt.core.pci.Bar;
 import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.vfio.BindRequest;
 import io.gpuvirt.core.pci.PciClass;
 import io.gpuvirt.core.pci.PciId;
 import java.io.IOException;
@@ -198,7 +199,7 @@ final class LedgerCodec {
         devices.add(new LeasedDevice(PciAddress.parse(d.address()),
             DeviceRole.valueOf(require(d.role(), "role")), PciId.parse(d.id()),
             PciId.parse(d.subsystem()), parseClass(d.pciClass()), d.numaNode(),
-            Optional.ofNullable(d.originalDriver()),
+            Optional.ofNullable(d.originalDriver()).map(BindRequest::checkDriverName),
             require(d.bars(), "bars").stream().map(b -> new Bar(b.index(), b.start(), b.size(),
                 b.is64Bit(), b.prefetchable(), b.io())).toList(),
             Optional.ofNullable(d.physicalFunction()).map(PciAddress::parse),

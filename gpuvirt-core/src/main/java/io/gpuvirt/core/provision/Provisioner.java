@@ -139,6 +139,9 @@ public final class Provisioner {
 
     ProvisionStep step = ProvisionStep.RESET;
     PciAddress device = null;
+    // Whether this call activated the partition: if activation itself fails (someone else
+    // activated it meanwhile), the rollback must not deactivate a partition that is not ours.
+    boolean[] activated = {false};
     try {
       if (lease.state() == LeaseState.BOUND) {
         throw new IllegalStateException("lease of " + owner + " is already BOUND");
@@ -156,6 +159,7 @@ public final class Provisioner {
         int id = lease.partitionId().getAsInt();
         timed(owner, step, Optional.empty(), () -> {
           fabricManager().activate(id);
+          activated[0] = true;
           return id;
         }, p -> "partition " + p + " active (GPU modules " + moduleIdsOf(lease) + ")");
       }
@@ -174,15 +178,15 @@ public final class Provisioner {
       Lease committed = timed(owner, step, Optional.empty(),
           () -> ledger.updateState(owner, LeaseState.BOUND), l -> "lease BOUND");
       return new Provisioned(committed, nodes(committed), false);
-    } catch (GpuvirtException e) {
+    } catch (RuntimeException e) {
       PciAddress failed = device;
       if (e instanceof BindException && ((BindException) e).device().isPresent()) {
         failed = ((BindException) e).device().get();
       }
       boolean rolledBack = true;
       try {
-        undo(ledger.lease(owner).orElse(lease), step, reserved);
-      } catch (GpuvirtException rollbackFailure) {
+        undo(ledger.lease(owner).orElse(lease), step, reserved, activated[0]);
+      } catch (RuntimeException rollbackFailure) {
         e.addSuppressed(rollbackFailure);
         rolledBack = false;
       }
@@ -248,11 +252,11 @@ public final class Provisioner {
       step = ProvisionStep.RELEASE;
       timed(owner, step, Optional.empty(), () -> ledger.release(owner), r -> "lease released");
       return true;
-    } catch (GpuvirtException e) {
+    } catch (RuntimeException e) {
       boolean rolledBack = true;
       try {
         rebind(lease);
-      } catch (GpuvirtException rollbackFailure) {
+      } catch (RuntimeException rollbackFailure) {
         e.addSuppressed(rollbackFailure);
         rolledBack = false;
       }
@@ -297,12 +301,26 @@ public final class Provisioner {
    * releasing it (the owner had reserved the devices before this call).
    */
   private void undo(Lease lease, ProvisionStep failedStep, boolean keepReservation) {
+    undo(lease, failedStep, keepReservation, lease.state() != LeaseState.ALLOCATED);
+  }
+
+  /**
+   * Undoes what a lease's operation may have done, judged by its journal state: drivers are only
+   * restored once binding may have started (BINDING, BOUND, TEARING_DOWN), the partition is only
+   * deactivated when this operation may have activated it.
+   */
+  private void undo(Lease lease, ProvisionStep failedStep, boolean keepReservation,
+      boolean partitionMayBeOurs) {
     String owner = lease.owner();
     LOG.warn("undoing {} (lease {}, after {})", owner, lease.state(), failedStep);
-    timed(owner, ProvisionStep.RESTORE_DRIVERS, Optional.empty(),
-        () -> binder.recover(bindings(lease)),
-        r -> r.restored().size() + " devices back on their drivers");
-    if (lease.partitionId().isPresent()) {
+    boolean mayHaveBound = lease.state() == LeaseState.BINDING
+        || lease.state() == LeaseState.BOUND || lease.state() == LeaseState.TEARING_DOWN;
+    if (mayHaveBound) {
+      timed(owner, ProvisionStep.RESTORE_DRIVERS, Optional.empty(),
+          () -> binder.recover(bindings(lease)),
+          r -> r.restored().size() + " devices back on their drivers");
+    }
+    if (lease.partitionId().isPresent() && partitionMayBeOurs) {
       int id = lease.partitionId().getAsInt();
       timed(owner, ProvisionStep.DEACTIVATE_PARTITION, Optional.empty(), () -> {
         deactivateIfActive(id);
@@ -460,8 +478,9 @@ public final class Provisioner {
       emit(new ProgressEvent(owner, step, ProgressEvent.Kind.FINISHED, device,
           describe.apply(result), Duration.ofNanos(System.nanoTime() - start)));
       return result;
-    } catch (GpuvirtException e) {
-      emit(new ProgressEvent(owner, step, ProgressEvent.Kind.FAILED, device, e.getMessage(),
+    } catch (RuntimeException e) {
+      emit(new ProgressEvent(owner, step, ProgressEvent.Kind.FAILED, device,
+          e.getMessage() == null ? e.toString() : e.getMessage(),
           Duration.ofNanos(System.nanoTime() - start)));
       throw e;
     }
