@@ -358,6 +358,20 @@ public final class VfioBinder {
    * unbind, probe, verify, and write the final override.
    */
   private void moveTo(PciAddress a, Optional<String> target, Optional<String> override) {
+    try {
+      moveStepByStep(a, target, override);
+    } catch (BindException e) {
+      throw e;
+    } catch (GpuvirtException e) {
+      // A read between the writes failed (the device fell off the bus, say): still a failed step
+      // of this device, so that the caller rolls back what it already moved.
+      throw new BindException(a, BindStep.CHECK, "reading the driver state of " + a
+          + " failed: " + e.getMessage() + "; check that the device is still present (lspci -s "
+          + a + ")", e);
+    }
+  }
+
+  private void moveStepByStep(PciAddress a, Optional<String> target, Optional<String> override) {
     String bdf = a.toString();
     Optional<String> now = currentDriver(a);
     if (!now.equals(target)) {

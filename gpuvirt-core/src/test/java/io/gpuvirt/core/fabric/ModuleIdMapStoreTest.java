@@ -48,8 +48,9 @@ final class ModuleIdMapStoreTest {
     store.save(new ModuleIdMap(Map.of(1, PciAddress.parse("0000:01:00.0"))));
     store.save(b200());
     try (var files = Files.list(dir)) {
-      assertEquals(java.util.List.of(ModuleIdMapStore.FILE_NAME),
-          files.map(p -> p.getFileName().toString()).toList());
+      // The map and its lock file; no temporary file left behind.
+      assertEquals(java.util.List.of(ModuleIdMapStore.FILE_NAME, ModuleIdMapStore.FILE_NAME
+          + ".lock"), files.map(p -> p.getFileName().toString()).sorted().toList());
     }
   }
 
