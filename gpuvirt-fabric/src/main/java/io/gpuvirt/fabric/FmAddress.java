@@ -1,5 +1,6 @@
 package io.gpuvirt.fabric;
 
+import io.gpuvirt.core.InvalidValueException;
 import java.util.Locale;
 
 /**
@@ -27,21 +28,21 @@ public record FmAddress(Kind kind, String value) {
 
   public FmAddress {
     if (kind == null || value == null) {
-      throw new IllegalArgumentException("a Fabric Manager address needs a kind and a value");
+      throw new InvalidValueException("a Fabric Manager address needs a kind and a value");
     }
     if (value.isEmpty() || value.length() > MAX_LENGTH) {
-      throw new IllegalArgumentException("Fabric Manager address '" + value
+      throw new InvalidValueException("Fabric Manager address '" + value
           + "' must have 1 to " + MAX_LENGTH + " characters (libnvfm's addressInfo holds 256)");
     }
     for (int i = 0; i < value.length(); i++) {
       char c = value.charAt(i);
       if (c <= ' ' || c == 0x7f) {
-        throw new IllegalArgumentException("Fabric Manager address '" + value.replace("\n", "\\n")
+        throw new InvalidValueException("Fabric Manager address '" + value.replace("\n", "\\n")
             + "' contains whitespace or a control character");
       }
     }
     if (kind == Kind.UNIX && !value.startsWith("/")) {
-      throw new IllegalArgumentException("Fabric Manager socket path '" + value
+      throw new InvalidValueException("Fabric Manager socket path '" + value
           + "' must be absolute");
     }
     if (kind == Kind.TCP) {
@@ -51,7 +52,7 @@ public record FmAddress(Kind kind, String value) {
 
   private static void checkTcp(String value) {
     if (value.contains("/")) {
-      throw new IllegalArgumentException("Fabric Manager TCP address '" + value
+      throw new InvalidValueException("Fabric Manager TCP address '" + value
           + "' contains '/'; write unix:" + value + " for a socket");
     }
     int colon = value.lastIndexOf(':');
@@ -61,11 +62,11 @@ public record FmAddress(Kind kind, String value) {
       try {
         n = Integer.parseInt(port);
       } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("Fabric Manager address '" + value + "' has port '"
+        throw new InvalidValueException("Fabric Manager address '" + value + "' has port '"
             + port + "', not a number");
       }
       if (n < 1 || n > 65535 || colon == 0) {
-        throw new IllegalArgumentException("Fabric Manager address '" + value
+        throw new InvalidValueException("Fabric Manager address '" + value
             + "' needs a host and a port 1..65535");
       }
     }
@@ -85,11 +86,11 @@ public record FmAddress(Kind kind, String value) {
    * Parses {@code unix:/run/nvidia-fabricmanager/socket} or a TCP address ({@code 127.0.0.1},
    * {@code 10.0.0.5:7000}).
    *
-   * @throws IllegalArgumentException naming the text and what is wrong
+   * @throws InvalidValueException naming the text and what is wrong
    */
   public static FmAddress parse(String text) {
     if (text == null) {
-      throw new IllegalArgumentException("no Fabric Manager address given");
+      throw new InvalidValueException("no Fabric Manager address given");
     }
     if (text.toLowerCase(Locale.ROOT).startsWith("unix:")) {
       return unixSocket(text.substring(5));

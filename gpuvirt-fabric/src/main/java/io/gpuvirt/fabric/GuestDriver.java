@@ -1,5 +1,7 @@
 package io.gpuvirt.fabric;
 
+import io.gpuvirt.core.InvalidValueException;
+
 /**
  * The NVIDIA driver a guest image carries, for the version rule of shared NVSwitch mode.
  *
@@ -17,11 +19,11 @@ public record GuestDriver(String version, Flavour flavour) {
 
   public GuestDriver {
     if (version == null || !version.strip().matches("\\d+(\\.\\d+){1,3}")) {
-      throw new IllegalArgumentException("guest driver version '" + version
+      throw new InvalidValueException("guest driver version '" + version
           + "' is not a version like 580.95.05");
     }
     if (flavour == null) {
-      throw new IllegalArgumentException("guest driver flavour missing; OPEN or PROPRIETARY");
+      throw new InvalidValueException("guest driver flavour missing; OPEN or PROPRIETARY");
     }
     version = version.strip();
   }

@@ -3,6 +3,7 @@ package io.gpuvirt.fabric;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.gpuvirt.core.InvalidValueException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -28,11 +29,11 @@ final class FmAddressTest {
   @ValueSource(strings = {"", "unix:", "unix:relative/path", "10.0.0.5:", "10.0.0.5:0",
       "10.0.0.5:70000", "10.0.0.5:http", ":6666", "host name", "127.0.0.1\n", "/run/fm.sock"})
   void parse_badAddress_refused(String text) {
-    assertThrows(IllegalArgumentException.class, () -> FmAddress.parse(text));
+    assertThrows(InvalidValueException.class, () -> FmAddress.parse(text));
   }
 
   @Test
   void parse_tooLongForAddressInfo_refused() {
-    assertThrows(IllegalArgumentException.class, () -> FmAddress.parse("unix:/" + "a".repeat(255)));
+    assertThrows(InvalidValueException.class, () -> FmAddress.parse("unix:/" + "a".repeat(255)));
   }
 }

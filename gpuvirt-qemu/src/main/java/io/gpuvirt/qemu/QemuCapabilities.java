@@ -1,5 +1,6 @@
 package io.gpuvirt.qemu;
 
+import io.gpuvirt.core.InvalidValueException;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -119,7 +120,7 @@ public final class QemuCapabilities {
    * The properties of a device type (a CPU model's type, {@code host-x86_64-cpu}, counts as one):
    * empty when the type was probed and the binary does not have it.
    *
-   * @throws IllegalArgumentException when the type was never probed (unknown is not absent)
+   * @throws InvalidValueException when the type was never probed (unknown is not absent)
    */
   public Optional<Set<String>> deviceProperties(String deviceType) {
     if (devices.containsKey(deviceType)) {
@@ -128,7 +129,7 @@ public final class QemuCapabilities {
     if (absentDevices.contains(deviceType)) {
       return Optional.empty();
     }
-    throw new IllegalArgumentException("device type '" + deviceType + "' was not probed; probe it"
+    throw new InvalidValueException("device type '" + deviceType + "' was not probed; probe it"
         + " with QemuProbe.probe(runner, binary, \"" + deviceType + "\")");
   }
 
@@ -220,7 +221,7 @@ public final class QemuCapabilities {
 
     private static String name(String what, String value) {
       if (value == null || value.isBlank()) {
-        throw new IllegalArgumentException(what + " name is blank");
+        throw new InvalidValueException(what + " name is blank");
       }
       return value.strip();
     }

@@ -1,5 +1,6 @@
 package io.gpuvirt.qemu;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.host.Command;
 import io.gpuvirt.core.host.CommandResult;
 import io.gpuvirt.core.host.CommandRunner;
@@ -61,7 +62,7 @@ public final class QemuProbe {
     Set<String> types = new LinkedHashSet<>(DEFAULT_DEVICE_TYPES);
     for (String t : extraDeviceTypes) {
       if (t == null || !NAME.matcher(t).matches()) {
-        throw new IllegalArgumentException("device type '" + t
+        throw new InvalidValueException("device type '" + t
             + "' is not a QEMU type name (letters, digits, '_', '.', '-')");
       }
       types.add(t);

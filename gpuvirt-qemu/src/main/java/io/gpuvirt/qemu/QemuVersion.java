@@ -1,5 +1,6 @@
 package io.gpuvirt.qemu;
 
+import io.gpuvirt.core.InvalidValueException;
 import java.util.Comparator;
 import java.util.Objects;
 import java.util.regex.Matcher;
@@ -39,7 +40,7 @@ public record QemuVersion(int major, int minor, int micro, String packageName)
   public QemuVersion {
     Objects.requireNonNull(packageName, "packageName");
     if (major < 0 || minor < 0 || micro < 0) {
-      throw new IllegalArgumentException("QEMU version numbers must not be negative: "
+      throw new InvalidValueException("QEMU version numbers must not be negative: "
           + major + "." + minor + "." + micro);
     }
     packageName = packageName.strip();

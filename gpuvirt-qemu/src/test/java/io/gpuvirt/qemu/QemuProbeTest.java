@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.host.CommandResult;
 import io.gpuvirt.core.host.CommandRunner;
 import io.gpuvirt.qemu.testing.RecordedQemu;
@@ -65,7 +66,7 @@ final class QemuProbeTest {
   @Test
   void deviceProperties_unprobedTypeIsRefused() {
     QemuCapabilities caps = RecordedQemu.capabilities();
-    assertThrows(IllegalArgumentException.class, () -> caps.deviceProperties("virtio-net-pci"));
+    assertThrows(InvalidValueException.class, () -> caps.deviceProperties("virtio-net-pci"));
   }
 
   @Test

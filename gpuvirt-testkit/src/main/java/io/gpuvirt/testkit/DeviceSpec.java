@@ -1,5 +1,6 @@
 package io.gpuvirt.testkit;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.Bar;
 import io.gpuvirt.core.pci.BusRange;
 import io.gpuvirt.core.pci.PciAddress;
@@ -60,39 +61,39 @@ public record DeviceSpec(PciAddress address, Optional<PciAddress> parent, PciId 
     Objects.requireNonNull(sriov, "sriov of " + address);
     bars = List.copyOf(bars);
     if (revision < 0 || revision > 0xff) {
-      throw new IllegalArgumentException(address + ": revision must be 0..0xff, was " + revision);
+      throw new InvalidValueException(address + ": revision must be 0..0xff, was " + revision);
     }
     if (numaNode < -1) {
-      throw new IllegalArgumentException(address + ": NUMA node must be -1 or more, was " + numaNode);
+      throw new InvalidValueException(address + ": NUMA node must be -1 or more, was " + numaNode);
     }
     if (iommuGroup.isPresent() && iommuGroup.getAsInt() < 0) {
-      throw new IllegalArgumentException(address + ": IOMMU group must be 0 or more, was "
+      throw new InvalidValueException(address + ": IOMMU group must be 0 or more, was "
           + iommuGroup.getAsInt());
     }
     if (moduleId.isPresent() && moduleId.getAsInt() < 0) {
-      throw new IllegalArgumentException(address + ": module id must be 0 or more, was "
+      throw new InvalidValueException(address + ": module id must be 0 or more, was "
           + moduleId.getAsInt());
     }
     driver.ifPresent(d -> checkDriverName(address, d));
     label.ifPresent(l -> {
       if (l.isEmpty() || l.contains("\n")) {
-        throw new IllegalArgumentException(address + ": label must be one non-empty line, was '"
+        throw new InvalidValueException(address + ": label must be one non-empty line, was '"
             + l + "'");
       }
     });
     if (parent.isPresent() && parent.get().equals(address)) {
-      throw new IllegalArgumentException(address + ": a device cannot be its own parent");
+      throw new InvalidValueException(address + ": a device cannot be its own parent");
     }
     boolean[] used = new boolean[6];
     int last = -1;
     for (Bar bar : bars) {
       if (bar.index() <= last) {
-        throw new IllegalArgumentException(address + ": BARs must be in increasing index order, "
+        throw new InvalidValueException(address + ": BARs must be in increasing index order, "
             + "BAR " + bar.index() + " follows BAR " + last);
       }
       int slots = bar.is64Bit() ? 2 : 1;
       if (bar.index() + slots > 6 || used[bar.index()]) {
-        throw new IllegalArgumentException(address + ": BAR " + bar.index()
+        throw new InvalidValueException(address + ": BAR " + bar.index()
             + (bar.is64Bit() ? " is 64-bit and needs two registers; " : " ")
             + "it collides with another BAR or runs past BAR 5");
       }
@@ -101,31 +102,31 @@ public record DeviceSpec(PciAddress address, Optional<PciAddress> parent, PciId 
       }
       last = bar.index();
       if (bar.start() < 0 || bar.start() % bar.size() != 0) {
-        throw new IllegalArgumentException(address + ": BAR " + bar.index() + " at 0x"
+        throw new InvalidValueException(address + ": BAR " + bar.index() + " at 0x"
             + Long.toHexString(bar.start()) + " is not aligned to its size " + bar.humanSize());
       }
       if (Long.bitCount(bar.size()) != 1) {
-        throw new IllegalArgumentException(address + ": BAR " + bar.index() + " size "
+        throw new InvalidValueException(address + ": BAR " + bar.index() + " size "
             + bar.size() + " is not a power of two");
       }
       if (!bar.is64Bit() && !bar.io() && bar.end() > 0xffffffffL) {
-        throw new IllegalArgumentException(address + ": 32-bit BAR " + bar.index()
+        throw new InvalidValueException(address + ": 32-bit BAR " + bar.index()
             + " ends above 4G at 0x" + Long.toHexString(bar.end()));
       }
       if (bar.io() && bar.end() > 0xffffL) {
-        throw new IllegalArgumentException(address + ": I/O BAR " + bar.index()
+        throw new InvalidValueException(address + ": I/O BAR " + bar.index()
             + " ends above 0xffff");
       }
     }
     if (busRange.isPresent()) {
       if (bars.stream().anyMatch(b -> b.index() > 1)) {
-        throw new IllegalArgumentException(address + ": a bridge has only BARs 0 and 1");
+        throw new InvalidValueException(address + ": a bridge has only BARs 0 and 1");
       }
       if (sriov.isPresent()) {
-        throw new IllegalArgumentException(address + ": a bridge cannot be an SR-IOV PF");
+        throw new InvalidValueException(address + ": a bridge cannot be an SR-IOV PF");
       }
       if (busRange.get().secondary() <= address.bus()) {
-        throw new IllegalArgumentException(address + ": the secondary bus "
+        throw new InvalidValueException(address + ": the secondary bus "
             + busRange.get() + " must be above the bridge's own bus");
       }
     }
@@ -133,7 +134,7 @@ public record DeviceSpec(PciAddress address, Optional<PciAddress> parent, PciId 
 
   static void checkDriverName(Object owner, String name) {
     if (!name.matches("[A-Za-z0-9_.-]{1,64}")) {
-      throw new IllegalArgumentException(owner + ": driver name '" + name
+      throw new InvalidValueException(owner + ": driver name '" + name
           + "' must be 1-64 letters, digits, '_', '-' or '.'");
     }
   }
@@ -189,22 +190,22 @@ public record DeviceSpec(PciAddress address, Optional<PciAddress> parent, PciId 
       Objects.requireNonNull(vfBar, "vfBar");
       Objects.requireNonNull(vfDriver, "vfDriver");
       if (totalVfs < 1 || totalVfs > 255) {
-        throw new IllegalArgumentException("SR-IOV totalVfs must be 1..255, was " + totalVfs);
+        throw new InvalidValueException("SR-IOV totalVfs must be 1..255, was " + totalVfs);
       }
       if (vfDeviceId < 0 || vfDeviceId > 0xffff) {
-        throw new IllegalArgumentException("VF device id out of range: " + vfDeviceId);
+        throw new InvalidValueException("VF device id out of range: " + vfDeviceId);
       }
       if (firstVfOffset < 1 || vfStride < 1) {
-        throw new IllegalArgumentException("SR-IOV offset and stride must be 1 or more, were "
+        throw new InvalidValueException("SR-IOV offset and stride must be 1 or more, were "
             + firstVfOffset + " and " + vfStride);
       }
       if (enabledVfs < 0 || enabledVfs > totalVfs) {
-        throw new IllegalArgumentException("SR-IOV enabledVfs must be 0.." + totalVfs + ", was "
+        throw new InvalidValueException("SR-IOV enabledVfs must be 0.." + totalVfs + ", was "
             + enabledVfs);
       }
       if (vfBar.index() != 0 || vfBar.io() || Long.bitCount(vfBar.size()) != 1
           || vfBar.start() % vfBar.size() != 0) {
-        throw new IllegalArgumentException("the VF BAR must be a size-aligned memory BAR 0 with a "
+        throw new InvalidValueException("the VF BAR must be a size-aligned memory BAR 0 with a "
             + "power-of-two size, was " + vfBar);
       }
       vfDriver.ifPresent(d -> checkDriverName("VF driver", d));

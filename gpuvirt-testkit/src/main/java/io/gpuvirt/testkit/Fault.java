@@ -1,5 +1,6 @@
 package io.gpuvirt.testkit;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.host.HostPaths;
 import io.gpuvirt.core.pci.PciAddress;
 import java.util.Objects;
@@ -95,7 +96,7 @@ public final class Fault {
   /** The same fault, firing {@code count} times (1 or more) before it is used up. */
   public Fault times(int count) {
     if (count < 1) {
-      throw new IllegalArgumentException("a fault fires 1 or more times, not " + count
+      throw new InvalidValueException("a fault fires 1 or more times, not " + count
           + "; use persistent() for a fault that never runs out");
     }
     return new Fault(kind, device, path, count);

@@ -1,5 +1,6 @@
 package io.gpuvirt.testkit;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.fabric.ModuleIdMap;
 import io.gpuvirt.core.host.HostPaths;
 import io.gpuvirt.core.pci.PciAddress;
@@ -118,7 +119,7 @@ public final class HostProfile {
   /**
    * The preset with this name ({@link #presetNames()}).
    *
-   * @throws IllegalArgumentException naming the known presets when there is none
+   * @throws InvalidValueException naming the known presets when there is none
    */
   public static HostProfile preset(String presetName) {
     switch (String.valueOf(presetName)) {
@@ -133,7 +134,7 @@ public final class HostProfile {
       case "iommu-off":
         return iommuOff();
       default:
-        throw new IllegalArgumentException("unknown host profile '" + presetName
+        throw new InvalidValueException("unknown host profile '" + presetName
             + "'; choose one of " + presetNames());
     }
   }
@@ -251,7 +252,7 @@ public final class HostProfile {
     /** The name: lower-case letters, digits and '-'. */
     public Builder name(String value) {
       if (value == null || !value.matches("[a-z0-9][a-z0-9-]{0,63}")) {
-        throw new IllegalArgumentException("profile name '" + value
+        throw new InvalidValueException("profile name '" + value
             + "' must be 1-64 lower-case letters, digits or '-'");
       }
       this.name = value;
@@ -268,7 +269,7 @@ public final class HostProfile {
     /** Removes the device at {@code address} (its children must go too, or build() refuses). */
     public Builder removeDevice(PciAddress address) {
       if (devices.remove(address) == null) {
-        throw new IllegalArgumentException("no device " + address + " in profile " + name);
+        throw new InvalidValueException("no device " + address + " in profile " + name);
       }
       return this;
     }
@@ -276,7 +277,7 @@ public final class HostProfile {
     /** The kernel command line. */
     public Builder cmdline(String value) {
       if (value == null || value.contains("\n")) {
-        throw new IllegalArgumentException("kernel command line must be one line, was '" + value
+        throw new InvalidValueException("kernel command line must be one line, was '" + value
             + "'");
       }
       this.cmdline = value.strip();
@@ -306,7 +307,7 @@ public final class HostProfile {
     /** Marks a kernel module as loaded ({@code /sys/module/<name>}), without a PCI driver. */
     public Builder loadModule(String module) {
       if (module == null || !module.matches("[A-Za-z0-9_]{1,64}")) {
-        throw new IllegalArgumentException("module name '" + module
+        throw new InvalidValueException("module name '" + module
             + "' must be 1-64 letters, digits or '_'");
       }
       modules.add(module);
@@ -316,7 +317,7 @@ public final class HostProfile {
     /** Fabric Manager installed with this {@code FABRIC_MODE} (0, 1 or 2). */
     public Builder fabricMode(int mode) {
       if (mode < 0 || mode > 2) {
-        throw new IllegalArgumentException("FABRIC_MODE must be 0, 1 or 2, was " + mode);
+        throw new InvalidValueException("FABRIC_MODE must be 0, 1 or 2, was " + mode);
       }
       this.fabricMode = OptionalInt.of(mode);
       return this;
@@ -334,7 +335,7 @@ public final class HostProfile {
       Objects.requireNonNull(content, "content of " + hostPath);
       if (hostPath.equals("/") || hostPath.startsWith("/sys/") || hostPath.startsWith("/proc/")
           || hostPath.startsWith("/dev/") || hostPath.endsWith("/") || hostPath.startsWith("/.")) {
-        throw new IllegalArgumentException("extra file " + hostPath
+        throw new InvalidValueException("extra file " + hostPath
             + " must be a file outside /sys, /proc and /dev; those are written from the devices");
       }
       files.put(hostPath, content);
@@ -361,7 +362,7 @@ public final class HostProfile {
     /**
      * Builds the profile.
      *
-     * @throws IllegalArgumentException naming the device and the rule it breaks
+     * @throws InvalidValueException naming the device and the rule it breaks
      */
     public HostProfile build() {
       HostProfile p = new HostProfile(this);

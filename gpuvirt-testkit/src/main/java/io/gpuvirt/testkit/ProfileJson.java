@@ -1,5 +1,6 @@
 package io.gpuvirt.testkit;
 
+import io.gpuvirt.core.InvalidValueException;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -96,13 +97,13 @@ final class ProfileJson {
   /**
    * Reads a profile.
    *
-   * @throws IllegalArgumentException naming {@code source} and the bad field
+   * @throws InvalidValueException naming {@code source} and the bad field
    */
   static HostProfile read(String json, String source) {
     try {
       JsonNode root = MAPPER.readTree(json);
       if (root == null || root.path("format").asInt() != FORMAT) {
-        throw new IllegalArgumentException("format " + FORMAT + " expected");
+        throw new InvalidValueException("format " + FORMAT + " expected");
       }
       HostProfile.Builder b = HostProfile.builder().name(text(root, "name"))
           .cmdline(text(root, "cmdline"));
@@ -123,7 +124,7 @@ final class ProfileJson {
       }
       return b.build();
     } catch (JsonProcessingException | RuntimeException e) {
-      throw new IllegalArgumentException("cannot read the host profile in " + source + ": "
+      throw new InvalidValueException("cannot read the host profile in " + source + ": "
           + e.getMessage() + "; the directory was not written by this testkit version", e);
     }
   }
@@ -171,7 +172,7 @@ final class ProfileJson {
   private static String text(JsonNode n, String field) {
     JsonNode v = n.get(field);
     if (v == null || !v.isTextual()) {
-      throw new IllegalArgumentException("field '" + field + "' missing or not text");
+      throw new InvalidValueException("field '" + field + "' missing or not text");
     }
     return v.asText();
   }

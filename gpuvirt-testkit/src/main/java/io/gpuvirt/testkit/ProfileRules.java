@@ -1,5 +1,6 @@
 package io.gpuvirt.testkit;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.BusRange;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.testkit.BridgeWindows.Range;
@@ -190,7 +191,7 @@ final class ProfileRules {
     return false;
   }
 
-  private static IllegalArgumentException bad(DeviceSpec d, String why) {
-    return new IllegalArgumentException("device " + d.address() + ": " + why);
+  private static InvalidValueException bad(DeviceSpec d, String why) {
+    return new InvalidValueException("device " + d.address() + ": " + why);
   }
 }

@@ -1,5 +1,6 @@
 package io.gpuvirt.testkit;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.pci.PciAddress;
@@ -152,7 +153,7 @@ public final class SimulatedHost implements Closeable {
       return new SimulatedHost(dir.toRealPath(), profile, false);
     } catch (IOException e) {
       throw new GpuvirtException("cannot open simulated host in " + dir + ": " + e, e);
-    } catch (IllegalArgumentException e) {
+    } catch (IllegalArgumentException | InvalidValueException e) {
       throw new GpuvirtException(e.getMessage(), e);
     }
   }

@@ -3,6 +3,7 @@ package io.gpuvirt.testkit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.host.HostAccessException;
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.pci.PciAddress;
@@ -181,6 +182,6 @@ final class FaultTest {
 
   @Test
   void times_belowOne_isRefused() {
-    assertThrows(IllegalArgumentException.class, () -> Fault.unbindBusy(GPU).times(0));
+    assertThrows(InvalidValueException.class, () -> Fault.unbindBusy(GPU).times(0));
   }
 }

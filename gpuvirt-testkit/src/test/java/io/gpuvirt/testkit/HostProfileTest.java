@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.Bar;
 import io.gpuvirt.core.pci.BusRange;
 import io.gpuvirt.core.pci.PciAddress;
@@ -41,7 +42,7 @@ final class HostProfileTest {
   }
 
   private static String refusal(UnaryOperator<HostProfile.Builder> change) {
-    return assertThrows(IllegalArgumentException.class, () -> change.apply(small()).build())
+    return assertThrows(InvalidValueException.class, () -> change.apply(small()).build())
         .getMessage();
   }
 
@@ -60,7 +61,7 @@ final class HostProfileTest {
 
   @Test
   void preset_unknownName_isRefusedNamingThePresets() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+    InvalidValueException e = assertThrows(InvalidValueException.class,
         () -> HostProfile.preset("dgx"));
     assertTrue(e.getMessage().contains("hgx-b200"), e.getMessage());
   }
@@ -139,19 +140,19 @@ final class HostProfileTest {
 
   @Test
   void deviceSpec_unalignedBar_isRefused() {
-    assertThrows(IllegalArgumentException.class, () -> gpu(GPU).bars(List.of(new Bar(0,
+    assertThrows(InvalidValueException.class, () -> gpu(GPU).bars(List.of(new Bar(0,
         0x1000, 1 << 20, true, true, false))).build());
   }
 
   @Test
   void deviceSpec_64BitBarAtIndexFive_isRefused() {
-    assertThrows(IllegalArgumentException.class, () -> gpu(GPU).bars(List.of(new Bar(5,
+    assertThrows(InvalidValueException.class, () -> gpu(GPU).bars(List.of(new Bar(5,
         0x2000_0000_0000L, 1 << 20, true, true, false))).build());
   }
 
   @Test
   void deviceSpec_driverNameWithASlash_isRefused() {
-    assertThrows(IllegalArgumentException.class, () -> gpu(GPU).driver("../nvidia").build());
+    assertThrows(InvalidValueException.class, () -> gpu(GPU).driver("../nvidia").build());
   }
 
   @Test
@@ -170,7 +171,7 @@ final class HostProfileTest {
 
   @Test
   void file_underSys_isRefused() {
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(InvalidValueException.class,
         () -> HostProfile.builder().file("/sys/bus/pci/rescan", "1"));
   }
 

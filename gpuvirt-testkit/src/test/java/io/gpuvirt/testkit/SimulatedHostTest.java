@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.pci.PciAddress;
 import java.io.IOException;
@@ -93,7 +94,7 @@ final class SimulatedHostTest {
 
   @Test
   void profileJson_corrupt_isRefusedNamingTheFile() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+    InvalidValueException e = assertThrows(InvalidValueException.class,
         () -> ProfileJson.read("{\"format\":1,\"name\":7}", "/x/.gpuvirt-profile.json"));
     assertTrue(e.getMessage().contains("/x/.gpuvirt-profile.json"), e.getMessage());
   }

@@ -1,5 +1,6 @@
 package io.gpuvirt.examples.cli;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.fabric.FabricManager;
 import io.gpuvirt.core.host.CommandRunner;
@@ -107,7 +108,7 @@ final class FabricOptions {
   private FmAddress parseAddress(String text) {
     try {
       return FmAddress.parse(text);
-    } catch (IllegalArgumentException e) {
+    } catch (IllegalArgumentException | InvalidValueException e) {
       throw usage("--fm-address: " + e.getMessage());
     }
   }

@@ -1,5 +1,6 @@
 package io.gpuvirt.examples.cli;
 
+import io.gpuvirt.core.InvalidValueException;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -80,7 +81,7 @@ final class LeaseText {
     public Placement convert(String value) {
       try {
         return Placement.valueOf(value.toUpperCase(Locale.ROOT).replace('-', '_'));
-      } catch (IllegalArgumentException e) {
+      } catch (IllegalArgumentException | InvalidValueException e) {
         throw new picocli.CommandLine.TypeConversionException("'" + value
             + "' is not a placement: use same-numa-node, same-pcie-switch or spread");
       }

@@ -1,5 +1,6 @@
 package io.gpuvirt.examples.cli;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.ledger.LeaseLedger;
@@ -47,7 +48,7 @@ final class QemuArgsCommand implements Callable<Integer> {
     QemuArgs args;
     try {
       args = qemu.render(lease.get());
-    } catch (IllegalArgumentException e) {
+    } catch (IllegalArgumentException | InvalidValueException e) {
       throw new GpuvirtException(e.getMessage(), e);
     }
     if (json) {

@@ -1,5 +1,6 @@
 package io.gpuvirt.examples.cli;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.host.CommandException;
 import io.gpuvirt.core.host.CommandRunner;
@@ -47,10 +48,10 @@ final class QemuOptions {
 
   private QemuCapabilities findCapabilities() {
     if (memoryGib <= 0) {
-      throw new IllegalArgumentException("--memory-gib must be at least 1, was " + memoryGib);
+      throw new InvalidValueException("--memory-gib must be at least 1, was " + memoryGib);
     }
     if (binary != null && version != null) {
-      throw new IllegalArgumentException("give --qemu or --qemu-version, not both");
+      throw new InvalidValueException("give --qemu or --qemu-version, not both");
     }
     if (binary != null) {
       source = "probed " + binary;

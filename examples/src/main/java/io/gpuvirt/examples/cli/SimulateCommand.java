@@ -1,5 +1,6 @@
 package io.gpuvirt.examples.cli;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.testkit.HostProfile;
@@ -52,7 +53,7 @@ public final class SimulateCommand implements Callable<Integer> {
     HostProfile hostProfile;
     try {
       hostProfile = HostProfile.preset(profile);
-    } catch (IllegalArgumentException e) {
+    } catch (IllegalArgumentException | InvalidValueException e) {
       err.println("gpuvirt: " + e.getMessage());
       return Cli.ERROR;
     }

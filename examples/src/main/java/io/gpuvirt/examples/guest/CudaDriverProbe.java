@@ -1,5 +1,6 @@
 package io.gpuvirt.examples.guest;
 
+import io.gpuvirt.core.InvalidValueException;
 import com.sun.jna.Function;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.ptr.IntByReference;
@@ -37,7 +38,7 @@ public final class CudaDriverProbe {
   public static CudaStatus probe(String library) {
     Objects.requireNonNull(library, "library");
     if (library.isBlank()) {
-      throw new IllegalArgumentException("CUDA library name is blank; give libcuda.so.1 or a path");
+      throw new InvalidValueException("CUDA library name is blank; give libcuda.so.1 or a path");
     }
     NativeLibrary cuda;
     try {

@@ -1,5 +1,6 @@
 package io.gpuvirt.examples.guest;
 
+import io.gpuvirt.core.InvalidValueException;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -31,7 +32,7 @@ public record CudaStatus(String library, Optional<String> loadError, OptionalInt
     Objects.requireNonNull(deviceCountResult, "deviceCountResult");
     Objects.requireNonNull(deviceCount, "deviceCount");
     if (loadError.isPresent() == init.isPresent()) {
-      throw new IllegalArgumentException("a CUDA status has either a load error or a cuInit result");
+      throw new InvalidValueException("a CUDA status has either a load error or a cuInit result");
     }
   }
 

@@ -1,5 +1,6 @@
 package io.gpuvirt.examples.guest;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciId;
 import java.util.List;
@@ -55,7 +56,7 @@ public record GpuPlacement(PciAddress gpu, PciId id, Verdict verdict, List<PciAd
     Objects.requireNonNull(explanation, "explanation of " + gpu);
     Objects.requireNonNull(fix, "fix of " + gpu);
     if (fix.isPresent() == verdict.passed()) {
-      throw new IllegalArgumentException(gpu + ": a failed placement has a fix, a passed one none");
+      throw new InvalidValueException(gpu + ": a failed placement has a fix, a passed one none");
     }
   }
 

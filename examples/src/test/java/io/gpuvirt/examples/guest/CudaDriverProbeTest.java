@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.gpuvirt.core.InvalidValueException;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -89,6 +90,6 @@ final class CudaDriverProbeTest {
 
   @Test
   void probe_blankName_isRefused() {
-    assertThrows(IllegalArgumentException.class, () -> CudaDriverProbe.probe(" "));
+    assertThrows(InvalidValueException.class, () -> CudaDriverProbe.probe(" "));
   }
 }

@@ -1,5 +1,6 @@
 package io.gpuvirt.core.alloc;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.PciAddress;
 import java.util.Collection;
 import java.util.Collections;
@@ -35,7 +36,7 @@ public record AllocationRequest(String owner, int count, DeviceSelector selector
   public AllocationRequest {
     checkOwner(owner);
     if (count < 1) {
-      throw new IllegalArgumentException("request for " + owner + ": count must be 1 or more, was "
+      throw new InvalidValueException("request for " + owner + ": count must be 1 or more, was "
           + count);
     }
     Objects.requireNonNull(selector, "selector");
@@ -46,11 +47,11 @@ public record AllocationRequest(String owner, int count, DeviceSelector selector
   /**
    * Checks an owner id and returns it.
    *
-   * @throws IllegalArgumentException naming the id and the characters allowed
+   * @throws InvalidValueException naming the id and the characters allowed
    */
   public static String checkOwner(String owner) {
     if (owner == null || !OWNER.matcher(owner).matches()) {
-      throw new IllegalArgumentException("invalid owner id '" + owner + "': use 1 to 128 letters, "
+      throw new InvalidValueException("invalid owner id '" + owner + "': use 1 to 128 letters, "
           + "digits and . _ : @ -, starting with a letter or digit (for example vm-42)");
     }
     return owner;

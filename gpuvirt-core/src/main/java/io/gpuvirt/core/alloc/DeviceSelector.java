@@ -1,5 +1,6 @@
 package io.gpuvirt.core.alloc;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.PciId;
@@ -58,11 +59,11 @@ public sealed interface DeviceSelector
    * Reads the text form: {@code gpu}, {@code 10de:2901}, {@code class:0302} or a comma-separated
    * list of PCI addresses.
    *
-   * @throws IllegalArgumentException naming the text and the forms accepted
+   * @throws InvalidValueException naming the text and the forms accepted
    */
   static DeviceSelector parse(String text) {
     if (text == null || text.isEmpty()) {
-      throw new IllegalArgumentException("empty device selector: expected gpu, vendor:device "
+      throw new InvalidValueException("empty device selector: expected gpu, vendor:device "
           + "(10de:2901), class:XXXX (class:0302) or PCI addresses (0000:17:00.0,0000:3d:00.0)");
     }
     if (text.equals("gpu")) {
@@ -71,7 +72,7 @@ public sealed interface DeviceSelector
     if (text.startsWith("class:")) {
       String hex = text.substring("class:".length());
       if (!hex.matches("(0x)?[0-9a-fA-F]{4}")) {
-        throw new IllegalArgumentException("invalid class selector '" + text
+        throw new InvalidValueException("invalid class selector '" + text
             + "': expected class: and 4 hex digits of base class and subclass, as class:0302");
       }
       return pciClass(Integer.parseInt(hex.startsWith("0x") ? hex.substring(2) : hex, 16));
@@ -85,8 +86,8 @@ public sealed interface DeviceSelector
     }
     try {
       return id(PciId.parse(text));
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("invalid device selector '" + text + "': expected gpu, "
+    } catch (IllegalArgumentException | InvalidValueException e) {
+      throw new InvalidValueException("invalid device selector '" + text + "': expected gpu, "
           + "vendor:device (10de:2901), class:XXXX (class:0302) or PCI addresses "
           + "(0000:17:00.0,0000:3d:00.0)", e);
     }
@@ -138,7 +139,7 @@ public sealed interface DeviceSelector
   record ByClass(int baseAndSub) implements DeviceSelector {
     public ByClass {
       if (baseAndSub < 0 || baseAndSub > 0xffff) {
-        throw new IllegalArgumentException("class selector must be 0000..ffff, was 0x"
+        throw new InvalidValueException("class selector must be 0000..ffff, was 0x"
             + Integer.toHexString(baseAndSub));
       }
     }
@@ -162,7 +163,7 @@ public sealed interface DeviceSelector
   record ByAddresses(SortedSet<PciAddress> addresses) implements DeviceSelector {
     public ByAddresses {
       if (addresses.isEmpty()) {
-        throw new IllegalArgumentException("an address selector needs at least one address");
+        throw new InvalidValueException("an address selector needs at least one address");
       }
       addresses = Collections.unmodifiableSortedSet(new TreeSet<>(addresses));
     }

@@ -1,5 +1,6 @@
 package io.gpuvirt.core.alloc;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.PciAddress;
 import java.time.Instant;
 import java.util.Collections;
@@ -33,23 +34,23 @@ public record Lease(String owner, LeaseState state, AllocationRequest request,
     Objects.requireNonNull(partitionId, () -> "partitionId of lease " + owner);
     Objects.requireNonNull(createdAt, () -> "createdAt of lease " + owner);
     if (!request.owner().equals(owner)) {
-      throw new IllegalArgumentException("lease of " + owner + " answers a request of "
+      throw new InvalidValueException("lease of " + owner + " answers a request of "
           + request.owner());
     }
     groups = groups.stream().sorted(Comparator.comparingInt(LeasedGroup::number)).toList();
     if (groups.isEmpty()) {
-      throw new IllegalArgumentException("lease of " + owner + " has no IOMMU groups");
+      throw new InvalidValueException("lease of " + owner + " has no IOMMU groups");
     }
     Set<Integer> numbers = new HashSet<>();
     Set<PciAddress> addresses = new HashSet<>();
     for (LeasedGroup g : groups) {
       if (!numbers.add(g.number())) {
-        throw new IllegalArgumentException("lease of " + owner + " lists group " + g.number()
+        throw new InvalidValueException("lease of " + owner + " lists group " + g.number()
             + " twice");
       }
       for (LeasedDevice d : g.devices()) {
         if (!addresses.add(d.address())) {
-          throw new IllegalArgumentException("lease of " + owner + " lists " + d.address()
+          throw new InvalidValueException("lease of " + owner + " lists " + d.address()
               + " twice");
         }
       }

@@ -1,5 +1,6 @@
 package io.gpuvirt.core.alloc;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.Bar;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciClass;
@@ -39,7 +40,7 @@ public record LeasedDevice(PciAddress address, DeviceRole role, PciId id, PciId 
     Objects.requireNonNull(physicalFunction, () -> "physicalFunction of " + address);
     Objects.requireNonNull(moduleId, () -> "moduleId of " + address);
     if (numaNode < -1) {
-      throw new IllegalArgumentException(address + ": NUMA node must be -1 or more, was " + numaNode);
+      throw new InvalidValueException(address + ": NUMA node must be -1 or more, was " + numaNode);
     }
     bars = List.copyOf(bars);
   }

@@ -1,5 +1,6 @@
 package io.gpuvirt.core.alloc;
 
+import io.gpuvirt.core.InvalidValueException;
 import java.util.Comparator;
 import java.util.List;
 
@@ -12,14 +13,14 @@ import java.util.List;
 public record LeasedGroup(int number, List<LeasedDevice> devices) {
   public LeasedGroup {
     if (number < 0) {
-      throw new IllegalArgumentException("IOMMU group number must be 0 or more, was " + number);
+      throw new InvalidValueException("IOMMU group number must be 0 or more, was " + number);
     }
     devices = devices.stream().sorted(Comparator.comparing(LeasedDevice::address)).toList();
     if (devices.isEmpty()) {
-      throw new IllegalArgumentException("leased IOMMU group " + number + " has no devices");
+      throw new InvalidValueException("leased IOMMU group " + number + " has no devices");
     }
     if (devices.stream().map(LeasedDevice::address).distinct().count() != devices.size()) {
-      throw new IllegalArgumentException("leased IOMMU group " + number + " lists a device twice");
+      throw new InvalidValueException("leased IOMMU group " + number + " lists a device twice");
     }
   }
 

@@ -1,5 +1,6 @@
 package io.gpuvirt.core.fabric;
 
+import io.gpuvirt.core.InvalidValueException;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
@@ -15,11 +16,11 @@ import java.util.TreeSet;
 public record FabricPartition(int id, boolean active, List<PartitionGpu> gpus) {
   public FabricPartition {
     if (id < 0) {
-      throw new IllegalArgumentException("partition id must be 0 or more, was " + id);
+      throw new InvalidValueException("partition id must be 0 or more, was " + id);
     }
     gpus = gpus.stream().sorted(Comparator.comparingInt(PartitionGpu::moduleId)).toList();
     if (gpus.stream().map(PartitionGpu::moduleId).distinct().count() != gpus.size()) {
-      throw new IllegalArgumentException("partition " + id + " lists a module id twice: " + gpus);
+      throw new InvalidValueException("partition " + id + " lists a module id twice: " + gpus);
     }
   }
 

@@ -1,5 +1,6 @@
 package io.gpuvirt.core.fabric;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
@@ -26,11 +27,11 @@ public record ModuleIdMap(Map<Integer, PciAddress> byModuleId) {
     Map<PciAddress, Integer> seen = new HashMap<>();
     for (Map.Entry<Integer, PciAddress> e : byModuleId.entrySet()) {
       if (e.getKey() < 0) {
-        throw new IllegalArgumentException("module id must be 0 or more, was " + e.getKey());
+        throw new InvalidValueException("module id must be 0 or more, was " + e.getKey());
       }
       Integer other = seen.put(e.getValue(), e.getKey());
       if (other != null) {
-        throw new IllegalArgumentException("GPU " + e.getValue() + " has two module ids, " + other
+        throw new InvalidValueException("GPU " + e.getValue() + " has two module ids, " + other
             + " and " + e.getKey());
       }
     }

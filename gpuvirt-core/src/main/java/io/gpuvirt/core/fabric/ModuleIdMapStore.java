@@ -1,5 +1,6 @@
 package io.gpuvirt.core.fabric;
 
+import io.gpuvirt.core.InvalidValueException;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -143,7 +144,7 @@ public final class ModuleIdMapStore {
     }
     try {
       return new ModuleIdMap(byModuleId);
-    } catch (IllegalArgumentException ex) {
+    } catch (IllegalArgumentException | InvalidValueException ex) {
       throw corrupt(ex.getMessage());
     }
   }

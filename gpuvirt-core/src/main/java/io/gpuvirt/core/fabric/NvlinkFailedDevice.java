@@ -1,5 +1,6 @@
 package io.gpuvirt.core.fabric;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.PciAddress;
 import java.util.List;
 import java.util.Optional;
@@ -14,12 +15,12 @@ import java.util.Optional;
 public record NvlinkFailedDevice(String uuid, String pciBusId, List<Integer> failedPorts) {
   public NvlinkFailedDevice {
     if (uuid == null || pciBusId == null) {
-      throw new IllegalArgumentException("uuid and pciBusId must not be null; use \"\" when unknown");
+      throw new InvalidValueException("uuid and pciBusId must not be null; use \"\" when unknown");
     }
     failedPorts = List.copyOf(failedPorts);
     for (int port : failedPorts) {
       if (port < 0) {
-        throw new IllegalArgumentException("NVLink port must be 0 or more, was " + port
+        throw new InvalidValueException("NVLink port must be 0 or more, was " + port
             + " for device '" + pciBusId + "'");
       }
     }

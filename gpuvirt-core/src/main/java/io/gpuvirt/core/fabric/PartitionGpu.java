@@ -1,5 +1,7 @@
 package io.gpuvirt.core.fabric;
 
+import io.gpuvirt.core.InvalidValueException;
+
 /**
  * A GPU of a fabric partition. On HGX H100 and later Fabric Manager names GPUs by module id only; the
  * PCI address comes from the {@link ModuleIdMap}.
@@ -13,10 +15,10 @@ public record PartitionGpu(int moduleId, int nvlinksAvailable, int maxNvlinks,
     int nvlinkLineRateMbps) {
   public PartitionGpu {
     if (moduleId < 0) {
-      throw new IllegalArgumentException("module id must be 0 or more, was " + moduleId);
+      throw new InvalidValueException("module id must be 0 or more, was " + moduleId);
     }
     if (nvlinksAvailable < 0 || maxNvlinks < 0 || nvlinkLineRateMbps < 0) {
-      throw new IllegalArgumentException("NVLink counts must be 0 or more for module " + moduleId);
+      throw new InvalidValueException("NVLink counts must be 0 or more for module " + moduleId);
     }
   }
 }

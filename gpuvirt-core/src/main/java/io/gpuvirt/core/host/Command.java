@@ -1,5 +1,6 @@
 package io.gpuvirt.core.host;
 
+import io.gpuvirt.core.InvalidValueException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,15 +30,15 @@ public record Command(List<String> argv, Duration timeout, Optional<String> stdi
   public Command {
     argv = List.copyOf(argv);
     if (argv.isEmpty()) {
-      throw new IllegalArgumentException("command argv is empty; name the program to run");
+      throw new InvalidValueException("command argv is empty; name the program to run");
     }
     for (String arg : argv) {
       if (arg.indexOf('\0') >= 0) {
-        throw new IllegalArgumentException("command argument contains NUL: " + argv);
+        throw new InvalidValueException("command argument contains NUL: " + argv);
       }
     }
     if (timeout.isNegative() || timeout.isZero()) {
-      throw new IllegalArgumentException("command timeout must be positive, was " + timeout);
+      throw new InvalidValueException("command timeout must be positive, was " + timeout);
     }
     environment = Map.copyOf(new TreeMap<>(environment));
     stdin = stdin == null ? Optional.empty() : stdin;

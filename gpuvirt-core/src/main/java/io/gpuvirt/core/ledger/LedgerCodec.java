@@ -1,5 +1,6 @@
 package io.gpuvirt.core.ledger;
 
+import io.gpuvirt.core.InvalidValueException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -214,14 +215,14 @@ final class LedgerCodec {
 
   private static PciClass parseClass(String text) {
     if (text == null || !text.matches("0x[0-9a-f]{6}")) {
-      throw new IllegalArgumentException("class '" + text + "' is not 0x and 6 hex digits");
+      throw new InvalidValueException("class '" + text + "' is not 0x and 6 hex digits");
     }
     return new PciClass(Integer.parseInt(text.substring(2), 16));
   }
 
   private static <T> T require(T value, String field) {
     if (value == null) {
-      throw new IllegalArgumentException("\"" + field + "\" is null");
+      throw new InvalidValueException("\"" + field + "\" is null");
     }
     return value;
   }

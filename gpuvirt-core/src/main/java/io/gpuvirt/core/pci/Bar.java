@@ -1,5 +1,7 @@
 package io.gpuvirt.core.pci;
 
+import io.gpuvirt.core.InvalidValueException;
+
 /**
  * A populated base address register, as the kernel reports it in the device's {@code resource} file.
  *
@@ -15,13 +17,13 @@ public record Bar(int index, long start, long size, boolean is64Bit, boolean pre
 
   public Bar {
     if (index < 0 || index > 5) {
-      throw new IllegalArgumentException("BAR index must be 0..5, was " + index);
+      throw new InvalidValueException("BAR index must be 0..5, was " + index);
     }
     if (size <= 0) {
-      throw new IllegalArgumentException("BAR " + index + " size must be positive, was " + size);
+      throw new InvalidValueException("BAR " + index + " size must be positive, was " + size);
     }
     if (io && (is64Bit || prefetchable)) {
-      throw new IllegalArgumentException("BAR " + index + " is I/O and cannot be 64-bit or prefetchable");
+      throw new InvalidValueException("BAR " + index + " is I/O and cannot be 64-bit or prefetchable");
     }
   }
 

@@ -1,5 +1,7 @@
 package io.gpuvirt.core.pci;
 
+import io.gpuvirt.core.InvalidValueException;
+
 /**
  * The buses behind a bridge: its secondary and subordinate bus numbers.
  *
@@ -9,7 +11,7 @@ package io.gpuvirt.core.pci;
 public record BusRange(int secondary, int subordinate) {
   public BusRange {
     if (secondary < 0 || secondary > 0xff || subordinate < secondary || subordinate > 0xff) {
-      throw new IllegalArgumentException("invalid bridge bus range " + secondary + "-" + subordinate);
+      throw new InvalidValueException("invalid bridge bus range " + secondary + "-" + subordinate);
     }
   }
 

@@ -1,5 +1,6 @@
 package io.gpuvirt.core.pci;
 
+import io.gpuvirt.core.InvalidValueException;
 import java.util.List;
 
 /**
@@ -12,7 +13,7 @@ import java.util.List;
 public record IommuGroup(int number, List<PciAddress> members) {
   public IommuGroup {
     if (number < 0) {
-      throw new IllegalArgumentException("IOMMU group number must be 0 or more, was " + number);
+      throw new InvalidValueException("IOMMU group number must be 0 or more, was " + number);
     }
     members = members.stream().sorted().distinct().toList();
   }

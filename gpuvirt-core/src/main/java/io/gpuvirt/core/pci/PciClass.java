@@ -1,5 +1,7 @@
 package io.gpuvirt.core.pci;
 
+import io.gpuvirt.core.InvalidValueException;
+
 /**
  * A 24-bit PCI class code: base class, subclass, programming interface ({@code 0x030200} is a 3D
  * controller).
@@ -22,7 +24,7 @@ public record PciClass(int code) {
 
   public PciClass {
     if (code < 0 || code > 0xffffff) {
-      throw new IllegalArgumentException("PCI class code out of range: 0x"
+      throw new InvalidValueException("PCI class code out of range: 0x"
           + Integer.toHexString(code));
     }
   }

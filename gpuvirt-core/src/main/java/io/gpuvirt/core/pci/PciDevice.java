@@ -1,5 +1,6 @@
 package io.gpuvirt.core.pci;
 
+import io.gpuvirt.core.InvalidValueException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -41,19 +42,19 @@ public record PciDevice(PciAddress address, PciId id, PciId subsystem, PciClass 
     Objects.requireNonNull(pciClass, "class of " + address);
     Objects.requireNonNull(rootBus, "rootBus of " + address);
     if (revision < 0 || revision > 0xff) {
-      throw new IllegalArgumentException(address + ": revision out of range: " + revision);
+      throw new InvalidValueException(address + ": revision out of range: " + revision);
     }
     if (numaNode < -1) {
-      throw new IllegalArgumentException(address + ": NUMA node must be -1 or more, was " + numaNode);
+      throw new InvalidValueException(address + ": NUMA node must be -1 or more, was " + numaNode);
     }
     bars = List.copyOf(bars);
     for (int i = 1; i < bars.size(); i++) {
       if (bars.get(i).index() <= bars.get(i - 1).index()) {
-        throw new IllegalArgumentException(address + ": BARs must be in increasing index order");
+        throw new InvalidValueException(address + ": BARs must be in increasing index order");
       }
     }
     if (sriov.isPresent() && physicalFunction.isPresent()) {
-      throw new IllegalArgumentException(address + ": a device cannot be both a PF and a VF");
+      throw new InvalidValueException(address + ": a device cannot be both a PF and a VF");
     }
   }
 

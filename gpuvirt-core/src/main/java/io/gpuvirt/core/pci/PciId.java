@@ -1,5 +1,7 @@
 package io.gpuvirt.core.pci;
 
+import io.gpuvirt.core.InvalidValueException;
+
 /**
  * A vendor:device pair, {@code 10de:2901}. Also used for subsystem ids.
  *
@@ -14,10 +16,10 @@ public record PciId(int vendor, int device) {
 
   public PciId {
     if (vendor < 0 || vendor > 0xffff) {
-      throw new IllegalArgumentException("vendor id out of range: 0x" + Integer.toHexString(vendor));
+      throw new InvalidValueException("vendor id out of range: 0x" + Integer.toHexString(vendor));
     }
     if (device < 0 || device > 0xffff) {
-      throw new IllegalArgumentException("device id out of range: 0x" + Integer.toHexString(device));
+      throw new InvalidValueException("device id out of range: 0x" + Integer.toHexString(device));
     }
   }
 
@@ -27,7 +29,7 @@ public record PciId(int vendor, int device) {
    */
   public static PciId parse(String text) {
     if (text == null || !text.matches("[0-9a-fA-F]{4}:[0-9a-fA-F]{4}")) {
-      throw new IllegalArgumentException("invalid PCI id '" + text
+      throw new InvalidValueException("invalid PCI id '" + text
           + "': expected vendor:device as 4+4 hex digits, for example 10de:2901");
     }
     return new PciId(Integer.parseInt(text.substring(0, 4), 16),

@@ -1,5 +1,6 @@
 package io.gpuvirt.core.pci;
 
+import io.gpuvirt.core.InvalidValueException;
 import java.util.List;
 
 /**
@@ -13,7 +14,7 @@ public record Sriov(int totalVfs, int numVfs, List<PciAddress> virtualFunctions)
   public Sriov {
     virtualFunctions = List.copyOf(virtualFunctions);
     if (totalVfs < 0 || numVfs < 0 || numVfs > totalVfs) {
-      throw new IllegalArgumentException("invalid SR-IOV counts: " + numVfs + " of " + totalVfs);
+      throw new InvalidValueException("invalid SR-IOV counts: " + numVfs + " of " + totalVfs);
     }
   }
 }

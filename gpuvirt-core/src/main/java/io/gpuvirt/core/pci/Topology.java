@@ -1,5 +1,6 @@
 package io.gpuvirt.core.pci;
 
+import io.gpuvirt.core.InvalidValueException;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -33,13 +34,13 @@ public final class Topology {
     TreeMap<PciAddress, PciDevice> byAddress = new TreeMap<>();
     for (PciDevice d : devices) {
       if (byAddress.put(d.address(), d) != null) {
-        throw new IllegalArgumentException("device " + d.address() + " listed twice in " + source);
+        throw new InvalidValueException("device " + d.address() + " listed twice in " + source);
       }
     }
     TreeMap<Integer, IommuGroup> byNumber = new TreeMap<>();
     for (IommuGroup g : groups) {
       if (byNumber.put(g.number(), g) != null) {
-        throw new IllegalArgumentException("IOMMU group " + g.number() + " listed twice in " + source);
+        throw new InvalidValueException("IOMMU group " + g.number() + " listed twice in " + source);
       }
     }
     this.devices = Collections.unmodifiableMap(byAddress);

@@ -1,5 +1,6 @@
 package io.gpuvirt.core.pci;
 
+import io.gpuvirt.core.InvalidValueException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -272,7 +273,7 @@ public final class TopologyJson {
     <T> T build(Reader at, Supplier<T> constructor) {
       try {
         return constructor.get();
-      } catch (IllegalArgumentException e) {
+      } catch (IllegalArgumentException | InvalidValueException e) {
         throw at.bad("a valid value (" + e.getMessage() + ")");
       }
     }

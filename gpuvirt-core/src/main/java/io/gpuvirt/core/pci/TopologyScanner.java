@@ -1,5 +1,6 @@
 package io.gpuvirt.core.pci;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.host.HostPaths;
 import io.gpuvirt.core.host.Sysfs;
@@ -118,7 +119,7 @@ public final class TopologyScanner {
     }
     try {
       return b.build();
-    } catch (IllegalArgumentException e) {
+    } catch (IllegalArgumentException | InvalidValueException e) {
       throw new SysfsFormatException(a.sysfsPath(), e.getMessage(), "a consistent PCI device");
     }
   }

@@ -1,5 +1,6 @@
 package io.gpuvirt.core.vfio;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.PciAddress;
 import java.util.Collection;
 import java.util.List;
@@ -33,7 +34,7 @@ public record BindRequest(Set<PciAddress> devices, String driver,
     devices = Set.copyOf(new TreeSet<>(devices));
     allowedForeignDevices = Set.copyOf(new TreeSet<>(allowedForeignDevices));
     if (devices.isEmpty()) {
-      throw new IllegalArgumentException("bind request names no device; give at least one address");
+      throw new InvalidValueException("bind request names no device; give at least one address");
     }
     checkDriverName(driver);
   }
@@ -41,11 +42,11 @@ public record BindRequest(Set<PciAddress> devices, String driver,
   /**
    * Returns {@code driver} if it is a plausible kernel driver name (letters, digits, {@code _ . -}).
    *
-   * @throws IllegalArgumentException naming the bad value otherwise
+   * @throws InvalidValueException naming the bad value otherwise
    */
   public static String checkDriverName(String driver) {
     if (driver == null || !driver.matches("[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")) {
-      throw new IllegalArgumentException("invalid driver name '" + driver
+      throw new InvalidValueException("invalid driver name '" + driver
           + "': expected a kernel driver name such as vfio-pci");
     }
     return driver;

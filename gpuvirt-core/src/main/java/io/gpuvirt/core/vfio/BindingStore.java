@@ -1,5 +1,6 @@
 package io.gpuvirt.core.vfio;
 
+import io.gpuvirt.core.InvalidValueException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -147,7 +148,7 @@ public final class BindingStore {
     /**
      * Replaces the stored bindings, durably.
      *
-     * @throws IllegalArgumentException if two bindings name the same device
+     * @throws InvalidValueException if two bindings name the same device
      * @throws GpuvirtException if the file cannot be written; it then holds the previous bindings
      */
     public void replace(Collection<StoredBinding> bindings) {
@@ -171,7 +172,7 @@ public final class BindingStore {
     TreeMap<PciAddress, StoredBinding> byAddress = new TreeMap<>();
     for (StoredBinding s : bindings) {
       if (byAddress.put(s.binding().address(), s) != null) {
-        throw new IllegalArgumentException("two stored bindings for "
+        throw new InvalidValueException("two stored bindings for "
             + s.binding().address() + "; keep one");
       }
     }
@@ -247,21 +248,21 @@ public final class BindingStore {
     }
     try {
       PciAddress address = PciAddress.parse(text(node, "address").orElseThrow(
-          () -> new IllegalArgumentException("no address")));
+          () -> new InvalidValueException("no address")));
       JsonNode group = node.path("iommuGroup");
       if (!group.isInt()) {
-        throw new IllegalArgumentException("iommuGroup is not a number");
+        throw new InvalidValueException("iommuGroup is not a number");
       }
       String driver = BindRequest.checkDriverName(text(node, "driver").orElseThrow(
-          () -> new IllegalArgumentException("no driver")));
+          () -> new InvalidValueException("no driver")));
       Optional<String> original = text(node, "originalDriver").map(BindRequest::checkDriverName);
       Optional<String> override = text(node, "originalOverride").map(BindRequest::checkDriverName);
       JsonNode byGpuvirt = node.path("boundByGpuvirt");
       if (!byGpuvirt.isBoolean()) {
-        throw new IllegalArgumentException("boundByGpuvirt is not true or false");
+        throw new InvalidValueException("boundByGpuvirt is not true or false");
       }
       StoredBinding.Phase phase = StoredBinding.Phase.valueOf(text(node, "phase").orElseThrow(
-          () -> new IllegalArgumentException("no phase")));
+          () -> new InvalidValueException("no phase")));
       return new StoredBinding(new DeviceBinding(address, group.intValue(), original, override,
           driver, byGpuvirt.booleanValue()), phase);
     } catch (IllegalArgumentException | GpuvirtException e) {
@@ -275,7 +276,7 @@ public final class BindingStore {
       return Optional.empty();
     }
     if (!value.isTextual()) {
-      throw new IllegalArgumentException(field + " is not a string");
+      throw new InvalidValueException(field + " is not a string");
     }
     return Optional.of(value.textValue());
   }

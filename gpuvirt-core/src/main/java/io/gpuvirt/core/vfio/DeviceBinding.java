@@ -1,5 +1,6 @@
 package io.gpuvirt.core.vfio;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.PciAddress;
 import java.util.Objects;
 import java.util.Optional;
@@ -24,7 +25,7 @@ public record DeviceBinding(PciAddress address, int iommuGroup, Optional<String>
     Objects.requireNonNull(originalOverride, "originalOverride of " + address);
     Objects.requireNonNull(driver, "driver of " + address);
     if (iommuGroup < 0) {
-      throw new IllegalArgumentException("IOMMU group of " + address + " must be 0 or more, was "
+      throw new InvalidValueException("IOMMU group of " + address + " must be 0 or more, was "
           + iommuGroup);
     }
   }

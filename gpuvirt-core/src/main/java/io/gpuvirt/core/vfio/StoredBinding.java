@@ -1,5 +1,6 @@
 package io.gpuvirt.core.vfio;
 
+import io.gpuvirt.core.InvalidValueException;
 import java.util.Objects;
 
 /**
@@ -26,7 +27,7 @@ public record StoredBinding(DeviceBinding binding, Phase phase) {
     Objects.requireNonNull(binding, "binding");
     Objects.requireNonNull(phase, "phase of " + binding.address());
     if (phase == Phase.BINDING && !binding.boundByGpuvirt()) {
-      throw new IllegalArgumentException("a binding in progress must be one gpuvirt makes; "
+      throw new InvalidValueException("a binding in progress must be one gpuvirt makes; "
           + binding.address() + " was already on " + binding.driver());
     }
   }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.InvalidPciAddressException;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
@@ -24,7 +25,7 @@ final class DeviceSelectorTest {
   @ParameterizedTest
   @ValueSource(strings = {"", "10de", "10de:29011", "class:3", "nvidia", "10de:2901 "})
   void parse_garbage_failsSayingWhatIsExpected(String text) {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+    InvalidValueException e = assertThrows(InvalidValueException.class,
         () -> DeviceSelector.parse(text));
 
     assertTrue(e.getMessage().contains("expected"), e.getMessage());

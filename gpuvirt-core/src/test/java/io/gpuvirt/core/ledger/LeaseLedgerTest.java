@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.alloc.AllocationRefusedException;
 import io.gpuvirt.core.alloc.AllocationRequest;
 import io.gpuvirt.core.alloc.B200FabricManager;
@@ -119,7 +120,7 @@ final class LeaseLedgerTest {
 
   @Test
   void release_invalidOwner_isRejected() {
-    assertThrows(IllegalArgumentException.class, () -> ledger().release("../etc"));
+    assertThrows(InvalidValueException.class, () -> ledger().release("../etc"));
   }
 
   @Test

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.pci.PciAddress;
 import java.io.IOException;
@@ -73,7 +74,7 @@ final class BindingStoreTest {
   @Test
   void replace_twoBindingsForOneDevice_isRefused() {
     try (BindingStore.Session s = store().lock()) {
-      assertThrows(IllegalArgumentException.class, () -> s.replace(List.of(
+      assertThrows(InvalidValueException.class, () -> s.replace(List.of(
           bound("0000:17:00.0", 12, "nvidia"), bound("0000:17:00.0", 12, null))));
     }
   }
@@ -124,7 +125,7 @@ final class BindingStoreTest {
     DeviceBinding noOp = new DeviceBinding(PciAddress.parse("0000:17:00.0"), 12,
         Optional.of("vfio-pci"), "vfio-pci", false);
 
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(InvalidValueException.class,
         () -> new StoredBinding(noOp, StoredBinding.Phase.BINDING));
   }
 

@@ -1,5 +1,6 @@
 package io.gpuvirt.fabric.fmpm;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.fabric.FmAddress;
 import java.time.Duration;
 import java.util.Optional;
@@ -19,13 +20,13 @@ public record FmpmOptions(String program, Optional<FmAddress> address, Duration 
 
   public FmpmOptions {
     if (program == null || program.isBlank()) {
-      throw new IllegalArgumentException("name the fmpm program, for example /usr/bin/fmpm");
+      throw new InvalidValueException("name the fmpm program, for example /usr/bin/fmpm");
     }
     if (address == null) {
-      throw new IllegalArgumentException("address must be present or Optional.empty()");
+      throw new InvalidValueException("address must be present or Optional.empty()");
     }
     if (timeout == null || timeout.isNegative() || timeout.isZero()) {
-      throw new IllegalArgumentException("fmpm timeout must be positive, was " + timeout);
+      throw new InvalidValueException("fmpm timeout must be positive, was " + timeout);
     }
   }
 

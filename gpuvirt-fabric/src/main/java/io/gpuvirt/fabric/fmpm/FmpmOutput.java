@@ -1,5 +1,6 @@
 package io.gpuvirt.fabric.fmpm;
 
+import io.gpuvirt.core.InvalidValueException;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -48,7 +49,7 @@ final class FmpmOutput {
       boolean active = out.flag(p, "isActive");
       try {
         partitions.add(new FabricPartition(id, active, gpus));
-      } catch (IllegalArgumentException e) {
+      } catch (IllegalArgumentException | InvalidValueException e) {
         throw out.bad(e.getMessage());
       }
     }

@@ -1,5 +1,6 @@
 package io.gpuvirt.fabric.nvfm;
 
+import io.gpuvirt.core.InvalidValueException;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import com.sun.jna.Structure;
@@ -121,7 +122,7 @@ public final class NvfmFabricManager implements FabricManager {
   private static void copyString(String value, byte[] into) {
     byte[] bytes = value.getBytes(StandardCharsets.UTF_8);
     if (bytes.length >= into.length) {
-      throw new IllegalArgumentException("'" + value + "' does not fit in " + into.length
+      throw new InvalidValueException("'" + value + "' does not fit in " + into.length
           + " bytes");
     }
     System.arraycopy(bytes, 0, into, 0, bytes.length);
@@ -162,7 +163,7 @@ public final class NvfmFabricManager implements FabricManager {
                 gi.nvlinkLineRateMBps));
           }
           partitions.add(new FabricPartition(info.partitionId, info.isActive != 0, members));
-        } catch (IllegalArgumentException e) {
+        } catch (IllegalArgumentException | InvalidValueException e) {
           throw new FabricManagerProtocolException(op, "libnvfm returned an invalid partition: "
               + e.getMessage(), e);
         }

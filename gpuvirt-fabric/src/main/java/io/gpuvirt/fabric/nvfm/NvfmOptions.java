@@ -1,5 +1,6 @@
 package io.gpuvirt.fabric.nvfm;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.fabric.FmAddress;
 import java.time.Duration;
 
@@ -24,16 +25,16 @@ public record NvfmOptions(String library, FmAddress address, Duration timeout) {
 
   public NvfmOptions {
     if (library == null || library.isBlank() || library.indexOf('\0') >= 0) {
-      throw new IllegalArgumentException("name the libnvfm library to load, for example "
+      throw new InvalidValueException("name the libnvfm library to load, for example "
           + DEFAULT_LIBRARY);
     }
     if (address == null) {
-      throw new IllegalArgumentException("a Fabric Manager address is needed, for example "
+      throw new InvalidValueException("a Fabric Manager address is needed, for example "
           + FmAddress.LOCALHOST);
     }
     if (timeout == null || timeout.isNegative() || timeout.isZero()
         || timeout.toMillis() > Integer.MAX_VALUE) {
-      throw new IllegalArgumentException("connect timeout must be positive and below 2^31 ms, was "
+      throw new InvalidValueException("connect timeout must be positive and below 2^31 ms, was "
           + timeout);
     }
   }

@@ -1,5 +1,6 @@
 package io.gpuvirt.qemu.command;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.qemu.QemuVersion;
 import java.util.Objects;
 
@@ -83,7 +84,7 @@ public record LargeBarPolicy(NoMmapMode noMmap, QemuVersion noMmapBelowVersion,
     positive("largeBarBytes", largeBarBytes);
     positive("hotplugPref64ReserveBytes", hotplugPref64ReserveBytes);
     if (hotplugPref64ReserveBytes % (1L << 20) != 0) {
-      throw new IllegalArgumentException("hotplugPref64ReserveBytes must be a whole number of MiB"
+      throw new InvalidValueException("hotplugPref64ReserveBytes must be a whole number of MiB"
           + " (bridge windows have 1 MiB granularity), was " + hotplugPref64ReserveBytes);
     }
     positive("firmwareMmio64Bytes", firmwareMmio64Bytes);
@@ -102,13 +103,13 @@ public record LargeBarPolicy(NoMmapMode noMmap, QemuVersion noMmapBelowVersion,
 
   private static void positive(String name, long value) {
     if (value <= 0) {
-      throw new IllegalArgumentException(name + " must be positive, was " + value);
+      throw new InvalidValueException(name + " must be positive, was " + value);
     }
   }
 
   private static void nonNegative(String name, long value) {
     if (value < 0) {
-      throw new IllegalArgumentException(name + " must not be negative, was " + value);
+      throw new InvalidValueException(name + " must not be negative, was " + value);
     }
   }
 

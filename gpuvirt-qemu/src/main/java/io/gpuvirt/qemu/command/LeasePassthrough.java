@@ -1,5 +1,6 @@
 package io.gpuvirt.qemu.command;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.alloc.DeviceRole;
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.alloc.LeasedDevice;
@@ -70,7 +71,7 @@ public final class LeasePassthrough {
   /**
    * The devices of {@code lease}, in units, with the partition's GPUDirect clique.
    *
-   * @throws IllegalArgumentException when the lease cannot be passed through as it stands: it holds
+   * @throws InvalidValueException when the lease cannot be passed through as it stands: it holds
    *     only bridges, a companion whose slot holds no requested device, or a slot with more than 8
    *     functions (each message names the device)
    */
@@ -91,7 +92,7 @@ public final class LeasePassthrough {
     for (LeasedDevice d : passed) {
       if (d.role() == DeviceRole.COMPANION) {
         PciAddress primary = units.keySet().stream().filter(a -> sameSlot(a, d.address()))
-            .findFirst().orElseThrow(() -> new IllegalArgumentException("lease of "
+            .findFirst().orElseThrow(() -> new InvalidValueException("lease of "
                 + lease.owner() + ": companion " + d.address() + " has no requested device in"
                 + " its slot " + slot(d.address()) + "; a companion goes to the VM as a further"
                 + " function of the requested device it belongs to"));
@@ -108,7 +109,7 @@ public final class LeasePassthrough {
       units.put(slot.get(0).address(), slot);
     }
     if (units.isEmpty()) {
-      throw new IllegalArgumentException("lease of " + lease.owner() + " holds no device to pass"
+      throw new InvalidValueException("lease of " + lease.owner() + " holds no device to pass"
           + " through (only bridges, which stay on the host)");
     }
     List<PassthroughUnit> vm = new ArrayList<>();
@@ -131,7 +132,7 @@ public final class LeasePassthrough {
     List<PciDevice> companions = functions.stream().filter(d -> d != first)
         .map(d -> device(d, groups.get(d.address()))).toList();
     if (companions.size() > 7) {
-      throw new IllegalArgumentException("lease of " + lease.owner() + ": slot "
+      throw new InvalidValueException("lease of " + lease.owner() + ": slot "
           + slot(first.address()) + " has " + (companions.size() + 1) + " functions to pass"
           + " through, but a guest device has at most 8");
     }

@@ -1,5 +1,6 @@
 package io.gpuvirt.qemu.command;
 
+import io.gpuvirt.core.InvalidValueException;
 import com.google.common.math.LongMath;
 import io.gpuvirt.core.pci.Bar;
 import io.gpuvirt.core.pci.PciAddress;
@@ -110,7 +111,7 @@ public record MmioAperture(List<PortWindow> windows, long headroomBytes, long re
    */
   public int requiredPhysBits(long guestMemoryBytes) {
     if (guestMemoryBytes < 0) {
-      throw new IllegalArgumentException("guest memory must not be negative, was "
+      throw new InvalidValueException("guest memory must not be negative, was "
           + guestMemoryBytes);
     }
     long firstNonAddress = alignUp(LongMath.checkedAdd(FOUR_GIB, guestMemoryBytes), GIB);
@@ -149,7 +150,7 @@ public record MmioAperture(List<PortWindow> windows, long headroomBytes, long re
     /** An empty hotplug root port with a 64-bit prefetchable reservation. */
     public Builder reservedPort(String id, long reserveBytes) {
       if (reserveBytes <= 0) {
-        throw new IllegalArgumentException("reservation of port " + id
+        throw new InvalidValueException("reservation of port " + id
             + " must be positive, was " + reserveBytes);
       }
       return add(new Port(id, List.of(), reserveBytes));
@@ -158,7 +159,7 @@ public record MmioAperture(List<PortWindow> windows, long headroomBytes, long re
     /** Space added for the VM's other 64-bit BARs before the aperture is rounded up. */
     public Builder headroomBytes(long bytes) {
       if (bytes < 0) {
-        throw new IllegalArgumentException("headroom must not be negative, was " + bytes);
+        throw new InvalidValueException("headroom must not be negative, was " + bytes);
       }
       this.headroom = bytes;
       return this;
@@ -167,7 +168,7 @@ public record MmioAperture(List<PortWindow> windows, long headroomBytes, long re
     private Builder add(Port p) {
       Objects.requireNonNull(p.id(), "port id");
       if (!ids.add(p.id())) {
-        throw new IllegalArgumentException("port " + p.id() + " added twice");
+        throw new InvalidValueException("port " + p.id() + " added twice");
       }
       ports.add(p);
       return this;

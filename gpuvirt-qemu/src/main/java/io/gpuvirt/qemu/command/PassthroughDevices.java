@@ -1,5 +1,6 @@
 package io.gpuvirt.qemu.command;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
 import java.util.ArrayList;
@@ -30,13 +31,13 @@ public record PassthroughDevices(List<PassthroughUnit> units, OptionalInt gpudir
     units = List.copyOf(units);
     Objects.requireNonNull(gpudirectClique, "gpudirectClique");
     if (units.isEmpty()) {
-      throw new IllegalArgumentException("no devices to pass through; add at least one unit");
+      throw new InvalidValueException("no devices to pass through; add at least one unit");
     }
     Set<PciAddress> seen = new HashSet<>();
     for (PassthroughUnit u : units) {
       for (PciDevice d : u.functions()) {
         if (!seen.add(d.address())) {
-          throw new IllegalArgumentException("device " + d.address()
+          throw new InvalidValueException("device " + d.address()
               + " appears in more than one unit; a host function can be passed through once");
         }
       }
@@ -44,10 +45,10 @@ public record PassthroughDevices(List<PassthroughUnit> units, OptionalInt gpudir
     if (gpudirectClique.isPresent()) {
       int c = gpudirectClique.getAsInt();
       if (c < 0 || c > 15) {
-        throw new IllegalArgumentException("GPUDirect clique id must be 0..15, was " + c);
+        throw new InvalidValueException("GPUDirect clique id must be 0..15, was " + c);
       }
       if (units.stream().noneMatch(u -> u.role() == PassthroughUnit.Role.GPU)) {
-        throw new IllegalArgumentException("GPUDirect clique " + c
+        throw new InvalidValueException("GPUDirect clique " + c
             + " given but no unit is a GPU; the clique applies to GPUs only");
       }
     }

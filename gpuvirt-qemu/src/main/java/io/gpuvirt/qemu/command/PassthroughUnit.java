@@ -1,5 +1,6 @@
 package io.gpuvirt.qemu.command;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
 import java.util.ArrayList;
@@ -43,7 +44,7 @@ public record PassthroughUnit(Role role, PciDevice primary, List<PciDevice> comp
     Objects.requireNonNull(primary, "primary");
     companions = List.copyOf(companions);
     if (companions.size() > 7) {
-      throw new IllegalArgumentException("unit " + primary.address() + " has "
+      throw new InvalidValueException("unit " + primary.address() + " has "
           + companions.size() + " companion functions; a guest device has at most 8 functions,"
           + " so pass at most 7 companions");
     }
@@ -51,19 +52,19 @@ public record PassthroughUnit(Role role, PciDevice primary, List<PciDevice> comp
     seen.add(primary.address());
     for (PciDevice c : companions) {
       if (!seen.add(c.address())) {
-        throw new IllegalArgumentException("unit " + primary.address() + " lists function "
+        throw new InvalidValueException("unit " + primary.address() + " lists function "
             + c.address() + " twice");
       }
     }
     if (role == Role.GPU && !primary.isGpu()) {
-      throw new IllegalArgumentException("unit " + primary.address() + " has role GPU but class "
+      throw new InvalidValueException("unit " + primary.address() + " has role GPU but class "
           + primary.pciClass() + " is not a GPU (0x0300xx or 0x0302xx); use Role.OTHER");
     }
     List<PciDevice> all = new ArrayList<>(companions);
     all.add(0, primary);
     for (PciDevice d : all) {
       if (d.isBridge()) {
-        throw new IllegalArgumentException(d.address() + " is a bridge (class " + d.pciClass()
+        throw new InvalidValueException(d.address() + " is a bridge (class " + d.pciClass()
             + "); pass the endpoints behind it, not the bridge");
       }
     }

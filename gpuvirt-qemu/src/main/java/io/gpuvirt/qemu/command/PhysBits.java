@@ -1,5 +1,6 @@
 package io.gpuvirt.qemu.command;
 
+import io.gpuvirt.core.InvalidValueException;
 import java.util.Objects;
 import java.util.OptionalInt;
 
@@ -29,10 +30,10 @@ public record PhysBits(Mode mode, OptionalInt bits) {
     Objects.requireNonNull(mode, "mode");
     Objects.requireNonNull(bits, "bits");
     if (mode == Mode.FIXED && bits.isEmpty()) {
-      throw new IllegalArgumentException("a fixed physical address width needs its bits");
+      throw new InvalidValueException("a fixed physical address width needs its bits");
     }
     if (bits.isPresent() && (bits.getAsInt() < 32 || bits.getAsInt() > 52)) {
-      throw new IllegalArgumentException("physical address bits must be 32..52, was "
+      throw new InvalidValueException("physical address bits must be 32..52, was "
           + bits.getAsInt());
     }
   }

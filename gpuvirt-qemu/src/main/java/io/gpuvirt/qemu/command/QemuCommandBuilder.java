@@ -1,5 +1,6 @@
 package io.gpuvirt.qemu.command;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.Bar;
 import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.PciSizes;
@@ -95,7 +96,7 @@ public final class QemuCommandBuilder {
   /** The program, first element of the argv; {@value #DEFAULT_BINARY} by default. */
   public QemuCommandBuilder binary(String value) {
     if (value == null || value.isBlank()) {
-      throw new IllegalArgumentException("QEMU binary must not be blank");
+      throw new InvalidValueException("QEMU binary must not be blank");
     }
     this.binary = value;
     return this;
@@ -113,7 +114,7 @@ public final class QemuCommandBuilder {
    */
   public QemuCommandBuilder cpuModel(String value) {
     if (value == null || !CPU_MODEL.matcher(value).matches()) {
-      throw new IllegalArgumentException("CPU model '" + value
+      throw new InvalidValueException("CPU model '" + value
           + "' may only contain letters, digits, '_', '.' and '-'");
     }
     this.cpuModel = value;
@@ -132,7 +133,7 @@ public final class QemuCommandBuilder {
    */
   public QemuCommandBuilder hostAddressBits(int bits) {
     if (bits < 32 || bits > 52) {
-      throw new IllegalArgumentException("host address bits must be 32..52, was " + bits);
+      throw new InvalidValueException("host address bits must be 32..52, was " + bits);
     }
     this.hostAddressBits = OptionalInt.of(bits);
     return this;
@@ -141,7 +142,7 @@ public final class QemuCommandBuilder {
   /** Guest RAM in MiB ({@code -m}); required. */
   public QemuCommandBuilder memoryMiB(long value) {
     if (value <= 0) {
-      throw new IllegalArgumentException("guest memory must be positive MiB, was " + value);
+      throw new InvalidValueException("guest memory must be positive MiB, was " + value);
     }
     this.memoryMiB = value;
     return this;
@@ -156,7 +157,7 @@ public final class QemuCommandBuilder {
   /** Empty hotplug root ports to add after the cold-plugged ones; 0 by default. */
   public QemuCommandBuilder hotplugPorts(int count) {
     if (count < 0) {
-      throw new IllegalArgumentException("hotplug port count must not be negative, was " + count);
+      throw new InvalidValueException("hotplug port count must not be negative, was " + count);
     }
     this.hotplugPorts = count;
     return this;
@@ -174,7 +175,7 @@ public final class QemuCommandBuilder {
    */
   public QemuCommandBuilder firstRootPortSlot(int slot) {
     if (slot < 1 || slot > LAST_FREE_SLOT) {
-      throw new IllegalArgumentException("first root port slot must be 0x01..0x1e, was 0x"
+      throw new InvalidValueException("first root port slot must be 0x01..0x1e, was 0x"
           + Integer.toHexString(slot));
     }
     this.firstRootPortSlot = slot;
@@ -187,7 +188,7 @@ public final class QemuCommandBuilder {
    */
   public QemuCommandBuilder maxRootPortSlots(int slots) {
     if (slots < 1) {
-      throw new IllegalArgumentException("max root port slots must be positive, was " + slots);
+      throw new InvalidValueException("max root port slots must be positive, was " + slots);
     }
     this.maxRootPortSlots = slots;
     return this;

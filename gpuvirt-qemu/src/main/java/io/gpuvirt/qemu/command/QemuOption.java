@@ -1,5 +1,6 @@
 package io.gpuvirt.qemu.command;
 
+import io.gpuvirt.core.InvalidValueException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -39,7 +40,7 @@ public record QemuOption(Optional<String> head, List<Property> properties) {
       checkName("property name", key);
       Objects.requireNonNull(value, "value of " + key);
       if (value.indexOf('\0') >= 0) {
-        throw new IllegalArgumentException("value of " + key + " contains NUL");
+        throw new InvalidValueException("value of " + key + " contains NUL");
       }
     }
   }
@@ -121,7 +122,7 @@ public record QemuOption(Optional<String> head, List<Property> properties) {
    * a value is one comma, a value runs from the first {@code =} of its part, and a first part
    * without {@code =} is the head.
    *
-   * @throws IllegalArgumentException naming the text when a later part has no {@code =} or a name
+   * @throws InvalidValueException naming the text when a later part has no {@code =} or a name
    *     has characters QEMU names cannot have
    */
   public static QemuOption parse(String text) {
@@ -157,7 +158,7 @@ public record QemuOption(Optional<String> head, List<Property> properties) {
       int eq = part.indexOf('=');
       if (eq < 0) {
         if (i != 0) {
-          throw new IllegalArgumentException("QEMU option '" + text + "': part '" + part
+          throw new InvalidValueException("QEMU option '" + text + "': part '" + part
               + "' has no '='; only the first part may be a bare name");
         }
         checkName("option head", part);
@@ -171,7 +172,7 @@ public record QemuOption(Optional<String> head, List<Property> properties) {
 
   private static void checkName(String what, String name) {
     if (name == null || !NAME.matcher(name).matches()) {
-      throw new IllegalArgumentException(what + " '" + name + "' may only contain letters,"
+      throw new InvalidValueException(what + " '" + name + "' may only contain letters,"
           + " digits, '_', '.', '-' and '/'");
     }
   }

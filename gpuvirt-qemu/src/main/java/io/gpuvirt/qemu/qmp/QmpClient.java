@@ -1,5 +1,6 @@
 package io.gpuvirt.qemu.qmp;
 
+import io.gpuvirt.core.InvalidValueException;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -95,7 +96,7 @@ public final class QmpClient implements AutoCloseable {
   public static QmpClient connect(Path socket, Duration timeout) {
     Objects.requireNonNull(socket, "socket");
     if (timeout.isNegative() || timeout.isZero()) {
-      throw new IllegalArgumentException("QMP timeout must be positive, was " + timeout);
+      throw new InvalidValueException("QMP timeout must be positive, was " + timeout);
     }
     long deadline = System.nanoTime() + timeout.toNanos();
     SocketChannel ch = null;
@@ -283,7 +284,7 @@ public final class QmpClient implements AutoCloseable {
    */
   public void deviceAdd(Map<String, ?> properties) {
     if (!properties.containsKey("driver") || !properties.containsKey("id")) {
-      throw new IllegalArgumentException("device_add needs 'driver' and 'id', got "
+      throw new InvalidValueException("device_add needs 'driver' and 'id', got "
           + properties.keySet());
     }
     execute("device_add", properties);

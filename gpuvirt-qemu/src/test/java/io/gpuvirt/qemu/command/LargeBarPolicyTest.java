@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.qemu.QemuVersion;
 import org.junit.jupiter.api.Test;
 
@@ -24,14 +25,14 @@ final class LargeBarPolicyTest {
 
   @Test
   void build_negativeTotalIsRefusedNamingTheField() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+    InvalidValueException e = assertThrows(InvalidValueException.class,
         () -> LargeBarPolicy.defaults().toBuilder().noMmapMinTotalBarBytes(-1).build());
     assertTrue(e.getMessage().contains("noMmapMinTotalBarBytes"), e.getMessage());
   }
 
   @Test
   void build_reserveThatIsNotWholeMiBIsRefused() {
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(InvalidValueException.class,
         () -> LargeBarPolicy.defaults().toBuilder().hotplugPref64ReserveBytes(4096).build());
   }
 

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.alloc.AllocationRequest;
 import io.gpuvirt.core.alloc.DeviceRole;
 import io.gpuvirt.core.alloc.Lease;
@@ -126,7 +127,7 @@ final class LeasePassthroughTest {
   void of_onlyBridges_isRefused() {
     Lease lease = lease(OptionalInt.empty(),
         List.of(new LeasedGroup(7, List.of(bridge("0000:16:00.0")))));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+    InvalidValueException e = assertThrows(InvalidValueException.class,
         () -> LeasePassthrough.of(lease));
     assertTrue(e.getMessage().contains("vm-42"), e.getMessage());
   }
@@ -158,7 +159,7 @@ final class LeasePassthroughTest {
     Lease lease = lease(OptionalInt.empty(), List.of(new LeasedGroup(3, List.of(
         requested(Hosts.b200("0000:17:00.0")),
         leased(Hosts.cx7("0000:18:00.1"), DeviceRole.COMPANION, OptionalInt.empty())))));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+    InvalidValueException e = assertThrows(InvalidValueException.class,
         () -> LeasePassthrough.of(lease));
     assertTrue(e.getMessage().contains("0000:18:00.1"), e.getMessage());
   }

@@ -3,6 +3,7 @@ package io.gpuvirt.qemu.command;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.BusRange;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciClass;
@@ -16,19 +17,19 @@ final class PassthroughDevicesTest {
 
   @Test
   void clique_outOfRangeIsRefused() {
-    assertThrows(IllegalArgumentException.class, () -> PassthroughDevices.builder()
+    assertThrows(InvalidValueException.class, () -> PassthroughDevices.builder()
         .addAll(Hosts.b200Vm(2).units()).gpudirectClique(16).build());
   }
 
   @Test
   void clique_withoutGpusIsRefused() {
-    assertThrows(IllegalArgumentException.class, () -> PassthroughDevices.builder()
+    assertThrows(InvalidValueException.class, () -> PassthroughDevices.builder()
         .add(PassthroughUnit.fabric(Hosts.nvswitch("0000:07:00.0"))).gpudirectClique(0).build());
   }
 
   @Test
   void build_emptyIsRefused() {
-    assertThrows(IllegalArgumentException.class, () -> PassthroughDevices.builder().build());
+    assertThrows(InvalidValueException.class, () -> PassthroughDevices.builder().build());
   }
 
   @Test
@@ -38,7 +39,7 @@ final class PassthroughDevicesTest {
       companions.add(Hosts.cx7("0000:05:00." + f));
     }
     companions.add(Hosts.cx7("0000:05:01.0"));
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(InvalidValueException.class,
         () -> PassthroughUnit.fabric(Hosts.cx7("0000:05:00.0"), companions));
   }
 
@@ -46,7 +47,7 @@ final class PassthroughDevicesTest {
   void unit_bridgeIsRefused() {
     PciDevice bridge = PciDevice.builder(PciAddress.parse("0000:04:00.0"))
         .pciClass(new PciClass(0x060400)).busRange(new BusRange(5, 5)).build();
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(InvalidValueException.class,
         () -> PassthroughUnit.other(bridge, List.of()));
   }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.gpuvirt.core.InvalidValueException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.gpuvirt.qemu.QemuCapabilities;
@@ -426,13 +427,13 @@ final class QemuCommandBuilderTest {
   @Test
   void devices_sameFunctionTwiceIsRefused() {
     var gpu = Hosts.b200("0000:17:00.0");
-    assertThrows(IllegalArgumentException.class, () -> PassthroughDevices.of(
+    assertThrows(InvalidValueException.class, () -> PassthroughDevices.of(
         List.of(PassthroughUnit.gpu(gpu), PassthroughUnit.gpu(gpu))));
   }
 
   @Test
   void unit_gpuRoleForANonGpuIsRefused() {
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(InvalidValueException.class,
         () -> PassthroughUnit.gpu(Hosts.nvswitch("0000:07:00.0")));
   }
 }

@@ -3,6 +3,7 @@ package io.gpuvirt.qemu.command;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.gpuvirt.core.InvalidValueException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -39,18 +40,18 @@ final class QemuOptionTest {
   @ParameterizedTest
   @ValueSource(strings = {"bus,id", "x=1,,,=2", "a b=1"})
   void parse_malformedIsRefused(String text) {
-    assertThrows(IllegalArgumentException.class, () -> QemuOption.parse(text));
+    assertThrows(InvalidValueException.class, () -> QemuOption.parse(text));
   }
 
   @ParameterizedTest
   @ValueSource(strings = {"host,bus", "x=1", "", "a b"})
   void with_keyOutsideQemuNamesIsRefused(String key) {
-    assertThrows(IllegalArgumentException.class, () -> QemuOption.of("vfio-pci").with(key, "1"));
+    assertThrows(InvalidValueException.class, () -> QemuOption.of("vfio-pci").with(key, "1"));
   }
 
   @Test
   void of_headWithCommaIsRefused() {
-    assertThrows(IllegalArgumentException.class, () -> QemuOption.of("vfio-pci,x-no-mmap=on"));
+    assertThrows(InvalidValueException.class, () -> QemuOption.of("vfio-pci,x-no-mmap=on"));
   }
 
   @Test

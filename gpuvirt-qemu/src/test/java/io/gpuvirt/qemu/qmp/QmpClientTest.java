@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.qemu.QemuVersion;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -182,7 +183,7 @@ final class QmpClientTest {
   void deviceAdd_withoutIdIsRefused(@TempDir Path dir) {
     try (FakeQmpServer s = FakeQmpServer.start(dir, c -> List.of());
         QmpClient qmp = QmpClient.connect(s.socket(), LONG)) {
-      assertThrows(IllegalArgumentException.class,
+      assertThrows(InvalidValueException.class,
           () -> qmp.deviceAdd(Map.of("driver", "vfio-pci")));
     }
   }

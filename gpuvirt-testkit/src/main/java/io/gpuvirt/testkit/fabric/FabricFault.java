@@ -1,5 +1,6 @@
 package io.gpuvirt.testkit.fabric;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.fabric.FmReturnCode;
 
 /**
@@ -34,16 +35,16 @@ public record FabricFault(FabricOperation operation, Kind kind, FmReturnCode ret
 
   public FabricFault {
     if (operation == null || kind == null || returnCode == null) {
-      throw new IllegalArgumentException("a fault needs an operation, a kind and a return code");
+      throw new InvalidValueException("a fault needs an operation, a kind and a return code");
     }
     if (returnCode == FmReturnCode.SUCCESS) {
-      throw new IllegalArgumentException("a fault cannot return SUCCESS");
+      throw new InvalidValueException("a fault cannot return SUCCESS");
     }
     if (kind == Kind.HANG && returnCode != FmReturnCode.TIMEOUT) {
-      throw new IllegalArgumentException("a hang returns TIMEOUT, not " + returnCode);
+      throw new InvalidValueException("a hang returns TIMEOUT, not " + returnCode);
     }
     if (times == 0 || times < ALWAYS) {
-      throw new IllegalArgumentException("a fault must fail 1 or more calls, or ALWAYS; was "
+      throw new InvalidValueException("a fault must fail 1 or more calls, or ALWAYS; was "
           + times);
     }
   }
@@ -61,7 +62,7 @@ public record FabricFault(FabricOperation operation, Kind kind, FmReturnCode ret
   /** The same fault for the next {@code n} calls. */
   public FabricFault times(int n) {
     if (n < 1) {
-      throw new IllegalArgumentException("times must be 1 or more, was " + n);
+      throw new InvalidValueException("times must be 1 or more, was " + n);
     }
     return new FabricFault(operation, kind, returnCode, n);
   }

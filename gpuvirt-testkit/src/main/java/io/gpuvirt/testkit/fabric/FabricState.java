@@ -1,5 +1,6 @@
 package io.gpuvirt.testkit.fabric;
 
+import io.gpuvirt.core.InvalidValueException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
@@ -256,13 +257,13 @@ final class FabricState {
     }
   }
 
-  /** Reads a state file's JSON; throws IllegalArgumentException naming what is wrong. */
+  /** Reads a state file's JSON; throws InvalidValueException naming what is wrong. */
   static FabricState fromJson(JsonNode root) {
     if (root == null || !root.isObject()) {
-      throw new IllegalArgumentException("the state is not a JSON object");
+      throw new InvalidValueException("the state is not a JSON object");
     }
     if (integer(root, "format") != FORMAT) {
-      throw new IllegalArgumentException("format " + root.get("format") + " is not " + FORMAT);
+      throw new InvalidValueException("format " + root.get("format") + " is not " + FORMAT);
     }
     FabricState s = new FabricState();
     s.platform = text(root, "platform");
@@ -294,7 +295,7 @@ final class FabricState {
       int code = (int) integer(f, "returnCode");
       s.faults.add(new FaultEntry(FabricOperation.valueOf(text(f, "operation")),
           FabricFault.Kind.valueOf(text(f, "kind")), FmReturnCode.fromCode(code).orElseThrow(
-              () -> new IllegalArgumentException("unknown fault return code " + code)),
+              () -> new InvalidValueException("unknown fault return code " + code)),
           (int) integer(f, "remaining")));
     }
     for (JsonNode c : array(root, "connectAttempts")) {
@@ -316,7 +317,7 @@ final class FabricState {
   private static JsonNode field(JsonNode o, String name) {
     JsonNode v = o.get(name);
     if (v == null) {
-      throw new IllegalArgumentException("field \"" + name + "\" is missing");
+      throw new InvalidValueException("field \"" + name + "\" is missing");
     }
     return v;
   }
@@ -324,7 +325,7 @@ final class FabricState {
   private static long integer(JsonNode o, String name) {
     JsonNode v = field(o, name);
     if (!v.isIntegralNumber()) {
-      throw new IllegalArgumentException("field \"" + name + "\" is " + v + ", not an integer");
+      throw new InvalidValueException("field \"" + name + "\" is " + v + ", not an integer");
     }
     return v.longValue();
   }
@@ -332,7 +333,7 @@ final class FabricState {
   private static String text(JsonNode o, String name) {
     JsonNode v = field(o, name);
     if (!v.isTextual()) {
-      throw new IllegalArgumentException("field \"" + name + "\" is " + v + ", not a string");
+      throw new InvalidValueException("field \"" + name + "\" is " + v + ", not a string");
     }
     return v.textValue();
   }
@@ -340,7 +341,7 @@ final class FabricState {
   private static JsonNode array(JsonNode o, String name) {
     JsonNode v = field(o, name);
     if (!v.isArray()) {
-      throw new IllegalArgumentException("field \"" + name + "\" is " + v + ", not an array");
+      throw new InvalidValueException("field \"" + name + "\" is " + v + ", not an array");
     }
     return v;
   }

@@ -1,5 +1,6 @@
 package io.gpuvirt.testkit.fabric;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.fabric.FabricPartition;
 import io.gpuvirt.core.fabric.PartitionGpu;
 import java.util.ArrayList;
@@ -32,21 +33,21 @@ public record FabricTable(String platform, List<FabricPartition> partitions) {
 
   public FabricTable {
     if (platform == null || platform.isBlank()) {
-      throw new IllegalArgumentException("a fabric table needs a platform name");
+      throw new InvalidValueException("a fabric table needs a platform name");
     }
     List<FabricPartition> sorted = new ArrayList<>();
     Set<Integer> ids = new HashSet<>();
     for (FabricPartition p : partitions) {
       if (p.id() >= MAX_PARTITIONS) {
-        throw new IllegalArgumentException("partition id " + p.id() + " of " + platform
+        throw new InvalidValueException("partition id " + p.id() + " of " + platform
             + " must be below " + MAX_PARTITIONS);
       }
       if (!ids.add(p.id())) {
-        throw new IllegalArgumentException("partition id " + p.id() + " appears twice in "
+        throw new InvalidValueException("partition id " + p.id() + " appears twice in "
             + platform);
       }
       if (p.gpus().isEmpty() || p.gpus().size() > 16) {
-        throw new IllegalArgumentException("partition " + p.id() + " of " + platform
+        throw new InvalidValueException("partition " + p.id() + " of " + platform
             + " must have 1 to 16 GPUs, has " + p.gpus().size());
       }
       sorted.add(p.withActive(false));

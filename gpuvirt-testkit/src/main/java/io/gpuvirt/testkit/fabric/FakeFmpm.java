@@ -1,5 +1,6 @@
 package io.gpuvirt.testkit.fabric;
 
+import io.gpuvirt.core.InvalidValueException;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -79,7 +80,7 @@ public final class FakeFmpm implements CommandRunner {
     Args args;
     try {
       args = Args.parse(command.argv().subList(1, command.argv().size()));
-    } catch (IllegalArgumentException e) {
+    } catch (IllegalArgumentException | InvalidValueException e) {
       return result(command, 1, "", e.getMessage() + "\n" + usage());
     }
     if (args.action.equals("-h")) {
@@ -281,25 +282,25 @@ public final class FakeFmpm implements CommandRunner {
           }
           case "--hostname" -> a.hostname = value(argv, ++i, arg);
           case "--unix-domain-socket" -> a.unixSocket = Optional.of(value(argv, ++i, arg));
-          default -> throw new IllegalArgumentException("fmpm: unknown option '" + arg + "'");
+          default -> throw new InvalidValueException("fmpm: unknown option '" + arg + "'");
         }
       }
       if (a.action.isEmpty()) {
-        throw new IllegalArgumentException("fmpm: no operation given");
+        throw new InvalidValueException("fmpm: no operation given");
       }
       return a;
     }
 
     private void action(String value) {
       if (!action.isEmpty()) {
-        throw new IllegalArgumentException("fmpm: only one operation at a time");
+        throw new InvalidValueException("fmpm: only one operation at a time");
       }
       action = value;
     }
 
     private static String value(List<String> argv, int i, String option) {
       if (i >= argv.size()) {
-        throw new IllegalArgumentException("fmpm: option " + option + " needs a value");
+        throw new InvalidValueException("fmpm: option " + option + " needs a value");
       }
       return argv.get(i);
     }
@@ -309,10 +310,10 @@ public final class FakeFmpm implements CommandRunner {
       try {
         id = Long.parseLong(text);
       } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("fmpm: '" + text + "' is not a partition id");
+        throw new InvalidValueException("fmpm: '" + text + "' is not a partition id");
       }
       if (id < 0 || id >= FabricState.MAX_PARTITIONS) {
-        throw new IllegalArgumentException("fmpm: partition id must be less than "
+        throw new InvalidValueException("fmpm: partition id must be less than "
             + FabricState.MAX_PARTITIONS);
       }
       return id;

@@ -1,5 +1,6 @@
 package io.gpuvirt.testkit.fabric;
 
+import io.gpuvirt.core.InvalidValueException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.gpuvirt.core.GpuvirtException;
@@ -71,11 +72,11 @@ public final class SimulatedFabric {
     Set<Integer> boardIds = new java.util.TreeSet<>();
     for (SimulatedGpu g : gpus) {
       if (!boardIds.add(g.moduleId())) {
-        throw new IllegalArgumentException("module id " + g.moduleId() + " is given to two GPUs");
+        throw new InvalidValueException("module id " + g.moduleId() + " is given to two GPUs");
       }
     }
     if (!boardIds.containsAll(table.moduleIds())) {
-      throw new IllegalArgumentException("the " + table.platform() + " table names module ids "
+      throw new InvalidValueException("the " + table.platform() + " table names module ids "
           + table.moduleIds() + " but the GPUs have " + boardIds);
     }
     FabricState s = new FabricState();
@@ -233,7 +234,7 @@ public final class SimulatedFabric {
     mutate(s -> {
       for (int id : partitionIds) {
         if (s.partition(id).isEmpty()) {
-          throw new IllegalArgumentException("no partition " + id + " in " + s.platform);
+          throw new InvalidValueException("no partition " + id + " in " + s.platform);
         }
         s.unsupported.add(id);
       }
@@ -246,12 +247,12 @@ public final class SimulatedFabric {
    */
   public void failNvlinks(NvlinkFailedDevices devices) {
     if (devices.gpus().size() > 16 || devices.switches().size() > 12) {
-      throw new IllegalArgumentException("libnvfm reports at most 16 GPUs and 12 NVSwitches, not "
+      throw new InvalidValueException("libnvfm reports at most 16 GPUs and 12 NVSwitches, not "
           + devices.gpus().size() + " and " + devices.switches().size());
     }
     for (var d : concat(devices.gpus(), devices.switches())) {
       if (d.failedPorts().size() > 64 || d.uuid().length() >= 80 || d.pciBusId().length() >= 32) {
-        throw new IllegalArgumentException("failed device " + d + " does not fit libnvfm's arrays");
+        throw new InvalidValueException("failed device " + d + " does not fit libnvfm's arrays");
       }
     }
     mutate(s -> {

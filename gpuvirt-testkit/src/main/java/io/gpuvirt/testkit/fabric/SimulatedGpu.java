@@ -1,5 +1,6 @@
 package io.gpuvirt.testkit.fabric;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.PciAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -24,13 +25,13 @@ public record SimulatedGpu(int moduleId, PciAddress address, String uuid, String
 
   public SimulatedGpu {
     if (moduleId < 0) {
-      throw new IllegalArgumentException("module id must be 0 or more, was " + moduleId);
+      throw new InvalidValueException("module id must be 0 or more, was " + moduleId);
     }
     if (!uuid.startsWith("GPU-")) {
-      throw new IllegalArgumentException("GPU UUID must start with 'GPU-', was '" + uuid + "'");
+      throw new InvalidValueException("GPU UUID must start with 'GPU-', was '" + uuid + "'");
     }
     if (pciDeviceId < 0 || pciDeviceId > 0xffff) {
-      throw new IllegalArgumentException("PCI device id out of range: " + pciDeviceId);
+      throw new InvalidValueException("PCI device id out of range: " + pciDeviceId);
     }
   }
 

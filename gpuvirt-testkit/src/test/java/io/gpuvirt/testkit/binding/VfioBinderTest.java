@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.pci.InvalidPciAddressException;
 import io.gpuvirt.core.pci.PciAddress;
@@ -439,12 +440,12 @@ final class VfioBinderTest {
 
   @Test
   void request_withoutDevices_isRefused() {
-    assertThrows(IllegalArgumentException.class, () -> BindRequest.builder().build());
+    assertThrows(InvalidValueException.class, () -> BindRequest.builder().build());
   }
 
   @Test
   void request_withBadDriverName_isRefused() {
-    assertThrows(IllegalArgumentException.class,
+    assertThrows(InvalidValueException.class,
         () -> BindRequest.builder().device(B200_GPU).driver("../vfio-pci").build());
   }
 

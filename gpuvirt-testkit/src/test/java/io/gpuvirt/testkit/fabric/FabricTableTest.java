@@ -3,6 +3,7 @@ package io.gpuvirt.testkit.fabric;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.fabric.FabricPartition;
 import io.gpuvirt.core.fabric.PartitionGpu;
 import java.util.List;
@@ -58,12 +59,12 @@ final class FabricTableTest {
   @Test
   void new_duplicateId_refused() {
     FabricPartition p = new FabricPartition(1, false, List.of(new PartitionGpu(1, 0, 18, 0)));
-    assertThrows(IllegalArgumentException.class, () -> new FabricTable("x", List.of(p, p)));
+    assertThrows(InvalidValueException.class, () -> new FabricTable("x", List.of(p, p)));
   }
 
   @Test
   void new_idBeyondLibnvfmArrays_refused() {
     FabricPartition p = new FabricPartition(64, false, List.of(new PartitionGpu(1, 0, 18, 0)));
-    assertThrows(IllegalArgumentException.class, () -> new FabricTable("x", List.of(p)));
+    assertThrows(InvalidValueException.class, () -> new FabricTable("x", List.of(p)));
   }
 }

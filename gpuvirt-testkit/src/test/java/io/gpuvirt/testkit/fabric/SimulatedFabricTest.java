@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.fabric.FabricManager;
 import io.gpuvirt.core.fabric.FmReturnCode;
@@ -56,7 +57,7 @@ final class SimulatedFabricTest {
 
   @Test
   void create_tableNamingModuleIdsTheBoardLacks_refused() {
-    assertThrows(IllegalArgumentException.class, () -> SimulatedFabric.create(
+    assertThrows(InvalidValueException.class, () -> SimulatedFabric.create(
         dir.resolve("fm.json"), FabricTable.hgxB200(), SimulatedGpu.hgxB200().subList(0, 7)));
   }
 
@@ -158,7 +159,7 @@ final class SimulatedFabricTest {
 
   @Test
   void failNvlinks_tooManyPorts_refused() {
-    assertThrows(IllegalArgumentException.class, () -> b200().failNvlinks(
+    assertThrows(InvalidValueException.class, () -> b200().failNvlinks(
         new io.gpuvirt.core.fabric.NvlinkFailedDevices(List.of(
             new io.gpuvirt.core.fabric.NvlinkFailedDevice("", "", java.util.Collections.nCopies(
                 65, 1))), List.of())));
