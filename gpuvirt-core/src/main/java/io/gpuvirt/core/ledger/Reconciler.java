@@ -50,12 +50,22 @@ final class Reconciler {
         continue;
       }
       List<Discrepancy> problems = leaseProblems(lease);
-      boolean drop = !problems.isEmpty() && policy.dropStaleLeases();
+      // A lease some of whose devices are still on VFIO may belong to a running VM: dropping it
+      // would free those groups for another owner. Only a lease with nothing left bound is dropped.
+      long stillBound = lease.passedThroughDevices().stream()
+          .filter(d -> topology.device(d.address()).flatMap(PciDevice::driver)
+              .filter(Reconciler::isVfioDriver).isPresent())
+          .count();
+      boolean drop = !problems.isEmpty() && policy.dropStaleLeases() && stillBound == 0;
       if (drop) {
         leases.remove(lease.owner());
       }
+      String keep = stillBound > 0 && policy.dropStaleLeases()
+          ? "; lease kept: " + stillBound + " of its devices are still on a VFIO driver (its VM may"
+              + " be running); tear it down with 'gpuvirt teardown --owner " + lease.owner() + "'"
+          : "; release the lease if its VM is gone";
       problems.forEach(p -> found.add(new Discrepancy(p.kind(), p.subject(), p.owner(),
-          p.detail() + (drop ? "; lease dropped" : "; release the lease if its VM is gone"), drop)));
+          p.detail() + (drop ? "; lease dropped" : keep), drop)));
     }
     Set<PciAddress> leased = new HashSet<>();
     leases.values().forEach(l -> l.devices().forEach(d -> leased.add(d.address())));

@@ -108,6 +108,22 @@ final class ReconcileTest {
   }
 
   @Test
+  void reconcile_boundLeaseWithOneDeviceReplacedAndOneOnVfio_repairKeepsTheLease() {
+    Lease lease = ledger().allocate(AllocationRequest.builder("vm-1").count(2).build(),
+        TestHosts.hgxB200());
+    ledger().updateState("vm-1", LeaseState.BOUND);
+    List<PciAddress> gpus = addresses(lease);
+    Topology changed = TestHosts.b200Builder()
+        .modify(gpus.get(0).toString(), b -> b.id(new PciId(0x10de, 0x2330)))
+        .modify(gpus.get(1).toString(), b -> b.driver("vfio-pci")).build();
+
+    ReconcileReport report = ledger().reconcile(changed, ReconcilePolicy.REPAIR);
+
+    assertEquals(List.of(Set.of(Kind.LEASED_DEVICE_MISSING), 1, false),
+        List.of(kinds(report), ledger().leases().size(), report.consistent()));
+  }
+
+  @Test
   void reconcile_leasedGroupGainedAMember_isStale() {
     Lease lease = ledger().allocate(AllocationRequest.builder("vm-1").count(1).build(),
         TestHosts.hgxB200());
