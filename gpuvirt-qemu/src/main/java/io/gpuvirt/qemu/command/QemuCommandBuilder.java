@@ -333,8 +333,15 @@ public final class QemuCommandBuilder {
               + "; raise phys-bits to at least " + requiredBits
               + " (no more than the host's width)");
         }
+        String choice = "phys-bits=" + bits;
+        if (caps.hasProperty(type, "host-phys-bits")) {
+          // The host and max models default to host-phys-bits=on under KVM, which makes QEMU
+          // ignore phys-bits: turn it off so the fixed width is the one the guest gets.
+          cpu = cpu.with("host-phys-bits", false);
+          choice = "host-phys-bits=off," + choice;
+        }
         cpu = cpu.with("phys-bits", bits);
-        plan.add(Decision.of(Topic.CPU, "vm", "-cpu " + cpuModel + ",phys-bits=" + bits,
+        plan.add(Decision.of(Topic.CPU, "vm", "-cpu " + cpuModel + "," + choice,
             "a fixed guest physical address width; " + need));
       }
       if (requiredBits > OVMF_PAGING_MAX_PHYS_BITS) {

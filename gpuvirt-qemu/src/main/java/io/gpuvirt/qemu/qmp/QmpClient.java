@@ -407,6 +407,9 @@ public final class QmpClient implements AutoCloseable {
     }
   }
 
+  /** The longest QMP message accepted (a query-pci of a large VM is well below it). */
+  static final int MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
   private void readLoop() {
     ByteBuffer buf = ByteBuffer.allocate(64 * 1024);
     ByteArrayOutputStream line = new ByteArrayOutputStream();
@@ -424,6 +427,9 @@ public final class QmpClient implements AutoCloseable {
           if (b == '\n') {
             dispatch(line.toByteArray());
             line.reset();
+          } else if (line.size() >= MAX_MESSAGE_BYTES) {
+            throw new QmpException(socket + " sent more than " + MAX_MESSAGE_BYTES
+                + " bytes without a newline; this is not a QMP peer, closing");
           } else {
             line.write(b);
           }

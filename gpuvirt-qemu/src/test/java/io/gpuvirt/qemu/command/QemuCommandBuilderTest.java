@@ -266,8 +266,10 @@ final class QemuCommandBuilderTest {
   }
 
   @Test
-  void cpu_fixedWidthIsEmitted() {
-    assertEquals(Optional.of("host,phys-bits=46"), valueAfter(builder(QEMU_72, Hosts.b200Vm(8))
+  void cpu_fixedWidthIsEmittedWithHostPhysBitsOff() {
+    // -cpu host defaults to host-phys-bits=on under KVM, which would make QEMU ignore phys-bits.
+    assertEquals(Optional.of("host,host-phys-bits=off,phys-bits=46"),
+        valueAfter(builder(QEMU_72, Hosts.b200Vm(8))
         .physBits(PhysBits.fixed(46)).build(), "-cpu"));
   }
 

@@ -96,6 +96,17 @@ final class QmpClientTest {
   }
 
   @Test
+  void execute_peerSendingALineWithoutEnd_isClosedNotBuffered(@TempDir Path dir) {
+    String endless = "x".repeat(QmpClient.MAX_MESSAGE_BYTES + 1);
+    try (FakeQmpServer s = FakeQmpServer.start(dir, c -> List.of(endless));
+        QmpClient qmp = QmpClient.connect(s.socket(), LONG)) {
+      QmpClosedException e = assertThrows(QmpClosedException.class,
+          () -> qmp.execute("query-pci"));
+      assertTrue(e.getMessage().contains("without a newline"), e.getMessage());
+    }
+  }
+
+  @Test
   void execute_afterPeerClosedRaisesClosed(@TempDir Path dir) {
     try (FakeQmpServer s = FakeQmpServer.start(dir, c -> List.of(FakeQmpServer.CLOSE));
         QmpClient qmp = QmpClient.connect(s.socket(), LONG)) {
