@@ -97,7 +97,7 @@ final class Candidates {
       }
       if (matched.contains(d)) {
         roles.put(d.address(), DeviceRole.REQUESTED);
-      } else if (matched.stream().anyMatch(m -> sameSlot(m.address(), d.address()))) {
+      } else if (matched.stream().anyMatch(m -> m.address().withFunction(0).equals(d.address().withFunction(0)))) {
         roles.put(d.address(), DeviceRole.COMPANION);
       } else if (request.allowedForeign().contains(d.address())) {
         roles.put(d.address(), DeviceRole.ALLOWED_FOREIGN);
@@ -129,7 +129,4 @@ final class Candidates {
     return Optional.empty();
   }
 
-  private static boolean sameSlot(PciAddress a, PciAddress b) {
-    return a.domain() == b.domain() && a.bus() == b.bus() && a.device() == b.device();
-  }
 }

@@ -4,6 +4,7 @@ import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.host.HostPaths;
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.pci.IommuGroup;
+import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyScanner;
@@ -260,7 +261,7 @@ public final class HostDoctor {
       if (gpus.isEmpty()) {
         continue;
       }
-      Set<String> gpuSlots = new TreeSet<>();
+      Set<PciAddress> gpuSlots = new TreeSet<>();
       gpus.forEach(g -> gpuSlots.add(slot(g)));
       List<PciDevice> foreign = members.stream()
           .filter(m -> !m.isBridge() && !m.isGpu() && !gpuSlots.contains(slot(m))).toList();
@@ -338,7 +339,7 @@ public final class HostDoctor {
 
   /** vendor:device ids of the GPUs and of the other functions of their slots, sorted. */
   private static Set<String> passthroughIds(Topology topology) {
-    Set<String> gpuSlots = new TreeSet<>();
+    Set<PciAddress> gpuSlots = new TreeSet<>();
     topology.gpus().stream().filter(g -> !g.isVirtualFunction())
         .forEach(g -> gpuSlots.add(slot(g)));
     Set<String> ids = new TreeSet<>();
@@ -361,9 +362,9 @@ public final class HostDoctor {
     return ids;
   }
 
-  private static String slot(PciDevice d) {
-    return String.format("%04x:%02x:%02x", d.address().domain(), d.address().bus(),
-        d.address().device());
+  /** The slot of a device: its address with function 0. */
+  private static PciAddress slot(PciDevice d) {
+    return d.address().withFunction(0);
   }
 
   private List<String> confFiles(String dir) {

@@ -357,19 +357,14 @@ public final class Provisioner {
   private void clearOverridesLeftByRestore(Lease lease) {
     for (DeviceBinding b : bindings(lease)) {
       PciAddress a = b.address();
-      String override = a.sysfsPath("driver_override");
-      if (b.boundByGpuvirt() && b.originalDriver().isPresent() && sysfs.exists(override)
-          && currentDriver(a).equals(Optional.of(vfioDriver))
-          && sysfs.read(override).strip().equals(b.originalDriver().get())) {
-        sysfs.write(override, "\n");
+      if (b.boundByGpuvirt() && b.originalDriver().isPresent()
+          && binder.driverOf(a).equals(Optional.of(vfioDriver))
+          && binder.driverOverrideOf(a).equals(b.originalDriver())) {
+        sysfs.write(a.sysfsPath("driver_override"), "\n");
       }
     }
   }
 
-  private Optional<String> currentDriver(PciAddress a) {
-    return sysfs.readLink(a.sysfsPath("driver"))
-        .map(link -> link.substring(link.lastIndexOf('/') + 1));
-  }
 
   private void deactivateIfActive(int id) {
     if (partitionActive(id)) {
@@ -409,7 +404,7 @@ public final class Provisioner {
 
   private void verifyDrivers(Lease lease) {
     for (LeasedDevice d : lease.passedThroughDevices()) {
-      Optional<String> now = currentDriver(d.address());
+      Optional<String> now = binder.driverOf(d.address());
       if (!now.equals(Optional.of(vfioDriver))) {
         throw new BindException(d.address(), BindStep.VERIFY, d.address()
             + " is on " + now.orElse("no driver") + ", not " + vfioDriver
@@ -453,10 +448,8 @@ public final class Provisioner {
     for (LeasedGroup g : lease.groups()) {
       List<String> cdevs = new ArrayList<>();
       for (LeasedDevice d : g.devices()) {
-        String vfioDev = d.address().sysfsPath("vfio-dev");
-        if (d.role().passedThrough() && sysfs.isDirectory(vfioDev)) {
-          sysfs.list(vfioDev).stream().filter(n -> n.matches("vfio[0-9]+")).sorted()
-              .forEach(n -> cdevs.add("/dev/vfio/devices/" + n));
+        if (d.role().passedThrough()) {
+          cdevs.addAll(binder.iommufdDeviceNodes(d.address()));
         }
       }
       out.add(new VfioGroupNode(g.number(), g.vfioDevicePath(), cdevs));

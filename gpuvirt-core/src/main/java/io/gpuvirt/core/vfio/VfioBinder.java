@@ -98,7 +98,7 @@ public final class VfioBinder {
       }
       groupNumbers.add(device.iommuGroup().getAsInt());
     }
-    Set<String> requestedSlots = request.devices().stream().map(VfioBinder::slotOf)
+    Set<PciAddress> requestedSlots = request.devices().stream().map(a -> a.withFunction(0))
         .collect(Collectors.toSet());
     List<PciDevice> endpoints = new ArrayList<>();
     for (int number : groupNumbers) {
@@ -111,7 +111,7 @@ public final class VfioBinder {
           continue;
         }
         boolean wanted = request.devices().contains(member.address())
-            || requestedSlots.contains(slotOf(member.address()))
+            || requestedSlots.contains(member.address().withFunction(0))
             || request.allowedForeignDevices().contains(member.address());
         if (!wanted) {
           foreign.add(member.address());
@@ -462,6 +462,29 @@ public final class VfioBinder {
     }
   }
 
+  /** The driver {@code device} is bound to now ({@code driver} link), empty when unbound. */
+  public Optional<String> driverOf(PciAddress device) {
+    return currentDriver(device);
+  }
+
+  /** The {@code driver_override} of {@code device} now, empty when unset ({@code (null)}). */
+  public Optional<String> driverOverrideOf(PciAddress device) {
+    return driverOverride(device);
+  }
+
+  /**
+   * The iommufd character devices of {@code device} ({@code /dev/vfio/devices/vfioN}), sorted;
+   * empty when the kernel exposes no {@code vfio-dev/} for it.
+   */
+  public List<String> iommufdDeviceNodes(PciAddress device) {
+    String vfioDev = device.sysfsPath("vfio-dev");
+    if (!sysfs.isDirectory(vfioDev)) {
+      return List.of();
+    }
+    return sysfs.list(vfioDev).stream().filter(n -> n.matches("vfio[0-9]+")).sorted()
+        .map(n -> "/dev/vfio/devices/" + n).toList();
+  }
+
   private Optional<String> currentDriver(PciAddress a) {
     return sysfs.readLink(a.sysfsPath("driver")).map(VfioBinder::basename);
   }
@@ -480,10 +503,6 @@ public final class VfioBinder {
     return trimmed.substring(trimmed.lastIndexOf('/') + 1);
   }
 
-  private static String slotOf(PciAddress a) {
-    return String.format("%04x:%02x:%02x", a.domain(), a.bus(), a.device());
-  }
-
   private static List<DeviceBinding> reversed(List<DeviceBinding> bindings) {
     List<DeviceBinding> out = new ArrayList<>(bindings);
     Collections.reverse(out);
@@ -493,15 +512,8 @@ public final class VfioBinder {
   private List<VfioGroupNode> deviceNodes(Topology topology, List<DeviceBinding> bindings) {
     TreeMap<Integer, TreeSet<String>> byGroup = new TreeMap<>();
     for (DeviceBinding b : bindings) {
-      TreeSet<String> cdevs = byGroup.computeIfAbsent(b.iommuGroup(), g -> new TreeSet<>());
-      String vfioDev = b.address().sysfsPath("vfio-dev");
-      if (sysfs.isDirectory(vfioDev)) {
-        for (String name : sysfs.list(vfioDev)) {
-          if (name.matches("vfio[0-9]+")) {
-            cdevs.add("/dev/vfio/devices/" + name);
-          }
-        }
-      }
+      byGroup.computeIfAbsent(b.iommuGroup(), g -> new TreeSet<>())
+          .addAll(iommufdDeviceNodes(b.address()));
     }
     List<VfioGroupNode> nodes = new ArrayList<>();
     byGroup.forEach((group, cdevs) -> nodes.add(new VfioGroupNode(group,
