@@ -1,9 +1,7 @@
 package io.gpuvirt.testkit.provision;
 
 import io.gpuvirt.core.host.Sysfs;
-import java.nio.file.Path;
-import java.util.List;
-import java.util.Optional;
+import io.gpuvirt.testkit.ForwardingSysfs;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -12,7 +10,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * throwing a {@link Crash} that unwinds the whole call the way a crash would (no catch block in
  * product code handles an {@link Error}).
  */
-final class InterruptingSysfs implements Sysfs {
+final class InterruptingSysfs extends ForwardingSysfs {
   /** Stands in for the process dying: not a GpuvirtException, so nothing rolls back. */
   static final class Crash extends Error {
     private static final long serialVersionUID = 1L;
@@ -22,14 +20,13 @@ final class InterruptingSysfs implements Sysfs {
     }
   }
 
-  private final Sysfs host;
   private final int interruptAt;
   private final Runnable action;
   private final AtomicInteger writes = new AtomicInteger();
 
   /** Runs {@code action} before write number {@code interruptAt} (1-based). */
   InterruptingSysfs(Sysfs host, int interruptAt, Runnable action) {
-    this.host = host;
+    super(host);
     this.interruptAt = interruptAt;
     this.action = action;
   }
@@ -51,47 +48,7 @@ final class InterruptingSysfs implements Sysfs {
     if (writes.get() + 1 == interruptAt) {
       action.run();
     }
-    host.write(path, value);
+    super.write(path, value);
     writes.incrementAndGet();
-  }
-
-  @Override
-  public Path root() {
-    return host.root();
-  }
-
-  @Override
-  public boolean exists(String path) {
-    return host.exists(path);
-  }
-
-  @Override
-  public boolean isDirectory(String path) {
-    return host.isDirectory(path);
-  }
-
-  @Override
-  public String read(String path) {
-    return host.read(path);
-  }
-
-  @Override
-  public byte[] readBytes(String path) {
-    return host.readBytes(path);
-  }
-
-  @Override
-  public List<String> list(String directory) {
-    return host.list(directory);
-  }
-
-  @Override
-  public Optional<String> readLink(String path) {
-    return host.readLink(path);
-  }
-
-  @Override
-  public String canonicalPath(String path) {
-    return host.canonicalPath(path);
   }
 }
