@@ -61,7 +61,7 @@ final class ModuleIdsCommand implements Callable<Integer> {
   String nvmlLibrary;
 
   @Option(names = {"--state", "--state-dir"}, paramLabel = "DIR", description = "Where to keep the map "
-      + "(default: /var/lib/gpuvirt under the host root).")
+      + "(default: /var/lib/gpuvirt for /, else ROOT/var/lib/gpuvirt).")
   Path stateDir;
 
   @Option(names = "--json", description = "Print JSON.")
@@ -112,8 +112,8 @@ final class ModuleIdsCommand implements Callable<Integer> {
         err.println("gpuvirt: note: " + hostRoot + " has no /sys/bus/pci/devices; the map is not "
             + "checked against the host's PCI devices");
       }
-      ModuleIdMapStore store = new ModuleIdMapStore(stateDir != null ? stateDir
-          : hostRoot.resolve("var/lib/gpuvirt"));
+      ModuleIdMapStore store =
+          new ModuleIdMapStore(HostContext.stateDirectory(hostRoot, stateDir));
       store.save(map);
       out.print(json ? json(map, report, store) : table(map, store));
       out.flush();
