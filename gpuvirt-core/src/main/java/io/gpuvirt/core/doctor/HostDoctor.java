@@ -8,6 +8,7 @@ import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyScanner;
+import io.gpuvirt.core.vfio.VfioDrivers;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -237,7 +238,7 @@ public final class HostDoctor {
       String driver = gpu.driver().orElse("none");
       String where = gpu.address() + " (" + gpu.id() + ")";
       List<String> evidence = List.of(gpu.address().sysfsPath("driver") + " -> " + driver);
-      if (driver.equals(VFIO_DRIVER) || driver.endsWith("_vfio_pci")) {
+      if (VfioDrivers.isVfioDriver(driver)) {
         out.add(new Finding("gpu.driver", Severity.OK, where + " is on " + driver, evidence,
             Optional.empty()));
       } else if (policy == GpuDriverPolicy.REBIND_PER_VM) {

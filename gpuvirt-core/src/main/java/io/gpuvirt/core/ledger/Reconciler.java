@@ -12,6 +12,7 @@ import io.gpuvirt.core.pci.IommuGroup;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.Topology;
+import io.gpuvirt.core.vfio.VfioDrivers;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -34,11 +35,6 @@ final class Reconciler {
     this.policy = policy;
   }
 
-  /** Whether a driver is vfio-pci or a VFIO variant driver ({@code nvgrace_gpu_vfio_pci}). */
-  static boolean isVfioDriver(String driver) {
-    return driver.equals("vfio-pci") || driver.endsWith("_vfio_pci") || driver.endsWith("-vfio-pci");
-  }
-
   /** Reconciles {@code leases} (changed in place when repairs drop leases). */
   ReconcileReport run(TreeMap<String, Lease> leases) {
     for (Lease lease : List.copyOf(leases.values())) {
@@ -54,7 +50,7 @@ final class Reconciler {
       // would free those groups for another owner. Only a lease with nothing left bound is dropped.
       long stillBound = lease.passedThroughDevices().stream()
           .filter(d -> topology.device(d.address()).flatMap(PciDevice::driver)
-              .filter(Reconciler::isVfioDriver).isPresent())
+              .filter(VfioDrivers::isVfioDriver).isPresent())
           .count();
       boolean drop = !problems.isEmpty() && policy.dropStaleLeases() && stillBound == 0;
       if (drop) {
@@ -70,7 +66,7 @@ final class Reconciler {
     Set<PciAddress> leased = new HashSet<>();
     leases.values().forEach(l -> l.devices().forEach(d -> leased.add(d.address())));
     for (PciDevice gpu : topology.gpus()) {
-      if (gpu.driver().filter(Reconciler::isVfioDriver).isPresent()
+      if (gpu.driver().filter(VfioDrivers::isVfioDriver).isPresent()
           && !leased.contains(gpu.address())) {
         found.add(new Discrepancy(Kind.UNLEASED_VFIO_DEVICE, gpu.address().toString(),
             Optional.empty(), "GPU [" + gpu.id() + "] is bound to " + gpu.driver().get()
@@ -114,7 +110,7 @@ final class Reconciler {
       if (lease.state() == LeaseState.BOUND) {
         for (LeasedDevice d : g.devices()) {
           PciDevice now = topology.require(d.address());
-          if (d.role().passedThrough() && now.driver().filter(Reconciler::isVfioDriver).isEmpty()) {
+          if (d.role().passedThrough() && now.driver().filter(VfioDrivers::isVfioDriver).isEmpty()) {
             problems.add(new Discrepancy(Kind.LEASED_DEVICE_NOT_ON_VFIO, d.address().toString(),
                 owner, "lease is BOUND but the device is on "
                 + now.driver().map(x -> "driver " + x).orElse("no driver"), false));

@@ -58,6 +58,7 @@ public final class TopologyScanner {
 
   private static final Pattern ROOT_BUS_DIR = Pattern.compile("pci([0-9a-f]{4,8}):([0-9a-f]{2})");
   private static final Pattern VIRTFN = Pattern.compile("virtfn([0-9]{1,5})");
+  private static final Pattern PCI_BUS_ENTRY = Pattern.compile("[0-9a-f]{4,8}:([0-9a-f]{2})");
 
   private TopologyScanner() {}
 
@@ -92,9 +93,8 @@ public final class TopologyScanner {
         optionalHex(sysfs, a, "subsystem_device", 4)));
     b.pciClass(new PciClass(hex(sysfs, a, "class", 6)));
     b.revision(optionalHex(sysfs, a, "revision", 2));
-    sysfs.readLink(a.sysfsPath("driver"))
-        .ifPresent(t -> b.driver(SysfsAttributes.basename(a.sysfsPath("driver"), t)));
-    b.driverOverride(readDriverOverride(sysfs, a).orElse(null));
+    b.driver(driver(sysfs, a).orElse(null));
+    b.driverOverride(driverOverride(sysfs, a).orElse(null));
     String groupLink = a.sysfsPath("iommu_group");
     sysfs.readLink(groupLink).ifPresent(t -> b.iommuGroup(SysfsAttributes.decimalName(groupLink,
         SysfsAttributes.basename(groupLink, t), "a link to /sys/kernel/iommu_groups/N")));
@@ -154,7 +154,20 @@ public final class TopologyScanner {
     throw new SysfsFormatException(a.sysfsPath(), canonical, expected);
   }
 
-  private static Optional<String> readDriverOverride(Sysfs sysfs, PciAddress a) {
+  /**
+   * The driver {@code a} is bound to now, from its {@code driver} link; empty when unbound. The one
+   * reader of the link, for the scanner and the binder alike.
+   */
+  public static Optional<String> driver(Sysfs sysfs, PciAddress a) {
+    return sysfs.readLink(a.sysfsPath("driver"))
+        .map(t -> SysfsAttributes.basename(a.sysfsPath("driver"), t));
+  }
+
+  /**
+   * The {@code driver_override} of {@code a} now; empty when the file is missing, empty or
+   * {@code (null)} (the kernel's word for unset). The one reader of the attribute.
+   */
+  public static Optional<String> driverOverride(Sysfs sysfs, PciAddress a) {
     String path = a.sysfsPath("driver_override");
     if (!sysfs.exists(path)) {
       return Optional.empty();
@@ -167,7 +180,7 @@ public final class TopologyScanner {
     String secondary = a.sysfsPath("secondary_bus_number");
     String subordinate = a.sysfsPath("subordinate_bus_number");
     if (!sysfs.exists(secondary) && !sysfs.exists(subordinate)) {
-      return Optional.empty();
+      return busFromPciBusDirectory(sysfs, a);
     }
     int sec = SysfsAttributes.decimal(secondary, sysfs.read(secondary), 0, 0xff);
     int sub = SysfsAttributes.decimal(subordinate, sysfs.read(subordinate), 0, 0xff);
@@ -176,6 +189,27 @@ public final class TopologyScanner {
           "a subordinate bus number at least the secondary bus number " + sec);
     }
     return Optional.of(new BusRange(sec, sub));
+  }
+
+  /**
+   * Kernels before 4.12 have no {@code secondary_bus_number}: a bridge shows only its
+   * {@code pci_bus/DDDD:BB} directory. Its secondary bus is then BB; the subordinate bus is not
+   * shown, so it is taken as BB too. Either way the device is a bridge ({@link PciDevice#isBridge}).
+   */
+  private static Optional<BusRange> busFromPciBusDirectory(Sysfs sysfs, PciAddress a) {
+    String dir = a.sysfsPath("pci_bus");
+    if (!sysfs.isDirectory(dir)) {
+      return Optional.empty();
+    }
+    for (String entry : sysfs.list(dir)) {
+      Matcher m = PCI_BUS_ENTRY.matcher(entry);
+      if (m.matches()) {
+        int bus = Integer.parseInt(m.group(1), 16);
+        return Optional.of(new BusRange(bus, bus));
+      }
+    }
+    throw new SysfsFormatException(dir, String.join(" ", sysfs.list(dir)),
+        "an entry DDDD:BB naming the bridge's secondary bus");
   }
 
   private static Optional<Sriov> readSriov(Sysfs sysfs, PciAddress a) {

@@ -143,9 +143,9 @@ public final class VfioBinder {
     return List.copyOf(endpoints);
   }
 
-  /** A bridge by exact class (0x0600, 0x0604), subordinate bus numbers, or a pci_bus directory. */
-  private boolean isBridge(PciDevice device) {
-    return device.isBridge() || sysfs.isDirectory(device.address().sysfsPath("pci_bus"));
+  /** The one bridge rule, {@link PciDevice#isBridge()}; bridges stay on the host. */
+  private static boolean isBridge(PciDevice device) {
+    return device.isBridge();
   }
 
   /**
@@ -486,21 +486,11 @@ public final class VfioBinder {
   }
 
   private Optional<String> currentDriver(PciAddress a) {
-    return sysfs.readLink(a.sysfsPath("driver")).map(VfioBinder::basename);
+    return TopologyScanner.driver(sysfs, a);
   }
 
   private Optional<String> driverOverride(PciAddress a) {
-    String path = a.sysfsPath("driver_override");
-    if (!sysfs.exists(path)) {
-      return Optional.empty();
-    }
-    String value = sysfs.read(path).strip();
-    return value.isEmpty() || value.equals("(null)") ? Optional.empty() : Optional.of(value);
-  }
-
-  private static String basename(String link) {
-    String trimmed = link.endsWith("/") ? link.substring(0, link.length() - 1) : link;
-    return trimmed.substring(trimmed.lastIndexOf('/') + 1);
+    return TopologyScanner.driverOverride(sysfs, a);
   }
 
   private static List<DeviceBinding> reversed(List<DeviceBinding> bindings) {

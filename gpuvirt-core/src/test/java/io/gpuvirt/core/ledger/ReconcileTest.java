@@ -172,9 +172,4 @@ final class ReconcileTest {
 
     assertEquals(Set.of(Kind.LEASED_PARTITION_INACTIVE), kinds(report));
   }
-
-  @Test
-  void reconcile_variantVfioDriver_countsAsVfio() {
-    assertTrue(Reconciler.isVfioDriver("nvgrace_gpu_vfio_pci"));
-  }
 }
