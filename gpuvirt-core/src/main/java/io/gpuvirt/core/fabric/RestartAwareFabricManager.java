@@ -157,8 +157,8 @@ public final class RestartAwareFabricManager implements FabricManager {
    */
   private boolean sendLeasedPartitions(FabricManagerException refused) {
     List<Integer> ids = leasedPartitionIds();
-    LOG.warn("Fabric Manager refused '{}' with NOT_CONFIGURED; if it was restarted in resiliency "
-        + "mode it waits for the active partitions: sending the {} partition(s) gpuvirt's leases "
+    LOG.info("Fabric Manager refused '{}' with NOT_CONFIGURED; if it was restarted in resiliency "
+        + "mode it waits for the active partitions: offering the {} partition(s) gpuvirt's leases "
         + "hold: {}", refused.operation(), ids.size(), ids);
     try {
       delegate.setActivatedPartitions(ids);
@@ -183,7 +183,8 @@ public final class RestartAwareFabricManager implements FabricManager {
                 + "deadline (about 60 s) passes, or it exits", e);
       }
     }
-    LOG.warn("Fabric Manager accepted the active partitions {}; retrying '{}'", ids,
+    LOG.warn("Fabric Manager was restarted in resiliency mode: sent it the {} partition(s) "
+        + "gpuvirt's leases hold, {}, as the active ones; retrying '{}'", ids.size(), ids,
         refused.operation());
     return true;
   }
