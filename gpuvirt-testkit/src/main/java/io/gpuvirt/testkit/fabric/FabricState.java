@@ -35,6 +35,8 @@ final class FabricState {
   int fabricMode = 1;
   FabricPhase phase = FabricPhase.RUNNING;
   long restartDeadlineEpochMs;
+  /** Started with {@code --restart}: NVLink-failed queries are unsupported for its whole life. */
+  boolean restartMode;
   String tcpAddress = "127.0.0.1:6666";
   String unixSocket = "";
   String driverVersion = "580.95.05";
@@ -68,7 +70,8 @@ final class FabricState {
    * The checks every call goes through, in this order: an expired restart deadline stops FM; a
    * stopped FM refuses connections; an injected fault fires; a starting FM, or one that waits for
    * the activated list, refuses everything but connect (and set-activated); FM outside shared
-   * NVSwitch mode refuses partition calls.
+   * NVSwitch mode refuses partition calls; FM started in restart mode refuses NVLink-failed
+   * queries with NOT_SUPPORTED even after the list (FMUG: unsupported in {@code --restart} mode).
    *
    * @return the fault kind that fired (empty if none) and the code
    */
@@ -98,6 +101,9 @@ final class FabricState {
       return new Gate(FmReturnCode.NOT_CONFIGURED, false);
     }
     if (fabricMode != 1) {
+      return new Gate(FmReturnCode.NOT_SUPPORTED, false);
+    }
+    if (restartMode && op == FabricOperation.NVLINK_FAILED) {
       return new Gate(FmReturnCode.NOT_SUPPORTED, false);
     }
     return Gate.OK;
@@ -195,6 +201,7 @@ final class FabricState {
     root.put("fabricMode", fabricMode);
     root.put("phase", phase.name());
     root.put("restartDeadlineEpochMs", restartDeadlineEpochMs);
+    root.put("restartMode", restartMode);
     root.put("tcpAddress", tcpAddress);
     root.put("unixSocket", unixSocket);
     root.put("driverVersion", driverVersion);
@@ -271,6 +278,12 @@ final class FabricState {
     s.fabricMode = (int) integer(root, "fabricMode");
     s.phase = FabricPhase.valueOf(text(root, "phase"));
     s.restartDeadlineEpochMs = integer(root, "restartDeadlineEpochMs");
+    // absent in files written before the flag existed: not in restart mode
+    JsonNode restart = root.get("restartMode");
+    if (restart != null && !restart.isBoolean()) {
+      throw new InvalidValueException("field \"restartMode\" is " + restart + ", not a boolean");
+    }
+    s.restartMode = restart != null && restart.booleanValue();
     s.tcpAddress = text(root, "tcpAddress");
     s.unixSocket = text(root, "unixSocket");
     s.driverVersion = text(root, "driverVersion");

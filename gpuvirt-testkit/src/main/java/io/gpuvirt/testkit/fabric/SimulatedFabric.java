@@ -169,6 +169,7 @@ public final class SimulatedFabric {
   public void start() {
     mutate(s -> {
       s.phase = FabricPhase.RUNNING;
+      s.restartMode = false;
       s.active.clear();
     });
   }
@@ -177,6 +178,7 @@ public final class SimulatedFabric {
   public void startSlowly() {
     mutate(s -> {
       s.phase = FabricPhase.STARTING;
+      s.restartMode = false;
       s.active.clear();
     });
   }
@@ -193,12 +195,16 @@ public final class SimulatedFabric {
   /**
    * Restarts it in restart (resiliency) mode ({@code --restart}, {@code FABRIC_MODE_RESTART=1}):
    * until the hypervisor calls set-activated, everything else is refused with NOT_CONFIGURED; if
-   * {@code deadline} passes first, Fabric Manager exits (CONNECTION_NOT_VALID).
+   * {@code deadline} passes first, Fabric Manager exits (CONNECTION_NOT_VALID). The partitions
+   * active before stay programmed, and the list decides which Fabric Manager counts as active. As
+   * long as this Fabric Manager runs, NVLink-failed queries are refused with NOT_SUPPORTED (the
+   * Fabric Manager User Guide: unsupported in {@code --restart} mode).
    */
   public void restartInResiliencyMode(Duration deadline) {
     long until = now() + deadline.toMillis();
     mutate(s -> {
       s.phase = FabricPhase.AWAITING_ACTIVATED_LIST;
+      s.restartMode = true;
       s.restartDeadlineEpochMs = until;
     });
   }

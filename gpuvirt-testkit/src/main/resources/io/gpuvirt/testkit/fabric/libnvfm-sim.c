@@ -481,6 +481,11 @@ static long long jint(const jv *o, const char *key, long long fallback) {
   return v && v->type == J_NUM ? v->num : fallback;
 }
 
+static int jbool(const jv *o, const char *key) {
+  jv *v = jget(o, key);
+  return v && v->type == J_BOOL && v->num != 0;
+}
+
 static const char *jstr(const jv *o, const char *key) {
   jv *v = jget(o, key);
   return v && v->type == J_STR ? v->str : "";
@@ -647,6 +652,9 @@ static fmReturn_t gate(jv *st, enum op op) {
     return FM_ST_NOT_CONFIGURED;
   }
   if (jint(st, "fabricMode", 0) != 1) {
+    return FM_ST_NOT_SUPPORTED;
+  }
+  if (op == OP_NVLINK_FAILED && jbool(st, "restartMode")) {
     return FM_ST_NOT_SUPPORTED;
   }
   return FM_ST_SUCCESS;

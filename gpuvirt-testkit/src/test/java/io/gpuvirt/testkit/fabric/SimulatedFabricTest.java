@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.fabric.FabricManager;
+import io.gpuvirt.core.fabric.FabricManagerException;
 import io.gpuvirt.core.fabric.FmReturnCode;
 import io.gpuvirt.core.host.Command;
 import io.gpuvirt.core.host.CommandException;
@@ -90,6 +91,34 @@ final class SimulatedFabricTest {
     fabric.restartInResiliencyMode(Duration.ofMinutes(1));
     fabric.expireRestartDeadline();
     assertEquals(FabricPhase.STOPPED, fabric.phase());
+  }
+
+  @Test
+  void nvlinkFailedDevices_restartModeAfterReopening_refusedWithNotSupported() {
+    SimulatedFabric fabric = b200();
+    fabric.restartInResiliencyMode(Duration.ofMinutes(1));
+    fabric.connect().setActivatedPartitions(List.of());
+    FabricManager fm = SimulatedFabric.open(fabric.stateFile()).connect();
+    assertEquals(FmReturnCode.NOT_SUPPORTED, assertThrows(FabricManagerException.class,
+        fm::nvlinkFailedDevices).returnCode());
+  }
+
+  @Test
+  void open_stateWithoutRestartMode_readsAsNotRestarted() throws Exception {
+    SimulatedFabric fabric = b200();
+    Path file = fabric.stateFile();
+    String old = Files.readString(file).replace("\"restartMode\" : false,", "");
+    Files.writeString(file, old);
+    assertTrue(!old.contains("restartMode")
+        && SimulatedFabric.open(file).connect().nvlinkFailedDevices().isEmpty(), old);
+  }
+
+  @Test
+  void open_restartModeNotABoolean_refused() throws Exception {
+    Path file = b200().stateFile();
+    Files.writeString(file, Files.readString(file).replace("\"restartMode\" : false",
+        "\"restartMode\" : 1"));
+    assertThrows(GpuvirtException.class, () -> SimulatedFabric.open(file));
   }
 
   @Test
