@@ -5,16 +5,19 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.gpuvirt.core.fabric.FabricManager;
 import io.gpuvirt.core.fabric.FabricManagerException;
 import io.gpuvirt.core.fabric.FabricManagerProtocolException;
 import io.gpuvirt.core.fabric.FabricPartition;
 import io.gpuvirt.core.fabric.FmReturnCode;
 import io.gpuvirt.core.fabric.PartitionGpu;
+import io.gpuvirt.core.fabric.RestartAwareFabricManager;
 import io.gpuvirt.core.host.Command;
 import io.gpuvirt.core.host.CommandException;
 import io.gpuvirt.core.host.CommandResult;
 import io.gpuvirt.core.host.CommandRunner;
 import io.gpuvirt.fabric.FmAddress;
+import io.gpuvirt.testkit.fabric.FabricPhase;
 import io.gpuvirt.testkit.fabric.SimulatedFabric;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -164,6 +167,30 @@ final class FmpmFabricManagerTest {
         fabric.fmpm().withUncountedSetActivatedList(), FmpmOptions.defaults());
     FabricManagerProtocolException e = assertThrows(FabricManagerProtocolException.class,
         () -> fm.setActivatedPartitions(List.of(4, 7)));
+    assertTrue(e.getMessage().contains("upgrade fmpm"), e.getMessage());
+  }
+
+  @Test
+  void setActivatedPartitions_duplicateIdsForAnOldFmpm_refusedAndFabricManagerStillWaits() {
+    // an fmpm from before the 2026-04 fix loops forever on a duplicate id; it must never run
+    SimulatedFabric fabric = SimulatedFabric.hgxB200(dir.resolve("fm.json"));
+    fabric.restartInResiliencyMode(Duration.ofMinutes(1));
+    FmpmFabricManager fm = FmpmFabricManager.create(
+        fabric.fmpm().withUncountedSetActivatedList(), FmpmOptions.defaults());
+    assertEquals(FmReturnCode.BADPARAM, assertThrows(FabricManagerException.class,
+        () -> fm.setActivatedPartitions(List.of(4, 7, 4))).returnCode());
+    assertEquals(FabricPhase.AWAITING_ACTIVATED_LIST, fabric.phase());
+  }
+
+  @Test
+  void restartAware_oldFmpmDropsTheLeasedList_refusedAsProtocolError() {
+    SimulatedFabric fabric = SimulatedFabric.hgxB200(dir.resolve("fm.json"));
+    fabric.restartInResiliencyMode(Duration.ofMinutes(1));
+    FabricManager fm = RestartAwareFabricManager.wrap(FmpmFabricManager.create(
+        fabric.fmpm().withUncountedSetActivatedList(), FmpmOptions.defaults()),
+        () -> List.of(4, 7));
+    FabricManagerProtocolException e = assertThrows(FabricManagerProtocolException.class,
+        fm::listPartitions);
     assertTrue(e.getMessage().contains("upgrade fmpm"), e.getMessage());
   }
 

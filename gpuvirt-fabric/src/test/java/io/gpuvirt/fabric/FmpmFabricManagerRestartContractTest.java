@@ -1,0 +1,14 @@
+package io.gpuvirt.fabric;
+
+import io.gpuvirt.core.fabric.FabricManager;
+import io.gpuvirt.fabric.fmpm.FmpmFabricManager;
+import io.gpuvirt.fabric.fmpm.FmpmOptions;
+import io.gpuvirt.testkit.fabric.SimulatedFabric;
+
+/** The restart contract against the fmpm client running the testkit's fake fmpm. */
+final class FmpmFabricManagerRestartContractTest extends FabricManagerRestartContract {
+  @Override
+  FabricManager connect(SimulatedFabric fabric) {
+    return FmpmFabricManager.create(fabric.fmpm(), FmpmOptions.defaults());
+  }
+}
