@@ -76,9 +76,7 @@ final class FabricState {
    * @return the fault kind that fired (empty if none) and the code
    */
   Gate gate(FabricOperation op, long nowMs) {
-    if (phase == FabricPhase.AWAITING_ACTIVATED_LIST && nowMs > restartDeadlineEpochMs) {
-      phase = FabricPhase.STOPPED;
-    }
+    exitIfRestartDeadlinePassed(nowMs);
     if (phase == FabricPhase.STOPPED) {
       return new Gate(FmReturnCode.CONNECTION_NOT_VALID, false);
     }
@@ -107,6 +105,13 @@ final class FabricState {
       return new Gate(FmReturnCode.NOT_SUPPORTED, false);
     }
     return Gate.OK;
+  }
+
+  /** A Fabric Manager still waiting for the activated list when its deadline passes exits. */
+  void exitIfRestartDeadlinePassed(long nowMs) {
+    if (phase == FabricPhase.AWAITING_ACTIVATED_LIST && nowMs > restartDeadlineEpochMs) {
+      phase = FabricPhase.STOPPED;
+    }
   }
 
   /** The outcome of {@link #gate}. */

@@ -294,7 +294,7 @@ public final class SimulatedFabric {
   /** Where it is in its life. */
   public FabricPhase phase() {
     return transact(s -> {
-      s.gate(FabricOperation.CONNECT, now());
+      s.exitIfRestartDeadlinePassed(now());
       return s.phase;
     });
   }

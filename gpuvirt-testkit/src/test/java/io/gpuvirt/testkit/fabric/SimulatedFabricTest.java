@@ -122,6 +122,15 @@ final class SimulatedFabricTest {
   }
 
   @Test
+  void phase_withAConnectFaultInjected_leavesTheFaultInPlace() {
+    SimulatedFabric fabric = b200();
+    fabric.inject(FabricFault.fail(FabricOperation.CONNECT, FmReturnCode.TIMEOUT));
+    fabric.phase();
+    assertEquals(FmReturnCode.TIMEOUT, assertThrows(FabricManagerException.class,
+        fabric::connect).returnCode());
+  }
+
+  @Test
   void fmpm_activeAgain_exits239() {
     SimulatedFabric fabric = b200();
     fabric.fmpm().run(Command.of("fmpm", "-a", "3"));
