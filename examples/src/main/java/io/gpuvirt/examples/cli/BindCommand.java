@@ -3,32 +3,23 @@ package io.gpuvirt.examples.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.gpuvirt.core.host.Sysfs;
+import io.gpuvirt.core.alloc.AllocationRefusedException;
+import io.gpuvirt.core.alloc.AllocationRequest;
+import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.alloc.LeasedDevice;
+import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.PciAddress;
-import io.gpuvirt.core.pci.PciDevice;
-import io.gpuvirt.core.pci.Topology;
-import io.gpuvirt.core.pci.TopologyScanner;
+import io.gpuvirt.core.provision.Provisioned;
+import io.gpuvirt.core.provision.Provisioner;
+import io.gpuvirt.core.provision.ProvisioningException;
 import io.gpuvirt.core.vfio.BindRequest;
-import io.gpuvirt.core.vfio.BindResult;
-import io.gpuvirt.core.vfio.BindingStore;
-import io.gpuvirt.core.vfio.DeviceBinding;
 import io.gpuvirt.core.vfio.GroupRefusedException;
-import io.gpuvirt.core.vfio.RestoreResult;
-import io.gpuvirt.core.vfio.StoredBinding;
-import io.gpuvirt.core.vfio.VfioBinder;
 import io.gpuvirt.core.vfio.VfioGroupNode;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
-import java.util.Set;
-import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.concurrent.Callable;
-import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -37,25 +28,28 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code gpuvirt bind [--driver NAME] BDF... [--allow BDF]... [--reset]} binds the IOMMU groups of
- * the devices to a VFIO driver; {@code gpuvirt bind --restore BDF...} puts the groups back on the
- * drivers they had. Both take {@code [--root DIR] [--state DIR] [--json]}. What was bound is kept
- * in {@code <state>/bindings.json}, so a later process can restore it.
+ * {@code gpuvirt bind [--owner ID] [--driver NAME] BDF... [--allow BDF]... [--reset]} binds the IOMMU
+ * groups of the devices to a VFIO driver as a lease; {@code gpuvirt bind --restore BDF...} ends the
+ * binding leases that hold the devices, putting back the drivers they had. Both take
+ * {@code [--root DIR] [--state DIR] [--json]}. The lease lives in the same ledger, under the same
+ * lock and rules, as provisioning: a device bound here is never allocated to a VM, and a device a
+ * VM holds cannot be bound here.
  */
 @Command(name = "bind", mixinStandardHelpOptions = true,
-    description = {"Bind the IOMMU groups of the given devices to vfio-pci (or a variant driver),"
-        + " or restore them to the drivers they had.",
+    description = {"Bind the IOMMU groups of the given devices to vfio-pci (or a variant driver)"
+        + " as a lease, or restore them to the drivers they had.",
         "Every endpoint of each device's group is bound (the audio function goes with its GPU);"
             + " a group with an endpoint that was not asked for is refused unless allowed with"
-            + " --allow. The original drivers are recorded in the state directory; --restore puts"
-            + " back exactly what gpuvirt bound and nothing else. A failure at any step puts every"
-            + " device back where it was."},
+            + " --allow. The binding is a lease (owner --owner, by default bind-<first BDF>) in the"
+            + " state directory's lease ledger, recording each device's driver, driver_override"
+            + " and VFIO driver; --restore puts back exactly those and nothing else. A failure at"
+            + " any step puts every device back where it was."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:bound (or already bound) / restored",
-        "1:refused, nothing changed: a foreign device in a group, the IOMMU off, a partial"
-            + " group, or a restore of a device gpuvirt has no record of",
-        "2:error: bad arguments, an unknown device, an unreadable host or state, or a failed"
-            + " step (rolled back; the message names the device, the step and the fix)"})
+        "1:refused, nothing changed: a device leased to another owner or in use outside gpuvirt,"
+            + " a foreign device in a group, the IOMMU off, or a restore of a device no binding"
+            + " lease holds; or a step failed and was rolled back",
+        "2:error: bad arguments, an unknown device, an unreadable host or state"})
 final class BindCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -65,14 +59,19 @@ final class BindCommand implements Callable<Integer> {
       description = "PCI addresses (0000:17:00.0) of devices whose groups to bind or restore.")
   List<String> devices = new ArrayList<>();
 
+  @Option(names = "--owner", paramLabel = "ID",
+      description = "Who holds the binding (default: bind-<first BDF>, e.g."
+          + " bind-0000:17:00.0).")
+  String owner;
+
   @Option(names = "--driver", paramLabel = "NAME", defaultValue = BindRequest.VFIO_PCI,
       description = "The VFIO driver to bind to (default: ${DEFAULT-VALUE}; a variant such as"
-          + " nvgrace_gpu_vfio_pci).")
+          + " nvgrace-gpu-vfio-pci).")
   String driver;
 
   @Option(names = "--restore",
-      description = "Put the groups of the given devices back on the drivers they had before"
-          + " gpuvirt bound them.")
+      description = "End the binding leases that hold the given devices: put their groups back on"
+          + " the drivers (and driver_override) they had before.")
   boolean restore;
 
   @Option(names = "--allow", paramLabel = "BDF",
@@ -81,8 +80,8 @@ final class BindCommand implements Callable<Integer> {
   List<String> allow = new ArrayList<>();
 
   @Option(names = "--reset",
-      description = "Function-reset each device that offers it, on its host driver, before"
-          + " binding.")
+      description = "Function-reset each requested device that offers it, on its host driver,"
+          + " before binding.")
   boolean reset;
 
   @Option(names = "--root", paramLabel = "DIR", defaultValue = "/",
@@ -90,7 +89,7 @@ final class BindCommand implements Callable<Integer> {
   Path root;
 
   @Option(names = "--state", paramLabel = "DIR",
-      description = "State directory for bindings.json (default: /var/lib/gpuvirt, or"
+      description = "State directory of the lease ledger (default: /var/lib/gpuvirt, or"
           + " <root>/var/lib/gpuvirt with --root).")
   Path state;
 
@@ -100,237 +99,125 @@ final class BindCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     if (restore && (spec.commandLine().getParseResult().hasMatchedOption("--driver")
-        || !allow.isEmpty() || reset)) {
+        || !allow.isEmpty() || reset || owner != null)) {
       throw new ParameterException(spec.commandLine(),
-          "--restore takes only BDFs, --root, --state and --json (not --driver, --allow or"
-              + " --reset): it puts back the drivers recorded at bind time");
+          "--restore takes only BDFs, --root, --state and --json (not --owner, --driver, --allow"
+              + " or --reset): it puts back what the binding lease recorded");
     }
     List<PciAddress> addresses = devices.stream().map(PciAddress::parse).distinct().toList();
     List<PciAddress> allowed = allow.stream().map(PciAddress::parse).toList();
+    String holder = owner == null ? LeaseLedger.bindOwner(addresses.get(0))
+        : AllocationRequest.checkOwner(owner);
+    BindRequest request = restore ? null : BindRequest.builder().devices(addresses)
+        .allowForeignDevices(allowed).driver(driver).resetBeforeBind(reset).build();
     PrintWriter err = spec.commandLine().getErr();
     try (HostContext host = HostContext.open(root, state)) {
-      Sysfs sysfs = host.sysfs();
-      TopologyScanner.scan(sysfs);
-      BindingStore store = BindingStore.open(host.stateDirectory());
-      return restore ? restore(sysfs, store, addresses) : bind(sysfs, store, addresses, allowed);
-    } catch (GroupRefusedException e) {
+      io.gpuvirt.core.pci.Topology topology = host.scan();
+      addresses.forEach(topology::require); // an unknown device is bad input, not a refusal
+      LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
+      Provisioner provisioner = Provisioner.builder(host.sysfs(), ledger).build();
+      if (restore) {
+        printRestored(provisioner.restore(addresses), ledger);
+      } else {
+        printBound(provisioner.bind(holder, request), ledger);
+      }
+      return Cli.OK;
+    } catch (GroupRefusedException | AllocationRefusedException | ProvisioningException e) {
       err.println("gpuvirt: refused: " + e.getMessage());
       return Cli.REFUSED;
     }
   }
 
-  private int bind(Sysfs sysfs, BindingStore store, List<PciAddress> addresses,
-      List<PciAddress> allowed) {
-    BindRequest request = BindRequest.builder().devices(addresses).allowForeignDevices(allowed)
-        .driver(driver).resetBeforeBind(reset).build();
-    VfioBinder binder = VfioBinder.on(sysfs);
-    try (BindingStore.Session session = store.lock()) {
-      TreeMap<PciAddress, StoredBinding> stored = byAddress(session.bindings());
-      List<PciDevice> planned = binder.plan(request);
-      List<PciAddress> interrupted = planned.stream().map(PciDevice::address)
-          .filter(a -> stored.containsKey(a)
-              && stored.get(a).phase() == StoredBinding.Phase.BINDING).toList();
-      if (!interrupted.isEmpty()) {
-        spec.commandLine().getErr().println("gpuvirt: refused: an earlier bind of " + interrupted
-            + " was interrupted; run 'gpuvirt bind --restore " + interrupted.get(0)
-            + "' first to put it back, then bind again");
-        return Cli.REFUSED;
-      }
-      List<StoredBinding> intents = new ArrayList<>();
-      for (PciDevice d : planned) {
-        if (!d.driver().equals(Optional.of(request.driver()))) {
-          intents.add(new StoredBinding(new DeviceBinding(d.address(),
-              d.iommuGroup().getAsInt(), d.driver(), d.driverOverride(), request.driver(), true),
-              StoredBinding.Phase.BINDING));
-        }
-      }
-      TreeMap<PciAddress, StoredBinding> journal = new TreeMap<>(stored);
-      intents.forEach(s -> journal.put(s.binding().address(), s));
-      if (!intents.isEmpty()) {
-        session.replace(journal.values());
-      }
-      BindResult result;
-      try {
-        result = binder.bind(request);
-      } catch (RuntimeException e) {
-        keepUnfinished(session, stored, intents, sysfs, e);
-        throw e;
-      }
-      TreeMap<PciAddress, StoredBinding> done = new TreeMap<>(stored);
-      for (DeviceBinding b : result.devices()) {
-        StoredBinding earlier = stored.get(b.address());
-        if (b.boundByGpuvirt() || earlier == null
-            || earlier.phase() == StoredBinding.Phase.BINDING) {
-          done.put(b.address(), new StoredBinding(b, StoredBinding.Phase.BOUND));
-        }
-      }
-      session.replace(done.values());
-      printBound(result, store);
-      return Cli.OK;
-    }
-  }
-
-  /**
-   * After a failed bind or recovery: drops the journal entries whose device is back in its
-   * original state and keeps the others (as {@code BINDING}, for a later {@code --restore}). If the
-   * host cannot even be read, every entry is kept.
-   */
-  private static void keepUnfinished(BindingStore.Session session,
-      Map<PciAddress, StoredBinding> stored, List<StoredBinding> journal, Sysfs sysfs,
-      RuntimeException failure) {
-    try {
-      TreeMap<PciAddress, StoredBinding> after = new TreeMap<>(stored);
-      journal.forEach(s -> after.remove(s.binding().address()));
-      stillMoved(sysfs, journal).forEach(s -> after.put(s.binding().address(), s));
-      session.replace(after.values());
-    } catch (RuntimeException e) {
-      failure.addSuppressed(e);
-    }
-  }
-
-  /** The journal entries whose device is not back in its original driver and override. */
-  private static List<StoredBinding> stillMoved(Sysfs sysfs, List<StoredBinding> intents) {
-    Topology now = TopologyScanner.scan(sysfs);
-    List<StoredBinding> out = new ArrayList<>();
-    for (StoredBinding s : intents) {
-      DeviceBinding b = s.binding();
-      Optional<PciDevice> d = now.device(b.address());
-      if (d.isPresent() && (!d.get().driver().equals(b.originalDriver())
-          || !d.get().driverOverride().equals(b.originalOverride()))) {
-        out.add(s);
-      }
-    }
-    return out;
-  }
-
-  private int restore(Sysfs sysfs, BindingStore store, List<PciAddress> addresses) {
-    VfioBinder binder = VfioBinder.on(sysfs);
-    try (BindingStore.Session session = store.lock()) {
-      TreeMap<PciAddress, StoredBinding> stored = byAddress(session.bindings());
-      List<PciAddress> unknown = addresses.stream().filter(a -> !stored.containsKey(a)).toList();
-      if (!unknown.isEmpty()) {
-        spec.commandLine().getErr().println("gpuvirt: refused: gpuvirt has no record of binding "
-            + unknown.stream().map(Object::toString).collect(Collectors.joining(", "))
-            + " (" + store.file() + "); it restores only devices it bound itself. Nothing was"
-            + " changed. Check --state, or use 'gpuvirt topology' to see the drivers now");
-        return Cli.REFUSED;
-      }
-      Set<Integer> groups = addresses.stream().map(a -> stored.get(a).binding().iommuGroup())
-          .collect(Collectors.toCollection(TreeSet::new));
-      List<DeviceBinding> pending = new ArrayList<>();
-      List<DeviceBinding> bound = new ArrayList<>();
-      for (StoredBinding s : stored.values()) {
-        if (groups.contains(s.binding().iommuGroup())) {
-          (s.phase() == StoredBinding.Phase.BINDING ? pending : bound).add(s.binding());
-        }
-      }
-      List<RestoreResult> results = new ArrayList<>();
-      if (!pending.isEmpty()) {
-        List<StoredBinding> journal = pending.stream()
-            .map(b -> new StoredBinding(b, StoredBinding.Phase.BINDING)).toList();
-        try {
-          results.add(binder.recover(pending));
-        } catch (RuntimeException e) {
-          keepUnfinished(session, stored, journal, sysfs, e);
-          throw e;
-        }
-        pending.forEach(b -> stored.remove(b.address()));
-        session.replace(stored.values());
-      }
-      if (!bound.isEmpty()) {
-        results.add(binder.restore(bound));
-        bound.forEach(b -> stored.remove(b.address()));
-        session.replace(stored.values());
-      }
-      printRestored(results, pending, bound);
-      return Cli.OK;
-    }
-  }
-
-  private static TreeMap<PciAddress, StoredBinding> byAddress(Collection<StoredBinding> list) {
-    TreeMap<PciAddress, StoredBinding> map = new TreeMap<>();
-    list.forEach(s -> map.put(s.binding().address(), s));
-    return map;
-  }
-
-  private void printBound(BindResult result, BindingStore store) {
+  private void printBound(Provisioned result, LeaseLedger ledger) {
     PrintWriter out = spec.commandLine().getOut();
+    Lease lease = result.lease();
+    List<LeasedDevice> devices = lease.passedThroughDevices();
     if (json) {
       ObjectNode node = JSON.createObjectNode();
       node.put("operation", "bind");
+      node.put("owner", lease.owner());
       node.put("driver", driver);
-      node.put("alreadyBound", result.alreadyBound());
+      node.put("alreadyBound", result.alreadyProvisioned()
+          || devices.stream().noneMatch(LeasedDevice::movedByGpuvirt));
       ArrayNode list = node.putArray("devices");
-      for (DeviceBinding b : result.devices()) {
-        ObjectNode d = list.addObject();
-        d.put("address", b.address().toString());
-        d.put("iommuGroup", b.iommuGroup());
-        d.put("originalDriver", b.originalDriver().orElse(null));
-        d.put("driver", b.driver());
-        d.put("boundByGpuvirt", b.boundByGpuvirt());
+      for (LeasedDevice d : devices) {
+        ObjectNode n = list.addObject();
+        n.put("address", d.address().toString());
+        n.put("iommuGroup", groupOf(lease, d));
+        n.put("originalDriver", d.originalDriver().orElse(null));
+        n.put("originalOverride", d.originalOverride().orElse(null));
+        n.put("driver", d.vfioDriver().orElse(driver));
+        n.put("boundByGpuvirt", d.movedByGpuvirt());
       }
       ArrayNode groups = node.putArray("groups");
-      for (VfioGroupNode g : result.groups()) {
+      for (VfioGroupNode g : result.vfioGroups()) {
         ObjectNode n = groups.addObject();
         n.put("iommuGroup", g.iommuGroup());
         n.put("groupNode", g.groupNode());
         ArrayNode cdevs = n.putArray("deviceNodes");
         g.deviceNodes().forEach(cdevs::add);
       }
-      node.put("state", store.file().toString());
+      node.put("state", ledger.file().toString());
       out.println(node.toPrettyString());
     } else {
-      for (DeviceBinding b : result.devices()) {
-        out.printf("%s  group %d  %s%n", b.address(), b.iommuGroup(), b.boundByGpuvirt()
-            ? b.originalDriver().orElse("no driver") + " -> " + b.driver()
-            : "already on " + b.driver() + ", left alone");
+      for (LeasedDevice d : devices) {
+        out.printf("%s  group %d  %s%n", d.address(), groupOf(lease, d), d.movedByGpuvirt()
+            ? d.originalDriver().orElse("no driver") + " -> " + d.vfioDriver().orElse(driver)
+            : "already on " + d.vfioDriver().orElse(driver) + ", left there");
       }
-      for (VfioGroupNode g : result.groups()) {
+      for (VfioGroupNode g : result.vfioGroups()) {
         out.printf("group %d: %s%s%n", g.iommuGroup(), g.groupNode(), g.deviceNodes().isEmpty()
             ? "" : " (" + String.join(", ", g.deviceNodes()) + ")");
       }
-      out.println(result.alreadyBound() ? "nothing to do: every device was already bound"
-          : "recorded in " + store.file() + "; undo with 'gpuvirt bind --restore "
-              + result.devices().get(0).address() + "'");
+      out.println((result.alreadyProvisioned() ? "nothing to do: already bound, " : "")
+          + "held by " + lease.owner() + " in " + ledger.file() + "; undo with 'gpuvirt bind"
+          + " --restore " + devices.get(0).address() + rootArgument() + "'");
     }
     out.flush();
   }
 
-  private void printRestored(List<RestoreResult> results, List<DeviceBinding> pending,
-      List<DeviceBinding> bound) {
-    Map<PciAddress, DeviceBinding> bindings = new TreeMap<>();
-    pending.forEach(b -> bindings.put(b.address(), b));
-    bound.forEach(b -> bindings.put(b.address(), b));
-    TreeSet<PciAddress> restored = new TreeSet<>();
-    TreeMap<PciAddress, String> untouched = new TreeMap<>();
-    for (RestoreResult r : results) {
-      restored.addAll(r.restored());
-      untouched.putAll(r.untouched());
-    }
+  private void printRestored(List<Lease> ended, LeaseLedger ledger) {
     PrintWriter out = spec.commandLine().getOut();
     if (json) {
       ObjectNode node = JSON.createObjectNode();
       node.put("operation", "restore");
+      ArrayNode owners = node.putArray("owners");
       ArrayNode list = node.putArray("restored");
-      for (PciAddress a : restored) {
-        DeviceBinding b = bindings.get(a);
-        ObjectNode d = list.addObject();
-        d.put("address", a.toString());
-        d.put("iommuGroup", b.iommuGroup());
-        d.put("driver", b.originalDriver().orElse(null));
-      }
       ArrayNode left = node.putArray("untouched");
-      untouched.forEach((a, why) -> left.addObject().put("address", a.toString())
-          .put("reason", why));
+      for (Lease lease : ended) {
+        owners.add(lease.owner());
+        for (LeasedDevice d : lease.passedThroughDevices()) {
+          ObjectNode n = (d.movedByGpuvirt() ? list : left).addObject();
+          n.put("address", d.address().toString());
+          n.put("iommuGroup", groupOf(lease, d));
+          n.put("driver", d.originalDriver().orElse(null));
+          if (!d.movedByGpuvirt()) {
+            n.put("reason", "was already on " + d.originalDriver().orElse("no driver")
+                + " before it was bound");
+          }
+        }
+      }
       out.println(node.toPrettyString());
     } else {
-      for (PciAddress a : restored) {
-        DeviceBinding b = bindings.get(a);
-        out.printf("%s  group %d  %s -> %s%n", a, b.iommuGroup(), b.driver(),
-            b.originalDriver().orElse("no driver"));
+      for (Lease lease : ended) {
+        for (LeasedDevice d : lease.passedThroughDevices()) {
+          out.printf("%s  group %d  %s%n", d.address(), groupOf(lease, d), d.movedByGpuvirt()
+              ? d.vfioDriver().orElse("vfio") + " -> " + d.originalDriver().orElse("no driver")
+                  + d.originalOverride().map(o -> " (driver_override " + o + ")").orElse("")
+              : "left alone: was already on " + d.originalDriver().orElse("no driver"));
+        }
+        out.println(lease.owner() + " released from " + ledger.file());
       }
-      untouched.forEach((a, why) -> out.printf("%s  left alone: %s%n", a, why));
     }
     out.flush();
+  }
+
+  private static int groupOf(Lease lease, LeasedDevice d) {
+    return lease.groups().stream().filter(g -> g.devices().contains(d)).findFirst().orElseThrow()
+        .number();
+  }
+
+  private String rootArgument() {
+    return root.toAbsolutePath().normalize().getParent() == null ? "" : " --root " + root;
   }
 }

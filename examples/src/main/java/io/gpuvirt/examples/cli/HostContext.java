@@ -3,6 +3,8 @@ package io.gpuvirt.examples.cli;
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.alloc.PartitionContext;
 import io.gpuvirt.core.fabric.FabricManager;
+import io.gpuvirt.core.fabric.RestartAwareFabricManager;
+import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.fabric.ModuleIdMap;
 import io.gpuvirt.core.fabric.ModuleIdMapStore;
 import io.gpuvirt.core.host.CommandRunner;
@@ -155,14 +157,17 @@ final class HostContext implements AutoCloseable {
 
   /**
    * The Fabric Manager: the simulated one of a simulated host; on a real host libnvfm at the
-   * command address of {@code fabricmanager.cfg} (127.0.0.1:6666 when it names none).
+   * command address of {@code fabricmanager.cfg} (127.0.0.1:6666 when it names none). If it
+   * restarted in resiliency mode, the first call tells it the partitions this host's leases hold.
    */
   FabricManager fabricManager() {
     if (fabricManager == null) {
-      fabricManager = simulated.isPresent() ? SimulatedFabric.underHostRoot(root).connect()
+      FabricManager raw = simulated.isPresent() ? SimulatedFabric.underHostRoot(root).connect()
           : NvfmFabricManager.connect(HostMode.fabricManagerConfig(sysfs)
               .flatMap(FabricManagerConfig::commandAddress)
               .map(NvfmOptions.defaults()::withAddress).orElse(NvfmOptions.defaults()));
+      fabricManager = RestartAwareFabricManager.wrap(raw,
+          () -> LeaseLedger.open(stateDirectory).leasedActivePartitionIds());
     }
     return fabricManager;
   }

@@ -35,11 +35,13 @@ final class ReconcileCommand implements Callable<Integer> {
     ReconcileReport report;
     try (HostContext host = hostOptions.open()) {
       LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
-      // Under the operation lock, with the host scanned inside it: a provisioning that commits
-      // between a scan and the repair must not look stale and lose its lease.
-      report = ledger.underOperationLock(() -> host.sharedNvSwitch()
+      // A repair runs under the operation lock, with the host scanned inside it: a provisioning
+      // that commits between a scan and the repair must not look stale and lose its lease. A
+      // report changes nothing and creates nothing, so it takes no lock.
+      java.util.function.Supplier<ReconcileReport> run = () -> host.sharedNvSwitch()
           ? ledger.reconcile(host.scan(), host.fabricManager(), policy)
-          : ledger.reconcile(host.scan(), policy));
+          : ledger.reconcile(host.scan(), policy);
+      report = repair ? ledger.underOperationLock(run) : run.get();
     }
     PrintWriter out = spec.commandLine().getOut();
     for (Discrepancy d : report.discrepancies()) {

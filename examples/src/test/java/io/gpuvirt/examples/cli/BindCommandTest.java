@@ -6,7 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.alloc.LeaseOrigin;
+import io.gpuvirt.core.alloc.LeaseState;
 import io.gpuvirt.core.host.Sysfs;
+import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.TopologyScanner;
 import io.gpuvirt.core.vfio.BindingStore;
@@ -106,13 +110,34 @@ final class BindCommandTest {
   }
 
   @Test
-  void restore_forgetsTheRestoredGroup() {
+  void restore_releasesTheBindingLease() {
     SimulatedHost h = SimulatedHost.workstation();
     run(h, WS_GPU);
 
     run(h, "--restore", WS_GPU);
 
-    assertEquals(List.of(), BindingStore.open(state()).bindings());
+    assertEquals(List.of(), LeaseLedger.open(state()).leases());
+  }
+
+  @Test
+  void bind_recordsALeaseOfTheDefaultOwnerWithOriginBind() {
+    SimulatedHost h = SimulatedHost.workstation();
+
+    run(h, WS_GPU);
+
+    Lease lease = LeaseLedger.open(state()).lease("bind-" + WS_GPU).orElseThrow();
+    assertEquals(List.of(LeaseOrigin.BIND, LeaseState.BOUND, Optional.of("vfio-pci")),
+        List.of(lease.origin(), lease.state(),
+            lease.device(PciAddress.parse(WS_GPU)).orElseThrow().vfioDriver()));
+  }
+
+  @Test
+  void bind_withOwner_recordsTheLeaseUnderThatOwner() {
+    SimulatedHost h = SimulatedHost.workstation();
+
+    run(h, WS_GPU, "--owner", "maintenance-7");
+
+    assertTrue(LeaseLedger.open(state()).lease("maintenance-7").isPresent());
   }
 
   @Test
@@ -182,7 +207,7 @@ final class BindCommandTest {
 
     CliRun.of("bind", WS_GPU, "--root", host.root().toString());
 
-    assertTrue(Files.isRegularFile(host.root().resolve("var/lib/gpuvirt/bindings.json")));
+    assertTrue(Files.isRegularFile(host.root().resolve("var/lib/gpuvirt/leases.json")));
   }
 
   @Test
@@ -193,7 +218,8 @@ final class BindCommandTest {
     CliRun r = run(h, "--restore", B200_GPU);
 
     assertEquals(List.of(1, before), List.of(r.exitCode(), drivers(h)));
-    assertTrue(r.err().contains("no record of binding " + B200_GPU), r.err());
+    assertTrue(r.err().contains("refusing to restore " + B200_GPU + ": no gpuvirt lease holds it")
+        && r.err().contains("not a VFIO driver: there is nothing to restore"), r.err());
   }
 
   @Test
@@ -241,15 +267,15 @@ final class BindCommandTest {
   }
 
   @Test
-  void bind_failingStep_exitsTwoLeavesTheHostAsBeforeAndRecordsNothing() {
+  void bind_failingStep_exitsOneLeavesTheHostAsBeforeAndRecordsNothing() {
     SimulatedHost h = SimulatedHost.hgxB200();
     String before = drivers(h);
     h.inject(Fault.unbindBusy(PciAddress.parse("0000:3d:00.0")));
 
     CliRun r = run(h, B200_GPU, "0000:3d:00.0");
 
-    assertEquals(List.of(2, before, List.of()), List.of(r.exitCode(), drivers(h),
-        BindingStore.open(state()).bindings()));
+    assertEquals(List.of(1, before, List.of()), List.of(r.exitCode(), drivers(h),
+        LeaseLedger.open(state()).leases()));
   }
 
   @Test
@@ -269,15 +295,18 @@ final class BindCommandTest {
     String before = drivers(h);
     run(h, B200_GPU);
     h.inject(Fault.probeFails(PciAddress.parse(B200_GPU)));
-    assertEquals(2, run(h, "--restore", B200_GPU).exitCode());
+    assertEquals(1, run(h, "--restore", B200_GPU).exitCode());
 
     CliRun retry = run(h, "--restore", B200_GPU);
 
     assertEquals(List.of(0, before), List.of(retry.exitCode(), drivers(h)), retry.err());
   }
 
-  /** A bind that died after unbinding the GPU and setting its override, before probing. */
-  private void interruptedBind(SimulatedHost h) {
+  /**
+   * A bind of gpuvirt 0.1 (which kept bindings.json) that died after unbinding the GPU and setting
+   * its override, before probing.
+   */
+  private void interruptedLegacyBind(SimulatedHost h) {
     PciAddress gpu = PciAddress.parse(B200_GPU);
     int group = TopologyScanner.scan(h.sysfs()).require(gpu).iommuGroup().getAsInt();
     try (BindingStore.Session s = BindingStore.open(state()).lock()) {
@@ -289,26 +318,28 @@ final class BindCommandTest {
   }
 
   @Test
-  void restore_afterAnInterruptedBind_putsTheDeviceBack() {
+  void restore_afterAnInterruptedLegacyBind_putsTheDeviceBackAndKeepsTheOldFile() {
     SimulatedHost h = SimulatedHost.hgxB200();
     String before = drivers(h);
-    interruptedBind(h);
+    interruptedLegacyBind(h);
 
     CliRun r = run(h, "--restore", B200_GPU);
 
-    assertEquals(List.of(0, before, List.of()), List.of(r.exitCode(), drivers(h),
-        BindingStore.open(state()).bindings()), r.err());
+    assertEquals(List.of(0, before, List.of(), false, true), List.of(r.exitCode(), drivers(h),
+        LeaseLedger.open(state()).leases(), Files.exists(state().resolve("bindings.json")),
+        Files.exists(state().resolve("bindings.json.v1.bak"))), r.err());
   }
 
   @Test
-  void bind_afterAnInterruptedBind_isRefusedUntilRestored() {
+  void bind_afterAnInterruptedLegacyBind_rollsItBackAndBindsAgain() {
     SimulatedHost h = SimulatedHost.hgxB200();
-    interruptedBind(h);
+    interruptedLegacyBind(h);
 
     CliRun r = run(h, B200_GPU);
 
-    assertEquals(1, r.exitCode());
-    assertTrue(r.err().contains("gpuvirt bind --restore " + B200_GPU), r.err());
+    assertEquals(List.of(0, Optional.of("vfio-pci"), LeaseState.BOUND), List.of(r.exitCode(),
+        driver(h, B200_GPU), LeaseLedger.open(state()).lease("bind-" + B200_GPU).orElseThrow()
+            .state()), r.err());
   }
 
   @Test
@@ -325,11 +356,11 @@ final class BindCommandTest {
   }
 
   @Test
-  void bind_variantDriverThatIsNotLoaded_exitsTwoNamingModprobe() {
+  void bind_variantDriverThatIsNotLoaded_exitsOneNamingModprobe() {
     CliRun r = run(SimulatedHost.create(HostProfile.hgxB200()), "--driver",
         "nvgrace_gpu_vfio_pci", B200_GPU);
 
-    assertEquals(2, r.exitCode());
+    assertEquals(1, r.exitCode());
     assertTrue(r.err().contains("modprobe nvgrace_gpu_vfio_pci"), r.err());
   }
 }

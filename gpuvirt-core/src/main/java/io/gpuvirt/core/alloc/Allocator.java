@@ -1,5 +1,6 @@
 package io.gpuvirt.core.alloc;
 
+import io.gpuvirt.core.doctor.GpuDriverPolicy;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.Topology;
@@ -21,8 +22,11 @@ import java.util.stream.Collectors;
  *
  * <h2>Groups</h2>
  * The unit is the IOMMU group (invariant 1). A group is a candidate when it holds at least one device
- * the request selects and none of its members is leased. Its other members decide whether it can be
- * given away:
+ * the request selects and none of its members is leased. A member on a VFIO driver
+ * ({@link io.gpuvirt.core.vfio.VfioDrivers}) that no lease holds is in use outside gpuvirt (a VM
+ * another tool started, a binding made without a lease): its group is never a candidate, unless the
+ * host binds its GPUs to VFIO at boot ({@link GpuDriverPolicy#STATIC_VFIO}), where VFIO is their
+ * host driver. Its other members decide whether it can be given away:
  * <ul>
  *   <li>bridges (exactly class 0x0600 or 0x0604, or a device owning a bus range) stay on the host
  *       and are exempt; an NVSwitch (class 0x0680) is an endpoint like any other;
@@ -79,7 +83,19 @@ public final class Allocator {
    */
   public static Lease allocate(AllocationRequest request, Topology topology,
       Collection<Lease> leases, Instant createdAt) {
-    return allocate(request, topology, leases, Optional.empty(), createdAt);
+    return allocate(request, topology, leases, GpuDriverPolicy.REBIND_PER_VM, Optional.empty(),
+        createdAt);
+  }
+
+  /**
+   * Chooses whole IOMMU groups for {@code request} on a host whose GPUs sit where {@code policy}
+   * says between tenants: with {@link GpuDriverPolicy#STATIC_VFIO} a device on a VFIO driver
+   * without a lease is free (bound at boot); with {@link GpuDriverPolicy#REBIND_PER_VM} it is in
+   * use outside gpuvirt and never chosen.
+   */
+  public static Lease allocate(AllocationRequest request, Topology topology,
+      Collection<Lease> leases, GpuDriverPolicy policy, Instant createdAt) {
+    return allocate(request, topology, leases, policy, Optional.empty(), createdAt);
   }
 
   /**
@@ -90,11 +106,13 @@ public final class Allocator {
    */
   public static Lease allocate(AllocationRequest request, Topology topology,
       Collection<Lease> leases, PartitionContext partitions, Instant createdAt) {
-    return allocate(request, topology, leases, Optional.of(partitions), createdAt);
+    return allocate(request, topology, leases, GpuDriverPolicy.REBIND_PER_VM,
+        Optional.of(partitions), createdAt);
   }
 
   private static Lease allocate(AllocationRequest request, Topology topology,
-      Collection<Lease> leases, Optional<PartitionContext> partitions, Instant createdAt) {
+      Collection<Lease> leases, GpuDriverPolicy policy, Optional<PartitionContext> partitions,
+      Instant createdAt) {
     String owner = request.owner();
     if (!topology.iommuEnabled()) {
       throw new AllocationRefusedException(owner, "cannot allocate for " + owner + " on "
@@ -102,7 +120,8 @@ public final class Allocator {
           + "intel_iommu=on or amd_iommu=on, and iommu=pt, to the kernel command line and reboot");
     }
     checkAddresses(request, topology);
-    Candidates candidates = Candidates.evaluate(request, topology, leases);
+    Candidates candidates = Candidates.evaluate(request, topology, leases,
+        policy == GpuDriverPolicy.STATIC_VFIO);
     if (partitions.isPresent()) {
       PartitionChooser.Choice choice = PartitionChooser.choose(request, leases, candidates,
           partitions.get(), topology.source());
@@ -242,7 +261,8 @@ public final class Allocator {
     }
     if (!candidates.heldByOwner().isEmpty()) {
       m.append("; leased: ").append(candidates.heldByOwner().entrySet().stream()
-          .map(e -> e.getValue() + " to " + e.getKey()).collect(Collectors.joining(", ")));
+          .map(e -> e.getValue() + " to " + candidates.describeHolder(e.getKey()))
+          .collect(Collectors.joining(", ")));
     }
     if (!candidates.excluded().isEmpty()) {
       m.append("; not candidates: ");

@@ -4,6 +4,7 @@ import io.gpuvirt.core.pci.IommuGroup;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.Topology;
+import io.gpuvirt.core.vfio.VfioDrivers;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -22,6 +23,7 @@ final class Candidates {
   private final List<GroupCandidate> free = new ArrayList<>();
   private final Map<Integer, String> excluded = new TreeMap<>();
   private final Map<String, Integer> heldByOwner = new TreeMap<>();
+  private final Map<String, Lease> leaseOfOwner = new TreeMap<>();
 
   private Candidates() {}
 
@@ -40,26 +42,47 @@ final class Candidates {
     return heldByOwner;
   }
 
+  /** How a holder is named in a refusal: its owner, and for a manual binding how it ends. */
+  String describeHolder(String owner) {
+    Lease lease = leaseOfOwner.get(owner);
+    if (lease == null || lease.origin() != LeaseOrigin.BIND) {
+      return owner;
+    }
+    LeasedDevice first = lease.passedThroughDevices().isEmpty() ? lease.devices().get(0)
+        : lease.passedThroughDevices().get(0);
+    return owner + " (bound to " + first.vfioDriver().orElse("a VFIO driver")
+        + " by 'gpuvirt bind'; 'gpuvirt bind --restore " + first.address() + "' ends it)";
+  }
+
+  /**
+   * Judges every group for {@code request}.
+   *
+   * @param vfioIsHostDriver whether a device on a VFIO driver without a lease is free (the host
+   *     binds GPUs to VFIO at boot); otherwise it is in use outside gpuvirt and its group excluded
+   */
   static Candidates evaluate(AllocationRequest request, Topology topology,
-      Collection<Lease> leases) {
+      Collection<Lease> leases, boolean vfioIsHostDriver) {
     Map<Integer, String> leasedGroups = new HashMap<>();
     Map<PciAddress, String> leasedDevices = new HashMap<>();
+    Candidates result = new Candidates();
     for (Lease lease : leases) {
+      result.leaseOfOwner.put(lease.owner(), lease);
       for (LeasedGroup g : lease.groups()) {
         leasedGroups.put(g.number(), lease.owner());
         g.devices().forEach(d -> leasedDevices.put(d.address(), lease.owner()));
       }
     }
-    Candidates result = new Candidates();
     LocalityStep.Paths paths = new LocalityStep.Paths(topology);
     for (IommuGroup group : topology.iommuGroups()) {
-      result.judge(group, request, topology, paths, leasedGroups, leasedDevices);
+      result.judge(group, request, topology, paths, leasedGroups, leasedDevices,
+          vfioIsHostDriver);
     }
     return result;
   }
 
   private void judge(IommuGroup group, AllocationRequest request, Topology topology,
-      LocalityStep.Paths locality, Map<Integer, String> leasedGroups, Map<PciAddress, String> leasedDevices) {
+      LocalityStep.Paths locality, Map<Integer, String> leasedGroups,
+      Map<PciAddress, String> leasedDevices, boolean vfioIsHostDriver) {
     List<PciDevice> members = new ArrayList<>();
     List<PciAddress> missing = new ArrayList<>();
     for (PciAddress a : group.members()) {
@@ -90,6 +113,11 @@ final class Candidates {
         roles.put(d.address(), DeviceRole.BRIDGE);
         continue;
       }
+      Optional<String> vfio = d.driver().filter(VfioDrivers::isVfioDriver);
+      if (vfio.isPresent() && !vfioIsHostDriver) {
+        excluded.put(n, inUseOutside(d, vfio.get()));
+        return;
+      }
       Optional<String> refusal = sriovRefusal(d, leasedDevices);
       if (refusal.isPresent()) {
         excluded.put(n, refusal.get());
@@ -111,6 +139,16 @@ final class Candidates {
     List<List<LocalityStep>> paths = matched.stream()
         .map(locality::of).toList();
     free.add(new GroupCandidate(group, members, roles, LocalityStep.commonPrefix(paths)));
+  }
+
+  /** The refusal of a device on a VFIO driver that no lease holds. */
+  static String inUseOutside(PciDevice d, String driver) {
+    return d.address() + " [" + d.id() + "] is on " + driver + " but no gpuvirt lease holds it:"
+        + " it is in use outside gpuvirt (a VM started by another tool, or a binding made"
+        + " without a lease), so gpuvirt neither resets nor leases it. If nothing uses it, give it"
+        + " back to its host driver (clear " + d.address().sysfsPath("driver_override")
+        + ", unbind it, write " + d.address() + " to /sys/bus/pci/drivers_probe); on a host that"
+        + " binds its GPUs to VFIO at boot, use the STATIC_VFIO GPU driver policy";
   }
 
   /** Why an SR-IOV function cannot go to a VM now, if it cannot. */

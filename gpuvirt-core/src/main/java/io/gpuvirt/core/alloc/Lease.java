@@ -17,6 +17,7 @@ import java.util.TreeSet;
  * Whole IOMMU groups reserved for one owner: the answer to an {@link AllocationRequest}.
  *
  * @param owner the owner ({@code vm-42}); one lease per owner
+ * @param origin which operation made it (provisioning or a manual binding)
  * @param state where the lease is in its life
  * @param request the request it answers (asking again with an equal request returns this lease)
  * @param groups the IOMMU groups, sorted by number, each with every member device
@@ -24,11 +25,13 @@ import java.util.TreeSet;
  * @param reasons why these groups (or this partition) were chosen, for operators
  * @param createdAt when the lease was made
  */
-public record Lease(String owner, LeaseState state, AllocationRequest request,
-    List<LeasedGroup> groups, OptionalInt partitionId, List<String> reasons, Instant createdAt) {
+public record Lease(String owner, LeaseOrigin origin, LeaseState state,
+    AllocationRequest request, List<LeasedGroup> groups, OptionalInt partitionId,
+    List<String> reasons, Instant createdAt) {
 
   public Lease {
     AllocationRequest.checkOwner(owner);
+    Objects.requireNonNull(origin, () -> "origin of lease " + owner);
     Objects.requireNonNull(state, () -> "state of lease " + owner);
     Objects.requireNonNull(request, () -> "request of lease " + owner);
     Objects.requireNonNull(partitionId, () -> "partitionId of lease " + owner);
@@ -91,8 +94,31 @@ public record Lease(String owner, LeaseState state, AllocationRequest request,
     return numaNodes().size() > 1;
   }
 
+  /** A lease made by provisioning ({@link LeaseOrigin#PROVISION}). */
+  public Lease(String owner, LeaseState state, AllocationRequest request,
+      List<LeasedGroup> groups, OptionalInt partitionId, List<String> reasons, Instant createdAt) {
+    this(owner, LeaseOrigin.PROVISION, state, request, groups, partitionId, reasons, createdAt);
+  }
+
   /** The same lease in another state. */
   public Lease withState(LeaseState newState) {
-    return new Lease(owner, newState, request, groups, partitionId, reasons, createdAt);
+    return new Lease(owner, origin, newState, request, groups, partitionId, reasons, createdAt);
+  }
+
+  /** The same lease with another origin. */
+  public Lease withOrigin(LeaseOrigin newOrigin) {
+    return new Lease(owner, newOrigin, state, request, groups, partitionId, reasons, createdAt);
+  }
+
+  /** The same lease with each device replaced by {@code change} applied to it. */
+  public Lease withDevices(java.util.function.UnaryOperator<LeasedDevice> change) {
+    List<LeasedGroup> changed = groups.stream().map(g -> new LeasedGroup(g.number(),
+        g.devices().stream().map(change).toList())).toList();
+    return new Lease(owner, origin, state, request, changed, partitionId, reasons, createdAt);
+  }
+
+  /** The lease's device at {@code address}, if it holds it. */
+  public java.util.Optional<LeasedDevice> device(PciAddress address) {
+    return devices().stream().filter(d -> d.address().equals(address)).findFirst();
   }
 }

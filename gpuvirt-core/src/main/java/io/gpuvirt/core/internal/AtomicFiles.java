@@ -39,6 +39,11 @@ public final class AtomicFiles {
       out.force(true);
     }
     Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    syncDirectory(directory);
+  }
+
+  /** Makes a rename in {@code directory} durable (fsync of the directory). */
+  public static void syncDirectory(Path directory) throws IOException {
     try (FileChannel dir = FileChannel.open(directory, StandardOpenOption.READ)) {
       dir.force(true);
     }

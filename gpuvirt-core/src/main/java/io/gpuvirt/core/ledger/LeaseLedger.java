@@ -4,7 +4,13 @@ import io.gpuvirt.core.alloc.AllocationRefusedException;
 import io.gpuvirt.core.alloc.AllocationRequest;
 import io.gpuvirt.core.alloc.Allocator;
 import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.alloc.LeaseOrigin;
 import io.gpuvirt.core.alloc.LeaseState;
+import io.gpuvirt.core.alloc.LeasedDevice;
+import io.gpuvirt.core.InvalidValueException;
+import io.gpuvirt.core.doctor.GpuDriverPolicy;
+import io.gpuvirt.core.pci.PciAddress;
+import java.util.function.UnaryOperator;
 import io.gpuvirt.core.alloc.PartitionContext;
 import io.gpuvirt.core.fabric.FabricManager;
 import io.gpuvirt.core.pci.Topology;
@@ -32,22 +38,29 @@ import java.util.function.Function;
  * ledger.release("vm-42");
  * }</pre>
  *
- * <p>Every operation takes the directory's lock (an in-process lock, then an OS file lock on
- * {@code leases.lock}), reads {@code leases.json} afresh, and, when it changes something, replaces
- * the file atomically (temporary file, fsync, rename, fsync of the directory) before it returns.
- * So threads and processes sharing a state directory see one order of operations, and a crash
- * leaves either the old ledger or the new one. An instance holds no state besides its directory
- * and clock; any number of instances and processes may use one directory.
+ * <p>Every operation that changes the ledger takes the directory's lock (an in-process lock, then an
+ * OS file lock on {@code leases.lock}), reads {@code leases.json} afresh, and, when it changes
+ * something, replaces the file atomically (temporary file, fsync, rename, fsync of the directory)
+ * before it returns. So threads and processes sharing a state directory see one order of
+ * operations, and a crash leaves either the old ledger or the new one. Reads take no lock (the
+ * rename is atomic) and never create anything: a state directory that does not exist is an empty
+ * ledger until the first change creates it. An instance holds no state besides its directory and
+ * clock; any number of instances and processes may use one directory.
  *
  * <p>A ledger file that is corrupt or written by a newer format version is refused with a
- * {@link LedgerFormatException}, never reset. The format is versioned (version 1 now) so that leases
- * can grow (more {@link LeaseState}s, more fields) with a migration on read.
+ * {@link LedgerFormatException}, never reset. The format is versioned (version 2 now). State of
+ * gpuvirt 0.1 is upgraded in place: a version 1 {@code leases.json} is read as version 2 and
+ * rewritten on the next change (its old bytes kept as {@code leases.json.v1.bak}); the bindings
+ * {@code gpuvirt bind} kept in {@code bindings.json} become leases of origin
+ * {@link LeaseOrigin#BIND} (see {@link #bindOwner}) on the first operation that is given the host's
+ * topology, and the file is kept as {@code bindings.json.v1.bak}.
  */
 public final class LeaseLedger {
   /** {@value}. */
   public static final String DEFAULT_STATE_DIRECTORY_NAME = "/var/lib/gpuvirt";
   /** The default state directory, {@value #DEFAULT_STATE_DIRECTORY_NAME}. */
   public static final Path DEFAULT_STATE_DIRECTORY = Path.of(DEFAULT_STATE_DIRECTORY_NAME);
+  private static final String OPERATIONS_LOCK = "operations.lock";
 
   private final Path directory;
   private final LedgerStore store;
@@ -59,28 +72,45 @@ public final class LeaseLedger {
     this.clock = clock;
   }
 
+  /** The prefix of the default owner of a manual binding, {@value}: see {@link #bindOwner}. */
+  public static final String BIND_OWNER_PREFIX = "bind-";
+
+  /**
+   * The default owner of a manual binding ({@code gpuvirt bind} without {@code --owner}) whose first
+   * device is {@code device}: {@code bind-0000:17:00.0}. A state directory of gpuvirt 0.1 converts
+   * each bound IOMMU group to a lease of this owner for the group's first device.
+   */
+  public static String bindOwner(PciAddress device) {
+    return BIND_OWNER_PREFIX + device;
+  }
+
   /** Opens the ledger in {@code stateDirectory} with the system clock; see {@link #open(Path, Clock)}. */
   public static LeaseLedger open(Path stateDirectory) {
     return open(stateDirectory, Clock.systemUTC());
   }
 
   /**
-   * Opens the ledger in {@code stateDirectory}, creating the directory if it is missing, and checks
-   * that the ledger file, if there is one, can be read.
+   * Opens the ledger in {@code stateDirectory} and checks that the ledger file, if there is one,
+   * can be read. Creates nothing: the directory is created by the first change.
    *
    * @param clock stamps new leases
    * @throws LedgerFormatException when the ledger file is corrupt or newer
-   * @throws LedgerException when the directory cannot be created or locked
+   * @throws LedgerException when the path exists but is not a directory
    */
   public static LeaseLedger open(Path stateDirectory, Clock clock) {
     Objects.requireNonNull(clock, "clock");
     Path dir = stateDirectory.toAbsolutePath().normalize();
+    if (Files.exists(dir) && !Files.isDirectory(dir)) {
+      throw new LedgerException(dir, "the gpuvirt state directory " + dir + " is not a directory;"
+          + " choose another with --state");
+    }
     try {
-      Files.createDirectories(dir);
-      dir = dir.toRealPath();
+      if (Files.isDirectory(dir)) {
+        dir = dir.toRealPath();
+      }
     } catch (IOException e) {
-      throw new LedgerException(dir, "cannot create the gpuvirt state directory " + dir + " (" + e
-          + "); create it or choose another with --state", e);
+      throw new LedgerException(dir, "cannot resolve the gpuvirt state directory " + dir + " ("
+          + e + ")", e);
     }
     LeaseLedger ledger = new LeaseLedger(dir, clock);
     ledger.leases();
@@ -105,8 +135,20 @@ public final class LeaseLedger {
    *     made for a different request
    */
   public Lease allocate(AllocationRequest request, Topology topology) {
-    return transact(leases -> allocate(leases, request,
-        others -> Allocator.allocate(request, topology, others, clock.instant())));
+    return allocate(request, topology, LeaseOrigin.PROVISION, GpuDriverPolicy.REBIND_PER_VM);
+  }
+
+  /**
+   * As {@link #allocate(AllocationRequest, Topology)}, for a lease of {@code origin} on a host whose
+   * GPUs sit where {@code policy} says between tenants (see {@link Allocator}).
+   */
+  public Lease allocate(AllocationRequest request, Topology topology, LeaseOrigin origin,
+      GpuDriverPolicy policy) {
+    Objects.requireNonNull(origin, "origin");
+    Objects.requireNonNull(policy, "policy");
+    return transact(Optional.of(topology), leases -> allocate(leases, request, origin,
+        others -> Allocator.allocate(request, topology, others, policy, clock.instant())
+            .withOrigin(origin)));
   }
 
   /**
@@ -117,16 +159,25 @@ public final class LeaseLedger {
    * @throws AllocationRefusedException when no partition fits, naming each one and why
    */
   public Lease allocate(AllocationRequest request, Topology topology, PartitionContext partitions) {
-    return transact(leases -> allocate(leases, request,
+    return transact(Optional.of(topology), leases -> allocate(leases, request,
+        LeaseOrigin.PROVISION,
         others -> Allocator.allocate(request, topology, others, partitions, clock.instant())));
   }
 
   private static Lease allocate(TreeMap<String, Lease> leases, AllocationRequest request,
-      Function<List<Lease>, Lease> allocator) {
+      LeaseOrigin origin, Function<List<Lease>, Lease> allocator) {
     Lease existing = leases.get(request.owner());
     if (existing != null) {
-      if (existing.request().equals(request)) {
+      if (existing.request().equals(request) && existing.origin() == origin) {
         return existing;
+      }
+      if (existing.origin() != origin) {
+        throw new AllocationRefusedException(request.owner(), request.owner()
+            + " already holds a lease made by " + (existing.origin() == LeaseOrigin.BIND
+                ? "'gpuvirt bind'" : "provisioning") + " (IOMMU groups "
+            + existing.groupNumbers() + "); end it first ("
+            + (existing.origin() == LeaseOrigin.BIND ? "gpuvirt bind --restore" : "gpuvirt teardown")
+            + ") or choose another owner");
       }
       throw new AllocationRefusedException(request.owner(), request.owner()
           + " already holds a lease (" + existing.request().count() + " x "
@@ -145,7 +196,7 @@ public final class LeaseLedger {
    */
   public Optional<Lease> release(String owner) {
     AllocationRequest.checkOwner(owner);
-    return transact(leases -> Optional.ofNullable(leases.remove(owner)));
+    return transact(Optional.empty(), leases -> Optional.ofNullable(leases.remove(owner)));
   }
 
   /**
@@ -155,15 +206,42 @@ public final class LeaseLedger {
    * @throws LedgerException when the owner holds no lease
    */
   public Lease updateState(String owner, LeaseState state) {
-    AllocationRequest.checkOwner(owner);
     Objects.requireNonNull(state, "state");
-    return transact(leases -> {
+    return update(owner, lease -> lease.withState(state));
+  }
+
+  /**
+   * Replaces the owner's lease with {@code change} applied to it, durably (the provisioning journal
+   * records what it is about to do to each device this way before doing it).
+   *
+   * @throws LedgerException when the owner holds no lease
+   * @throws io.gpuvirt.core.InvalidValueException when the change renames the owner or adds a
+   *     device another lease holds
+   */
+  public Lease update(String owner, UnaryOperator<Lease> change) {
+    AllocationRequest.checkOwner(owner);
+    Objects.requireNonNull(change, "change");
+    return transact(Optional.empty(), leases -> {
       Lease lease = leases.get(owner);
       if (lease == null) {
         throw new LedgerException(store.file(), owner + " holds no lease in " + store.file()
             + "; allocate first");
       }
-      Lease updated = lease.withState(state);
+      Lease updated = change.apply(lease);
+      if (!updated.owner().equals(owner)) {
+        throw new InvalidValueException("a lease update may not change its owner (" + owner
+            + " to " + updated.owner() + ")");
+      }
+      for (Lease other : leases.values()) {
+        if (!other.owner().equals(owner)) {
+          for (LeasedDevice d : updated.devices()) {
+            if (other.device(d.address()).isPresent()) {
+              throw new InvalidValueException("the update of " + owner + " adds " + d.address()
+                  + ", which " + other.owner() + " holds");
+            }
+          }
+        }
+      }
       leases.put(owner, updated);
       return updated;
     });
@@ -171,13 +249,51 @@ public final class LeaseLedger {
 
   /** Every lease, sorted by owner. */
   public List<Lease> leases() {
-    return transact(leases -> List.copyOf(leases.values()));
+    return List.copyOf(store.read().values());
+  }
+
+  /**
+   * Every lease, sorted by owner, with the bindings of an earlier release's {@code bindings.json}
+   * shown as the leases the next change converts them to. Changes nothing.
+   */
+  public List<Lease> leases(Topology topology) {
+    TreeMap<String, Lease> leases = store.read();
+    if (store.hasLegacyBindings()) {
+      LegacyBindings.convert(store.legacyBindings(), topology, leases, clock.instant());
+    }
+    return List.copyOf(leases.values());
   }
 
   /** The owner's lease, if it holds one. */
   public Optional<Lease> lease(String owner) {
     AllocationRequest.checkOwner(owner);
-    return transact(leases -> Optional.ofNullable(leases.get(owner)));
+    return Optional.ofNullable(store.read().get(owner));
+  }
+
+  /**
+   * The Fabric Manager partitions gpuvirt's leases may have active: those of every lease past its
+   * reservation (activating, binding, bound or tearing down), sorted. This is the list a Fabric
+   * Manager restarted in resiliency mode must be told.
+   */
+  public List<Integer> leasedActivePartitionIds() {
+    return store.read().values().stream()
+        .filter(l -> l.state() != LeaseState.ALLOCATED && l.partitionId().isPresent())
+        .map(l -> l.partitionId().getAsInt()).distinct().sorted().toList();
+  }
+
+  /**
+   * Converts an earlier release's {@code bindings.json} into leases now (see the class comment);
+   * a no-op, without reading the host, when there is none.
+   *
+   * @param topology the host now (asked for only when there is something to convert)
+   * @return whether there was something to convert
+   */
+  public boolean upgrade(java.util.function.Supplier<Topology> topology) {
+    if (!store.hasLegacyBindings()) {
+      return false;
+    }
+    transact(Optional.of(topology.get()), leases -> leases.size());
+    return true;
   }
 
   /**
@@ -190,7 +306,18 @@ public final class LeaseLedger {
    * otherwise look stale and lose its lease.
    */
   public ReconcileReport reconcile(Topology topology, ReconcilePolicy policy) {
-    return transact(leases -> new Reconciler(topology, Optional.empty(), policy).run(leases));
+    return reconcile(topology, Optional.empty(), policy);
+  }
+
+  private ReconcileReport reconcile(Topology topology, Optional<FabricManager> fabricManager,
+      ReconcilePolicy policy) {
+    if (policy.equals(ReconcilePolicy.REPORT_ONLY)) {
+      TreeMap<String, Lease> leases = new TreeMap<>();
+      leases(topology).forEach(l -> leases.put(l.owner(), l));
+      return new Reconciler(topology, fabricManager, policy).run(leases);
+    }
+    return transact(Optional.of(topology),
+        leases -> new Reconciler(topology, fabricManager, policy).run(leases));
   }
 
   /**
@@ -200,8 +327,7 @@ public final class LeaseLedger {
    */
   public ReconcileReport reconcile(Topology topology, FabricManager fabricManager,
       ReconcilePolicy policy) {
-    return transact(leases -> new Reconciler(topology, Optional.of(fabricManager), policy)
-        .run(leases));
+    return reconcile(topology, Optional.of(fabricManager), policy);
   }
 
   /**
@@ -211,21 +337,39 @@ public final class LeaseLedger {
    * Not reentrant: do not call it from inside {@code work}.
    */
   public <T> T underOperationLock(java.util.function.Supplier<T> work) {
-    try (LedgerLock lock = LedgerLock.acquire(directory.resolve("operations.lock"))) {
+    createDirectory();
+    try (LedgerLock lock = LedgerLock.acquire(directory.resolve(OPERATIONS_LOCK))) {
       return work.get();
     }
   }
 
-  /** Runs {@code change} on the leases under the lock, and writes them back if it changed them. */
-  private <T> T transact(Function<TreeMap<String, Lease>, T> change) {
+  /**
+   * Runs {@code change} on the leases under the lock, and writes them back if it changed them. Given
+   * the host's topology, it first converts an earlier release's bindings into leases.
+   */
+  private <T> T transact(Optional<Topology> topology, Function<TreeMap<String, Lease>, T> change) {
+    createDirectory();
     try (LedgerLock lock = LedgerLock.acquire(store.lockFile())) {
       TreeMap<String, Lease> leases = store.read();
       TreeMap<String, Lease> before = new TreeMap<>(leases);
+      boolean legacy = topology.isPresent() && store.hasLegacyBindings();
+      if (legacy) {
+        LegacyBindings.convert(store.legacyBindings(), topology.get(), leases, clock.instant());
+      }
       T result = change.apply(leases);
-      if (!leases.equals(before)) {
-        store.write(leases.values());
+      if (legacy || !leases.equals(before)) {
+        store.write(leases.values(), legacy);
       }
       return result;
+    }
+  }
+
+  private void createDirectory() {
+    try {
+      Files.createDirectories(directory);
+    } catch (IOException e) {
+      throw new LedgerException(directory, "cannot create the gpuvirt state directory "
+          + directory + " (" + e + "); create it or choose another with --state", e);
     }
   }
 }

@@ -22,6 +22,10 @@ import io.gpuvirt.core.ledger.LedgerRecords.GroupRecord;
 import io.gpuvirt.core.ledger.LedgerRecords.LeaseRecord;
 import io.gpuvirt.core.ledger.LedgerRecords.LedgerFile;
 import io.gpuvirt.core.ledger.LedgerRecords.RequestRecord;
+import io.gpuvirt.core.ledger.LedgerRecords.ResetRecord;
+import io.gpuvirt.core.alloc.DeviceReset;
+import io.gpuvirt.core.alloc.LeaseOrigin;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.gpuvirt.core.pci.Bar;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.vfio.BindRequest;
@@ -112,11 +116,14 @@ final class LedgerCodec {
           + LedgerRecords.VERSION + " and will not touch it. Upgrade gpuvirt on this host "
           + "(never delete the ledger: its leases keep two VMs from sharing a GPU)");
     }
+    if (version.asInt() == 1) {
+      migrateVersion1((ObjectNode) tree);
+    }
     LedgerFile ledger;
     try {
       ledger = MAPPER.treeToValue(tree, LedgerFile.class);
     } catch (IOException e) {
-      throw corrupt(file, "its content does not match format version 1 ("
+      throw corrupt(file, "its content does not match format version " + version.asInt() + " ("
           + oneLine(e.getMessage()) + ")", e);
     }
     if (ledger.leases() == null) {
@@ -154,6 +161,54 @@ final class LedgerCodec {
     return leases;
   }
 
+  /** The format version of a ledger file's bytes (already decoded once, so well-formed). */
+  static int version(byte[] bytes) {
+    try {
+      return MAPPER.readTree(bytes).get("version").asInt();
+    } catch (IOException | RuntimeException e) {
+      return 0;
+    }
+  }
+
+  /**
+   * Version 1 to 2, on the tree: a version 1 lease was made by provisioning and recorded neither
+   * the devices' driver_override (taken as none: teardown clears it, as version 1 did), nor the
+   * VFIO driver (unknown: teardown then takes any VFIO driver the device is on as gpuvirt's), nor
+   * a reset.
+   * Fields a version 1 file should not have are left for the strict reader to refuse.
+   */
+  private static void migrateVersion1(ObjectNode tree) {
+    tree.put("version", LedgerRecords.VERSION);
+    JsonNode leases = tree.get("leases");
+    if (leases == null || !leases.isArray()) {
+      return;
+    }
+    for (JsonNode lease : leases) {
+      if (!lease.isObject() || lease.has("origin")) {
+        continue;
+      }
+      ((ObjectNode) lease).put("origin", LeaseOrigin.PROVISION.name());
+      JsonNode groups = lease.get("groups");
+      if (groups == null || !groups.isArray()) {
+        continue;
+      }
+      for (JsonNode group : groups) {
+        JsonNode devices = group.get("devices");
+        if (devices == null || !devices.isArray()) {
+          continue;
+        }
+        for (JsonNode device : devices) {
+          if (device.isObject()) {
+            ObjectNode d = (ObjectNode) device;
+            d.putNull("originalOverride");
+            d.putNull("vfioDriver");
+            d.putNull("reset");
+          }
+        }
+      }
+    }
+  }
+
   private static LedgerFormatException corrupt(Path file, String what, Throwable cause) {
     return new LedgerFormatException(file, "lease ledger " + file + " is corrupt: " + what
         + ". gpuvirt will not reset it; restore it from a backup or repair it by hand (each "
@@ -170,7 +225,8 @@ final class LedgerCodec {
         q.placement().name(), q.allowedForeign().stream().map(PciAddress::toString).toList());
     List<GroupRecord> groups = lease.groups().stream().map(g -> new GroupRecord(g.number(),
         g.devices().stream().map(LedgerCodec::toRecord).toList())).toList();
-    return new LeaseRecord(lease.owner(), lease.state().name(), lease.createdAt().toString(),
+    return new LeaseRecord(lease.owner(), lease.origin().name(), lease.state().name(),
+        lease.createdAt().toString(),
         request, lease.partitionId().isPresent() ? lease.partitionId().getAsInt() : null,
         lease.reasons(), groups);
   }
@@ -178,7 +234,10 @@ final class LedgerCodec {
   private static DeviceRecord toRecord(LeasedDevice d) {
     return new DeviceRecord(d.address().toString(), d.role().name(), d.id().toString(),
         d.subsystem().toString(), d.pciClass().toString(), d.numaNode(),
-        d.originalDriver().orElse(null), d.physicalFunction().map(PciAddress::toString).orElse(null),
+        d.originalDriver().orElse(null), d.originalOverride().orElse(null),
+        d.vfioDriver().orElse(null),
+        d.reset().map(r -> new ResetRecord(r.driver(), r.methods())).orElse(null),
+        d.physicalFunction().map(PciAddress::toString).orElse(null),
         d.moduleId().isPresent() ? d.moduleId().getAsInt() : null,
         d.bars().stream().map(b -> new BarRecord(b.index(), b.start(), b.size(), b.is64Bit(),
             b.prefetchable(), b.io())).toList());
@@ -201,14 +260,19 @@ final class LedgerCodec {
             DeviceRole.valueOf(require(d.role(), "role")), PciId.parse(d.id()),
             PciId.parse(d.subsystem()), parseClass(d.pciClass()), d.numaNode(),
             Optional.ofNullable(d.originalDriver()).map(BindRequest::checkDriverName),
+            Optional.ofNullable(d.originalOverride()).map(BindRequest::checkDriverName),
             require(d.bars(), "bars").stream().map(b -> new Bar(b.index(), b.start(), b.size(),
                 b.is64Bit(), b.prefetchable(), b.io())).toList(),
             Optional.ofNullable(d.physicalFunction()).map(PciAddress::parse),
-            d.moduleId() == null ? OptionalInt.empty() : OptionalInt.of(d.moduleId())));
+            d.moduleId() == null ? OptionalInt.empty() : OptionalInt.of(d.moduleId()),
+            Optional.ofNullable(d.vfioDriver()).map(BindRequest::checkDriverName),
+            Optional.ofNullable(d.reset()).map(x -> new DeviceReset(
+                require(x.driver(), "reset.driver"), require(x.methods(), "reset.methods")))));
       }
       groups.add(new LeasedGroup(g.number(), devices));
     }
-    return new Lease(r.owner(), LeaseState.valueOf(require(r.state(), "state")), request, groups,
+    return new Lease(r.owner(), LeaseOrigin.valueOf(require(r.origin(), "origin")),
+        LeaseState.valueOf(require(r.state(), "state")), request, groups,
         r.partition() == null ? OptionalInt.empty() : OptionalInt.of(r.partition()),
         require(r.reasons(), "reasons"), Instant.parse(require(r.createdAt(), "createdAt")));
   }

@@ -3,16 +3,20 @@ package io.gpuvirt.core.ledger;
 import java.util.List;
 
 /**
- * The ledger file's format, version 1, as plain records for Jackson. Kept apart from the API values
- * so the file can evolve by version (a newer format adds a record version and a migration here)
- * without changing them.
+ * The ledger file's format, version 2, as plain records for Jackson. Kept apart from the API values
+ * so the file can evolve by version without changing them. Version 2 added, per lease, its
+ * {@code origin} and, per device, {@code originalOverride}, {@code vfioDriver} and {@code reset};
+ * a version 1 file is read by filling those in ({@code PROVISION}, unknown, unknown, none: see
+ * {@link LedgerCodec}) and is rewritten as version 2 on the next change, its old bytes kept as
+ * {@code leases.json.v1.bak}.
  *
  * <pre>{@code
  * {
  *   "format" : "gpuvirt-lease-ledger",
  *   "version" : 1,
  *   "leases" : [ {
- *     "owner" : "vm-42", "state" : "ALLOCATED", "createdAt" : "2026-01-05T10:00:00Z",
+ *     "owner" : "vm-42", "origin" : "PROVISION", "state" : "BOUND",
+ *   "createdAt" : "2026-01-05T10:00:00Z",
  *     "request" : { "count" : 1, "selector" : "10de:2901", "placement" : "SAME_NUMA_NODE",
  *                   "allowedForeign" : [ ] },
  *     "partition" : null,
@@ -20,7 +24,9 @@ import java.util.List;
  *     "groups" : [ { "number" : 12, "devices" : [ {
  *       "address" : "0000:17:00.0", "role" : "REQUESTED", "id" : "10de:2901",
  *       "subsystem" : "10de:1999", "pciClass" : "0x030200", "numaNode" : 0,
- *       "originalDriver" : "nvidia", "physicalFunction" : null, "moduleId" : null,
+ *       "originalDriver" : "nvidia", "originalOverride" : null, "vfioDriver" : "vfio-pci",
+ *       "reset" : { "driver" : "nvidia", "methods" : [ "flr", "bus" ] },
+ *       "physicalFunction" : null, "moduleId" : null,
  *       "bars" : [ { "index" : 0, "start" : 2348810240, "size" : 67108864, "is64Bit" : true,
  *                    "prefetchable" : false, "io" : false } ] } ] } ]
  *   } ]
@@ -29,14 +35,14 @@ import java.util.List;
  */
 final class LedgerRecords {
   static final String FORMAT = "gpuvirt-lease-ledger";
-  static final int VERSION = 1;
+  static final int VERSION = 2;
 
   private LedgerRecords() {}
 
   record LedgerFile(String format, int version, List<LeaseRecord> leases) {}
 
-  record LeaseRecord(String owner, String state, String createdAt, RequestRecord request,
-      Integer partition, List<String> reasons, List<GroupRecord> groups) {}
+  record LeaseRecord(String owner, String origin, String state, String createdAt,
+      RequestRecord request, Integer partition, List<String> reasons, List<GroupRecord> groups) {}
 
   record RequestRecord(int count, String selector, String placement,
       List<String> allowedForeign) {}
@@ -44,8 +50,10 @@ final class LedgerRecords {
   record GroupRecord(int number, List<DeviceRecord> devices) {}
 
   record DeviceRecord(String address, String role, String id, String subsystem, String pciClass,
-      int numaNode, String originalDriver, String physicalFunction, Integer moduleId,
-      List<BarRecord> bars) {}
+      int numaNode, String originalDriver, String originalOverride, String vfioDriver,
+      ResetRecord reset, String physicalFunction, Integer moduleId, List<BarRecord> bars) {}
+
+  record ResetRecord(String driver, List<String> methods) {}
 
   record BarRecord(int index, long start, long size, boolean is64Bit, boolean prefetchable,
       boolean io) {}

@@ -2,23 +2,36 @@ package io.gpuvirt.core.ledger;
 
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.internal.AtomicFiles;
+import io.gpuvirt.core.vfio.BindingStore;
+import io.gpuvirt.core.vfio.StoredBinding;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.Collection;
+import java.util.List;
 import java.util.TreeMap;
 
 /**
  * The ledger file in a state directory. Writes replace it atomically: write a temporary file, fsync
  * it, rename it over the ledger, fsync the directory. A crash at any point leaves the old file or
  * the new one, never a torn one; a leftover temporary file is overwritten by the next write.
- * Callers hold the {@link LedgerLock}.
+ * Writers hold the {@link LedgerLock}; readers need no lock (a rename is atomic).
+ *
+ * <p>State written by gpuvirt 0.1 is upgraded here: a version 1 {@code leases.json} is read as
+ * version 2 and, before the first version 2 write replaces it, copied to
+ * {@value #LEDGER_V1_BACKUP}; the bindings {@code gpuvirt bind} kept in {@code bindings.json} become
+ * leases ({@link LegacyBindings}) and the file is renamed to {@value #BINDINGS_V1_BACKUP} once a
+ * ledger holding them is on disk.
  */
 final class LedgerStore {
   static final String LEDGER = "leases.json";
   static final String TEMP = LEDGER + AtomicFiles.TEMP_SUFFIX;
   static final String LOCK = "leases.lock";
+  static final String LEDGER_V1_BACKUP = "leases.json.v1.bak";
+  static final String BINDINGS_V1_BACKUP = "bindings.json.v1.bak";
 
   private final Path directory;
   private final Path file;
@@ -32,29 +45,76 @@ final class LedgerStore {
     return file;
   }
 
+  Path directory() {
+    return directory;
+  }
+
   Path lockFile() {
     return directory.resolve(LOCK);
   }
 
   /** The leases on disk, by owner; none when there is no ledger file yet. */
   TreeMap<String, Lease> read() {
-    byte[] bytes;
+    byte[] bytes = readBytes();
+    return bytes == null ? new TreeMap<>() : LedgerCodec.decode(file, bytes);
+  }
+
+  /** The file's bytes, or null when there is no ledger file. */
+  private byte[] readBytes() {
     try {
-      bytes = Files.readAllBytes(file);
+      return Files.readAllBytes(file);
     } catch (NoSuchFileException e) {
-      return new TreeMap<>();
+      if (Files.isSymbolicLink(file)) {
+        throw new LedgerException(file, "the lease ledger " + file + " is a symbolic link to a"
+            + " file that does not exist; gpuvirt will not take it for an empty ledger (the leases"
+            + " it pointed to would be forgotten). Restore the file it points to or remove the"
+            + " link", e);
+      }
+      return null;
     } catch (IOException e) {
       throw new LedgerException(file, "cannot read the lease ledger " + file + " (" + e
           + "); check its permissions", e);
     }
-    return LedgerCodec.decode(file, bytes);
   }
 
-  /** Replaces the ledger with these leases, durably (see {@link AtomicFiles}). */
-  void write(Collection<Lease> leases) {
+  /** Whether a {@code bindings.json} of gpuvirt 0.1 waits to be converted into leases. */
+  boolean hasLegacyBindings() {
+    return Files.exists(directory.resolve(BindingStore.FILE), LinkOption.NOFOLLOW_LINKS);
+  }
+
+  /** The bindings of gpuvirt 0.1's {@code bindings.json}, strictly read. */
+  List<StoredBinding> legacyBindings() {
+    try {
+      return BindingStore.open(directory).bindings();
+    } catch (io.gpuvirt.core.GpuvirtException e) {
+      throw new LedgerFormatException(directory.resolve(BindingStore.FILE), "cannot convert "
+          + directory.resolve(BindingStore.FILE) + ", the bindings of an earlier gpuvirt, into"
+          + " leases: " + e.getMessage() + ". gpuvirt will not guess; repair or restore the file"
+          + " (it names each bound device and its original driver), then retry", e);
+    }
+  }
+
+  /**
+   * Replaces the ledger with these leases, durably (see {@link AtomicFiles}). The first write over
+   * a version 1 file keeps a copy of it first. With {@code legacyImported}, the converted
+   * {@code bindings.json} is renamed to its backup once the new ledger is durable.
+   */
+  void write(Collection<Lease> leases, boolean legacyImported) {
     byte[] bytes = LedgerCodec.encode(leases);
     try {
+      Files.createDirectories(directory);
+      byte[] old = readBytes();
+      Path backup = directory.resolve(LEDGER_V1_BACKUP);
+      if (old != null && LedgerCodec.version(old) < LedgerRecords.VERSION
+          && !Files.exists(backup)) {
+        AtomicFiles.replace(backup, old);
+      }
       AtomicFiles.replace(file, bytes);
+      if (legacyImported) {
+        Files.move(directory.resolve(BindingStore.FILE), directory.resolve(BINDINGS_V1_BACKUP),
+            StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        AtomicFiles.syncDirectory(directory);
+      }
     } catch (IOException e) {
       throw new LedgerException(file, "cannot write the lease ledger " + file + " (" + e
           + "); the ledger holds either the previous or the new leases; check free space and "

@@ -4,12 +4,20 @@ import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.alloc.AllocationRefusedException;
 import io.gpuvirt.core.alloc.AllocationRequest;
 import io.gpuvirt.core.alloc.DeviceRole;
+import io.gpuvirt.core.alloc.DeviceReset;
+import io.gpuvirt.core.alloc.DeviceSelector;
+import io.gpuvirt.core.alloc.LeaseOrigin;
+import io.gpuvirt.core.InvalidValueException;
+import io.gpuvirt.core.doctor.GpuDriverPolicy;
+import io.gpuvirt.core.vfio.VfioDrivers;
+import java.util.Collection;
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.alloc.LeaseState;
 import io.gpuvirt.core.alloc.LeasedDevice;
 import io.gpuvirt.core.alloc.LeasedGroup;
 import io.gpuvirt.core.alloc.PartitionContext;
 import io.gpuvirt.core.fabric.FabricManager;
+import io.gpuvirt.core.fabric.RestartAwareFabricManager;
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.PciAddress;
@@ -69,15 +77,21 @@ public final class Provisioner {
   private final Optional<PartitionContext> partitions;
   private final String vfioDriver;
   private final boolean resetBeforeBind;
+  private final GpuDriverPolicy driverPolicy;
   private final ProgressListener listener;
   private final VfioBinder binder;
 
   private Provisioner(Builder b) {
     this.sysfs = b.sysfs;
     this.ledger = b.ledger;
-    this.partitions = b.partitions;
+    // A Fabric Manager restarted in resiliency mode refuses everything until it is told which
+    // partitions are active: tell it from the leases, on whatever call first meets the refusal.
+    this.partitions = b.partitions.map(p -> p.fabricManager() instanceof RestartAwareFabricManager
+        ? p : new PartitionContext(RestartAwareFabricManager.wrap(p.fabricManager(),
+            b.ledger::leasedActivePartitionIds), p.moduleIds()));
     this.vfioDriver = b.vfioDriver;
     this.resetBeforeBind = b.resetBeforeBind;
+    this.driverPolicy = b.driverPolicy;
     this.listener = b.listener;
     this.binder = VfioBinder.on(sysfs);
   }
@@ -104,31 +118,114 @@ public final class Provisioner {
    */
   public Provisioned provision(AllocationRequest request) {
     Objects.requireNonNull(request, "request");
-    return ledger.underOperationLock(() -> doProvision(request));
+    return ledger.underOperationLock(() -> doProvision(request,
+        new Flow(LeaseOrigin.PROVISION, vfioDriver, resetBeforeBind, Optional.empty())));
   }
 
-  private Provisioned doProvision(AllocationRequest request) {
+  /**
+   * Binds the IOMMU groups of {@code request}'s devices to its VFIO driver as a lease of
+   * {@code owner} (origin {@link LeaseOrigin#BIND}): the manual counterpart of
+   * {@link #provision}, under the same lock, journal, rollback and ownership rules. The lease holds
+   * the devices' whole groups, never a Fabric Manager partition; it records each device's driver,
+   * driver_override, the VFIO driver and any reset, and {@link #restore} or {@link #teardown} puts
+   * back exactly those. Idempotent by owner.
+   *
+   * @throws AllocationRefusedException when a device is leased to another owner or in use outside
+   *     gpuvirt (on a VFIO driver without a lease), or its group cannot be handed over whole;
+   *     nothing was changed
+   * @throws io.gpuvirt.core.vfio.GroupRefusedException when the binder refuses the request (a
+   *     guard rail); nothing was changed
+   * @throws ProvisioningException when a step failed; what was done has been rolled back
+   */
+  public Provisioned bind(String owner, BindRequest request) {
+    AllocationRequest.checkOwner(owner);
+    Objects.requireNonNull(request, "request");
+    AllocationRequest allocation = AllocationRequest.builder(owner)
+        .count(request.devices().size())
+        .selector(DeviceSelector.parse(String.join(",",
+            request.sortedDevices().stream().map(PciAddress::toString).toList())))
+        .allowForeign(request.allowedForeignDevices())
+        .build();
+    return ledger.underOperationLock(() -> doProvision(allocation,
+        new Flow(LeaseOrigin.BIND, request.driver(), request.resetBeforeBind(),
+            Optional.of(request))));
+  }
+
+  /**
+   * Ends the manual bindings ({@link #bind}) that hold {@code devices}: every device of each such
+   * lease goes back to the driver and driver_override it had, and the lease is released. A lease
+   * is ended whole, even when only one of its devices is named.
+   *
+   * @return the leases ended, sorted by owner
+   * @throws io.gpuvirt.core.vfio.GroupRefusedException before any change, when a device is held by
+   *     no lease (naming whether it is in use outside gpuvirt) or by a provisioned VM's lease (end
+   *     that with {@link #teardown})
+   * @throws ProvisioningException when a step failed (see {@link #teardown})
+   */
+  public List<Lease> restore(Collection<PciAddress> devices) {
+    if (devices.isEmpty()) {
+      throw new InvalidValueException("restore names no device; give at least one address");
+    }
+    return ledger.underOperationLock(() -> {
+      ledger.upgrade(() -> TopologyScanner.scan(sysfs));
+      List<Lease> leases = ledger.leases();
+      java.util.TreeMap<String, Lease> toEnd = new java.util.TreeMap<>();
+      for (PciAddress a : new java.util.TreeSet<>(devices)) {
+        Optional<Lease> holder = leases.stream().filter(l -> l.device(a).isPresent()).findFirst();
+        if (holder.isEmpty()) {
+          Optional<String> driver = binder.driverOf(a);
+          throw new io.gpuvirt.core.vfio.GroupRefusedException("refusing to restore " + a
+              + ": no gpuvirt lease holds it" + (driver.filter(VfioDrivers::isVfioDriver)
+                  .map(d -> "; it is on " + d + ", so it is in use outside gpuvirt (a VM"
+                      + " another tool started, or a binding made without a lease) and gpuvirt"
+                      + " leaves it alone")
+                  .orElse(" and it is on " + driver.orElse("no driver")
+                      + ", not a VFIO driver: there is nothing to restore"))
+              + ". Nothing was changed; 'gpuvirt status' lists the leases", List.of(a));
+        }
+        if (holder.get().origin() != LeaseOrigin.BIND) {
+          throw new io.gpuvirt.core.vfio.GroupRefusedException("refusing to restore " + a
+              + ": it belongs to " + holder.get().owner() + ", a provisioned VM's lease;"
+              + " end it with 'gpuvirt teardown --owner " + holder.get().owner() + "' once its"
+              + " VM is gone. Nothing was changed", List.of(a));
+        }
+        toEnd.put(holder.get().owner(), holder.get());
+      }
+      for (String owner : toEnd.keySet()) {
+        doTeardown(owner);
+      }
+      return List.copyOf(toEnd.values());
+    });
+  }
+
+  /** How one provisioning or binding is carried out. */
+  private record Flow(LeaseOrigin origin, String driver, boolean reset,
+      Optional<BindRequest> template) {}
+
+  private Provisioned doProvision(AllocationRequest request, Flow flow) {
     String owner = request.owner();
     Optional<Lease> existing = ledger.lease(owner);
     if (existing.isPresent() && existing.get().state() == LeaseState.BOUND
-        && existing.get().request().equals(request)) {
+        && existing.get().request().equals(request) && existing.get().origin() == flow.origin()) {
       return alreadyProvisioned(existing.get());
     }
     if (existing.isPresent() && existing.get().state().inFlight()) {
-      undo(existing.get(), ProvisionStep.ALLOCATE, false);
+      undo(existing.get(), ProvisionStep.ALLOCATE, Optional.empty());
     }
     // An owner that reserved its devices (gpuvirt allocate) keeps the reservation if this fails.
-    boolean reserved = existing.isPresent() && existing.get().state() == LeaseState.ALLOCATED
-        && existing.get().request().equals(request);
+    Optional<Lease> reserved = existing.filter(l -> l.state() == LeaseState.ALLOCATED
+        && l.request().equals(request));
     Lease lease;
     try {
       lease = timed(owner, ProvisionStep.ALLOCATE, Optional.empty(), () -> {
         Topology topology = TopologyScanner.scan(sysfs);
-        return partitions.isPresent() ? ledger.allocate(request, topology, partitions.get())
-            : ledger.allocate(request, topology);
+        return partitions.isPresent() && flow.origin() == LeaseOrigin.PROVISION
+            ? ledger.allocate(request, topology, partitions.get())
+            : ledger.allocate(request, topology, flow.origin(), driverPolicy);
       }, l -> "IOMMU groups " + l.groupNumbers()
           + l.partitionId().stream().mapToObj(p -> ", partition " + p).findFirst().orElse(""));
-    } catch (AllocationRefusedException e) {
+    } catch (AllocationRefusedException | io.gpuvirt.core.ledger.LedgerFormatException e) {
+      // Refused, or the ledger cannot be read (corrupt, or newer): nothing was changed.
       throw e;
     } catch (GpuvirtException e) {
       // Reading the host, asking Fabric Manager or writing the ledger failed: nothing was changed.
@@ -144,35 +241,44 @@ public final class Provisioner {
     boolean[] activated = {false};
     try {
       if (lease.state() == LeaseState.BOUND) {
-        throw new IllegalStateException("lease of " + owner + " is already BOUND");
+        throw new GpuvirtException("lease of " + owner + " is already BOUND for another request;"
+            + " tear it down first");
       }
-      ledger.updateState(owner, LeaseState.ACTIVATING);
-      if (resetBeforeBind) {
-        for (LeasedDevice d : lease.requestedDevices()) {
+      // Journal before acting: which devices are about to be reset, and how.
+      Lease activating = ledger.update(owner, l -> l.withState(LeaseState.ACTIVATING)
+          .withDevices(d -> flow.reset() && d.role() == DeviceRole.REQUESTED
+              && resettable(d.address())
+                  ? d.withReset(new DeviceReset(d.originalDriver().orElse(""),
+                      resetMethods(d.address())))
+                  : d));
+      for (LeasedDevice d : activating.requestedDevices()) {
+        if (d.reset().isPresent()) {
           device = d.address();
-          resetIfPossible(owner, d.address());
+          reset(owner, d);
         }
-        device = null;
       }
-      if (lease.partitionId().isPresent()) {
+      device = null;
+      if (activating.partitionId().isPresent()) {
         step = ProvisionStep.ACTIVATE_PARTITION;
-        int id = lease.partitionId().getAsInt();
+        int id = activating.partitionId().getAsInt();
         timed(owner, step, Optional.empty(), () -> {
           fabricManager().activate(id);
           activated[0] = true;
           return id;
-        }, p -> "partition " + p + " active (GPU modules " + moduleIdsOf(lease) + ")");
+        }, p -> "partition " + p + " active (GPU modules " + moduleIdsOf(activating) + ")");
       }
       step = ProvisionStep.BIND;
-      ledger.updateState(owner, LeaseState.BINDING);
-      timed(owner, step, Optional.empty(), () -> binder.bind(bindRequest(lease)),
-          r -> r.devices().size() + " devices on " + vfioDriver + " in groups "
-              + lease.groupNumbers());
+      // Journal before acting: the VFIO driver each device is about to be bound to.
+      Lease binding = ledger.update(owner, l -> l.withState(LeaseState.BINDING)
+          .withDevices(d -> d.role().passedThrough() ? d.withVfioDriver(flow.driver()) : d));
+      timed(owner, step, Optional.empty(), () -> binder.bind(bindRequest(binding, flow)),
+          r -> r.devices().size() + " devices on " + flow.driver() + " in groups "
+              + binding.groupNumbers());
       step = ProvisionStep.VERIFY;
       timed(owner, step, Optional.empty(), () -> {
-        verify(lease);
-        return lease;
-      }, l -> "every device on " + vfioDriver
+        verify(binding);
+        return binding;
+      }, l -> "every device on " + flow.driver()
           + (l.partitionId().isPresent() ? ", partition active" : ""));
       step = ProvisionStep.COMMIT;
       Lease committed = timed(owner, step, Optional.empty(),
@@ -226,6 +332,7 @@ public final class Provisioner {
   }
 
   private boolean doTeardown(String owner) {
+    ledger.upgrade(() -> TopologyScanner.scan(sysfs));
     Optional<Lease> found = ledger.lease(owner);
     if (found.isEmpty()) {
       LOG.info("{} holds no lease; nothing to tear down", owner);
@@ -233,7 +340,7 @@ public final class Provisioner {
     }
     Lease lease = found.get();
     if (lease.state() != LeaseState.BOUND) {
-      undo(lease, ProvisionStep.RELEASE, false);
+      undo(lease, ProvisionStep.RELEASE, Optional.empty());
       return true;
     }
     ledger.updateState(owner, LeaseState.TEARING_DOWN);
@@ -272,18 +379,34 @@ public final class Provisioner {
   /**
    * Finishes or undoes every operation a crash interrupted: a lease in ACTIVATING or BINDING is
    * rolled back (drivers restored, partition deactivated, lease released), a lease in TEARING_DOWN
-   * is torn down. BOUND leases and plain reservations are left as they are. Call it at start-up.
+   * is torn down. BOUND leases and plain reservations are left as they are. Before anything else,
+   * a Fabric Manager that restarted in resiliency mode is told which partitions the leases hold
+   * (set-activated), and state of an earlier release is converted. Call it at start-up.
    */
   public RecoveryReport recover() {
     return ledger.underOperationLock(() -> {
       List<String> actions = new ArrayList<>();
       List<String> failures = new ArrayList<>();
+      if (partitions.isPresent()) {
+        RestartAwareFabricManager fm = (RestartAwareFabricManager) fabricManager();
+        try {
+          if (fm.resyncIfRestarted()) {
+            actions.add("told Fabric Manager, restarted in resiliency mode, that partitions "
+                + ledger.leasedActivePartitionIds() + " are active");
+          }
+        } catch (GpuvirtException e) {
+          failures.add("Fabric Manager: " + e.getMessage());
+        }
+      }
+      if (ledger.upgrade(() -> TopologyScanner.scan(sysfs))) {
+        actions.add("converted the bindings.json of an earlier release into leases");
+      }
       for (Lease lease : ledger.leases()) {
         if (!lease.state().inFlight()) {
           continue;
         }
         try {
-          undo(lease, ProvisionStep.RELEASE, false);
+          undo(lease, ProvisionStep.RELEASE, Optional.empty());
           actions.add(lease.owner() + ": " + (lease.state() == LeaseState.TEARING_DOWN
               ? "finished the interrupted teardown" : "rolled back the interrupted provisioning")
               + " (was " + lease.state() + ")");
@@ -297,11 +420,11 @@ public final class Provisioner {
 
   /**
    * Restores drivers, deactivates the partition and releases the lease, in that order; or, when
-   * {@code keepReservation}, puts the lease back to {@link LeaseState#ALLOCATED} instead of
+   * {@code reservation} is given, puts the lease back exactly as that reservation instead of
    * releasing it (the owner had reserved the devices before this call).
    */
-  private void undo(Lease lease, ProvisionStep failedStep, boolean keepReservation) {
-    undo(lease, failedStep, keepReservation, lease.state() != LeaseState.ALLOCATED);
+  private void undo(Lease lease, ProvisionStep failedStep, Optional<Lease> reservation) {
+    undo(lease, failedStep, reservation, lease.state() != LeaseState.ALLOCATED);
   }
 
   /**
@@ -309,7 +432,7 @@ public final class Provisioner {
    * restored once binding may have started (BINDING, BOUND, TEARING_DOWN), the partition is only
    * deactivated when this operation may have activated it.
    */
-  private void undo(Lease lease, ProvisionStep failedStep, boolean keepReservation,
+  private void undo(Lease lease, ProvisionStep failedStep, Optional<Lease> reservation,
       boolean partitionMayBeOurs) {
     String owner = lease.owner();
     LOG.warn("undoing {} (lease {}, after {})", owner, lease.state(), failedStep);
@@ -327,8 +450,8 @@ public final class Provisioner {
         return id;
       }, p -> "partition " + p + " inactive");
     }
-    if (keepReservation) {
-      ledger.updateState(owner, LeaseState.ALLOCATED);
+    if (reservation.isPresent()) {
+      ledger.update(owner, l -> reservation.get());
       LOG.info("{} keeps its reservation (IOMMU groups {})", owner, lease.groupNumbers());
       return;
     }
@@ -345,7 +468,8 @@ public final class Provisioner {
       }
     }
     clearOverridesLeftByRestore(lease);
-    binder.bind(bindRequest(lease));
+    binder.bind(bindRequest(lease, new Flow(lease.origin(), vfioDriver, false,
+        Optional.empty())));
     ledger.updateState(lease.owner(), LeaseState.BOUND);
   }
 
@@ -358,7 +482,7 @@ public final class Provisioner {
     for (DeviceBinding b : bindings(lease)) {
       PciAddress a = b.address();
       if (b.boundByGpuvirt() && b.originalDriver().isPresent()
-          && binder.driverOf(a).equals(Optional.of(vfioDriver))
+          && binder.driverOf(a).equals(Optional.of(b.driver()))
           && binder.driverOverrideOf(a).equals(b.originalDriver())) {
         sysfs.write(a.sysfsPath("driver_override"), "\n");
       }
@@ -383,14 +507,26 @@ public final class Provisioner {
         + " .partitions(...)")).fabricManager();
   }
 
-  private void resetIfPossible(String owner, PciAddress address) {
-    if (!sysfs.exists(address.sysfsPath("reset"))) {
-      return;
+  private boolean resettable(PciAddress address) {
+    return sysfs.exists(address.sysfsPath("reset"));
+  }
+
+  /** The kernel's reset methods for the device ({@code reset_method}, Linux 5.15+), if it says. */
+  private List<String> resetMethods(PciAddress address) {
+    String path = address.sysfsPath("reset_method");
+    if (!sysfs.exists(path)) {
+      return List.of();
     }
+    String text = sysfs.read(path).strip();
+    return text.isEmpty() ? List.of() : List.of(text.split(" +"));
+  }
+
+  private void reset(String owner, LeasedDevice d) {
+    PciAddress address = d.address();
     timed(owner, ProvisionStep.RESET, Optional.of(address), () -> {
       sysfs.write(address.sysfsPath("reset"), "1");
       return address;
-    }, a -> "function reset on its host driver");
+    }, a -> "function reset (" + d.reset().get() + ")");
   }
 
   /** Reads back each device's driver link (cheap: no full scan) and the partition's state. */
@@ -405,17 +541,26 @@ public final class Provisioner {
   private void verifyDrivers(Lease lease) {
     for (LeasedDevice d : lease.passedThroughDevices()) {
       Optional<String> now = binder.driverOf(d.address());
-      if (!now.equals(Optional.of(vfioDriver))) {
+      String expected = vfioDriverOf(d);
+      if (!now.equals(Optional.of(expected))) {
         throw new BindException(d.address(), BindStep.VERIFY, d.address()
-            + " is on " + now.orElse("no driver") + ", not " + vfioDriver
+            + " is on " + now.orElse("no driver") + ", not " + expected
             + "; something else changed its driver (check dmesg and other tools that manage PCI"
             + " drivers)", null);
       }
     }
   }
 
-  private BindRequest bindRequest(Lease lease) {
-    BindRequest.Builder b = BindRequest.builder().driver(vfioDriver);
+  /**
+   * The request that binds a lease's devices: to the driver the lease recorded for them (or the
+   * flow's, for a lease recorded before the driver was), with the flags of the caller's request.
+   */
+  private BindRequest bindRequest(Lease lease, Flow flow) {
+    BindRequest.Builder b = flow.template().map(BindRequest::toBuilder)
+        .orElseGet(BindRequest::builder).clearDevices().resetBeforeBind(false);
+    String driver = lease.passedThroughDevices().stream()
+        .map(d -> d.vfioDriver()).flatMap(Optional::stream).findFirst().orElse(flow.driver());
+    b.driver(driver);
     for (LeasedDevice d : lease.passedThroughDevices()) {
       b.device(d.address());
       if (d.role() == DeviceRole.ALLOWED_FOREIGN) {
@@ -425,13 +570,25 @@ public final class Provisioner {
     return b.build();
   }
 
+  /**
+   * The VFIO driver a lease's device is (to be) on: the one the lease recorded; for a lease of
+   * format 1, which did not record it, the VFIO driver the device is on now, else this
+   * provisioner's.
+   */
+  private String vfioDriverOf(LeasedDevice d) {
+    return d.vfioDriver().orElseGet(() -> binder.driverOf(d.address())
+        .filter(VfioDrivers::isVfioDriver).orElse(vfioDriver));
+  }
+
+  /** What teardown and recovery put back, per device: exactly what the lease recorded. */
   private List<DeviceBinding> bindings(Lease lease) {
     List<DeviceBinding> out = new ArrayList<>();
     for (LeasedGroup g : lease.groups()) {
       for (LeasedDevice d : g.devices()) {
         if (d.role().passedThrough()) {
-          out.add(new DeviceBinding(d.address(), g.number(), d.originalDriver(), vfioDriver,
-              !d.originalDriver().equals(Optional.of(vfioDriver))));
+          String driver = vfioDriverOf(d);
+          out.add(new DeviceBinding(d.address(), g.number(), d.originalDriver(),
+              d.originalOverride(), driver, !d.originalDriver().equals(Optional.of(driver))));
         }
       }
     }
@@ -495,6 +652,7 @@ public final class Provisioner {
     private Optional<PartitionContext> partitions = Optional.empty();
     private String vfioDriver = BindRequest.VFIO_PCI;
     private boolean resetBeforeBind = true;
+    private GpuDriverPolicy driverPolicy = GpuDriverPolicy.REBIND_PER_VM;
     private ProgressListener listener = ProgressListener.NONE;
 
     private Builder(Sysfs sysfs, LeaseLedger ledger) {
@@ -520,6 +678,18 @@ public final class Provisioner {
       return this;
     }
 
+    /**
+     * Where the host's GPUs sit between tenants (default {@link GpuDriverPolicy#REBIND_PER_VM}: on
+     * their host driver, so a device on a VFIO driver without a lease is in use outside gpuvirt and
+     * never allocated). {@link GpuDriverPolicy#STATIC_VFIO}: the host binds them to VFIO at boot,
+     * so such a device is free, and teardown leaves it on VFIO. Not for shared NVSwitch mode, where
+     * Fabric Manager needs the GPUs on their NVIDIA driver between tenants.
+     */
+    public Builder gpuDriverPolicy(GpuDriverPolicy value) {
+      this.driverPolicy = Objects.requireNonNull(value, "gpuDriverPolicy");
+      return this;
+    }
+
     /** Receives progress events. */
     public Builder listener(ProgressListener value) {
       this.listener = Objects.requireNonNull(value, "listener");
@@ -527,6 +697,11 @@ public final class Provisioner {
     }
 
     public Provisioner build() {
+      if (partitions.isPresent() && driverPolicy == GpuDriverPolicy.STATIC_VFIO) {
+        throw new InvalidValueException("a provisioner in shared NVSwitch mode (partitions) cannot"
+            + " use the STATIC_VFIO GPU driver policy: Fabric Manager needs the GPUs on their"
+            + " NVIDIA driver between tenants");
+      }
       return new Provisioner(this);
     }
   }

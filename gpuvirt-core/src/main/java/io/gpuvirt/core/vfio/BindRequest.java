@@ -57,6 +57,12 @@ public record BindRequest(Set<PciAddress> devices, String driver,
     return new Builder();
   }
 
+  /** A builder holding this request's devices, driver and flags. */
+  public Builder toBuilder() {
+    return builder().devices(devices).driver(driver).allowForeignDevices(allowedForeignDevices)
+        .resetBeforeBind(resetBeforeBind);
+  }
+
   /** Builds {@link BindRequest}s. */
   public static final class Builder {
     private final TreeSet<PciAddress> devices = new TreeSet<>();
@@ -73,6 +79,13 @@ public record BindRequest(Set<PciAddress> devices, String driver,
 
     public Builder devices(Collection<PciAddress> addresses) {
       devices.addAll(addresses);
+      return this;
+    }
+
+    /** Forgets the devices and allowed foreign devices given so far (keeps driver and flags). */
+    public Builder clearDevices() {
+      devices.clear();
+      allowed.clear();
       return this;
     }
 

@@ -160,7 +160,7 @@ final class LeaseLedgerTest {
     String text = Files.readString(ledger().file());
 
     assertTrue(text.contains("\"format\" : \"gpuvirt-lease-ledger\"")
-        && text.contains("\"version\" : 1"), text);
+        && text.contains("\"version\" : 2"), text);
   }
 
   @Test
@@ -183,12 +183,12 @@ final class LeaseLedgerTest {
   @Test
   void open_newerVersion_failsNamingBothVersions() throws Exception {
     Files.writeString(dir.resolve("leases.json"),
-        "{\"format\":\"gpuvirt-lease-ledger\",\"version\":2,\"leases\":[],\"holds\":[]}");
+        "{\"format\":\"gpuvirt-lease-ledger\",\"version\":3,\"leases\":[],\"holds\":[]}");
 
     LedgerFormatException e = assertThrows(LedgerFormatException.class, () -> ledger());
 
-    assertTrue(e.getMessage().contains("format version 2, written by a newer gpuvirt; this one "
-        + "reads version 1"), e.getMessage());
+    assertTrue(e.getMessage().contains("format version 3, written by a newer gpuvirt; this one "
+        + "reads version 2"), e.getMessage());
   }
 
   @Test

@@ -24,6 +24,7 @@ import io.gpuvirt.testkit.Fault;
 import io.gpuvirt.testkit.HostProfile;
 import io.gpuvirt.testkit.RandomHosts;
 import io.gpuvirt.testkit.SimulatedHost;
+import io.gpuvirt.testkit.fabric.FabricFault;
 import io.gpuvirt.testkit.fabric.FabricOperation;
 import java.util.ArrayList;
 import java.util.List;
@@ -210,7 +211,9 @@ final class FaultMatrixTest {
     f.add(StepFault.scanFails(ALLOCATE));
     f.add(StepFault.ledgerWriteFails(ALLOCATE));
     if (partitions) {
-      f.add(StepFault.fabricFails(ALLOCATE, FabricOperation.LIST, FmReturnCode.NOT_CONFIGURED));
+      // Fabric Manager still starting: refused twice, so the restart-aware retry meets it too.
+      f.add(StepFault.fabric(ALLOCATE, FabricFault.fail(FabricOperation.LIST,
+          FmReturnCode.NOT_CONFIGURED).times(2)));
       f.add(StepFault.fabricHangs(ALLOCATE, FabricOperation.LIST));
       f.add(StepFault.fabricFails(ALLOCATE, FabricOperation.UNSUPPORTED,
           FmReturnCode.GENERIC_ERROR));
