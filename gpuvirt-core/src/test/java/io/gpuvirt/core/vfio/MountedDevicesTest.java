@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -130,6 +131,16 @@ final class MountedDevicesTest {
         + "server:/export /mnt nfs4 rw 0 0\n");
 
     assertEquals(List.of(), backings());
+  }
+
+  @Test
+  void of_thisMachine_readsItsMountTableAndNamesOnlyItsPciDevices() {
+    Assumptions.assumeTrue(Files.isRegularFile(Path.of("/proc/self/mounts")), "no /proc here");
+    Sysfs host = Sysfs.host();
+
+    for (MountedDevices.Backing b : MountedDevices.of(host).orElseThrow()) {
+      assertTrue(host.exists(b.device().sysfsPath()), b + " names no PCI device of this host");
+    }
   }
 
   private List<MountedDevices.Backing> backings() {
