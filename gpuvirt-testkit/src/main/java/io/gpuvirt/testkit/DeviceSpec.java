@@ -1,6 +1,7 @@
 package io.gpuvirt.testkit;
 
 import io.gpuvirt.core.InvalidValueException;
+import io.gpuvirt.core.host.HostPaths;
 import io.gpuvirt.core.pci.Bar;
 import io.gpuvirt.core.pci.BusRange;
 import io.gpuvirt.core.pci.PciAddress;
@@ -39,12 +40,15 @@ import java.util.OptionalInt;
  * @param label the platform slot label ({@code label} file, lspci's {@code DeviceName})
  * @param acs whether the port implements Access Control Services (an extended capability)
  * @param sriov the SR-IOV capability of a physical function
+ * @param mounts the filesystems the host has mounted from this device (an NVMe controller's
+ *     namespaces and partitions): the tree gets their block devices under the device's directory,
+ *     {@code /sys/block}, {@code /sys/class/block} and a line each in {@code /proc/self/mounts}
  */
 public record DeviceSpec(PciAddress address, Optional<PciAddress> parent, PciId id,
     PciId subsystem, PciClass pciClass, int revision, Optional<BusRange> busRange,
     Optional<PciePortType> portType, List<Bar> bars, int numaNode, OptionalInt iommuGroup,
     Optional<String> driver, OptionalInt moduleId, boolean resettable, Optional<String> label,
-    boolean acs, Optional<SriovSpec> sriov) {
+    boolean acs, Optional<SriovSpec> sriov, List<MountSpec> mounts) {
 
   public DeviceSpec {
     Objects.requireNonNull(address, "address");
@@ -60,6 +64,7 @@ public record DeviceSpec(PciAddress address, Optional<PciAddress> parent, PciId 
     Objects.requireNonNull(label, "label of " + address);
     Objects.requireNonNull(sriov, "sriov of " + address);
     bars = List.copyOf(bars);
+    mounts = List.copyOf(mounts);
     if (revision < 0 || revision > 0xff) {
       throw new InvalidValueException(address + ": revision must be 0..0xff, was " + revision);
     }
@@ -125,6 +130,9 @@ public record DeviceSpec(PciAddress address, Optional<PciAddress> parent, PciId 
       if (sriov.isPresent()) {
         throw new InvalidValueException(address + ": a bridge cannot be an SR-IOV PF");
       }
+      if (!mounts.isEmpty()) {
+        throw new InvalidValueException(address + ": a bridge has no block devices to mount");
+      }
       if (busRange.get().secondary() <= address.bus()) {
         throw new InvalidValueException(address + ": the secondary bus "
             + busRange.get() + " must be above the bridge's own bus");
@@ -168,7 +176,58 @@ public record DeviceSpec(PciAddress address, Optional<PciAddress> parent, PciId 
     b.label = label;
     b.acs = acs;
     b.sriov = sriov;
+    b.mounts = new ArrayList<>(mounts);
     return b;
+  }
+
+  /**
+   * A filesystem mounted from an NVMe namespace of the device (an NVMe controller), as
+   * {@code /proc/self/mounts} lists it: {@code /dev/nvme0n1p2 / ext4 rw,relatime 0 0}.
+   *
+   * <pre>{@code
+   * DeviceSpec.MountSpec root = new DeviceSpec.MountSpec("nvme0n1", 2, "/", "ext4");
+   * }</pre>
+   *
+   * @param namespace the namespace's block device, {@code nvme<C>n<N>}; its controller is
+   *     {@code nvme<C>}
+   * @param partition the partition number (1 or more), or 0 for a filesystem on the whole namespace
+   * @param mountPoint where it is mounted: absolute, no newline or backslash (spaces and tabs are
+   *     written as the kernel escapes them, {@code \040})
+   * @param fsType the filesystem type ({@code ext4}, {@code xfs}, {@code vfat})
+   */
+  public record MountSpec(String namespace, int partition, String mountPoint, String fsType) {
+
+    public MountSpec {
+      if (namespace == null || !namespace.matches("nvme[0-9]{1,3}n[0-9]{1,3}")) {
+        throw new InvalidValueException("NVMe namespace '" + namespace
+            + "' must be nvme<controller>n<namespace>, such as nvme0n1");
+      }
+      if (partition < 0 || partition > 128) {
+        throw new InvalidValueException(namespace + ": partition must be 0 (whole namespace) to"
+            + " 128, was " + partition);
+      }
+      try {
+        HostPaths.check(mountPoint);
+      } catch (RuntimeException e) {
+        throw new InvalidValueException(namespace + ": mount point '" + mountPoint
+            + "' must be an absolute path without '.', '..', empty segments, newlines or"
+            + " backslashes", e);
+      }
+      if (fsType == null || !fsType.matches("[a-z0-9][a-z0-9._]{0,31}")) {
+        throw new InvalidValueException(namespace + ": filesystem type '" + fsType
+            + "' must be a kernel filesystem name such as ext4");
+      }
+    }
+
+    /** The controller, {@code nvme0} for {@code nvme0n1}. */
+    public String controller() {
+      return namespace.substring(0, namespace.lastIndexOf('n'));
+    }
+
+    /** The mounted block device's name: {@code nvme0n1p2}, or the namespace for partition 0. */
+    public String blockDevice() {
+      return partition == 0 ? namespace : namespace + "p" + partition;
+    }
   }
 
   /**
@@ -243,6 +302,7 @@ public record DeviceSpec(PciAddress address, Optional<PciAddress> parent, PciId 
     private Optional<String> label = Optional.empty();
     private boolean acs;
     private Optional<SriovSpec> sriov = Optional.empty();
+    private List<MountSpec> mounts = new ArrayList<>();
 
     private Builder(PciAddress address) {
       this.address = Objects.requireNonNull(address, "address");
@@ -349,9 +409,26 @@ public record DeviceSpec(PciAddress address, Optional<PciAddress> parent, PciId 
       return this;
     }
 
+    /** Adds a filesystem the host has mounted from this device (see {@link MountSpec}). */
+    public Builder mount(MountSpec value) {
+      this.mounts.add(Objects.requireNonNull(value, "mount"));
+      return this;
+    }
+
+    /** Adds a filesystem on {@code namespace} partition {@code partition} mounted at a point. */
+    public Builder mount(String namespace, int partition, String mountPoint, String fsType) {
+      return mount(new MountSpec(namespace, partition, mountPoint, fsType));
+    }
+
+    /** Replaces the mounted filesystems. */
+    public Builder mounts(List<MountSpec> value) {
+      this.mounts = new ArrayList<>(value);
+      return this;
+    }
+
     public DeviceSpec build() {
       return new DeviceSpec(address, parent, id, subsystem, pciClass, revision, busRange, portType,
-          bars, numaNode, iommuGroup, driver, moduleId, resettable, label, acs, sriov);
+          bars, numaNode, iommuGroup, driver, moduleId, resettable, label, acs, sriov, mounts);
     }
   }
 }

@@ -92,7 +92,8 @@ public final class HostProfile {
   /**
    * A workstation: a VGA GPU 10de:27b0 at {@code 01:00.0} with its HDMI audio function 10de:22bc at
    * {@code 01:00.1}, in one IOMMU group with the CPU root port above them (no ACS); an NVMe drive
-   * and a NIC; NUMA node -1.
+   * at {@code 02:00.0} that holds the root filesystem ({@code /dev/nvme0n1p2} on {@code /}, the
+   * EFI partition {@code /dev/nvme0n1p1} on {@code /boot/efi}); a NIC; NUMA node -1.
    */
   public static HostProfile workstation() {
     return Presets.workstation();

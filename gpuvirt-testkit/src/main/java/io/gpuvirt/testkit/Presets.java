@@ -262,7 +262,9 @@ final class Presets {
     PciAddress nicPort = a(0, 0x1c, 4);
     list.add(bridge(nvmePort, null, new PciId(0x8086, 0x7ab8), PciePortType.ROOT_PORT, 0x02, 0x02,
         -1));
-    list.add(nvme(a(0x02, 0, 0), nvmePort, 0x8400_0000L, -1));
+    // The system disk: the EFI partition and / (the cmdline's root=/dev/nvme0n1p2) on it.
+    list.add(nvme(a(0x02, 0, 0), nvmePort, 0x8400_0000L, -1)
+        .mount("nvme0n1", 1, "/boot/efi", "vfat").mount("nvme0n1", 2, "/", "ext4"));
     list.add(bridge(nicPort, null, new PciId(0x8086, 0x7abc), PciePortType.ROOT_PORT, 0x03, 0x03,
         -1));
     list.add(DeviceSpec.builder(a(0x03, 0, 0)).parent(nicPort).id(new PciId(0x8086, 0x125c))

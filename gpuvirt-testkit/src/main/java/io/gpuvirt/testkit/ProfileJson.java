@@ -80,6 +80,13 @@ final class ProfileJson {
       o.put("enabledVfs", s.enabledVfs());
       s.vfDriver().ifPresent(v -> o.put("vfDriver", v));
     });
+    if (!d.mounts().isEmpty()) {
+      ArrayNode mounts = n.putArray("mounts");
+      for (DeviceSpec.MountSpec m : d.mounts()) {
+        mounts.addObject().put("namespace", m.namespace()).put("partition", m.partition())
+            .put("mountPoint", m.mountPoint()).put("fsType", m.fsType());
+      }
+    }
     return n;
   }
 
@@ -152,6 +159,10 @@ final class ProfileJson {
     }
     if (n.hasNonNull("moduleId")) {
       b.moduleId(n.get("moduleId").asInt());
+    }
+    for (JsonNode m : n.path("mounts")) {
+      b.mount(text(m, "namespace"), m.path("partition").asInt(), text(m, "mountPoint"),
+          text(m, "fsType"));
     }
     if (n.hasNonNull("sriov")) {
       JsonNode s = n.get("sriov");

@@ -91,6 +91,25 @@ final class ProfileRules {
       throw bad(d, "it has no IOMMU group but other devices have one; with the IOMMU on every "
           + "device is in a group" + where);
     }
+    // Mounts: each controller on one device, each block device and mount point once.
+    Map<String, PciAddress> controllers = new HashMap<>();
+    Set<String> blockDevices = new HashSet<>();
+    Set<String> mountPoints = new HashSet<>();
+    for (DeviceSpec d : p.devices()) {
+      for (DeviceSpec.MountSpec m : d.mounts()) {
+        PciAddress owner = controllers.putIfAbsent(m.controller(), d.address());
+        if (owner != null && !owner.equals(d.address())) {
+          throw bad(d, "its NVMe controller " + m.controller() + " is already device " + owner
+              + "'s" + where);
+        }
+        if (!blockDevices.add(m.blockDevice())) {
+          throw bad(d, "block device " + m.blockDevice() + " is mounted twice" + where);
+        }
+        if (!mountPoints.add(m.mountPoint())) {
+          throw bad(d, "mount point " + m.mountPoint() + " is used twice" + where);
+        }
+      }
+    }
     // Module ids unique.
     Set<Integer> moduleIds = new HashSet<>();
     for (DeviceSpec d : p.devices()) {

@@ -87,7 +87,81 @@ final class TreeWriter {
         }
       }
     }
+    writeBlockDevices();
+    Files.createDirectories(root.resolve("proc/self"));
+    HostTree.write(root.resolve("proc/self/mounts"), mounts(profile));
     HostTree.write(root.resolve(HostTree.PROFILE_FILE), ProfileJson.write(profile));
+  }
+
+  /**
+   * The block devices of the profile's mounts, where the nvme driver puts them: the namespace
+   * {@code <device>/nvme/nvme0/nvme0n1} with its partitions {@code nvme0n1/nvme0n1p1} inside,
+   * linked from {@code /sys/block} (namespaces) and {@code /sys/class/block} (both).
+   */
+  private void writeBlockDevices() throws IOException {
+    Path root = tree.root();
+    int minor = 0;
+    for (DeviceSpec d : profile.devices()) {
+      for (DeviceSpec.MountSpec m : d.mounts()) {
+        Path namespace = tree.deviceDir(d.address()).resolve("nvme").resolve(m.controller())
+            .resolve(m.namespace());
+        if (!Files.isDirectory(namespace)) {
+          Files.createDirectories(namespace);
+          HostTree.write(namespace.resolve("dev"), "259:" + minor++ + "\n");
+          HostTree.write(namespace.resolve("size"), "1875385008\n");
+          Files.createDirectories(root.resolve("sys/block"));
+          Files.createDirectories(root.resolve("sys/class/block"));
+          HostTree.link(root.resolve("sys/block").resolve(m.namespace()), namespace);
+          HostTree.link(root.resolve("sys/class/block").resolve(m.namespace()), namespace);
+        }
+        if (m.partition() > 0) {
+          Path partition = namespace.resolve(m.blockDevice());
+          Files.createDirectories(partition);
+          HostTree.write(partition.resolve("dev"), "259:" + minor++ + "\n");
+          HostTree.write(partition.resolve("partition"), m.partition() + "\n");
+          HostTree.link(root.resolve("sys/class/block").resolve(m.blockDevice()), partition);
+        }
+      }
+    }
+  }
+
+  /**
+   * {@code /proc/self/mounts} as the kernel writes it: the root filesystem, the kernel's own
+   * filesystems, then the other mounts of the profile, with the kernel's octal escapes.
+   */
+  static String mounts(HostProfile profile) {
+    List<String> device = new ArrayList<>();
+    String rootLine = null;
+    for (DeviceSpec d : profile.devices()) {
+      for (DeviceSpec.MountSpec m : d.mounts()) {
+        String line = "/dev/" + m.blockDevice() + " " + escape(m.mountPoint()) + " " + m.fsType()
+            + " rw,relatime 0 0\n";
+        if (m.mountPoint().equals("/")) {
+          rootLine = line;
+        } else {
+          device.add(line);
+        }
+      }
+    }
+    StringBuilder s = new StringBuilder();
+    if (rootLine != null) {
+      s.append(rootLine);
+    }
+    s.append("sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0\n")
+        .append("proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n")
+        .append("udev /dev devtmpfs rw,nosuid,relatime,size=32803312k,nr_inodes=8200828,mode=755,"
+            + "inode64 0 0\n")
+        .append("tmpfs /run tmpfs rw,nosuid,nodev,noexec,relatime,size=6569732k,mode=755,inode64"
+            + " 0 0\n")
+        .append("tmpfs /dev/shm tmpfs rw,nosuid,nodev,inode64 0 0\n");
+    device.forEach(s::append);
+    return s.toString();
+  }
+
+  /** The kernel's escapes in {@code /proc/self/mounts}: space, tab, newline, backslash. */
+  private static String escape(String field) {
+    return field.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011")
+        .replace("\n", "\\012");
   }
 
   /** The devices ordered so that every bridge comes before what sits behind it. */

@@ -84,6 +84,16 @@ final class BindCommand implements Callable<Integer> {
           + " before binding.")
   boolean reset;
 
+  @Option(names = "--allow-mounted",
+      description = "Bind even a device that backs a mounted filesystem (the boot disk, say);"
+          + " without it such a device is refused, naming the block device and mount point.")
+  boolean allowMounted;
+
+  @Option(names = "--allow-non-vfio-driver",
+      description = "Bind to a --driver that is not a VFIO driver (vfio-pci or a *-vfio-pci /"
+          + " *_vfio_pci variant); without it such a driver is refused.")
+  boolean allowNonVfioDriver;
+
   @Option(names = "--root", paramLabel = "DIR", defaultValue = "/",
       description = "Host root that holds sys/ (default: ${DEFAULT-VALUE}).")
   Path root;
@@ -99,17 +109,18 @@ final class BindCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     if (restore && (spec.commandLine().getParseResult().hasMatchedOption("--driver")
-        || !allow.isEmpty() || reset || owner != null)) {
+        || !allow.isEmpty() || reset || owner != null || allowMounted || allowNonVfioDriver)) {
       throw new ParameterException(spec.commandLine(),
-          "--restore takes only BDFs, --root, --state and --json (not --owner, --driver, --allow"
-              + " or --reset): it puts back what the binding lease recorded");
+          "--restore takes only BDFs, --root, --state and --json (not --owner, --driver, --allow,"
+              + " --reset or --allow-*): it puts back what the binding lease recorded");
     }
     List<PciAddress> addresses = devices.stream().map(PciAddress::parse).distinct().toList();
     List<PciAddress> allowed = allow.stream().map(PciAddress::parse).toList();
     String holder = owner == null ? LeaseLedger.bindOwner(addresses.get(0))
         : AllocationRequest.checkOwner(owner);
     BindRequest request = restore ? null : BindRequest.builder().devices(addresses)
-        .allowForeignDevices(allowed).driver(driver).resetBeforeBind(reset).build();
+        .allowForeignDevices(allowed).driver(driver).resetBeforeBind(reset)
+        .allowMountedDevices(allowMounted).allowNonVfioDriver(allowNonVfioDriver).build();
     PrintWriter err = spec.commandLine().getErr();
     try (HostContext host = HostContext.open(root, state)) {
       io.gpuvirt.core.pci.Topology topology = host.scan();

@@ -3,24 +3,32 @@ package io.gpuvirt.examples.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.fabric.FabricManager;
 import io.gpuvirt.core.fabric.FabricManagerException;
 import io.gpuvirt.core.fabric.FabricPartition;
 import io.gpuvirt.core.fabric.PartitionGpu;
+import io.gpuvirt.core.ledger.LeaseLedger;
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.concurrent.Callable;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code gpuvirt partitions list|activate ID|deactivate ID}: NVIDIA Fabric Manager partitions.
- * Exit 0 on success, 1 when Fabric Manager refused (the return code by name on stderr), 2 on any
+ * {@code gpuvirt partitions list|activate ID|deactivate ID [--force]}: NVIDIA Fabric Manager
+ * partitions. Exit 0 on success, 1 when Fabric Manager refused (the return code by name on stderr)
+ * or when {@code deactivate} is refused because a gpuvirt lease holds the partition, 2 on any
  * other error.
  */
 @Command(name = "partitions", mixinStandardHelpOptions = true,
@@ -111,14 +119,54 @@ final class PartitionsCommand {
   }
 
   @Command(name = "deactivate", mixinStandardHelpOptions = true,
-      description = "Deactivate a partition (refused if it is not active).")
+      description = {"Deactivate a partition (refused if it is not active).",
+          "Refused (exit 1) while a gpuvirt lease in the state directory holds the partition:"
+              + " its VM would lose its NVLink fabric. Release the lease with 'gpuvirt teardown"
+              + " --owner OWNER', or pass --force."})
   static final class Deactivate implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin FabricOptions options;
     @Parameters(paramLabel = "ID", description = "The partition id.") int id;
 
+    @Option(names = "--state", paramLabel = "DIR",
+        description = "State directory whose lease ledger is checked (default: /var/lib/gpuvirt"
+            + " for /, else ROOT/var/lib/gpuvirt). A missing directory holds no leases and is"
+            + " not created.")
+    Path state;
+
+    @Option(names = "--force",
+        description = "Deactivate even if a gpuvirt lease holds the partition (the lease stays;"
+            + " 'gpuvirt status' then reports it).")
+    boolean force;
+
     @Override
     public Integer call() {
+      Path directory = HostContext.stateDirectory(options.root == null ? Path.of("/")
+          : options.root, state);
+      if (force || !Files.isDirectory(directory)) {
+        return deactivate();
+      }
+      // Under the operation lock, so that a provisioning cannot activate and lease it meanwhile.
+      LeaseLedger ledger = LeaseLedger.open(directory);
+      return ledger.underOperationLock(() -> {
+        Optional<Lease> holder = ledger.leases().stream()
+            .filter(l -> l.partitionId().equals(OptionalInt.of(id))).findFirst();
+        if (holder.isPresent()) {
+          String owner = holder.get().owner();
+          PrintWriter err = spec.commandLine().getErr();
+          err.println("gpuvirt: refused: partition " + id + " is held by the lease of " + owner
+              + " (" + ledger.file() + "); deactivating it would cut the NVLink fabric under"
+              + " that VM. Release it with 'gpuvirt teardown --owner " + owner
+              + (options.root == null ? "" : " --root " + options.root)
+              + (state == null ? "" : " --state " + state) + "', or pass --force");
+          err.flush();
+          return Cli.REFUSED;
+        }
+        return deactivate();
+      });
+    }
+
+    private int deactivate() {
       return withFabric(spec, options, fm -> {
         fm.deactivate(id);
         return result(options, id, false);

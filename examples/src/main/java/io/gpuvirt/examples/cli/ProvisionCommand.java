@@ -84,7 +84,8 @@ final class ProvisionCommand implements Callable<Integer> {
       Provisioned result;
       try {
         result = provisioner.provision(request);
-      } catch (AllocationRefusedException | ProvisioningException e) {
+      } catch (AllocationRefusedException | ProvisioningException
+          | io.gpuvirt.core.vfio.GroupRefusedException e) {
         err.println("gpuvirt: " + e.getMessage());
         err.flush();
         return Cli.REFUSED;

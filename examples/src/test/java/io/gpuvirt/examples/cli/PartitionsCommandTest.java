@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.gpuvirt.core.fabric.FabricManager;
 import io.gpuvirt.core.host.CommandRunner;
+import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.testkit.HostProfile;
 import io.gpuvirt.testkit.SimulatedHost;
 import io.gpuvirt.testkit.fabric.SimulatedFabric;
@@ -14,6 +16,7 @@ import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -60,6 +63,66 @@ final class PartitionsCommandTest {
     CliRun run = simulated("partitions", "deactivate", "5");
     assertTrue(run.exitCode() == 1 && run.err().contains("PARTITION_ID_NOT_IN_USE"),
         run.toString());
+  }
+
+  @Test
+  void deactivate_noStateDirectory_proceedsWithoutCreatingIt() {
+    CliRun run = simulated("partitions", "deactivate", "5");
+    assertTrue(run.exitCode() == 1 && run.err().contains("PARTITION_ID_NOT_IN_USE")
+        && !Files.exists(root.resolve("var/lib/gpuvirt")), run.toString());
+  }
+
+  /** Provisions {@code owner} on a simulated HGX B200 at the root; returns its partition. */
+  private int provisionTwoGpus(String owner) {
+    SimulatedHost.create(HostProfile.hgxB200(), root).close();
+    CliRun provision = CliRun.of("provision", "--gpus", "2", "--owner", owner, "--qemu-version",
+        "10.1.0", "--root", root.toString());
+    assertEquals(0, provision.exitCode(), provision.toString());
+    return LeaseLedger.open(root.resolve("var/lib/gpuvirt")).lease(owner).orElseThrow()
+        .partitionId().getAsInt();
+  }
+
+  private boolean active(int partition) {
+    try (FabricManager fm = SimulatedFabric.underHostRoot(root).connect()) {
+      return fm.listPartitions().stream().anyMatch(p -> p.id() == partition && p.active());
+    }
+  }
+
+  @Test
+  void deactivate_leasedPartition_exits1NamingOwnerAndTeardownAndKeepsItActive() {
+    int partition = provisionTwoGpus("vm-2");
+
+    CliRun run = simulated("partitions", "deactivate", Integer.toString(partition));
+
+    assertTrue(run.exitCode() == 1 && run.err().contains("held by the lease of vm-2")
+        && run.err().contains("gpuvirt teardown --owner vm-2") && run.err().contains("--force")
+        && active(partition), run.toString());
+  }
+
+  @Test
+  void deactivate_leasedPartitionForced_deactivatesIt() {
+    int partition = provisionTwoGpus("vm-2");
+
+    CliRun run = simulated("partitions", "deactivate", Integer.toString(partition), "--force");
+
+    assertTrue(run.exitCode() == 0 && !active(partition), run.toString());
+  }
+
+  @Test
+  void deactivate_partitionNoLeaseHolds_deactivatesIt() {
+    int leased = provisionTwoGpus("vm-2");
+    int other;
+    try (FabricManager fm = SimulatedFabric.underHostRoot(root).connect()) {
+      Set<Integer> busy = fm.listPartitions().stream().filter(p -> p.id() == leased)
+          .findFirst().orElseThrow().moduleIds();
+      other = fm.listPartitions().stream().filter(p -> p.size() == 1
+          && !busy.containsAll(p.moduleIds())).findFirst().orElseThrow().id();
+    }
+    assertEquals(0, simulated("partitions", "activate", Integer.toString(other)).exitCode());
+
+    CliRun run = simulated("partitions", "deactivate", Integer.toString(other));
+
+    assertTrue(run.exitCode() == 0 && !active(other) && active(leased), run.toString());
   }
 
   @Test

@@ -234,6 +234,15 @@ public final class Provisioner {
           + "; nothing was changed", e);
     }
 
+    // The binder's refusals (a foreign device, a mounted filesystem, a driver that is not a VFIO
+    // driver) come before anything changes on the host: no reset of a device that cannot be bound.
+    try {
+      binder.plan(bindRequest(lease, flow));
+    } catch (io.gpuvirt.core.vfio.GroupRefusedException e) {
+      undo(lease, ProvisionStep.ALLOCATE, reserved);
+      throw e;
+    }
+
     ProvisionStep step = ProvisionStep.RESET;
     PciAddress device = null;
     // Whether this call activated the partition: if activation itself fails (someone else

@@ -10,6 +10,11 @@ import java.util.TreeSet;
 /**
  * What to bind: devices whose IOMMU groups go to a VFIO driver.
  *
+ * <p>Two guard rails refuse a bind before anything on the host changes, each with an explicit
+ * override: a target driver that is not a VFIO driver ({@link VfioDrivers#isVfioDriver}), and an
+ * endpoint that backs a mounted filesystem (the NVMe drive holding {@code /}). See
+ * {@link Builder#allowNonVfioDriver} and {@link Builder#allowMountedDevices}.
+ *
  * <pre>{@code
  * BindRequest r = BindRequest.builder()
  *     .device(PciAddress.parse("0000:17:00.0"))
@@ -23,9 +28,14 @@ import java.util.TreeSet;
  *     shares the GPU's group on a switch without ACS); anything else in a group is refused
  * @param resetBeforeBind whether to function-reset each device that offers {@code reset} while it
  *     is still on its host driver
+ * @param allowNonVfioDriver whether {@code driver} may be a driver that is not a VFIO driver
+ *     (off by default: such a bind hands the devices to another host driver, not to a VM)
+ * @param allowMountedDevices whether an endpoint that backs a mounted filesystem may be bound
+ *     (off by default: unbinding it takes the filesystem away from the host)
  */
 public record BindRequest(Set<PciAddress> devices, String driver,
-    Set<PciAddress> allowedForeignDevices, boolean resetBeforeBind) {
+    Set<PciAddress> allowedForeignDevices, boolean resetBeforeBind, boolean allowNonVfioDriver,
+    boolean allowMountedDevices) {
 
   /** The default VFIO driver. */
   public static final String VFIO_PCI = "vfio-pci";
@@ -52,7 +62,10 @@ public record BindRequest(Set<PciAddress> devices, String driver,
     return driver;
   }
 
-  /** A builder: driver {@code vfio-pci}, no foreign devices allowed, no reset. */
+  /**
+   * A builder: driver {@code vfio-pci}, no foreign devices allowed, no reset, both guard rails on
+   * (no non-VFIO driver, no device that backs a mounted filesystem).
+   */
   public static Builder builder() {
     return new Builder();
   }
@@ -60,7 +73,8 @@ public record BindRequest(Set<PciAddress> devices, String driver,
   /** A builder holding this request's devices, driver and flags. */
   public Builder toBuilder() {
     return builder().devices(devices).driver(driver).allowForeignDevices(allowedForeignDevices)
-        .resetBeforeBind(resetBeforeBind);
+        .resetBeforeBind(resetBeforeBind).allowNonVfioDriver(allowNonVfioDriver)
+        .allowMountedDevices(allowMountedDevices);
   }
 
   /** Builds {@link BindRequest}s. */
@@ -69,6 +83,8 @@ public record BindRequest(Set<PciAddress> devices, String driver,
     private final TreeSet<PciAddress> allowed = new TreeSet<>();
     private String driver = VFIO_PCI;
     private boolean reset;
+    private boolean allowNonVfioDriver;
+    private boolean allowMountedDevices;
 
     private Builder() {}
 
@@ -109,8 +125,33 @@ public record BindRequest(Set<PciAddress> devices, String driver,
       return this;
     }
 
+    /**
+     * Allows binding to a driver that is not a VFIO driver (default false). Without it,
+     * {@link VfioBinder#plan} and {@link VfioBinder#bind} refuse such a request with a
+     * {@link GroupRefusedException} before any change: the devices would go to another host
+     * driver, not to a VM, and no lease would own them.
+     */
+    public Builder allowNonVfioDriver(boolean value) {
+      this.allowNonVfioDriver = value;
+      return this;
+    }
+
+    /**
+     * Allows binding an endpoint that backs a mounted filesystem (default false). Without it,
+     * {@link VfioBinder#plan} and {@link VfioBinder#bind} read the host's mount table
+     * ({@code /proc/self/mounts}), trace each mounted block device to its PCI function, and refuse
+     * with a {@link GroupRefusedException} naming the device, the block device and the mount point
+     * before any change, since unbinding the device would take the filesystem away from the host
+     * (the NVMe drive with {@code /} on it). A host without a mount table is refused too.
+     */
+    public Builder allowMountedDevices(boolean value) {
+      this.allowMountedDevices = value;
+      return this;
+    }
+
     public BindRequest build() {
-      return new BindRequest(devices, driver, allowed, reset);
+      return new BindRequest(devices, driver, allowed, reset, allowNonVfioDriver,
+          allowMountedDevices);
     }
   }
 

@@ -67,8 +67,10 @@ public final class VfioBinder {
    * The endpoints that binding {@code request} would move: every non-bridge member of each
    * requested device's IOMMU group, checked for foreign devices. Changes nothing.
    *
-   * @throws GroupRefusedException if the IOMMU is off, a device has no group, or a group holds an
-   *     endpoint that was neither requested, a function of a requested slot, nor allowed
+   * @throws GroupRefusedException if the IOMMU is off, a device has no group, a group holds an
+   *     endpoint that was neither requested, a function of a requested slot, nor allowed, the
+   *     driver is not a VFIO driver (unless {@link BindRequest#allowNonVfioDriver()}), or an
+   *     endpoint backs a mounted filesystem (unless {@link BindRequest#allowMountedDevices()})
    * @throws io.gpuvirt.core.pci.UnknownDeviceException if a requested device does not exist
    */
   public List<PciDevice> plan(BindRequest request) {
@@ -78,6 +80,14 @@ public final class VfioBinder {
   private List<PciDevice> plan(BindRequest request, Topology topology) {
     for (PciAddress address : request.sortedDevices()) {
       topology.require(address);
+    }
+    if (!request.allowNonVfioDriver() && !VfioDrivers.isVfioDriver(request.driver())) {
+      throw new GroupRefusedException("refusing to bind " + request.sortedDevices() + " to "
+          + request.driver() + ": it is not a VFIO driver (vfio-pci, or a variant whose name ends"
+          + " in -vfio-pci or _vfio_pci), so the devices would go to another host driver instead"
+          + " of a VM; bind to vfio-pci, or allow it explicitly (BindRequest.Builder"
+          + ".allowNonVfioDriver(true), --allow-non-vfio-driver) if that is what you mean",
+          List.of());
     }
     if (!topology.iommuEnabled()) {
       throw new GroupRefusedException("cannot bind " + request.sortedDevices() + " to "
@@ -140,7 +150,45 @@ public final class VfioBinder {
       }
     }
     endpoints.sort((a, b) -> a.address().compareTo(b.address()));
+    if (!request.allowMountedDevices()) {
+      refuseMounted(endpoints, topology);
+    }
     return List.copyOf(endpoints);
+  }
+
+  /**
+   * Refuses endpoints that back a mounted filesystem (unbinding them would pull the filesystem,
+   * often {@code /}, from under the host), and a host whose mount table cannot be read.
+   */
+  private void refuseMounted(List<PciDevice> endpoints, Topology topology) {
+    List<PciAddress> addresses = endpoints.stream().map(PciDevice::address).toList();
+    Optional<List<MountedDevices.Backing>> backings = MountedDevices.of(sysfs);
+    if (backings.isEmpty()) {
+      throw new GroupRefusedException("cannot bind " + addresses + ": gpuvirt cannot tell whether"
+          + " they back a mounted filesystem, because " + MountedDevices.MOUNTS + " does not exist"
+          + " on " + topology.source() + "; mount /proc, or allow it explicitly (BindRequest"
+          + ".Builder.allowMountedDevices(true), --allow-mounted)", List.of());
+    }
+    TreeMap<PciAddress, List<String>> mounted = new TreeMap<>();
+    for (MountedDevices.Backing b : backings.get()) {
+      if (addresses.contains(b.device())) {
+        mounted.computeIfAbsent(b.device(), d -> new ArrayList<>()).add(b.describe());
+      }
+    }
+    if (mounted.isEmpty()) {
+      return;
+    }
+    StringBuilder what = new StringBuilder();
+    mounted.forEach((device, mounts) -> {
+      PciDevice d = topology.require(device);
+      what.append(what.length() == 0 ? "" : "; ").append(device).append(" (").append(d.id())
+          .append(", driver ").append(d.driver().orElse("none")).append(") backs ")
+          .append(String.join(", ", mounts));
+    });
+    throw new GroupRefusedException("refusing to bind: " + what + ". Unbinding it would take"
+        + " the filesystem away from this host; unmount it first, or allow it explicitly"
+        + " (BindRequest.Builder.allowMountedDevices(true), --allow-mounted) if you are sure",
+        List.copyOf(mounted.keySet()));
   }
 
   /** The one bridge rule, {@link PciDevice#isBridge()}; bridges stay on the host. */
@@ -153,7 +201,9 @@ public final class VfioBinder {
    * on it are left alone ({@link DeviceBinding#boundByGpuvirt()} false), so binding twice is a
    * no-op the second time ({@link BindResult#alreadyBound()}).
    *
-   * @throws GroupRefusedException before any change, when a group cannot be handed over whole
+   * @throws GroupRefusedException before any change, when a group cannot be handed over whole,
+   *     the driver is not a VFIO driver or an endpoint backs a mounted filesystem (see
+   *     {@link #plan})
    * @throws io.gpuvirt.core.pci.UnknownDeviceException before any change, for a device the host
    *     does not have
    * @throws BindException when a step fails; it names the device, the step and the reason, and by
