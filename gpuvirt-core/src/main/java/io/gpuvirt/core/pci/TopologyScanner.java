@@ -55,6 +55,7 @@ import java.util.regex.Pattern;
 public final class TopologyScanner {
   static final String DEVICES = "/sys/bus/pci/devices";
   static final String IOMMU_GROUPS = "/sys/kernel/iommu_groups";
+  static final String DRIVERS = "/sys/bus/pci/drivers";
 
   private static final Pattern ROOT_BUS_DIR = Pattern.compile("pci([0-9a-f]{4,8}):([0-9a-f]{2})");
   private static final Pattern VIRTFN = Pattern.compile("virtfn([0-9]{1,5})");
@@ -155,12 +156,42 @@ public final class TopologyScanner {
   }
 
   /**
-   * The driver {@code a} is bound to now, from its {@code driver} link; empty when unbound. The one
-   * reader of the link, for the scanner and the binder alike.
+   * The driver {@code a} is bound to now, from its {@code driver} link; empty when there is no
+   * {@code driver} entry (unbound). The one reader of the link, for the scanner and the binder
+   * alike.
+   *
+   * <p>Strict, as the kernel makes it: the entry must be a symbolic link that resolves to an
+   * existing directory {@code /sys/bus/pci/drivers/NAME}, and NAME is returned. A regular file or
+   * directory named {@code driver}, a dangling link, a link loop or a link to anywhere else is a
+   * tree that is not Linux sysfs and raises {@link SysfsFormatException} naming the link.
    */
   public static Optional<String> driver(Sysfs sysfs, PciAddress a) {
-    return sysfs.readLink(a.sysfsPath("driver"))
-        .map(t -> SysfsAttributes.basename(a.sysfsPath("driver"), t));
+    String link = a.sysfsPath("driver");
+    Optional<String> target = sysfs.readLink(link);
+    String expected = "a link to a directory " + DRIVERS + "/NAME, as the kernel makes it";
+    if (target.isEmpty()) {
+      if (sysfs.exists(link)) {
+        throw new SysfsFormatException(link, "a file or directory, not a link", expected);
+      }
+      return Optional.empty();
+    }
+    if (!sysfs.isDirectory(link)) {
+      throw new SysfsFormatException(link, target.get() + " (dangling, a loop or not a directory)",
+          expected);
+    }
+    String canonical;
+    try {
+      canonical = sysfs.canonicalPath(link);
+    } catch (GpuvirtException e) {
+      throw new SysfsFormatException(link, target.get() + " (" + e.getMessage() + ")", expected);
+    }
+    String prefix = DRIVERS + "/";
+    String name = canonical.startsWith(prefix) ? canonical.substring(prefix.length()) : "";
+    if (name.isEmpty() || name.contains("/")) {
+      throw new SysfsFormatException(link, target.get() + " (resolves to " + canonical + ")",
+          expected);
+    }
+    return Optional.of(name);
   }
 
   /**
