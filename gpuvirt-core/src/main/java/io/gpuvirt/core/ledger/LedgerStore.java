@@ -2,8 +2,8 @@ package io.gpuvirt.core.ledger;
 
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.internal.AtomicFiles;
+import io.gpuvirt.core.internal.BoundedFiles;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Collection;
@@ -40,9 +40,12 @@ final class LedgerStore {
   TreeMap<String, Lease> read() {
     byte[] bytes;
     try {
-      bytes = Files.readAllBytes(file);
+      bytes = BoundedFiles.read(file, BoundedFiles.STATE_FILE_MAX);
     } catch (NoSuchFileException e) {
       return new TreeMap<>();
+    } catch (BoundedFiles.RefusedFileException e) {
+      throw new LedgerFormatException(file, "refusing the lease ledger " + file + ": it is "
+          + e.found() + ", not a ledger file; restore leases.json from a backup", e);
     } catch (IOException e) {
       throw new LedgerException(file, "cannot read the lease ledger " + file + " (" + e
           + "); check its permissions", e);
