@@ -64,6 +64,9 @@ final class QemuOptions {
         source = "probed " + QemuCommandBuilder.DEFAULT_BINARY + " on PATH";
         return probed;
       } catch (CommandException e) {
+        if (e.timedOut()) {
+          throw e; // installed but hung: never guess past a program that does not answer
+        }
         // Not installed here (a control host, a CI machine): assume a version and say so.
       }
     }
