@@ -27,9 +27,11 @@ import java.util.regex.Pattern;
  * <ul>
  *   <li>parent and root bus from the entry's canonical path: the parent directory is the upstream
  *       bridge when its name is a PCI address, or the root bus {@code pciDDDD:BB};
- *   <li>{@code vendor}, {@code device}, {@code class} (required); {@code subsystem_vendor} and
+ *   <li>{@code vendor}, {@code device}, {@code class} (required), exactly as the kernel prints them
+ *       ({@code 0x%04x}, class {@code 0x%06x}, revision {@code 0x%02x}); {@code subsystem_vendor} and
  *       {@code subsystem_device} (missing: 0), {@code revision} (missing: 0);
- *   <li>{@code driver} link (missing: no driver), {@code driver_override} (missing, empty or
+ *   <li>{@code driver} link (missing: no driver; otherwise it must resolve to a directory
+ *       {@code /sys/bus/pci/drivers/NAME}), {@code driver_override} (missing, empty or
  *       {@code (null)}: none), {@code iommu_group} link (missing: no group), {@code numa_node}
  *       (missing: -1);
  *   <li>BARs from lines 0 to 5 of {@code resource} (required);
@@ -72,10 +74,7 @@ public final class TopologyScanner {
    */
   public static Topology scan(Sysfs sysfs) {
     String source = "host root " + sysfs.root();
-    if (!sysfs.isDirectory(DEVICES)) {
-      throw new GpuvirtException(source + " is not a sysfs tree: " + DEVICES
-          + " is missing; pass the directory that holds sys/ (the real host is /)");
-    }
+    requireSysfsTree(sysfs);
     Map<PciAddress, PciDevice> devices = new TreeMap<>();
     for (String name : sysfs.list(DEVICES)) {
       PciAddress address = SysfsAttributes.address(DEVICES, name);
@@ -84,6 +83,20 @@ public final class TopologyScanner {
     List<IommuGroup> groups = readGroups(sysfs);
     checkConsistent(devices, groups);
     return new Topology(source, List.copyOf(devices.values()), groups);
+  }
+
+  /**
+   * Checks that the root behind {@code sysfs} is a sysfs tree (it has {@code /sys/bus/pci/devices}),
+   * the rule {@link #scan} applies; callers that write state next to a host root check it first, so
+   * that a wrong root is refused before anything is written.
+   *
+   * @throws GpuvirtException naming the root and the fix when it is not
+   */
+  public static void requireSysfsTree(Sysfs sysfs) {
+    if (!sysfs.isDirectory(DEVICES)) {
+      throw new GpuvirtException("host root " + sysfs.root() + " is not a sysfs tree: " + DEVICES
+          + " is missing; pass the directory that holds sys/ (the real host is /)");
+    }
   }
 
   private static PciDevice readDevice(Sysfs sysfs, PciAddress a) {
