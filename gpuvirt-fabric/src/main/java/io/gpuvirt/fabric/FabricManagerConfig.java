@@ -130,7 +130,7 @@ public final class FabricManagerConfig {
   private int integer(String key, Map<String, Integer> lines, int min, int max) {
     String v = value(key).orElse(DEFAULTS.get(key));
     try {
-      int n = Integer.parseInt(v);
+      int n = v.matches("-?[0-9]{1,9}") ? Integer.parseInt(v) : min - 1; // ASCII digits only
       if (n >= min && n <= max) {
         return n;
       }

@@ -60,6 +60,9 @@ public record FmAddress(Kind kind, String value) {
       String port = value.substring(colon + 1);
       int n;
       try {
+        if (!port.matches("[0-9]{1,5}")) { // ASCII digits only: no sign, no other digits
+          throw new NumberFormatException(port);
+        }
         n = Integer.parseInt(port);
       } catch (NumberFormatException e) {
         throw new InvalidValueException("Fabric Manager address '" + value + "' has port '"

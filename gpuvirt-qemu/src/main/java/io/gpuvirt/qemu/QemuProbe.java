@@ -57,7 +57,18 @@ public final class QemuProbe {
    */
   public static QemuCapabilities probe(CommandRunner runner, String binary,
       List<String> extraDeviceTypes) {
+    return probe(runner, binary, extraDeviceTypes, TIMEOUT);
+  }
+
+  /**
+   * As {@link #probe(CommandRunner, String, List)}, with {@code timeout} for each probing run
+   * instead of {@link #TIMEOUT}. A run past it is killed (with what it started) and raises
+   * {@link io.gpuvirt.core.host.CommandException} naming the binary, its argv and the timeout.
+   */
+  public static QemuCapabilities probe(CommandRunner runner, String binary,
+      List<String> extraDeviceTypes, Duration timeout) {
     Objects.requireNonNull(runner, "runner");
+    Objects.requireNonNull(timeout, "timeout");
     Objects.requireNonNull(binary, "binary");
     Set<String> types = new LinkedHashSet<>(DEFAULT_DEVICE_TYPES);
     for (String t : extraDeviceTypes) {
@@ -67,13 +78,13 @@ public final class QemuProbe {
       }
       types.add(t);
     }
-    CommandResult version = run(runner, binary, "--version");
+    CommandResult version = run(runner, timeout, binary, "--version");
     QemuCapabilities.Builder caps = QemuCapabilities.builder(parseVersion(binary, version.stdout()));
-    caps.machines(parseMachines(binary, run(runner, binary, "-machine", "help").stdout()));
-    caps.accelerators(parseAccelerators(run(runner, binary, "-accel", "help").stdout()));
+    caps.machines(parseMachines(binary, run(runner, timeout, binary, "-machine", "help").stdout()));
+    caps.accelerators(parseAccelerators(run(runner, timeout, binary, "-accel", "help").stdout()));
     for (String type : types) {
       CommandResult r = runner.run(Command.of(binary, "-device", type + ",help")
-          .withTimeout(TIMEOUT));
+          .withTimeout(timeout));
       // QEMU exits 0 even for an unknown device; the text says which case it is.
       if (r.stdout().strip().startsWith(type + " options:")
           || r.stdout().contains("There are no options for " + type)) {
@@ -158,8 +169,9 @@ public final class QemuProbe {
     return List.copyOf(props);
   }
 
-  private static CommandResult run(CommandRunner runner, String binary, String... args) {
-    CommandResult r = runner.run(Command.of(binary, args).withTimeout(TIMEOUT));
+  private static CommandResult run(CommandRunner runner, Duration timeout, String binary,
+      String... args) {
+    CommandResult r = runner.run(Command.of(binary, args).withTimeout(timeout));
     if (!r.succeeded()) {
       throw new QemuException(binary + " " + String.join(" ", args) + " exited "
           + r.exitCode() + " while probing QEMU's capabilities (stderr: '"

@@ -44,6 +44,7 @@ final class AllocateCommand implements Callable<Integer> {
   int count;
 
   @Option(names = "--owner", required = true, paramLabel = "ID",
+      converter = Cli.OwnerConverter.class,
       description = "Who the devices are for, such as vm-42 (letters, digits, . _ : @ -).")
   String owner;
 

@@ -1,9 +1,24 @@
 package io.gpuvirt.examples.cli;
 
 import io.gpuvirt.core.GpuvirtException;
+import io.gpuvirt.core.InvalidValueException;
+import io.gpuvirt.core.alloc.AllocationRequest;
+import java.util.regex.Pattern;
 import picocli.CommandLine;
 
-/** Shared CLI plumbing: exit codes and error printing. */
+/**
+ * Shared CLI plumbing: exit codes, error printing and the rules every argument passes before a
+ * command runs.
+ *
+ * <ul>
+ *   <li>No argument files: picocli's {@code @FILE} expansion is off, so {@code --owner @F} is the
+ *       owner id {@code @F} (and refused), never the content of the file F.
+ *   <li>Numbers: every {@code int}/{@code long} option and parameter takes ASCII digits only
+ *       ({@code [0-9]+}): no sign, no {@code 0x}, no Arabic-Indic or full-width digits.
+ *   <li>Owner ids: every {@code --owner} goes through {@link AllocationRequest#checkOwner}.
+ *   <li>A bad argument is one line on stderr and exit code 2; nothing has run yet.
+ * </ul>
+ */
 final class Cli {
   /** The operation succeeded. */
   static final int OK = 0;
@@ -12,10 +27,17 @@ final class Cli {
   /** Any other error. */
   static final int ERROR = 2;
 
+  private static final Pattern ASCII_DIGITS = Pattern.compile("[0-9]{1,19}");
+
   private Cli() {}
 
   static CommandLine commandLine(Object root) {
     CommandLine cl = new CommandLine(root);
+    cl.setExpandAtFiles(false);
+    cl.registerConverter(Integer.class, v -> (int) number(v, Integer.MAX_VALUE));
+    cl.registerConverter(Integer.TYPE, v -> (int) number(v, Integer.MAX_VALUE));
+    cl.registerConverter(Long.class, v -> number(v, Long.MAX_VALUE));
+    cl.registerConverter(Long.TYPE, v -> number(v, Long.MAX_VALUE));
     cl.setExitCodeExceptionMapper(e -> ERROR);
     cl.setExecutionExceptionHandler((e, cmd, parseResult) -> {
       if (e instanceof GpuvirtException || e instanceof IllegalArgumentException) {
@@ -28,10 +50,58 @@ final class Cli {
       return ERROR;
     });
     cl.setParameterExceptionHandler((e, args) -> {
-      e.getCommandLine().getErr().println("gpuvirt: " + e.getMessage());
-      e.getCommandLine().usage(e.getCommandLine().getErr());
+      CommandLine failed = e.getCommandLine();
+      failed.getErr().println("gpuvirt: " + oneLine(e.getMessage()) + " (see '"
+          + failed.getCommandSpec().qualifiedName() + " --help')");
       return ERROR;
     });
     return cl;
+  }
+
+  /**
+   * A non-negative decimal number of ASCII digits, at most {@code max}.
+   *
+   * @throws CommandLine.TypeConversionException quoting the value; picocli adds the option name
+   */
+  static long number(String value, long max) {
+    if (!ASCII_DIGITS.matcher(value).matches()) {
+      throw new CommandLine.TypeConversionException("'" + printable(value)
+          + "' is not a number: use the ASCII digits 0-9 only (no sign, no 0x, no other digits)");
+    }
+    long n;
+    try {
+      n = Long.parseLong(value);
+    } catch (NumberFormatException e) {
+      n = -1;
+    }
+    if (n < 0 || n > max) {
+      throw new CommandLine.TypeConversionException("'" + value + "' is larger than " + max);
+    }
+    return n;
+  }
+
+  /** Checks an owner id with the library's one rule, for {@code --owner} options. */
+  static final class OwnerConverter implements CommandLine.ITypeConverter<String> {
+    @Override
+    public String convert(String value) {
+      try {
+        return AllocationRequest.checkOwner(value);
+      } catch (InvalidValueException e) {
+        throw new CommandLine.TypeConversionException(e.getMessage());
+      }
+    }
+  }
+
+  /** The text with line breaks shown as {@code \n}, so that an error stays on one line. */
+  static String oneLine(String text) {
+    return String.valueOf(text).replace("\r", "\\r").replace("\n", "\\n");
+  }
+
+  /** The text with control and non-ASCII characters shown as Java-style unicode escapes. */
+  static String printable(String text) {
+    StringBuilder s = new StringBuilder();
+    text.chars().limit(64).forEach(c -> s.append(c >= 0x20 && c < 0x7f ? String.valueOf((char) c)
+        : String.format("\\u%04x", c)));
+    return text.length() > 64 ? s + "..." : s.toString();
   }
 }

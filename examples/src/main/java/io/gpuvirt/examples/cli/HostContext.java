@@ -61,9 +61,22 @@ final class HostContext implements AutoCloseable {
 
   /** The host at {@code root}, simulated if a simulated host was written there. */
   static HostContext open(Path root, Path state) {
+    requireHostRoot(root);
     Optional<SimulatedHost> simulated = isSimulated(root)
         ? Optional.of(SimulatedHost.open(root)) : Optional.empty();
     return new HostContext(root, simulated, stateDirectory(root, state), false);
+  }
+
+  /**
+   * Refuses a {@code --root} that is empty or not a sysfs tree (a simulated host is one), before
+   * anything is written: no state directory, no demo host, nothing in the current directory.
+   */
+  static void requireHostRoot(Path root) {
+    if (root.toString().isEmpty()) {
+      throw new GpuvirtException("--root is empty; pass / for this host or the directory of a"
+          + " simulated host");
+    }
+    TopologyScanner.requireSysfsTree(Sysfs.at(root));
   }
 
   /**

@@ -31,8 +31,11 @@ final class HostOptions {
     return HostContext.openExistingDemo(Optional.ofNullable(root), state);
   }
 
-  /** The state directory, without opening the host. */
+  /** The state directory, without opening the host (a --root given must be a sysfs tree). */
   Path stateDirectory() {
+    if (root != null) {
+      HostContext.requireHostRoot(root);
+    }
     return HostContext.stateDirectory(root == null ? Path.of("/") : root, state);
   }
 

@@ -22,7 +22,8 @@ import picocli.CommandLine.Spec;
 final class LeasesCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--owner", paramLabel = "ID", description = "Show only this owner's lease, in full.")
+  @Option(names = "--owner", paramLabel = "ID",
+      converter = Cli.OwnerConverter.class, description = "Show only this owner's lease, in full.")
   Optional<String> owner;
 
   @Mixin HostOptions hostOptions;

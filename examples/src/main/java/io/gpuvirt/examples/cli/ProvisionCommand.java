@@ -48,7 +48,7 @@ final class ProvisionCommand implements Callable<Integer> {
   int gpus;
 
   @Option(names = "--owner", required = true, paramLabel = "ID",
-      description = "The VM (lease owner), e.g. vm-42.")
+      converter = Cli.OwnerConverter.class, description = "The VM (lease owner), e.g. vm-42.")
   String owner;
 
   @Option(names = "--device", paramLabel = "SELECTOR", defaultValue = "gpu",

@@ -25,7 +25,8 @@ import picocli.CommandLine.Spec;
 final class QemuArgsCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--owner", required = true, paramLabel = "ID", description = "The VM.")
+  @Option(names = "--owner", required = true, paramLabel = "ID",
+      converter = Cli.OwnerConverter.class, description = "The VM.")
   String owner;
 
   @Mixin HostOptions hostOptions;

@@ -34,6 +34,11 @@ final class QemuOptions {
       description = "Guest memory in GiB (default: ${DEFAULT-VALUE}).")
   long memoryGib;
 
+  @Option(names = "--qemu-timeout", paramLabel = "SECONDS", defaultValue = "30",
+      description = "How long each run of the QEMU binary while probing may take before it is"
+          + " killed (default: ${DEFAULT-VALUE}).")
+  long timeoutSeconds;
+
   /** What the capabilities came from, for output. */
   String source;
   private QemuCapabilities capabilities;
@@ -50,20 +55,27 @@ final class QemuOptions {
     if (memoryGib <= 0) {
       throw new InvalidValueException("--memory-gib must be at least 1, was " + memoryGib);
     }
+    if (timeoutSeconds <= 0) {
+      throw new InvalidValueException("--qemu-timeout must be at least 1 second, was "
+          + timeoutSeconds);
+    }
     if (binary != null && version != null) {
       throw new InvalidValueException("give --qemu or --qemu-version, not both");
     }
     if (binary != null) {
       source = "probed " + binary;
-      return QemuProbe.probe(CommandRunner.system(), binary);
+      return QemuProbe.probe(CommandRunner.system(), binary, List.of(), timeout());
     }
     if (version == null) {
       try {
         QemuCapabilities probed = QemuProbe.probe(CommandRunner.system(),
-            QemuCommandBuilder.DEFAULT_BINARY);
+            QemuCommandBuilder.DEFAULT_BINARY, List.of(), timeout());
         source = "probed " + QemuCommandBuilder.DEFAULT_BINARY + " on PATH";
         return probed;
       } catch (CommandException e) {
+        if (e.timedOut()) {
+          throw e; // installed but hung: never guess past a program that does not answer
+        }
         // Not installed here (a control host, a CI machine): assume a version and say so.
       }
     }
@@ -71,6 +83,10 @@ final class QemuOptions {
     source = "assumed QEMU " + assumed + " (not probed; pass --qemu BIN to probe the binary the"
         + " VM will run, or --qemu-version X.Y.Z)";
     return QemuCapabilities.assumed(QemuVersion.parse(assumed));
+  }
+
+  private java.time.Duration timeout() {
+    return java.time.Duration.ofSeconds(timeoutSeconds);
   }
 
   /** The QEMU command line for a lease's devices. */

@@ -26,7 +26,8 @@ import picocli.CommandLine.Spec;
 final class ReleaseCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--owner", required = true, paramLabel = "ID", description = "The owner.")
+  @Option(names = "--owner", required = true, paramLabel = "ID",
+      converter = Cli.OwnerConverter.class, description = "The owner.")
   String owner;
 
   @Mixin HostOptions hostOptions;

@@ -23,7 +23,8 @@ import picocli.CommandLine.Spec;
 final class TeardownCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--owner", required = true, paramLabel = "ID", description = "The VM.")
+  @Option(names = "--owner", required = true, paramLabel = "ID",
+      converter = Cli.OwnerConverter.class, description = "The VM.")
   String owner;
 
   @Mixin HostOptions hostOptions;

@@ -49,6 +49,7 @@ public final class GuestCheckCommand implements Callable<Integer> {
   /** A command line for this command alone, with the exit codes above. */
   static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new GuestCheckCommand());
+    cl.setExpandAtFiles(false); // no @FILE argument files, as in the gpuvirt CLI
     cl.setExitCodeExceptionMapper(e -> ERROR);
     cl.setExecutionExceptionHandler((e, cmd, parseResult) -> {
       cmd.getErr().println("gpuvirt guest-check: " + (e instanceof GpuvirtException

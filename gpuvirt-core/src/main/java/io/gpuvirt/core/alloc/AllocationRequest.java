@@ -45,13 +45,24 @@ public record AllocationRequest(String owner, int count, DeviceSelector selector
   }
 
   /**
-   * Checks an owner id and returns it.
+   * Checks an owner id and returns it. The one rule for owner ids, everywhere (requests, leases,
+   * the ledger, the CLI's {@code --owner}): 1 to 128 ASCII characters, the first an ASCII letter or
+   * digit, the rest ASCII letters, digits and {@code . _ : @ -}; as a pattern
+   * {@code [A-Za-z0-9][A-Za-z0-9._:@-]{0,127}}. So no spaces, no line breaks, no non-ASCII letters,
+   * and no leading {@code @}, {@code -} or {@code .} (which a shell or CLI could read as an
+   * argument file, an option or a hidden path). Examples: {@code vm-42},
+   * {@code tenant7:vm-0001.eu-west}.
    *
-   * @throws InvalidValueException naming the id and the characters allowed
+   * @throws InvalidValueException naming the id (control and non-ASCII characters shown as
+   *     Java-style unicode escapes, so the message stays on one line) and the characters allowed
    */
   public static String checkOwner(String owner) {
     if (owner == null || !OWNER.matcher(owner).matches()) {
-      throw new InvalidValueException("invalid owner id '" + owner + "': use 1 to 128 letters, "
+      String shown = owner == null ? "null" : owner.chars().limit(64)
+          .mapToObj(c -> c >= 0x20 && c < 0x7f ? String.valueOf((char) c)
+              : String.format("\\u%04x", c))
+          .collect(java.util.stream.Collectors.joining()) + (owner.length() > 64 ? "..." : "");
+      throw new InvalidValueException("invalid owner id '" + shown + "': use 1 to 128 letters, "
           + "digits and . _ : @ -, starting with a letter or digit (for example vm-42)");
     }
     return owner;

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.host.HostAccessException;
 import io.gpuvirt.core.internal.AtomicFiles;
+import io.gpuvirt.core.internal.BoundedFiles;
 import io.gpuvirt.core.internal.DirectoryLock;
 import io.gpuvirt.core.pci.InvalidPciAddressException;
 import io.gpuvirt.core.pci.PciAddress;
@@ -61,9 +62,14 @@ public final class ModuleIdMapStore {
   public Optional<ModuleIdMap> load() {
     String text;
     try {
-      text = Files.readString(file(), StandardCharsets.UTF_8);
+      text = new String(BoundedFiles.read(file(), BoundedFiles.STATE_FILE_MAX),
+          StandardCharsets.UTF_8);
     } catch (NoSuchFileException e) {
       return Optional.empty();
+    } catch (BoundedFiles.RefusedFileException e) {
+      throw new HostAccessException(file().toString(), "refusing the module-id map " + file()
+          + ": it is " + e.found() + ", not a map file; delete it and run 'gpuvirt module-ids'"
+          + " while the GPUs are on the nvidia driver", e);
     } catch (IOException e) {
       throw new HostAccessException(file().toString(), "could not read the module-id map "
           + file() + ": " + e.getMessage(), e);
@@ -127,12 +133,10 @@ public final class ModuleIdMapStore {
     }
     Map<Integer, PciAddress> byModuleId = new TreeMap<>();
     for (Map.Entry<String, JsonNode> e : ids.properties()) {
-      int id;
-      try {
-        id = Integer.parseInt(e.getKey());
-      } catch (NumberFormatException ex) {
-        throw corrupt("module id '" + e.getKey() + "' is not a number");
+      if (!e.getKey().matches("[0-9]{1,9}")) { // ASCII digits only: no sign, no other digits
+        throw corrupt("module id '" + e.getKey() + "' is not a number (ASCII digits 0-9)");
       }
+      int id = Integer.parseInt(e.getKey());
       if (!e.getValue().isTextual()) {
         throw corrupt("module id " + id + " maps to " + e.getValue() + ", not an address string");
       }

@@ -17,14 +17,21 @@ import java.util.TreeMap;
  * }</pre>
  *
  * @param argv program and arguments; the first element is the program
- * @param timeout how long the program may run before it is killed
+ * @param timeout how long the program may run before it and the processes it started are killed
+ *     (default {@link #DEFAULT_TIMEOUT})
  * @param stdin text written to the program's standard input, if any
  * @param environment variables added to the inherited environment
  */
 public record Command(List<String> argv, Duration timeout, Optional<String> stdin,
     Map<String, String> environment) {
 
-  /** The timeout used when none is given. */
+  /**
+   * The timeout used when none is given: 60 seconds. Every command has a timeout; callers that know
+   * their program set their own with {@link #withTimeout} (QEMU probes 30 s, fmpm 30 s,
+   * {@code nvidia-smi -q} 120 s). When it expires the program and the processes it started are
+   * killed and {@link CommandRunner#run} raises {@link CommandException} naming the program, its
+   * argv and the timeout.
+   */
   public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(60);
 
   public Command {
@@ -67,6 +74,12 @@ public record Command(List<String> argv, Duration timeout, Optional<String> stdi
 
   public Command withEnvironment(Map<String, String> extra) {
     return new Command(argv, timeout, stdin, extra);
+  }
+
+  /** A timeout for messages: {@code 30 s}, or {@code 250 ms} below a second. */
+  static String describe(Duration timeout) {
+    return timeout.toMillis() < 1000 || timeout.toMillis() % 1000 != 0
+        ? timeout.toMillis() + " ms" : timeout.toSeconds() + " s";
   }
 
   /** The program, {@code argv.get(0)}. */

@@ -1,5 +1,6 @@
 package io.gpuvirt.core.host;
 
+import io.gpuvirt.core.internal.BoundedFiles;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -14,8 +15,22 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 
-/** {@link Sysfs} over a directory of the local file system. */
+/**
+ * {@link Sysfs} over a directory of the local file system.
+ *
+ * <p>Reads are bounded: only a regular file (or a link to one) is opened; a FIFO, a device, a
+ * socket or a directory is refused by name before it is opened (opening a FIFO blocks, reading
+ * {@code /dev/zero} never ends). A file under {@code /sys} holds at most {@value #SYSFS_MAX} bytes
+ * (a sysfs attribute is at most a page; PCI {@code config} is up to 4096), any other host file
+ * ({@code /proc/cmdline}, {@code /etc/modprobe.d/...}) at most {@value #OTHER_MAX} bytes. Anything
+ * else raises {@link SysfsFormatException} naming the file.
+ */
 final class FileSystemSysfs implements Sysfs {
+  /** The most a file under {@code /sys} may hold: one page. */
+  static final int SYSFS_MAX = 4096;
+  /** The most any other host file read through the seam may hold: 1 MiB. */
+  static final int OTHER_MAX = 1024 * 1024;
+
   private final Path root;
 
   FileSystemSysfs(Path root) {
@@ -54,8 +69,13 @@ final class FileSystemSysfs implements Sysfs {
 
   @Override
   public byte[] readBytes(String path) {
+    Path file = local(path);
+    int max = path.startsWith("/sys/") ? SYSFS_MAX : OTHER_MAX;
     try {
-      return Files.readAllBytes(local(path));
+      return BoundedFiles.read(file, max);
+    } catch (BoundedFiles.RefusedFileException e) {
+      throw new SysfsFormatException(path, e.found(), "a regular file of at most " + max
+          + " bytes" + (max == SYSFS_MAX ? " (a sysfs attribute is at most a page)" : ""));
     } catch (IOException e) {
       throw failure("reading", path, e);
     }

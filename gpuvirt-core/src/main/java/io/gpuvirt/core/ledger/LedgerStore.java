@@ -2,6 +2,7 @@ package io.gpuvirt.core.ledger;
 
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.internal.AtomicFiles;
+import io.gpuvirt.core.internal.BoundedFiles;
 import io.gpuvirt.core.vfio.BindingStore;
 import io.gpuvirt.core.vfio.StoredBinding;
 import java.io.IOException;
@@ -62,15 +63,18 @@ final class LedgerStore {
   /** The file's bytes, or null when there is no ledger file. */
   private byte[] readBytes() {
     try {
-      return Files.readAllBytes(file);
-    } catch (NoSuchFileException e) {
-      if (Files.isSymbolicLink(file)) {
-        throw new LedgerException(file, "the lease ledger " + file + " is a symbolic link to a"
-            + " file that does not exist; gpuvirt will not take it for an empty ledger (the leases"
-            + " it pointed to would be forgotten). Restore the file it points to or remove the"
-            + " link", e);
+      if (Files.isSymbolicLink(file) && !Files.exists(file)) {
+        throw new LedgerFormatException(file, "the lease ledger " + file + " is a symbolic link"
+            + " to a file that does not exist; gpuvirt will not take it for an empty ledger (the"
+            + " leases it pointed to would be forgotten). Restore the file it points to or remove"
+            + " the link");
       }
+      return BoundedFiles.read(file, BoundedFiles.STATE_FILE_MAX);
+    } catch (NoSuchFileException e) {
       return null;
+    } catch (BoundedFiles.RefusedFileException e) {
+      throw new LedgerFormatException(file, "refusing the lease ledger " + file + ": it is "
+          + e.found() + ", not a ledger file; restore leases.json from a backup", e);
     } catch (IOException e) {
       throw new LedgerException(file, "cannot read the lease ledger " + file + " (" + e
           + "); check its permissions", e);

@@ -36,18 +36,21 @@ final class SysfsAttributes {
   private SysfsAttributes() {}
 
   /**
-   * A hexadecimal attribute as the kernel writes it: {@code 0x} and 1 to {@code maxDigits} hex
-   * digits, then an optional newline ({@code "0x10de\n"}, {@code "0x30200"}).
+   * A hexadecimal attribute exactly as the kernel writes it: {@code 0x}, exactly {@code digits}
+   * lower-case hex digits and one newline ({@code "0x10de\n"} from {@code 0x%04x},
+   * {@code "0x030200\n"} from {@code 0x%06x}, {@code "0xa1\n"} from {@code 0x%02x}). Anything else
+   * ({@code 0x10}, {@code 0X10DE}, no newline, a sign, full-width digits) is not what Linux writes
+   * and is refused naming the file.
    */
-  static int hex(String path, String content, int maxDigits) {
-    String value = oneLine(path, content, "0x followed by up to " + maxDigits + " hex digits");
-    if (!value.startsWith("0x") || value.length() < 3 || value.length() > maxDigits + 2
-        || !isHexDigits(value, 2)) {
-      throw new SysfsFormatException(path, content,
-          "0x followed by 1 to " + maxDigits + " hex digits and a newline (like 0x"
-              + "0".repeat(maxDigits) + ")");
+  static int hex(String path, String content, int digits) {
+    String expected = "0x and exactly " + digits + " lower-case hex digits and a newline (0x%0"
+        + digits + "x, like 0x" + "0".repeat(digits) + ")";
+    boolean exact = content.length() == digits + 3 && content.startsWith("0x")
+        && content.endsWith("\n") && isLowerHexDigits(content, 2, digits + 2);
+    if (!exact) {
+      throw new SysfsFormatException(path, content, expected);
     }
-    return Integer.parseInt(value.substring(2), 16);
+    return Integer.parseInt(content.substring(2, digits + 2), 16);
   }
 
   /** A decimal attribute ({@code "-1\n"}, {@code "23\n"}) between {@code min} and {@code max}. */
@@ -193,11 +196,10 @@ final class SysfsAttributes {
     return b[offset] & 0xff;
   }
 
-  private static boolean isHexDigits(String s, int from) {
-    for (int i = from; i < s.length(); i++) {
+  private static boolean isLowerHexDigits(String s, int from, int to) {
+    for (int i = from; i < to; i++) {
       char c = s.charAt(i);
-      boolean hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-      if (!hex) {
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
         return false;
       }
     }

@@ -27,9 +27,11 @@ import java.util.regex.Pattern;
  * <ul>
  *   <li>parent and root bus from the entry's canonical path: the parent directory is the upstream
  *       bridge when its name is a PCI address, or the root bus {@code pciDDDD:BB};
- *   <li>{@code vendor}, {@code device}, {@code class} (required); {@code subsystem_vendor} and
+ *   <li>{@code vendor}, {@code device}, {@code class} (required), exactly as the kernel prints them
+ *       ({@code 0x%04x}, class {@code 0x%06x}, revision {@code 0x%02x}); {@code subsystem_vendor} and
  *       {@code subsystem_device} (missing: 0), {@code revision} (missing: 0);
- *   <li>{@code driver} link (missing: no driver), {@code driver_override} (missing, empty or
+ *   <li>{@code driver} link (missing: no driver; otherwise it must resolve to a directory
+ *       {@code /sys/bus/pci/drivers/NAME}), {@code driver_override} (missing, empty or
  *       {@code (null)}: none), {@code iommu_group} link (missing: no group), {@code numa_node}
  *       (missing: -1);
  *   <li>BARs from lines 0 to 5 of {@code resource} (required);
@@ -55,6 +57,7 @@ import java.util.regex.Pattern;
 public final class TopologyScanner {
   static final String DEVICES = "/sys/bus/pci/devices";
   static final String IOMMU_GROUPS = "/sys/kernel/iommu_groups";
+  static final String DRIVERS = "/sys/bus/pci/drivers";
 
   private static final Pattern ROOT_BUS_DIR = Pattern.compile("pci([0-9a-f]{4,8}):([0-9a-f]{2})");
   private static final Pattern VIRTFN = Pattern.compile("virtfn([0-9]{1,5})");
@@ -71,10 +74,7 @@ public final class TopologyScanner {
    */
   public static Topology scan(Sysfs sysfs) {
     String source = "host root " + sysfs.root();
-    if (!sysfs.isDirectory(DEVICES)) {
-      throw new GpuvirtException(source + " is not a sysfs tree: " + DEVICES
-          + " is missing; pass the directory that holds sys/ (the real host is /)");
-    }
+    requireSysfsTree(sysfs);
     Map<PciAddress, PciDevice> devices = new TreeMap<>();
     for (String name : sysfs.list(DEVICES)) {
       PciAddress address = SysfsAttributes.address(DEVICES, name);
@@ -83,6 +83,20 @@ public final class TopologyScanner {
     List<IommuGroup> groups = readGroups(sysfs);
     checkConsistent(devices, groups);
     return new Topology(source, List.copyOf(devices.values()), groups);
+  }
+
+  /**
+   * Checks that the root behind {@code sysfs} is a sysfs tree (it has {@code /sys/bus/pci/devices}),
+   * the rule {@link #scan} applies; callers that write state next to a host root check it first, so
+   * that a wrong root is refused before anything is written.
+   *
+   * @throws GpuvirtException naming the root and the fix when it is not
+   */
+  public static void requireSysfsTree(Sysfs sysfs) {
+    if (!sysfs.isDirectory(DEVICES)) {
+      throw new GpuvirtException("host root " + sysfs.root() + " is not a sysfs tree: " + DEVICES
+          + " is missing; pass the directory that holds sys/ (the real host is /)");
+    }
   }
 
   private static PciDevice readDevice(Sysfs sysfs, PciAddress a) {
@@ -155,12 +169,42 @@ public final class TopologyScanner {
   }
 
   /**
-   * The driver {@code a} is bound to now, from its {@code driver} link; empty when unbound. The one
-   * reader of the link, for the scanner and the binder alike.
+   * The driver {@code a} is bound to now, from its {@code driver} link; empty when there is no
+   * {@code driver} entry (unbound). The one reader of the link, for the scanner and the binder
+   * alike.
+   *
+   * <p>Strict, as the kernel makes it: the entry must be a symbolic link that resolves to an
+   * existing directory {@code /sys/bus/pci/drivers/NAME}, and NAME is returned. A regular file or
+   * directory named {@code driver}, a dangling link, a link loop or a link to anywhere else is a
+   * tree that is not Linux sysfs and raises {@link SysfsFormatException} naming the link.
    */
   public static Optional<String> driver(Sysfs sysfs, PciAddress a) {
-    return sysfs.readLink(a.sysfsPath("driver"))
-        .map(t -> SysfsAttributes.basename(a.sysfsPath("driver"), t));
+    String link = a.sysfsPath("driver");
+    Optional<String> target = sysfs.readLink(link);
+    String expected = "a link to a directory " + DRIVERS + "/NAME, as the kernel makes it";
+    if (target.isEmpty()) {
+      if (sysfs.exists(link)) {
+        throw new SysfsFormatException(link, "a file or directory, not a link", expected);
+      }
+      return Optional.empty();
+    }
+    if (!sysfs.isDirectory(link)) {
+      throw new SysfsFormatException(link, target.get() + " (dangling, a loop or not a directory)",
+          expected);
+    }
+    String canonical;
+    try {
+      canonical = sysfs.canonicalPath(link);
+    } catch (GpuvirtException e) {
+      throw new SysfsFormatException(link, target.get() + " (" + e.getMessage() + ")", expected);
+    }
+    String prefix = DRIVERS + "/";
+    String name = canonical.startsWith(prefix) ? canonical.substring(prefix.length()) : "";
+    if (name.isEmpty() || name.contains("/")) {
+      throw new SysfsFormatException(link, target.get() + " (resolves to " + canonical + ")",
+          expected);
+    }
+    return Optional.of(name);
   }
 
   /**

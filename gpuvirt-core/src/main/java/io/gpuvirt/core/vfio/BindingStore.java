@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.internal.AtomicFiles;
+import io.gpuvirt.core.internal.BoundedFiles;
 import io.gpuvirt.core.internal.DirectoryLock;
 import io.gpuvirt.core.pci.PciAddress;
 import java.io.IOException;
@@ -135,9 +136,12 @@ public final class BindingStore {
     public List<StoredBinding> bindings() {
       byte[] bytes;
       try {
-        bytes = Files.readAllBytes(file);
+        bytes = BoundedFiles.read(file, BoundedFiles.STATE_FILE_MAX);
       } catch (NoSuchFileException e) {
         return List.of();
+      } catch (BoundedFiles.RefusedFileException e) {
+        throw new GpuvirtException("refusing the binding store " + file + ": it is " + e.found()
+            + ", not a bindings file; restore it from a backup", e);
       } catch (IOException e) {
         throw new GpuvirtException("cannot read the binding store " + file + " (" + e
             + "); check its permissions", e);

@@ -68,11 +68,30 @@ final class ModuleIdMapStoreTest {
       "{\"format\":1,\"moduleIds\":{\"1\":\"0000:17:00.0/../x\"}}",
       "{\"format\":1,\"moduleIds\":{\"1\":17}}",
       "{\"format\":1,\"moduleIds\":{\"1\":\"0000:17:00.0\",\"2\":\"0000:17:00.0\"}}",
-      "{\"format\":1,\"moduleIds\":{\"-1\":\"0000:17:00.0\"}}"})
+      "{\"format\":1,\"moduleIds\":{\"-1\":\"0000:17:00.0\"}}",
+      "{\"format\":1,\"moduleIds\":{\"+1\":\"0000:17:00.0\"}}",
+      "{\"format\":1,\"moduleIds\":{\"\u0661\":\"0000:17:00.0\"}}",
+      "{\"format\":1,\"moduleIds\":{\"\uff11\":\"0000:17:00.0\"}}"})
   void load_corruptFile_failsNamingTheFile(String content) throws IOException {
     Files.writeString(dir.resolve(ModuleIdMapStore.FILE_NAME), content);
     GpuvirtException e = assertThrows(GpuvirtException.class,
         () -> new ModuleIdMapStore(dir).load());
     assertTrue(e.getMessage().contains(ModuleIdMapStore.FILE_NAME), e.getMessage());
+  }
+
+  @Test
+  void load_danglingLink_isRefusedNotEmpty() throws IOException {
+    Files.createSymbolicLink(dir.resolve(ModuleIdMapStore.FILE_NAME), Path.of("/nonexistent/m"));
+    GpuvirtException e = assertThrows(GpuvirtException.class,
+        () -> new ModuleIdMapStore(dir).load());
+    assertTrue(e.getMessage().contains("dangling"), e.getMessage());
+  }
+
+  @Test
+  void load_linkToDevZero_isRefused() throws IOException {
+    Files.createSymbolicLink(dir.resolve(ModuleIdMapStore.FILE_NAME), Path.of("/dev/zero"));
+    GpuvirtException e = assertThrows(GpuvirtException.class,
+        () -> new ModuleIdMapStore(dir).load());
+    assertTrue(e.getMessage().contains("character device"), e.getMessage());
   }
 }

@@ -96,4 +96,67 @@ final class ExecCommandRunnerTest {
     argv.addAll(rest);
     return argv;
   }
+
+  // ---- hung programs: a real executable fixture, run by path (no shell from the product) ------
+
+  @org.junit.jupiter.api.io.TempDir java.nio.file.Path fixtures;
+
+  /** Writes an executable script to the temp dir and returns its path. */
+  private String script(String name, String body) throws java.io.IOException {
+    java.nio.file.Path p = fixtures.resolve(name);
+    java.nio.file.Files.writeString(p, "#!/bin/sh\n" + body);
+    java.nio.file.Files.setPosixFilePermissions(p,
+        java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+    return p.toString();
+  }
+
+  private CommandException timesOut(Command c) {
+    return org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(Duration.ofSeconds(20),
+        () -> assertThrows(CommandException.class, () -> runner.run(c)));
+  }
+
+  @Test
+  void run_scriptWhoseChildSleepsForever_isKilledWithItsChildAtTheTimeout() throws Exception {
+    String hang = script("hang", "echo started\nsleep 100000\n");
+    CommandException e = timesOut(Command.of(hang, "--version").withTimeout(Duration.ofMillis(500)));
+    assertTrue(e.timedOut() && e.getMessage().contains(hang)
+        && e.getMessage().contains("500 ms") && e.getMessage().contains("--version"),
+        e.getMessage());
+  }
+
+  @Test
+  void run_programIgnoringSigterm_isStillKilled() throws Exception {
+    String stubborn = script("stubborn", "trap '' TERM\nwhile :; do sleep 1; done\n");
+    assertTrue(timesOut(Command.of(stubborn).withTimeout(Duration.ofMillis(300))).timedOut());
+  }
+
+  @Test
+  void run_hungScript_leavesNoChildRunning() throws Exception {
+    String marker = "100000." + Math.abs(System.nanoTime() % 1_000_000_000L); // unique sleep time
+    String hang = script("hang2", "sleep " + marker + "\n");
+    timesOut(Command.of(hang).withTimeout(Duration.ofMillis(300)));
+    Thread.sleep(200);
+    List<ProcessHandle> left = running(marker);
+    left.forEach(ProcessHandle::destroyForcibly);
+    assertEquals(List.of(), left, "a process of the hung script is still running");
+  }
+
+  private static List<ProcessHandle> running(String marker) {
+    return ProcessHandle.allProcesses().filter(p -> p.isAlive() && p.info().commandLine()
+        .map(c -> c.contains(marker)).orElse(false)).toList();
+  }
+
+  @Test
+  void run_scriptThatExitsLeavingABackgroundChildHoldingItsOutput_returns() throws Exception {
+    String marker = "100001." + Math.abs(System.nanoTime() % 1_000_000_000L);
+    String daemon = script("daemon", "sleep " + marker + " &\necho done\n");
+    try {
+      CommandResult r = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+          Duration.ofSeconds(20), () -> runner.run(Command.of(daemon).withTimeout(
+              Duration.ofSeconds(10))));
+      assertEquals(List.of(0, "done\n"), List.of(r.exitCode(), r.stdout()), r.toString());
+    } finally {
+      running(marker).forEach(ProcessHandle::destroyForcibly);
+    }
+  }
 }

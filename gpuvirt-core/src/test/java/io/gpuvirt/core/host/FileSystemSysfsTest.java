@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -156,5 +157,83 @@ final class FileSystemSysfsTest {
   void at_rootThatIsNotADirectory_isRefused() throws Exception {
     Path file = Files.writeString(root.resolve("plain-file"), "x");
     assertThrows(HostAccessException.class, () -> Sysfs.at(file));
+  }
+
+  // ---- bounded reads: nothing but a regular file of page size (/sys) or 1 MiB (other) ----------
+
+  private static final String DEV = "/sys/bus/pci/devices/0000:14:02.0/";
+
+  private Path attribute(String name) {
+    return root.resolve("sys/devices/pci0000:14/0000:14:02.0").resolve(name);
+  }
+
+  private SysfsFormatException refused(String hostPath) {
+    return assertTimeoutPreemptively(java.time.Duration.ofSeconds(10),
+        () -> assertThrows(SysfsFormatException.class, () -> sysfs.read(hostPath)));
+  }
+
+  @Test
+  void read_linkToDevZero_isRefusedAsACharacterDevice() throws Exception {
+    Files.createSymbolicLink(attribute("numa_node"), Path.of("/dev/zero"));
+    SysfsFormatException e = refused(DEV + "numa_node");
+    assertTrue(e.path().equals(DEV + "numa_node")
+        && e.getMessage().contains("a symbolic link to a character device"), e.getMessage());
+  }
+
+  @Test
+  void read_fifo_isRefusedWithoutOpeningIt() throws Exception {
+    Path fifo = attribute("numa_node");
+    Process p = new ProcessBuilder("mkfifo", fifo.toString()).start();
+    org.junit.jupiter.api.Assumptions.assumeTrue(p.waitFor() == 0, "mkfifo is not available");
+    SysfsFormatException e = refused(DEV + "numa_node");
+    assertTrue(e.getMessage().contains("a FIFO"), e.getMessage());
+  }
+
+  @Test
+  void read_directory_isRefusedByName() throws Exception {
+    Files.createDirectories(attribute("resource"));
+    SysfsFormatException e = refused(DEV + "resource");
+    assertTrue(e.getMessage().contains("a directory"), e.getMessage());
+  }
+
+  @Test
+  void read_danglingLink_isRefusedByName() throws Exception {
+    Files.createSymbolicLink(attribute("numa_node"), Path.of("nowhere"));
+    SysfsFormatException e = refused(DEV + "numa_node");
+    assertTrue(e.getMessage().contains("dangling"), e.getMessage());
+  }
+
+  @Test
+  void read_sysfsFileLongerThanAPage_isRefusedNamingTheBound() throws Exception {
+    Files.write(attribute("resource"), new byte[4097]);
+    SysfsFormatException e = refused(DEV + "resource");
+    assertTrue(e.getMessage().contains("longer than 4096 bytes"), e.getMessage());
+  }
+
+  @Test
+  void readBytes_configOfAFullPage_isRead() throws Exception {
+    Files.write(attribute("config"), new byte[4096]);
+    assertEquals(4096, sysfs.readBytes(DEV + "config").length);
+  }
+
+  @Test
+  void read_linkToARegularFile_isRead() throws Exception {
+    Files.writeString(root.resolve("sys/real_numa"), "1\n");
+    Files.createSymbolicLink(attribute("numa_node"), root.resolve("sys/real_numa"));
+    assertEquals("1\n", sysfs.read(DEV + "numa_node"));
+  }
+
+  @Test
+  void read_otherHostFileOver1MiB_isRefused() throws Exception {
+    Files.createDirectories(root.resolve("proc"));
+    Files.write(root.resolve("proc/cmdline"), new byte[1024 * 1024 + 1]);
+    assertTrue(refused("/proc/cmdline").getMessage().contains("longer than 1048576 bytes"));
+  }
+
+  @Test
+  void read_otherHostFileOf1MiB_isRead() throws Exception {
+    Files.createDirectories(root.resolve("proc"));
+    Files.write(root.resolve("proc/cmdline"), new byte[1024 * 1024]);
+    assertEquals(1024 * 1024, sysfs.readBytes("/proc/cmdline").length);
   }
 }

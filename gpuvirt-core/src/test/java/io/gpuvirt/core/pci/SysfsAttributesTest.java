@@ -2,6 +2,7 @@ package io.gpuvirt.core.pci;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.gpuvirt.core.host.SysfsFormatException;
 import java.util.List;
@@ -20,13 +21,33 @@ final class SysfsAttributesTest {
   }
 
   @Test
-  void hex_classWithoutLeadingZero_parses() {
-    assertEquals(0x030200, SysfsAttributes.hex(P, "0x30200", 6));
+  void hex_classOfSixDigits_parses() {
+    assertEquals(0x030200, SysfsAttributes.hex(P, "0x030200\n", 6));
   }
 
-  @Test
-  void hex_upperCaseDigits_parse() {
-    assertEquals(0xa1, SysfsAttributes.hex(P, "0xA1\n", 2));
+  @ParameterizedTest
+  @ValueSource(strings = {"0x10\n", "0x29\n", "0x10DE\n", "0x010de\n", "0x10de"})
+  void hex_idNotInTheKernelsWidthOrCase_isRefusedNamingTheFormat(String content) {
+    assertRefused(content, 4);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"0x0302\n", "0x30200\n", "0x030200", "0x0302000\n"})
+  void hex_classNotInTheKernelsWidth_isRefusedNamingTheFormat(String content) {
+    assertRefused(content, 6);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"0xA1\n", "0x1\n", "0x0a1\n"})
+  void hex_revisionNotInTheKernelsWidthOrCase_isRefusedNamingTheFormat(String content) {
+    assertRefused(content, 2);
+  }
+
+  private static void assertRefused(String content, int digits) {
+    SysfsFormatException e = assertThrows(SysfsFormatException.class,
+        () -> SysfsAttributes.hex(P, content, digits));
+    assertTrue(e.path().equals(P) && e.getMessage().contains("0x%0" + digits + "x"),
+        e.getMessage());
   }
 
   @ParameterizedTest

@@ -44,6 +44,14 @@ final class TopologyScannerCorruptTreeTest {
         Arguments.of("vendor", " 0x10de\n"),
         Arguments.of("vendor", "0x10de\n\n"),
         Arguments.of("vendor", "0x\n"),
+        Arguments.of("vendor", "0x10\n"),
+        Arguments.of("vendor", "0x10DE\n"),
+        Arguments.of("vendor", "0x10de"),
+        Arguments.of("device", "0x29\n"),
+        Arguments.of("class", "0x0302\n"),
+        Arguments.of("class", "0x30200\n"),
+        Arguments.of("revision", "0x1\n"),
+        Arguments.of("subsystem_vendor", "0x+10d\n"),
         Arguments.of("device", "0x\u0661\u0662\u0663\u0664\n"),
         Arguments.of("device", "0x-123\n"),
         Arguments.of("subsystem_vendor", "0x10DE0\n"),
@@ -94,6 +102,38 @@ final class TopologyScannerCorruptTreeTest {
     } else if (attribute.equals("secondary_bus_number")) {
       dev.bridge(1, 1, PciePortType.ROOT_PORT);
     }
+  }
+
+  /** A driver entry the kernel would never make, as raw link targets relative to the device. */
+  static Stream<Arguments> badDriverLinks() {
+    return Stream.of(
+        Arguments.of("dangling", "../../../bus/pci/drivers/bogus"),
+        Arguments.of("loop", "driver"),
+        Arguments.of("to an attribute", "vendor"),
+        Arguments.of("to a directory elsewhere", "../../../devices"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("badDriverLinks")
+  void scan_driverLinkNotToALoadedDriver_isRefusedNamingTheLink(String why, String target)
+      throws Exception {
+    Files.createSymbolicLink(dev.dir.resolve("driver"), Path.of(target));
+    SysfsFormatException e = scanFails();
+    assertTrue(e.path().equals(dev.hostPath("driver"))
+        && e.getMessage().contains("/sys/bus/pci/drivers/NAME"), e.getMessage());
+  }
+
+  @Test
+  void scan_regularFileNamedDriver_isRefusedNamingIt() {
+    dev.write("driver", "nvidia\n");
+    assertEquals(dev.hostPath("driver"), scanFails().path());
+  }
+
+  @Test
+  void scan_driverLinkToALoadedDriver_namesTheDriver() {
+    dev.driver("nvidia");
+    assertEquals(java.util.Optional.of("nvidia"),
+        TopologyScanner.scan(Sysfs.at(root)).require(dev.address).driver());
   }
 
   @Test

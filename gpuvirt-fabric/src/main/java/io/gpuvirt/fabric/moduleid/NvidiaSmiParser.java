@@ -77,6 +77,9 @@ final class NvidiaSmiParser {
       }
       int id;
       try {
+        if (!values.get(0).matches("-?[0-9]{1,9}")) { // ASCII digits only, as nvidia-smi prints
+          throw new NumberFormatException(values.get(0));
+        }
         id = Integer.parseInt(values.get(0));
       } catch (NumberFormatException ex) {
         throw fail(source, "GPU " + gpu + " has Module ID '" + values.get(0)
