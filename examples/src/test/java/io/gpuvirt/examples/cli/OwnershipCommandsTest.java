@@ -191,6 +191,55 @@ final class OwnershipCommandsTest {
     assertTrue(Files.notExists(state()), "state directory created");
   }
 
+  private static final String WS_NVME = "0000:02:00.0";
+
+  @Test
+  void bind_theBootDisk_isRefusedNamingTheMountWithZeroWrites() {
+    host = SimulatedHost.workstation();
+    long writes = host.writeCount();
+
+    CliRun r = run("bind", WS_NVME);
+
+    assertEquals(List.of(1, writes), List.of(r.exitCode(), host.writeCount()), r.err());
+    assertTrue(r.err().contains("/dev/nvme0n1p2 on /") && r.err().contains("--allow-mounted"),
+        r.err());
+  }
+
+  @Test
+  void bind_theBootDiskWithAllowMounted_bindsIt() {
+    host = SimulatedHost.workstation();
+
+    CliRun r = run("bind", WS_NVME, "--allow-mounted");
+
+    assertEquals(List.of(0, Optional.of("vfio-pci")), List.of(r.exitCode(), driver(WS_NVME)),
+        r.err());
+  }
+
+  @Test
+  void bind_toAHostDriver_isRefusedWithZeroWrites() {
+    host = SimulatedHost.workstation();
+    long writes = host.writeCount();
+
+    CliRun r = run("bind", "--driver", "nvidia", WS_GPU);
+
+    assertEquals(List.of(1, writes), List.of(r.exitCode(), host.writeCount()), r.err());
+    assertTrue(r.err().contains("--allow-non-vfio-driver"), r.err());
+  }
+
+  @Test
+  void readOnlyCommands_onThisRealHost_doNotCreateTheDefaultStateDirectory() {
+    Path real = Path.of("/var/lib/gpuvirt");
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.notExists(real),
+        "this machine already has " + real);
+
+    for (String command : List.of("status", "leases", "reconcile")) {
+      CliRun.of(command, "--root", "/");
+    }
+    CliRun.of("qemu-args", "--owner", "vm-9", "--root", "/", "--qemu-version", "10.1.0");
+
+    assertTrue(Files.notExists(real), real + " was created");
+  }
+
   @Test
   void readOnlyCommands_withoutState_doNotCreateTheDefaultStateDirectory() throws IOException {
     host = SimulatedHost.workstation();

@@ -64,8 +64,8 @@ final class LedgerStore {
   private byte[] readBytes() {
     try {
       if (Files.isSymbolicLink(file) && !Files.exists(file)) {
-        throw new LedgerFormatException(file, "the lease ledger " + file + " is a symbolic link"
-            + " to a file that does not exist; gpuvirt will not take it for an empty ledger (the"
+        throw new LedgerFormatException(file, "the lease ledger " + file + " is a dangling"
+            + " symbolic link (a symbolic link to a file that does not exist); gpuvirt will not take it for an empty ledger (the"
             + " leases it pointed to would be forgotten). Restore the file it points to or remove"
             + " the link");
       }
