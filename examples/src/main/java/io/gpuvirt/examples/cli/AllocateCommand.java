@@ -64,6 +64,11 @@ final class AllocateCommand implements Callable<Integer> {
           + " (a NIC behind a switch without ACS). Repeatable.")
   List<String> allow = new ArrayList<>();
 
+  @Option(names = "--expires-in", paramLabel = "SECONDS",
+      description = "End the reservation by itself after this many seconds (recover and the next"
+          + " allocation reclaim it); default: it lasts until released or provisioned.")
+  Long expiresIn;
+
   @Mixin HostOptions hostOptions;
 
   @Option(names = "--json", description = "Print the lease as JSON.")
@@ -81,8 +86,19 @@ final class AllocateCommand implements Callable<Integer> {
       Topology topology = host.scan();
       LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
       Optional<PartitionContext> partitions = host.partitions(topology);
-      lease = partitions.isPresent() ? ledger.allocate(built, topology, partitions.get())
-          : ledger.allocate(built, topology);
+      io.gpuvirt.core.ledger.AllocationOptions options =
+          io.gpuvirt.core.ledger.AllocationOptions.defaults();
+      if (partitions.isPresent()) {
+        options = options.withPartitions(partitions.get());
+      }
+      if (expiresIn != null) {
+        if (expiresIn < 1) {
+          throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+              "--expires-in must be 1 second or more, was " + expiresIn);
+        }
+        options = options.withLifetime(java.time.Duration.ofSeconds(expiresIn));
+      }
+      lease = ledger.allocate(built, topology, options);
     } catch (AllocationRefusedException e) {
       err.println("gpuvirt: refused: " + e.getMessage());
       return Cli.REFUSED;

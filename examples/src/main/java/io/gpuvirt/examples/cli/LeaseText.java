@@ -31,13 +31,18 @@ final class LeaseText {
         .append(join(lease.groupNumbers())).append(", NUMA ")
         .append(join(List.copyOf(lease.numaNodes())));
     lease.partitionId().ifPresent(p -> s.append(", partition ").append(p));
-    s.append(" (").append(lease.state()).append(", ").append(lease.createdAt()).append(")\n");
+    s.append(" (").append(lease.origin() == io.gpuvirt.core.alloc.LeaseOrigin.BIND
+        ? "manual binding, " : "").append(lease.state()).append(", ").append(lease.createdAt())
+        .append(lease.expiresAt().map(t -> ", reserved until " + t).orElse("")).append(")\n");
     for (LeasedDevice d : lease.devices()) {
-      s.append(String.format("  %s  %s [%04x] %-15s group %-4d NUMA %-3d driver %-14s BARs %s%n",
+      s.append(String.format("  %s  %s [%04x] %-15s group %-4d NUMA %-3d driver %-14s BARs %s%s%n",
           d.address(), d.id(), d.pciClass().baseAndSub(), d.role().name().toLowerCase(Locale.ROOT),
           groupOf(lease, d), d.numaNode(), d.originalDriver().orElse("none"),
           d.bars().isEmpty() ? "none"
-              : d.bars().stream().map(Bar::humanSize).collect(Collectors.joining(" "))));
+              : d.bars().stream().map(Bar::humanSize).collect(Collectors.joining(" ")),
+          (d.originalOverride().map(o -> "  driver_override " + o).orElse("")
+              + d.vfioDriver().map(v -> "  on " + v).orElse("")
+              + d.reset().map(r -> "  reset: " + r).orElse(""))));
     }
     lease.reasons().forEach(r -> s.append("  why: ").append(r).append('\n'));
     return s.toString();
@@ -45,14 +50,15 @@ final class LeaseText {
 
   /** One table row per lease. */
   static String table(List<Lease> leases) {
-    String format = "%-20s %-10s %-8s %-20s %-6s %-10s %s%n";
-    StringBuilder s = new StringBuilder(String.format(format, "OWNER", "STATE", "DEVICES",
-        "IOMMU GROUPS", "NUMA", "PARTITION", "CREATED"));
+    String format = "%-20s %-9s %-10s %-8s %-20s %-6s %-10s %s%n";
+    StringBuilder s = new StringBuilder(String.format(format, "OWNER", "ORIGIN", "STATE",
+        "DEVICES", "IOMMU GROUPS", "NUMA", "PARTITION", "CREATED"));
     for (Lease l : leases) {
-      s.append(String.format(format, l.owner(), l.state(), l.requestedDevices().size(),
+      s.append(String.format(format, l.owner(), l.origin().name().toLowerCase(Locale.ROOT),
+          l.state(), l.requestedDevices().size(),
           join(l.groupNumbers()), join(List.copyOf(l.numaNodes())),
           l.partitionId().isPresent() ? String.valueOf(l.partitionId().getAsInt()) : "-",
-          l.createdAt()));
+          l.createdAt() + l.expiresAt().map(t -> " (reserved until " + t + ")").orElse("")));
     }
     return s.toString();
   }

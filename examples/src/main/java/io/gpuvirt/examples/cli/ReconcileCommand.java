@@ -38,9 +38,12 @@ final class ReconcileCommand implements Callable<Integer> {
       // A repair runs under the operation lock, with the host scanned inside it: a provisioning
       // that commits between a scan and the repair must not look stale and lose its lease. A
       // report changes nothing and creates nothing, so it takes no lock.
-      java.util.function.Supplier<ReconcileReport> run = () -> host.sharedNvSwitch()
-          ? ledger.reconcile(host.scan(), host.fabricManager(), policy)
-          : ledger.reconcile(host.scan(), policy);
+      java.util.Optional<io.gpuvirt.core.fabric.ModuleIdMap> map =
+          new io.gpuvirt.core.fabric.ModuleIdMapStore(host.stateDirectory()).load();
+      java.util.function.Supplier<ReconcileReport> run = () -> !host.sharedNvSwitch()
+          ? ledger.reconcile(host.scan(), policy)
+          : map.isPresent() ? ledger.reconcile(host.scan(), host.fabricManager(), map.get(), policy)
+              : ledger.reconcile(host.scan(), host.fabricManager(), policy);
       report = repair ? ledger.underOperationLock(run) : run.get();
     }
     PrintWriter out = spec.commandLine().getOut();

@@ -43,11 +43,11 @@ final class StatusCommand implements Callable<Integer> {
     try (HostContext host = hostOptions.openOrExistingDemo()) {
       LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
       Topology topology = host.scan();
-      List<Lease> leases = ledger.leases();
+      List<Lease> leases = ledger.leases(topology);
       Optional<List<FabricPartition>> partitions = host.sharedNvSwitch()
           ? Optional.of(host.fabricManager().listPartitions()) : Optional.empty();
-      ModuleIdMap moduleIds = new ModuleIdMapStore(host.stateDirectory()).load()
-          .orElse(new ModuleIdMap(Map.of()));
+      Optional<ModuleIdMap> savedMap = new ModuleIdMapStore(host.stateDirectory()).load();
+      ModuleIdMap moduleIds = savedMap.orElse(new ModuleIdMap(Map.of()));
       Map<String, String> leaseOfDevice = new HashMap<>();
       leases.forEach(l -> l.devices().forEach(d -> leaseOfDevice.put(d.address().toString(),
           l.owner())));
@@ -83,9 +83,12 @@ final class StatusCommand implements Callable<Integer> {
             gpu.driver().orElse("none"), leaseOfDevice.getOrDefault(gpu.address().toString(), "-"));
       }
       out.println();
-      ReconcileReport report = host.sharedNvSwitch()
-          ? ledger.reconcile(topology, host.fabricManager(), ReconcilePolicy.REPORT_ONLY)
-          : ledger.reconcile(topology, ReconcilePolicy.REPORT_ONLY);
+      ReconcileReport report = !host.sharedNvSwitch()
+          ? ledger.reconcile(topology, ReconcilePolicy.REPORT_ONLY)
+          : savedMap.isPresent()
+              ? ledger.reconcile(topology, host.fabricManager(), savedMap.get(),
+                  ReconcilePolicy.REPORT_ONLY)
+              : ledger.reconcile(topology, host.fabricManager(), ReconcilePolicy.REPORT_ONLY);
       List<Discrepancy> found = report.discrepancies();
       out.println("INCONSISTENCIES");
       if (found.isEmpty()) {

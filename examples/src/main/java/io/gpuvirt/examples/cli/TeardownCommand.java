@@ -19,7 +19,11 @@ import picocli.CommandLine.Spec;
         + " works on the simulated HGX B200 that provision uses."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:torn down, or nothing to tear down",
-        "1:a step failed; the lease is BOUND again (retry)", "2:error"})
+        "1:stopped or failed, as the message says: the lease disagrees with the host (nothing"
+            + " changed, the lease is still BOUND); or a step failed and was rolled back (the lease"
+            + " is BOUND again: retry); or the rollback failed too (the lease stays TEARING_DOWN"
+            + " for 'gpuvirt recover')",
+        "2:error: bad arguments, an unreadable host or state"})
 final class TeardownCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 

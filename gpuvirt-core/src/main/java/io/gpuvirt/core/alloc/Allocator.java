@@ -123,6 +123,12 @@ public final class Allocator {
     Candidates candidates = Candidates.evaluate(request, topology, leases,
         policy == GpuDriverPolicy.STATIC_VFIO);
     if (partitions.isPresent()) {
+      try {
+        partitions.get().moduleIds().validateAgainst(topology);
+      } catch (io.gpuvirt.core.GpuvirtException e) {
+        throw new AllocationRefusedException(owner, "cannot allocate a partition for " + owner
+            + ": the module-id map does not fit " + topology.source() + ": " + e.getMessage());
+      }
       PartitionChooser.Choice choice = PartitionChooser.choose(request, leases, candidates,
           partitions.get(), topology.source());
       List<String> reasons = new ArrayList<>(choice.reasons());

@@ -8,6 +8,7 @@ import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
 import java.util.SortedSet;
@@ -24,10 +25,15 @@ import java.util.TreeSet;
  * @param partitionId the Fabric Manager partition, when the host shares NVSwitches
  * @param reasons why these groups (or this partition) were chosen, for operators
  * @param createdAt when the lease was made
+ * @param expiresAt when a reservation ({@link LeaseState#ALLOCATED}) ends by itself: after it,
+ *     recovery and the next allocation reclaim it. Provisioning sets it on the reservation it makes
+ *     on its way (so one whose process died right after allocating does not hold the devices
+ *     forever) and clears it once the lease is BOUND; a reservation made on purpose
+ *     ({@code gpuvirt allocate}) has the lifetime it was given, or none
  */
 public record Lease(String owner, LeaseOrigin origin, LeaseState state,
     AllocationRequest request, List<LeasedGroup> groups, OptionalInt partitionId,
-    List<String> reasons, Instant createdAt) {
+    List<String> reasons, Instant createdAt, Optional<Instant> expiresAt) {
 
   public Lease {
     AllocationRequest.checkOwner(owner);
@@ -36,6 +42,7 @@ public record Lease(String owner, LeaseOrigin origin, LeaseState state,
     Objects.requireNonNull(request, () -> "request of lease " + owner);
     Objects.requireNonNull(partitionId, () -> "partitionId of lease " + owner);
     Objects.requireNonNull(createdAt, () -> "createdAt of lease " + owner);
+    Objects.requireNonNull(expiresAt, () -> "expiresAt of lease " + owner);
     if (!request.owner().equals(owner)) {
       throw new InvalidValueException("lease of " + owner + " answers a request of "
           + request.owner());
@@ -94,27 +101,48 @@ public record Lease(String owner, LeaseOrigin origin, LeaseState state,
     return numaNodes().size() > 1;
   }
 
-  /** A lease made by provisioning ({@link LeaseOrigin#PROVISION}). */
+  /** A lease made by provisioning ({@link LeaseOrigin#PROVISION}) that does not expire. */
   public Lease(String owner, LeaseState state, AllocationRequest request,
       List<LeasedGroup> groups, OptionalInt partitionId, List<String> reasons, Instant createdAt) {
-    this(owner, LeaseOrigin.PROVISION, state, request, groups, partitionId, reasons, createdAt);
+    this(owner, LeaseOrigin.PROVISION, state, request, groups, partitionId, reasons, createdAt,
+        Optional.empty());
+  }
+
+  /** A lease that does not expire. */
+  public Lease(String owner, LeaseOrigin origin, LeaseState state, AllocationRequest request,
+      List<LeasedGroup> groups, OptionalInt partitionId, List<String> reasons, Instant createdAt) {
+    this(owner, origin, state, request, groups, partitionId, reasons, createdAt, Optional.empty());
+  }
+
+  /** Whether this is a reservation whose deadline passed before {@code now}. */
+  public boolean expired(Instant now) {
+    return state == LeaseState.ALLOCATED && expiresAt.isPresent() && expiresAt.get().isBefore(now);
+  }
+
+  /** The same lease with another deadline (empty: none). */
+  public Lease withExpiresAt(Optional<Instant> deadline) {
+    return new Lease(owner, origin, state, request, groups, partitionId, reasons, createdAt,
+        deadline);
   }
 
   /** The same lease in another state. */
   public Lease withState(LeaseState newState) {
-    return new Lease(owner, origin, newState, request, groups, partitionId, reasons, createdAt);
+    return new Lease(owner, origin, newState, request, groups, partitionId, reasons, createdAt,
+        expiresAt);
   }
 
   /** The same lease with another origin. */
   public Lease withOrigin(LeaseOrigin newOrigin) {
-    return new Lease(owner, newOrigin, state, request, groups, partitionId, reasons, createdAt);
+    return new Lease(owner, newOrigin, state, request, groups, partitionId, reasons, createdAt,
+        expiresAt);
   }
 
   /** The same lease with each device replaced by {@code change} applied to it. */
   public Lease withDevices(java.util.function.UnaryOperator<LeasedDevice> change) {
     List<LeasedGroup> changed = groups.stream().map(g -> new LeasedGroup(g.number(),
         g.devices().stream().map(change).toList())).toList();
-    return new Lease(owner, origin, state, request, changed, partitionId, reasons, createdAt);
+    return new Lease(owner, origin, state, request, changed, partitionId, reasons, createdAt,
+        expiresAt);
   }
 
   /** The lease's device at {@code address}, if it holds it. */

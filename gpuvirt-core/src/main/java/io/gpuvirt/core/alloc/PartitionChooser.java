@@ -1,6 +1,7 @@
 package io.gpuvirt.core.alloc;
 
 import io.gpuvirt.core.fabric.FabricPartition;
+import io.gpuvirt.core.fabric.PartitionTableCheck;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
 import java.util.ArrayList;
@@ -31,6 +32,15 @@ final class PartitionChooser {
   static Choice choose(AllocationRequest request, Collection<Lease> leases, Candidates candidates,
       PartitionContext context, String host) {
     List<FabricPartition> partitions = context.fabricManager().listPartitions();
+    Map<Integer, String> leasedIds = new TreeMap<>();
+    leases.forEach(l -> l.partitionId().ifPresent(id -> leasedIds.put(id, l.owner())));
+    List<PartitionTableCheck.Problem> problems = PartitionTableCheck.check(partitions, leasedIds);
+    if (!problems.isEmpty()) {
+      throw new AllocationRefusedException(request.owner(), "cannot allocate a partition for "
+          + request.owner() + " on " + host + ": " + problems.stream()
+              .map(PartitionTableCheck.Problem::detail).collect(java.util.stream.Collectors
+                  .joining("; ")) + ". Nothing was changed; 'gpuvirt status' shows it all");
+    }
     Set<Integer> unsupported = new HashSet<>(context.fabricManager().unsupportedPartitionIds());
     Map<Integer, FabricPartition> byId = new TreeMap<>();
     partitions.forEach(p -> byId.put(p.id(), p));

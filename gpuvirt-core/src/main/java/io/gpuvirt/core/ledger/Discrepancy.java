@@ -37,6 +37,26 @@ public record Discrepancy(Kind kind, String subject, Optional<String> owner, Str
     /** A {@code BOUND} lease's partition is not active (reported only). */
     LEASED_PARTITION_INACTIVE,
     /**
+     * A lease names a partition Fabric Manager does not list (reported only; teardown of the lease
+     * stops until it is resolved).
+     */
+    LEASED_PARTITION_UNKNOWN,
+    /**
+     * A lease's devices are not the GPUs of its partition by module id (reported only; teardown
+     * stops).
+     */
+    LEASED_PARTITION_MISMATCH,
+    /**
+     * Fabric Manager's listing contradicts itself: a partition id listed twice, or active
+     * partitions sharing a GPU (reported only; allocation and teardown of partitions stop).
+     */
+    FABRIC_LISTING_INCONSISTENT,
+    /**
+     * The module-id map does not fit the host: a module mapped to a device that is not one of its
+     * GPUs, or a GPU without a module id (reported only; partition allocation stops).
+     */
+    MODULE_ID_MAP_INVALID,
+    /**
      * A lease is in a provisioning or teardown journal state: the operation was interrupted (never
      * repaired by reconcile: {@code Provisioner.recover()} finishes or undoes it).
      */

@@ -13,11 +13,13 @@ import io.gpuvirt.core.pci.PciAddress;
 import java.util.function.UnaryOperator;
 import io.gpuvirt.core.alloc.PartitionContext;
 import io.gpuvirt.core.fabric.FabricManager;
+import io.gpuvirt.core.fabric.ModuleIdMap;
 import io.gpuvirt.core.pci.Topology;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -61,6 +63,7 @@ public final class LeaseLedger {
   /** The default state directory, {@value #DEFAULT_STATE_DIRECTORY_NAME}. */
   public static final Path DEFAULT_STATE_DIRECTORY = Path.of(DEFAULT_STATE_DIRECTORY_NAME);
   private static final String OPERATIONS_LOCK = "operations.lock";
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(LeaseLedger.class);
 
   private final Path directory;
   private final LedgerStore store;
@@ -135,20 +138,7 @@ public final class LeaseLedger {
    *     made for a different request
    */
   public Lease allocate(AllocationRequest request, Topology topology) {
-    return allocate(request, topology, LeaseOrigin.PROVISION, GpuDriverPolicy.REBIND_PER_VM);
-  }
-
-  /**
-   * As {@link #allocate(AllocationRequest, Topology)}, for a lease of {@code origin} on a host whose
-   * GPUs sit where {@code policy} says between tenants (see {@link Allocator}).
-   */
-  public Lease allocate(AllocationRequest request, Topology topology, LeaseOrigin origin,
-      GpuDriverPolicy policy) {
-    Objects.requireNonNull(origin, "origin");
-    Objects.requireNonNull(policy, "policy");
-    return transact(Optional.of(topology), leases -> allocate(leases, request, origin,
-        others -> Allocator.allocate(request, topology, others, policy, clock.instant())
-            .withOrigin(origin)));
+    return allocate(request, topology, AllocationOptions.defaults());
   }
 
   /**
@@ -159,9 +149,50 @@ public final class LeaseLedger {
    * @throws AllocationRefusedException when no partition fits, naming each one and why
    */
   public Lease allocate(AllocationRequest request, Topology topology, PartitionContext partitions) {
-    return transact(Optional.of(topology), leases -> allocate(leases, request,
-        LeaseOrigin.PROVISION,
-        others -> Allocator.allocate(request, topology, others, partitions, clock.instant())));
+    return allocate(request, topology, AllocationOptions.defaults().withPartitions(partitions));
+  }
+
+  /**
+   * Allocates for {@code request.owner()} as {@code options} say and records the lease, or returns
+   * the owner's lease when it already holds one of the same origin for an equal request
+   * (idempotent by owner). Reservations whose deadline passed are reclaimed first.
+   *
+   * @throws AllocationRefusedException when the host cannot grant it, or the owner holds a lease
+   *     made for a different request or by another operation
+   */
+  public Lease allocate(AllocationRequest request, Topology topology, AllocationOptions options) {
+    Objects.requireNonNull(options, "options");
+    return transact(Optional.of(topology), leases -> {
+      reclaimExpired(leases);
+      Instant now = clock.instant();
+      return allocate(leases, request, options.origin(), others -> {
+        Lease lease = options.partitions().isPresent()
+            ? Allocator.allocate(request, topology, others, options.partitions().get(), now)
+            : Allocator.allocate(request, topology, others, options.driverPolicy(), now);
+        return lease.withOrigin(options.origin())
+            .withExpiresAt(options.lifetime().map(now::plus));
+      });
+    });
+  }
+
+  /**
+   * Releases every reservation whose deadline has passed ({@link Lease#expired}).
+   *
+   * @return the reservations released, sorted by owner
+   */
+  public List<Lease> reclaimExpired() {
+    return transact(Optional.empty(), this::reclaimExpired);
+  }
+
+  private List<Lease> reclaimExpired(TreeMap<String, Lease> leases) {
+    Instant now = clock.instant();
+    List<Lease> expired = leases.values().stream().filter(l -> l.expired(now)).toList();
+    for (Lease l : expired) {
+      LOG.warn("reclaiming the reservation of {} (IOMMU groups {}): it expired at {}", l.owner(),
+          l.groupNumbers(), l.expiresAt().get());
+      leases.remove(l.owner());
+    }
+    return expired;
   }
 
   private static Lease allocate(TreeMap<String, Lease> leases, AllocationRequest request,
@@ -306,18 +337,54 @@ public final class LeaseLedger {
    * otherwise look stale and lose its lease.
    */
   public ReconcileReport reconcile(Topology topology, ReconcilePolicy policy) {
-    return reconcile(topology, Optional.empty(), policy);
+    return reconcile(topology, Optional.empty(), Optional.empty(), policy);
+  }
+
+  /**
+   * As {@link #reconcile(Topology, FabricManager, ReconcilePolicy)}, and also checks the
+   * module-id map against the host and the leases' GPUs against their partitions' modules.
+   */
+  public ReconcileReport reconcile(Topology topology, FabricManager fabricManager,
+      ModuleIdMap moduleIds, ReconcilePolicy policy) {
+    return reconcile(topology, Optional.of(fabricManager), Optional.of(moduleIds), policy);
   }
 
   private ReconcileReport reconcile(Topology topology, Optional<FabricManager> fabricManager,
-      ReconcilePolicy policy) {
+      Optional<ModuleIdMap> moduleIds, ReconcilePolicy policy) {
     if (policy.equals(ReconcilePolicy.REPORT_ONLY)) {
       TreeMap<String, Lease> leases = new TreeMap<>();
       leases(topology).forEach(l -> leases.put(l.owner(), l));
-      return new Reconciler(topology, fabricManager, policy).run(leases);
+      return new Reconciler(topology, fabricManager, moduleIds, policy).run(leases);
     }
     return transact(Optional.of(topology),
-        leases -> new Reconciler(topology, fabricManager, policy).run(leases));
+        leases -> new Reconciler(topology, fabricManager, moduleIds, policy).run(leases));
+  }
+
+  /**
+   * What about {@code owner}'s lease disagrees with the host (and Fabric Manager and the module-id
+   * map, when given) now: the same check as {@link #reconcile}, for one lease. Changes nothing.
+   * An operation about to act on the lease stops when this is not empty.
+   *
+   * @return the discrepancies concerning the lease (its devices, groups and partition, and a
+   *     Fabric Manager listing that contradicts itself), empty when it agrees or there is no lease
+   */
+  public List<Discrepancy> disagreements(String owner, Topology topology,
+      Optional<FabricManager> fabricManager, Optional<ModuleIdMap> moduleIds) {
+    TreeMap<String, Lease> leases = new TreeMap<>();
+    leases(topology).forEach(l -> leases.put(l.owner(), l));
+    Lease lease = leases.get(owner);
+    if (lease == null) {
+      return List.of();
+    }
+    ReconcileReport report = new Reconciler(topology,
+        lease.partitionId().isPresent() ? fabricManager : Optional.empty(),
+        lease.partitionId().isPresent() ? moduleIds : Optional.empty(),
+        ReconcilePolicy.REPORT_ONLY).run(leases);
+    return report.discrepancies().stream()
+        .filter(d -> d.owner().equals(Optional.of(owner))
+            || d.kind() == Discrepancy.Kind.FABRIC_LISTING_INCONSISTENT
+            || d.kind() == Discrepancy.Kind.MODULE_ID_MAP_INVALID)
+        .toList();
   }
 
   /**
@@ -327,7 +394,7 @@ public final class LeaseLedger {
    */
   public ReconcileReport reconcile(Topology topology, FabricManager fabricManager,
       ReconcilePolicy policy) {
-    return reconcile(topology, Optional.of(fabricManager), policy);
+    return reconcile(topology, Optional.of(fabricManager), Optional.empty(), policy);
   }
 
   /**

@@ -188,6 +188,7 @@ final class LedgerCodec {
         continue;
       }
       ((ObjectNode) lease).put("origin", LeaseOrigin.PROVISION.name());
+      ((ObjectNode) lease).putNull("expiresAt");
       JsonNode groups = lease.get("groups");
       if (groups == null || !groups.isArray()) {
         continue;
@@ -226,7 +227,7 @@ final class LedgerCodec {
     List<GroupRecord> groups = lease.groups().stream().map(g -> new GroupRecord(g.number(),
         g.devices().stream().map(LedgerCodec::toRecord).toList())).toList();
     return new LeaseRecord(lease.owner(), lease.origin().name(), lease.state().name(),
-        lease.createdAt().toString(),
+        lease.createdAt().toString(), lease.expiresAt().map(Instant::toString).orElse(null),
         request, lease.partitionId().isPresent() ? lease.partitionId().getAsInt() : null,
         lease.reasons(), groups);
   }
@@ -274,7 +275,8 @@ final class LedgerCodec {
     return new Lease(r.owner(), LeaseOrigin.valueOf(require(r.origin(), "origin")),
         LeaseState.valueOf(require(r.state(), "state")), request, groups,
         r.partition() == null ? OptionalInt.empty() : OptionalInt.of(r.partition()),
-        require(r.reasons(), "reasons"), Instant.parse(require(r.createdAt(), "createdAt")));
+        require(r.reasons(), "reasons"), Instant.parse(require(r.createdAt(), "createdAt")),
+        Optional.ofNullable(r.expiresAt()).map(Instant::parse));
   }
 
   private static PciClass parseClass(String text) {

@@ -5,7 +5,7 @@ import java.util.List;
 /**
  * The ledger file's format, version 2, as plain records for Jackson. Kept apart from the API values
  * so the file can evolve by version without changing them. Version 2 added, per lease, its
- * {@code origin} and, per device, {@code originalOverride}, {@code vfioDriver} and {@code reset};
+ * {@code origin} and {@code expiresAt} and, per device, {@code originalOverride}, {@code vfioDriver} and {@code reset};
  * a version 1 file is read by filling those in ({@code PROVISION}, unknown, unknown, none: see
  * {@link LedgerCodec}) and is rewritten as version 2 on the next change, its old bytes kept as
  * {@code leases.json.v1.bak}.
@@ -16,7 +16,7 @@ import java.util.List;
  *   "version" : 1,
  *   "leases" : [ {
  *     "owner" : "vm-42", "origin" : "PROVISION", "state" : "BOUND",
- *   "createdAt" : "2026-01-05T10:00:00Z",
+ *   "createdAt" : "2026-01-05T10:00:00Z", "expiresAt" : null,
  *     "request" : { "count" : 1, "selector" : "10de:2901", "placement" : "SAME_NUMA_NODE",
  *                   "allowedForeign" : [ ] },
  *     "partition" : null,
@@ -42,7 +42,8 @@ final class LedgerRecords {
   record LedgerFile(String format, int version, List<LeaseRecord> leases) {}
 
   record LeaseRecord(String owner, String origin, String state, String createdAt,
-      RequestRecord request, Integer partition, List<String> reasons, List<GroupRecord> groups) {}
+      String expiresAt, RequestRecord request, Integer partition, List<String> reasons,
+      List<GroupRecord> groups) {}
 
   record RequestRecord(int count, String selector, String placement,
       List<String> allowedForeign) {}

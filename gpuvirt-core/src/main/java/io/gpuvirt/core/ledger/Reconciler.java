@@ -7,6 +7,9 @@ import io.gpuvirt.core.alloc.LeasedGroup;
 import io.gpuvirt.core.fabric.FabricManager;
 import io.gpuvirt.core.fabric.FabricManagerException;
 import io.gpuvirt.core.fabric.FabricPartition;
+import io.gpuvirt.core.fabric.ModuleIdMap;
+import io.gpuvirt.core.fabric.PartitionTableCheck;
+import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.ledger.Discrepancy.Kind;
 import io.gpuvirt.core.pci.IommuGroup;
 import io.gpuvirt.core.pci.PciAddress;
@@ -26,12 +29,15 @@ import java.util.TreeSet;
 final class Reconciler {
   private final Topology topology;
   private final Optional<FabricManager> fabricManager;
+  private final Optional<ModuleIdMap> moduleIds;
   private final ReconcilePolicy policy;
   private final List<Discrepancy> found = new ArrayList<>();
 
-  Reconciler(Topology topology, Optional<FabricManager> fabricManager, ReconcilePolicy policy) {
+  Reconciler(Topology topology, Optional<FabricManager> fabricManager,
+      Optional<ModuleIdMap> moduleIds, ReconcilePolicy policy) {
     this.topology = topology;
     this.fabricManager = fabricManager;
+    this.moduleIds = moduleIds;
     this.policy = policy;
   }
 
@@ -74,8 +80,40 @@ final class Reconciler {
             + "driver_override, unbind, drivers_probe) or allocate it", false));
       }
     }
+    moduleIds.ifPresent(this::moduleIdMap);
     fabricManager.ifPresent(fm -> partitions(fm, leases));
     return new ReconcileReport(found);
+  }
+
+  /**
+   * Why a lease's GPUs are not its partition's, if they are not: the module ids the lease recorded
+   * for its GPUs must be the partition's, and (with a module-id map) each must map to its device.
+   */
+  static Optional<String> partitionMismatch(Lease lease, FabricPartition partition,
+      Optional<ModuleIdMap> map) {
+    TreeSet<Integer> recorded = new TreeSet<>();
+    for (LeasedDevice d : lease.requestedDevices()) {
+      if (d.moduleId().isEmpty()) {
+        return Optional.of("the lease holds partition " + partition.id() + " but its device "
+            + d.address() + " has no module id");
+      }
+      int m = d.moduleId().getAsInt();
+      recorded.add(m);
+      if (map.isPresent() && !map.get().address(m).equals(Optional.of(d.address()))) {
+        return Optional.of("the lease maps GPU module " + m + " to " + d.address()
+            + " but the module-id map has " + map.get().address(m).map(Object::toString)
+                .orElse("no such module"));
+      }
+    }
+    if (!recorded.equals(new TreeSet<>(partition.moduleIds()))) {
+      return Optional.of("the lease holds GPU modules " + recorded + " as partition "
+          + partition.id() + ", whose GPU modules are " + partition.moduleIds());
+    }
+    return Optional.empty();
+  }
+
+  private Optional<String> partitionMismatch(Lease lease, FabricPartition partition) {
+    return partitionMismatch(lease, partition, moduleIds);
   }
 
   private List<Discrepancy> leaseProblems(Lease lease) {
@@ -121,11 +159,43 @@ final class Reconciler {
     return problems;
   }
 
+  private void moduleIdMap(ModuleIdMap map) {
+    try {
+      map.validateAgainst(topology);
+    } catch (GpuvirtException e) {
+      found.add(new Discrepancy(Kind.MODULE_ID_MAP_INVALID, "module-id map", Optional.empty(),
+          e.getMessage(), false));
+    }
+  }
+
   private void partitions(FabricManager fm, Map<String, Lease> leases) {
     List<FabricPartition> partitions = fm.listPartitions();
     Map<Integer, String> leasedPartitions = new TreeMap<>();
     leases.values().forEach(l -> l.partitionId().ifPresent(id -> leasedPartitions.put(id,
         l.owner())));
+    boolean listingTrusted = true;
+    for (PartitionTableCheck.Problem problem : PartitionTableCheck.check(partitions,
+        leasedPartitions)) {
+      if (problem.kind() == PartitionTableCheck.Kind.LEASED_PARTITION_UNKNOWN) {
+        found.add(new Discrepancy(Kind.LEASED_PARTITION_UNKNOWN, "partition "
+            + problem.partitionId(), Optional.of(leasedPartitions.get(problem.partitionId())),
+            problem.detail(), false));
+      } else {
+        listingTrusted = false;
+        found.add(new Discrepancy(Kind.FABRIC_LISTING_INCONSISTENT, "partition "
+            + problem.partitionId(), Optional.empty(), problem.detail(), false));
+      }
+    }
+    Map<Integer, FabricPartition> byId = new TreeMap<>();
+    partitions.forEach(p -> byId.putIfAbsent(p.id(), p));
+    for (Lease l : leases.values()) {
+      if (l.partitionId().isPresent() && byId.containsKey(l.partitionId().getAsInt())) {
+        partitionMismatch(l, byId.get(l.partitionId().getAsInt()))
+            .ifPresent(detail -> found.add(new Discrepancy(Kind.LEASED_PARTITION_MISMATCH,
+                "partition " + l.partitionId().getAsInt(), Optional.of(l.owner()), detail,
+                false)));
+      }
+    }
     for (FabricPartition p : partitions) {
       if (!p.active() || leasedPartitions.containsKey(p.id())) {
         continue;
@@ -133,7 +203,9 @@ final class Reconciler {
       String detail = "partition " + p.id() + " (GPU modules " + p.moduleIds()
           + ") is active but no lease holds it";
       boolean repaired = false;
-      if (policy.deactivateUnleasedPartitions()) {
+      if (policy.deactivateUnleasedPartitions() && !listingTrusted) {
+        detail += "; not deactivated: Fabric Manager's listing contradicts itself";
+      } else if (policy.deactivateUnleasedPartitions()) {
         try {
           fm.deactivate(p.id());
           repaired = true;

@@ -19,6 +19,8 @@ import io.gpuvirt.core.alloc.PartitionContext;
 import io.gpuvirt.core.fabric.FabricManager;
 import io.gpuvirt.core.fabric.RestartAwareFabricManager;
 import io.gpuvirt.core.host.Sysfs;
+import io.gpuvirt.core.ledger.AllocationOptions;
+import io.gpuvirt.core.ledger.Discrepancy;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.Topology;
@@ -70,6 +72,8 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  */
 public final class Provisioner {
+  /** How long a reservation made on the way to provisioning lasts by default: 10 minutes. */
+  public static final Duration DEFAULT_RESERVATION_TIMEOUT = Duration.ofMinutes(10);
   private static final Logger LOG = LoggerFactory.getLogger(Provisioner.class);
 
   private final Sysfs sysfs;
@@ -78,6 +82,7 @@ public final class Provisioner {
   private final String vfioDriver;
   private final boolean resetBeforeBind;
   private final GpuDriverPolicy driverPolicy;
+  private final Duration reservationTimeout;
   private final ProgressListener listener;
   private final VfioBinder binder;
 
@@ -92,6 +97,7 @@ public final class Provisioner {
     this.vfioDriver = b.vfioDriver;
     this.resetBeforeBind = b.resetBeforeBind;
     this.driverPolicy = b.driverPolicy;
+    this.reservationTimeout = b.reservationTimeout;
     this.listener = b.listener;
     this.binder = VfioBinder.on(sysfs);
   }
@@ -219,9 +225,12 @@ public final class Provisioner {
     try {
       lease = timed(owner, ProvisionStep.ALLOCATE, Optional.empty(), () -> {
         Topology topology = TopologyScanner.scan(sysfs);
-        return partitions.isPresent() && flow.origin() == LeaseOrigin.PROVISION
-            ? ledger.allocate(request, topology, partitions.get())
-            : ledger.allocate(request, topology, flow.origin(), driverPolicy);
+        AllocationOptions options = AllocationOptions.defaults().withOrigin(flow.origin())
+            .withDriverPolicy(driverPolicy).withLifetime(reservationTimeout);
+        if (partitions.isPresent() && flow.origin() == LeaseOrigin.PROVISION) {
+          options = options.withPartitions(partitions.get());
+        }
+        return ledger.allocate(request, topology, options);
       }, l -> "IOMMU groups " + l.groupNumbers()
           + l.partitionId().stream().mapToObj(p -> ", partition " + p).findFirst().orElse(""));
     } catch (AllocationRefusedException | io.gpuvirt.core.ledger.LedgerFormatException e) {
@@ -291,7 +300,8 @@ public final class Provisioner {
           + (l.partitionId().isPresent() ? ", partition active" : ""));
       step = ProvisionStep.COMMIT;
       Lease committed = timed(owner, step, Optional.empty(),
-          () -> ledger.updateState(owner, LeaseState.BOUND), l -> "lease BOUND");
+          () -> ledger.update(owner, l -> l.withState(LeaseState.BOUND)
+              .withExpiresAt(Optional.empty())), l -> "lease BOUND");
       return new Provisioned(committed, nodes(committed), false);
     } catch (RuntimeException e) {
       PciAddress failed = device;
@@ -352,6 +362,7 @@ public final class Provisioner {
       undo(lease, ProvisionStep.RELEASE, Optional.empty());
       return true;
     }
+    refuseDisagreement(lease);
     ledger.updateState(owner, LeaseState.TEARING_DOWN);
     ProvisionStep step = ProvisionStep.RESTORE_DRIVERS;
     try {
@@ -385,6 +396,34 @@ public final class Provisioner {
     }
   }
 
+  /** What about a lease, if anything, makes tearing it down unsafe. */
+  private static final java.util.Set<Discrepancy.Kind> STOPS_TEARDOWN = java.util.EnumSet.of(
+      Discrepancy.Kind.LEASED_DEVICE_MISSING, Discrepancy.Kind.LEASED_GROUP_CHANGED,
+      Discrepancy.Kind.LEASED_DEVICE_NOT_ON_VFIO, Discrepancy.Kind.LEASED_PARTITION_UNKNOWN,
+      Discrepancy.Kind.LEASED_PARTITION_MISMATCH, Discrepancy.Kind.FABRIC_LISTING_INCONSISTENT);
+
+  /**
+   * Teardown restores what the lease says was done; when the lease disagrees with the host (a
+   * device gone or swapped, a group changed, a device no longer on VFIO, a partition Fabric Manager
+   * does not list or whose GPUs are not the lease's), restoring it would act on the wrong devices
+   * or leave the right ones bound: stop before changing anything and say what disagrees.
+   */
+  private void refuseDisagreement(Lease lease) {
+    List<Discrepancy> found = ledger.disagreements(lease.owner(), TopologyScanner.scan(sysfs),
+        partitions.map(PartitionContext::fabricManager),
+        partitions.map(PartitionContext::moduleIds)).stream()
+        .filter(d -> STOPS_TEARDOWN.contains(d.kind())).toList();
+    if (!found.isEmpty()) {
+      throw new ProvisioningException(lease.owner(), ProvisionStep.RESTORE_DRIVERS, null, true,
+          "teardown of " + lease.owner() + " stopped before changing anything: its lease"
+          + " disagrees with the host: " + found.stream().map(Discrepancy::toString)
+              .collect(java.util.stream.Collectors.joining("; "))
+          + ". Nothing was changed and the lease is still BOUND. Find out which is right with"
+          + " 'gpuvirt status'; if the lease is wrong and its VM is gone, 'gpuvirt reconcile"
+          + " --repair' drops it", null);
+    }
+  }
+
   /**
    * Finishes or undoes every operation a crash interrupted: a lease in ACTIVATING or BINDING is
    * rolled back (drivers restored, partition deactivated, lease released), a lease in TEARING_DOWN
@@ -409,6 +448,11 @@ public final class Provisioner {
       }
       if (ledger.upgrade(() -> TopologyScanner.scan(sysfs))) {
         actions.add("converted the bindings.json of an earlier release into leases");
+      }
+      for (Lease expired : ledger.reclaimExpired()) {
+        actions.add(expired.owner() + ": released its reservation of IOMMU groups "
+            + expired.groupNumbers() + ", which expired at " + expired.expiresAt().get()
+            + " (a provisioning that never continued)");
       }
       for (Lease lease : ledger.leases()) {
         if (!lease.state().inFlight()) {
@@ -505,9 +549,19 @@ public final class Provisioner {
     }
   }
 
+  /**
+   * Whether partition {@code id} is active, from the listing; a partition Fabric Manager does not
+   * list is an error, never "inactive" (that would leave the lease's real partition active).
+   */
   private boolean partitionActive(int id) {
-    return fabricManager().listPartitions().stream()
-        .anyMatch(p -> p.id() == id && p.active());
+    List<io.gpuvirt.core.fabric.FabricPartition> listing = fabricManager().listPartitions();
+    return listing.stream().filter(p -> p.id() == id).findFirst()
+        .orElseThrow(() -> new GpuvirtException("Fabric Manager does not list partition " + id
+            + " (it lists " + (listing.isEmpty() ? "no partitions at all" : listing.stream()
+                .map(p -> String.valueOf(p.id())).collect(java.util.stream.Collectors.joining(
+                    ", ", "partitions ", ""))) + "); gpuvirt will not take it for inactive."
+            + " Compare 'gpuvirt leases' with 'gpuvirt partitions list'"))
+        .active();
   }
 
   private FabricManager fabricManager() {
@@ -662,6 +716,7 @@ public final class Provisioner {
     private String vfioDriver = BindRequest.VFIO_PCI;
     private boolean resetBeforeBind = true;
     private GpuDriverPolicy driverPolicy = GpuDriverPolicy.REBIND_PER_VM;
+    private Duration reservationTimeout = DEFAULT_RESERVATION_TIMEOUT;
     private ProgressListener listener = ProgressListener.NONE;
 
     private Builder(Sysfs sysfs, LeaseLedger ledger) {
@@ -696,6 +751,20 @@ public final class Provisioner {
      */
     public Builder gpuDriverPolicy(GpuDriverPolicy value) {
       this.driverPolicy = Objects.requireNonNull(value, "gpuDriverPolicy");
+      return this;
+    }
+
+    /**
+     * How long the reservation provisioning makes on its way lasts (default
+     * {@link #DEFAULT_RESERVATION_TIMEOUT}): if the provisioning process dies right after
+     * allocating, {@link #recover()} and the next allocation reclaim the devices once it passes. A
+     * reservation made beforehand ({@code LeaseLedger.allocate}) keeps its own lifetime.
+     */
+    public Builder reservationTimeout(Duration value) {
+      if (value.isNegative() || value.isZero()) {
+        throw new InvalidValueException("the reservation timeout must be positive, was " + value);
+      }
+      this.reservationTimeout = value;
       return this;
     }
 
