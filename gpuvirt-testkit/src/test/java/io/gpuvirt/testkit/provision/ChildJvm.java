@@ -56,6 +56,17 @@ final class ChildJvm {
         + output());
   }
 
+  /** Sends one line to the child's standard input (the {@code serve} command reads them). */
+  void send(String line) {
+    try {
+      process.getOutputStream().write((line + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      process.getOutputStream().flush();
+    } catch (IOException e) {
+      throw new AssertionError("cannot send '" + line + "' to the child: " + e + "; its output: "
+          + output(), e);
+    }
+  }
+
   /** SIGKILL, and wait for it to be gone. */
   void kill() throws InterruptedException {
     process.destroyForcibly();

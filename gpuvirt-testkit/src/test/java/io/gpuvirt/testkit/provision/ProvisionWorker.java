@@ -19,14 +19,21 @@ import java.util.List;
  *       STOP is a step name (stop when it starts), {@code write:N} (stop before the N-th sysfs
  *       write) or {@code none}. At the stop it prints {@code STOPPED AT <stop>} and waits to be
  *       killed; otherwise it prints {@code DONE}.
+ *   <li>{@code ROOT MODE bind OWNER reset|noreset ADDR[,ADDR...] STOP} and
+ *       {@code ROOT MODE restore ADDR[,ADDR...] STOP}: the same for a manual binding (a lease of
+ *       origin BIND) and its restore.
  *   <li>{@code ROOT MODE provision-all COUNT OWNER...}: provisions each owner and prints
  *       {@code BOUND <owner> <groups> <partition>} per lease.
+ *   <li>{@code ROOT MODE serve}: reads {@link Operation} lines on standard input and runs each
+ *       with one provisioner, answering {@code ANSWER <n> <outcome>} for the n-th line (from 1);
+ *       ends at end of input.
  * </ul>
  *
  * MODE is {@code partitions} or {@code groups}.
  */
 final class ProvisionWorker {
   static final String STOPPED = "STOPPED AT ";
+  static final String ANSWER = "ANSWER ";
 
   private ProvisionWorker() {}
 
@@ -41,6 +48,10 @@ final class ProvisionWorker {
           p.provision(AllocationRequest.builder(args[3]).count(Integer.parseInt(args[4])).build());
         }
         case "teardown" -> stopping(site, args[4]).teardown(args[3]);
+        case "bind" -> stopping(site, args[6]).bind(args[3], Operation.bindRequest(args[4],
+            args[5]));
+        case "restore" -> stopping(site, args[4]).restore(Operation.addresses(args[3]));
+        case "serve" -> serve(site);
         case "provision-all" -> {
           int count = Integer.parseInt(args[3]);
           List<String> owners = Arrays.asList(args).subList(4, args.length);
@@ -54,6 +65,21 @@ final class ProvisionWorker {
         default -> throw new IllegalArgumentException("unknown command " + command);
       }
       say("DONE");
+    }
+  }
+
+  private static void serve(SimulatedSite site) {
+    Provisioner p = site.provisioner();
+    java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(
+        System.in, java.nio.charset.StandardCharsets.UTF_8));
+    try {
+      int n = 0;
+      for (String line = in.readLine(); line != null; line = in.readLine()) {
+        n++;
+        say(ANSWER + n + " " + Operation.run(p, line));
+      }
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
     }
   }
 
