@@ -80,7 +80,7 @@ final class ExamplesTest {
   void provisionOnSimulatedB200_run_printsModuleIdsOfThePartition() {
     String out = B200Run.OUT;
     assertTrue(out.contains("Fabric Manager partition 2")
-        && out.contains("GPU 0000:60:00.0  module id 1"), out);
+        && out.contains("GPU 0000:17:00.0  module id 1"), out);
   }
 
   @Test

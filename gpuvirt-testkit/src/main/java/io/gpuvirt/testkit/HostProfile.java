@@ -66,7 +66,8 @@ public final class HostProfile {
    * another downstream port of the same switch; the 4 ConnectX-7 NVLink-management PFs at
    * {@code 05:00.0-3}; NVMe drives; GPUs on {@code nvidia}, vfio-pci loaded, one IOMMU group per
    * device, {@code intel_iommu=on iommu=pt}, {@code FABRIC_MODE=1}. GPU module ids are not in PCI
-   * order: 17→2, 3d→4, 60→1, 70→3, 98→7, bb→5, dd→8, ed→6.
+   * order: 17→1 (as the seed post's {@code nvidia-smi -q} shows), 3d→4, 60→2, 70→3, 98→7, bb→5,
+   * dd→8, ed→6.
    */
   public static HostProfile hgxB200() {
     return Presets.hgxB200();

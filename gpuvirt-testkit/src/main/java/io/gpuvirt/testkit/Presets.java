@@ -127,7 +127,7 @@ final class Presets {
   /** SYSFS.md §11.1, and the B200 contract of the helper brief. */
   static HostProfile hgxB200() {
     int[] gpuBuses = {0x17, 0x3d, 0x60, 0x70, 0x98, 0xbb, 0xdd, 0xed};
-    int[] moduleIds = {2, 4, 1, 3, 7, 5, 8, 6};
+    int[] moduleIds = {1, 4, 2, 3, 7, 5, 8, 6};
     List<DeviceSpec.Builder> list = new ArrayList<>();
     list.add(xeonHostBridge(0));
     // The NVLink-management ConnectX-7 bridge: 4 PFs (2 ports x {FC PF, LPF}) at 05:00.0-3.

@@ -88,9 +88,15 @@ final class PresetsTest {
 
   @Test
   void hgxB200_moduleIdsAreNotInPciOrder() {
-    Map<Integer, PciAddress> expected = Map.of(2, a("17:00.0"), 4, a("3d:00.0"), 1, a("60:00.0"),
+    Map<Integer, PciAddress> expected = Map.of(1, a("17:00.0"), 4, a("3d:00.0"), 2, a("60:00.0"),
         3, a("70:00.0"), 7, a("98:00.0"), 5, a("bb:00.0"), 8, a("dd:00.0"), 6, a("ed:00.0"));
     assertEquals(expected, HostProfile.hgxB200().moduleIds().byModuleId());
+  }
+
+  @Test
+  void hgxB200_firstGpuHasModuleId1_asTheSeedPostsNvidiaSmiShows() {
+    // seed 001 (Ubicloud HGX B200 post): "GPU 00000000:17:00.0 ... Module Id : 1"
+    assertEquals(Optional.of(a("17:00.0")), HostProfile.hgxB200().moduleIds().address(1));
   }
 
   @Test

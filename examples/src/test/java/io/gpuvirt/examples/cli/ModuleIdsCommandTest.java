@@ -43,7 +43,7 @@ final class ModuleIdsCommandTest {
   void moduleIds_simulatedRoot_printsModuleId1AtItsAddress() {
     pciTree(HostProfile.hgxB200());
     assertTrue(CliRun.of("module-ids", "--root", root.toString()).out().lines()
-        .anyMatch(l -> l.matches("1\\s+0000:60:00\\.0")));
+        .anyMatch(l -> l.matches("1\\s+0000:17:00\\.0")));
   }
 
   @Test
@@ -63,7 +63,7 @@ final class ModuleIdsCommandTest {
   void moduleIds_hostWithOtherGpus_exits1NamingTheAddress() throws IOException {
     pciTree(HostProfile.hgxH100(false));
     CliRun run = CliRun.of("module-ids", "--root", root.toString());
-    assertTrue(run.exitCode() == 1 && run.err().contains("0000:60:00.0, which is not a GPU"),
+    assertTrue(run.exitCode() == 1 && run.err().contains("0000:17:00.0, which is not a GPU"),
         run.toString());
   }
 

@@ -31,7 +31,7 @@ final class PartitionAllocationTest {
   void allocate_twoGpus_mapsModuleIdsNotPciOrder() {
     Lease lease = allocate("vm-1", 2, List.of());
 
-    // partition 4 = modules 1 and 2 = GPUs 60:00.0 and 17:00.0 (not the first two in PCI order)
+    // partition 4 = modules 1 and 2 = GPUs 17:00.0 and 60:00.0 (not the first two in PCI order)
     assertEquals(List.of(PciAddress.parse("0000:17:00.0"), PciAddress.parse("0000:60:00.0")),
         lease.requestedDevices().stream().map(LeasedDevice::address).toList());
   }
@@ -40,7 +40,7 @@ final class PartitionAllocationTest {
   void allocate_gpusOfPartition_carryTheirModuleIds() {
     Lease lease = allocate("vm-1", 2, List.of());
 
-    assertEquals(List.of(OptionalInt.of(2), OptionalInt.of(1)),
+    assertEquals(List.of(OptionalInt.of(1), OptionalInt.of(2)),
         lease.requestedDevices().stream().map(LeasedDevice::moduleId).toList());
   }
 

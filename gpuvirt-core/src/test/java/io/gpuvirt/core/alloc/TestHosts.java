@@ -11,8 +11,8 @@ import java.util.TreeMap;
 public final class TestHosts {
   /** HGX B200 GPU buses in PCI order. */
   public static final int[] B200_BUSES = {0x17, 0x3d, 0x60, 0x70, 0x98, 0xbb, 0xdd, 0xed};
-  /** Module ids of those GPUs (not PCI order): 17→2, 3d→4, 60→1, 70→3, 98→7, bb→5, dd→8, ed→6. */
-  public static final int[] B200_MODULES = {2, 4, 1, 3, 7, 5, 8, 6};
+  /** Module ids of those GPUs (not PCI order): 17→1, 3d→4, 60→2, 70→3, 98→7, bb→5, dd→8, ed→6. */
+  public static final int[] B200_MODULES = {1, 4, 2, 3, 7, 5, 8, 6};
 
   private TestHosts() {}
 

@@ -23,7 +23,7 @@ final class ModuleIdMapStoreTest {
   static ModuleIdMap b200() {
     Map<Integer, PciAddress> m = new TreeMap<>();
     String[] buses = {"17", "3d", "60", "70", "98", "bb", "dd", "ed"};
-    int[] ids = {2, 4, 1, 3, 7, 5, 8, 6};
+    int[] ids = {1, 4, 2, 3, 7, 5, 8, 6};
     for (int i = 0; i < buses.length; i++) {
       m.put(ids[i], PciAddress.parse("0000:" + buses[i] + ":00.0"));
     }

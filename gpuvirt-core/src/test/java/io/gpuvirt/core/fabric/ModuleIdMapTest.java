@@ -21,8 +21,9 @@ final class ModuleIdMapTest {
 
   @Test
   void addressesOf_partition_followsModuleIdsNotPciOrder() {
-    assertEquals(List.of(PciAddress.parse("0000:60:00.0"), PciAddress.parse("0000:17:00.0")),
-        B200.addressesOf(partition(4, 1, 2)));
+    // partition 5 = modules 3 and 4 = GPUs 70:00.0 and 3d:00.0, in module order
+    assertEquals(List.of(PciAddress.parse("0000:70:00.0"), PciAddress.parse("0000:3d:00.0")),
+        B200.addressesOf(partition(5, 3, 4)));
   }
 
   @Test

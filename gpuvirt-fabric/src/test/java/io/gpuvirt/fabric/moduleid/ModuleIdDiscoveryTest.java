@@ -27,10 +27,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** Module ids from nvidia-smi -q output: both formats, and every way the output can be wrong. */
 final class ModuleIdDiscoveryTest {
-  /** The brief's HGX B200: 17→2, 3d→4, 60→1, 70→3, 98→7, bb→5, dd→8, ed→6. */
+  /** The brief's HGX B200: 17→1, 3d→4, 60→2, 70→3, 98→7, bb→5, dd→8, ed→6. */
   static final ModuleIdMap B200 = new ModuleIdMap(Map.of(
-      2, PciAddress.parse("0000:17:00.0"), 4, PciAddress.parse("0000:3d:00.0"),
-      1, PciAddress.parse("0000:60:00.0"), 3, PciAddress.parse("0000:70:00.0"),
+      1, PciAddress.parse("0000:17:00.0"), 4, PciAddress.parse("0000:3d:00.0"),
+      2, PciAddress.parse("0000:60:00.0"), 3, PciAddress.parse("0000:70:00.0"),
       7, PciAddress.parse("0000:98:00.0"), 5, PciAddress.parse("0000:bb:00.0"),
       8, PciAddress.parse("0000:dd:00.0"), 6, PciAddress.parse("0000:ed:00.0")));
 
@@ -51,8 +51,8 @@ final class ModuleIdDiscoveryTest {
 
   @Test
   void parseNvidiaSmi_hgxB200_moduleIdsDoNotFollowPciOrder() {
-    assertEquals(Optional.of(PciAddress.parse("0000:60:00.0")), ModuleIdDiscovery
-        .parseNvidiaSmi(report(NvidiaSmiFormat.PLATFORM_INFO), "test").moduleIds().address(1));
+    assertEquals(Optional.of(PciAddress.parse("0000:3d:00.0")), ModuleIdDiscovery
+        .parseNvidiaSmi(report(NvidiaSmiFormat.PLATFORM_INFO), "test").moduleIds().address(4));
   }
 
   @Test
@@ -82,15 +82,15 @@ final class ModuleIdDiscoveryTest {
 
   @Test
   void parseNvidiaSmi_moduleIdNotAvailable_namesTheGpu() {
-    String text = report(NvidiaSmiFormat.MODULE_ID_LINE).replaceFirst("Module ID(\\s+): 2",
-        "Module ID$1: N/A");
+    String text = report(NvidiaSmiFormat.MODULE_ID_LINE).replaceFirst("Module ID(\\s+): 1\n",
+        "Module ID$1: N/A\n");
     assertTrue(refusal(text).getMessage().contains("0000:17:00.0"));
   }
 
   @Test
   void parseNvidiaSmi_duplicateModuleId_namesBothGpus() {
     String text = report(NvidiaSmiFormat.PLATFORM_INFO).replaceFirst("Module Id(\\s+): 4",
-        "Module Id$1: 2");
+        "Module Id$1: 1");
     String message = refusal(text).getMessage();
     assertTrue(message.contains("0000:17:00.0") && message.contains("0000:3d:00.0"), message);
   }
@@ -112,7 +112,7 @@ final class ModuleIdDiscoveryTest {
   @Test
   void parseNvidiaSmi_bothFormatsAgree_accepted() {
     String text = report(NvidiaSmiFormat.PLATFORM_INFO).replaceFirst(
-        "(?m)^(    VBIOS Version.*\\n)", "$1    Module ID                             : 2\n");
+        "(?m)^(    VBIOS Version.*\\n)", "$1    Module ID                             : 1\n");
     assertEquals(B200, ModuleIdDiscovery.parseNvidiaSmi(text, "test").moduleIds());
   }
 

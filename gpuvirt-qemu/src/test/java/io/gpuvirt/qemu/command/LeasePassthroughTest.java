@@ -58,12 +58,12 @@ final class LeasePassthroughTest {
     return lease(partition, groups);
   }
 
-  /** The four B200s of partition 2 (module ids 1-4: buses 60, 17, 70, 3d), given out of order. */
+  /** The four B200s of partition 2 (module ids 1-4: buses 17, 60, 70, 3d), given out of order. */
   static Lease b200Partition(int partitionId) {
     return leaseOf(OptionalInt.of(partitionId), List.of(
         leased(Hosts.b200("0000:70:00.0"), DeviceRole.REQUESTED, OptionalInt.of(3)),
-        leased(Hosts.b200("0000:17:00.0"), DeviceRole.REQUESTED, OptionalInt.of(2)),
-        leased(Hosts.b200("0000:60:00.0"), DeviceRole.REQUESTED, OptionalInt.of(1)),
+        leased(Hosts.b200("0000:17:00.0"), DeviceRole.REQUESTED, OptionalInt.of(1)),
+        leased(Hosts.b200("0000:60:00.0"), DeviceRole.REQUESTED, OptionalInt.of(2)),
         leased(Hosts.b200("0000:3d:00.0"), DeviceRole.REQUESTED, OptionalInt.of(4))));
   }
 

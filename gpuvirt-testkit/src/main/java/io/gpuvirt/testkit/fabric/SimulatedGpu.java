@@ -45,11 +45,11 @@ public record SimulatedGpu(int moduleId, PciAddress address, String uuid, String
 
   /**
    * The eight GPUs of the simulated HGX B200 at {@code 0000:{17,3d,60,70,98,bb,dd,ed}:00.0} with
-   * module ids 2, 4, 1, 3, 7, 5, 8, 6 (deliberately not PCI order).
+   * module ids 1, 4, 2, 3, 7, 5, 8, 6 (deliberately not PCI order).
    */
   public static List<SimulatedGpu> hgxB200() {
     String[] buses = {"17", "3d", "60", "70", "98", "bb", "dd", "ed"};
-    int[] moduleIds = {2, 4, 1, 3, 7, 5, 8, 6};
+    int[] moduleIds = {1, 4, 2, 3, 7, 5, 8, 6};
     return board(buses, moduleIds, "NVIDIA B200", B200_DEVICE_ID);
   }
 

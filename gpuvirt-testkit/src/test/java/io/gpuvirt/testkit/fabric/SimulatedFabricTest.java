@@ -204,8 +204,8 @@ final class SimulatedFabricTest {
   }
 
   @Test
-  void moduleIdMap_hgxB200_mapsModuleId1ToBus60() {
-    assertEquals(java.util.Optional.of(io.gpuvirt.core.pci.PciAddress.parse("0000:60:00.0")),
+  void moduleIdMap_hgxB200_mapsModuleId1ToBus17() {
+    assertEquals(java.util.Optional.of(io.gpuvirt.core.pci.PciAddress.parse("0000:17:00.0")),
         b200().moduleIdMap().address(1));
   }
 }
