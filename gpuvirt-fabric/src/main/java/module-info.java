@@ -13,6 +13,9 @@ module io.gpuvirt.fabric {
   exports io.gpuvirt.fabric.fmpm;
   exports io.gpuvirt.fabric.moduleid;
 
+  provides io.gpuvirt.core.gpuhost.FabricManagerProvider
+      with io.gpuvirt.fabric.provider.HostFabricManagerProvider;
+
   // JNA reads and writes the libnvfm and NVML structs reflectively.
   opens io.gpuvirt.fabric.nvfm to com.sun.jna;
   opens io.gpuvirt.fabric.moduleid to com.sun.jna;

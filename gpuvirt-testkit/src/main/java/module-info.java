@@ -9,4 +9,10 @@ module io.gpuvirt.testkit {
 
   exports io.gpuvirt.testkit;
   exports io.gpuvirt.testkit.fabric;
+
+  // simulated hosts and their Fabric Managers, for GpuHost
+  provides io.gpuvirt.core.gpuhost.HostProvider
+      with io.gpuvirt.testkit.provider.SimulatedHostProvider;
+  provides io.gpuvirt.core.gpuhost.FabricManagerProvider
+      with io.gpuvirt.testkit.provider.SimulatedFabricProvider;
 }

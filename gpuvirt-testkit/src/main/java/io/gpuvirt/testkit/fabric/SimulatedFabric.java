@@ -114,13 +114,61 @@ public final class SimulatedFabric {
 
   /**
    * The Fabric Manager of the simulated host rooted at {@code hostRoot}, kept in
-   * {@value #STATE_PATH}; a simulated HGX B200 one is created there if there is none.
+   * {@value #STATE_PATH}; a simulated HGX B200 one is created there if there is none, whatever the
+   * host. {@link #ofHost(io.gpuvirt.testkit.SimulatedHost)} gives a host its own, per profile.
    */
   public static SimulatedFabric underHostRoot(Path hostRoot) {
     Path file = hostRoot.resolve(STATE_PATH);
     SimulatedFabric fabric = new SimulatedFabric(file);
     boolean exists = fabric.lockAnd(() -> Files.exists(file));
     return exists ? open(file) : hgxB200(file);
+  }
+
+  /**
+   * The Fabric Manager of a simulated host, per its profile: empty unless the profile sets
+   * {@code FABRIC_MODE=1} (shared NVSwitch) or a simulated Fabric Manager was already written under
+   * its root ({@value #STATE_PATH}), which is then used as it is. Otherwise it is created there on
+   * first use from the profile: the default partition table of its baseboard (HGX B200 for B200
+   * GPUs, HGX H100 for H100 SXM GPUs) and its GPUs with their module ids.
+   *
+   * @throws GpuvirtException when the profile sets FABRIC_MODE=1 on GPUs whose partition table the
+   *     testkit does not know; write one with {@link #create(Path, FabricTable, List)}
+   */
+  public static java.util.Optional<SimulatedFabric> ofHost(io.gpuvirt.testkit.SimulatedHost host) {
+    Path file = host.root().resolve(STATE_PATH);
+    SimulatedFabric fabric = new SimulatedFabric(file);
+    boolean exists = fabric.lockAnd(() -> Files.exists(file));
+    if (exists) {
+      return java.util.Optional.of(open(file));
+    }
+    io.gpuvirt.testkit.HostProfile profile = host.profile();
+    if (!profile.fabricMode().equals(java.util.OptionalInt.of(1))) {
+      return java.util.Optional.empty();
+    }
+    List<SimulatedGpu> gpus = new java.util.ArrayList<>();
+    java.util.Set<Integer> deviceIds = new java.util.TreeSet<>();
+    for (io.gpuvirt.testkit.DeviceSpec d : profile.devices()) {
+      if (d.moduleId().isPresent()) {
+        int deviceId = d.id().device();
+        deviceIds.add(deviceId);
+        gpus.add(SimulatedGpu.of(d.moduleId().getAsInt(), d.address(),
+            deviceId == SimulatedGpu.B200_DEVICE_ID ? "NVIDIA B200"
+                : deviceId == SimulatedGpu.H100_DEVICE_ID ? "NVIDIA H100 80GB HBM3"
+                : "NVIDIA GPU " + Integer.toHexString(deviceId), deviceId));
+      }
+    }
+    FabricTable table;
+    if (deviceIds.equals(java.util.Set.of(SimulatedGpu.B200_DEVICE_ID))) {
+      table = FabricTable.hgxB200();
+    } else if (deviceIds.equals(java.util.Set.of(SimulatedGpu.H100_DEVICE_ID))) {
+      table = FabricTable.hgxH100();
+    } else {
+      throw new GpuvirtException("simulated host " + profile.name() + " at " + host.root()
+          + " sets FABRIC_MODE=1, but the testkit has no partition table for its GPUs (device ids "
+          + deviceIds + " with module ids); write one with SimulatedFabric.create(ROOT/"
+          + STATE_PATH + ", table, gpus)");
+    }
+    return java.util.Optional.of(create(file, table, gpus));
   }
 
   /** The JSON state file; also the Unix-socket address of the simulated libnvfm. */
