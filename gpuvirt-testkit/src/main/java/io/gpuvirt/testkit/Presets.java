@@ -157,11 +157,7 @@ final class Presets {
           .subsystem(new PciId(0x1000, 0x0088)));
       list.add(bridge(nicPort, upstream, PEX890XX, PciePortType.SWITCH_DOWNSTREAM, g + 1, g + 1,
           numa).subsystem(new PciId(0x1000, 0x0088)));
-      list.add(DeviceSpec.builder(a(g, 0, 0)).parent(gpuPort).id(B200)
-          .subsystem(new PciId(0x10de, 0x1999)).pciClass(DISPLAY_3D).revision(0xa1)
-          .addBar(pref64(0, block + 0x0080_0000_0000L, 64 * M))
-          .addBar(pref64(2, block, 256 * G))
-          .addBar(pref64(4, block + 0x0080_4400_0000L, 32 * M))
+      list.add(GpuModel.B200.device(a(g, 0, 0), GpuModel.B200.bars(block, 0)).parent(gpuPort)
           .numaNode(numa).driver("nvidia").moduleId(moduleIds[k]).resettable(true)
           .label("#GPU" + k));
       list.add(DeviceSpec.builder(a(g + 1, 0, 0)).parent(nicPort).id(CONNECTX7)
@@ -220,12 +216,8 @@ final class Presets {
       list.add(bridge(upstream, rootPort, PEX890XX, PciePortType.SWITCH_UPSTREAM, g - 1, g + 1,
           numa));
       list.add(bridge(port, upstream, PEX890XX, PciePortType.SWITCH_DOWNSTREAM, g, g, numa));
-      list.add(DeviceSpec.builder(a(g, 0, 0)).parent(port).id(H100_SXM5)
-          .subsystem(new PciId(0x10de, 0x16c1)).pciClass(DISPLAY_3D).revision(0xa1)
-          .addBar(mem32(0, 0xb000_0000L + k * 0x0200_0000L, 16 * M))
-          .addBar(pref64(1, block, 128 * G))
-          .addBar(pref64(3, block + 0x0020_0000_0000L, 32 * M))
-          .numaNode(numa).driver("nvidia").moduleId(moduleIds[k]).resettable(true));
+      list.add(GpuModel.H100_SXM5.device(a(g, 0, 0), GpuModel.H100_SXM5.bars(block, 0))
+          .parent(port).numaNode(numa).driver("nvidia").moduleId(moduleIds[k]).resettable(true));
     }
     HostProfile.Builder b = HostProfile.builder().name("hgx-h100").cmdline(B200_CMDLINE)
         .fabricMode(0);
@@ -248,12 +240,8 @@ final class Presets {
     PciAddress peg = a(0, 1, 0);
     list.add(bridge(peg, null, new PciId(0x8086, 0x460d), PciePortType.ROOT_PORT, 0x01, 0x01, -1)
         .acs(false));
-    list.add(DeviceSpec.builder(a(0x01, 0, 0)).parent(peg).id(new PciId(0x10de, 0x27b0))
-        .subsystem(new PciId(0x10de, 0x16fa)).pciClass(VGA).revision(0xa1)
-        .addBar(mem32(0, 0x8200_0000L, 16 * M))
-        .addBar(pref64(1, 0x40_0000_0000L, 256 * M))
-        .addBar(pref64(3, 0x40_1000_0000L, 32 * M))
-        .addBar(io(5, 0x3000, 128))
+    list.add(GpuModel.RTX4000_ADA.device(a(0x01, 0, 0),
+            GpuModel.RTX4000_ADA.bars(0x40_0000_0000L, 0x8200_0000L)).parent(peg)
         .driver("nvidia").resettable(true));
     list.add(DeviceSpec.builder(a(0x01, 0, 1)).parent(peg).id(new PciId(0x10de, 0x22bc))
         .subsystem(new PciId(0x10de, 0x16fa)).pciClass(AUDIO).revision(0xa1)
@@ -299,12 +287,8 @@ final class Presets {
         .acs(false));
     list.add(bridge(nicPort, upstream, PEX880XX, PciePortType.SWITCH_DOWNSTREAM, 0x04, 0x04, 0)
         .acs(false));
-    list.add(DeviceSpec.builder(a(0x03, 0, 0)).parent(gpuPort).id(H100_PCIE)
-        .subsystem(new PciId(0x10de, 0x1626)).pciClass(DISPLAY_3D).revision(0xa1)
-        .addBar(mem32(0, 0x9000_0000L, 16 * M))
-        .addBar(pref64(1, 0x20_0000_0000L, 128 * G))
-        .addBar(pref64(3, 0x40_0000_0000L, 32 * M))
-        .numaNode(0).driver("nvidia").resettable(true));
+    list.add(GpuModel.H100_PCIE.device(a(0x03, 0, 0), GpuModel.H100_PCIE.bars(0x20_0000_0000L, 0))
+        .parent(gpuPort).numaNode(0).driver("nvidia").resettable(true));
     list.add(DeviceSpec.builder(a(0x04, 0, 0)).parent(nicPort).id(CONNECTX6DX)
         .subsystem(new PciId(0x15b3, 0x0016)).pciClass(ETHERNET)
         .addBar(pref64(0, 0x40_0400_0000L, 32 * M)).numaNode(0).driver("mlx5_core")

@@ -149,11 +149,8 @@ public final class RandomHosts {
       long big = pickSize(256 * Presets.M, Presets.G, 16 * Presets.G, 64 * Presets.G,
           128 * Presets.G, 256 * Presets.G);
       if (consumer) {
-        DeviceSpec.Builder vga = DeviceSpec.builder(PLACEHOLDER).id(new PciId(0x10de, 0x27b0))
-            .subsystem(new PciId(0x10de, 0x16fa)).pciClass(Presets.VGA).revision(0xa1)
-            .addBar(Presets.mem32(0, 0, 16 * Presets.M)).addBar(Presets.pref64(1, 0, big))
-            .addBar(Presets.pref64(3, 0, 32 * Presets.M)).addBar(Presets.io(5, 0, 128))
-            .driver(driver).resettable(true);
+        DeviceSpec.Builder vga = GpuModel.RTX4000_ADA.device(PLACEHOLDER,
+            GpuModel.RTX4000_ADA.bars(0, 0, big)).driver(driver).resettable(true);
         if (rnd.nextInt(10) < 7) {
           DeviceSpec.Builder audio = DeviceSpec.builder(PLACEHOLDER)
               .id(new PciId(0x10de, 0x22bc)).subsystem(new PciId(0x10de, 0x16fa))
@@ -163,17 +160,9 @@ public final class RandomHosts {
         }
         return single(vga);
       }
-      PciId id = pick(Presets.B200, Presets.H100_SXM5, Presets.H100_PCIE);
-      DeviceSpec.Builder g = DeviceSpec.builder(PLACEHOLDER).id(id)
-          .subsystem(new PciId(0x10de, 0x1999)).pciClass(Presets.DISPLAY_3D).revision(0xa1)
+      GpuModel model = pick(GpuModel.B200, GpuModel.H100_SXM5, GpuModel.H100_PCIE);
+      DeviceSpec.Builder g = model.device(PLACEHOLDER, model.bars(0, 0, big))
           .driver(driver).resettable(rnd.nextInt(10) != 0);
-      if (id.equals(Presets.B200)) {
-        g.addBar(Presets.pref64(0, 0, 64 * Presets.M)).addBar(Presets.pref64(2, 0, big))
-            .addBar(Presets.pref64(4, 0, 32 * Presets.M));
-      } else {
-        g.addBar(Presets.mem32(0, 0, 16 * Presets.M)).addBar(Presets.pref64(1, 0, big))
-            .addBar(Presets.pref64(3, 0, 32 * Presets.M));
-      }
       moduleId.ifPresent(g::moduleId);
       if (rnd.nextBoolean()) {
         g.label("#GPU" + index);

@@ -194,6 +194,19 @@ final class PresetsTest {
   }
 
   @Test
+  void hgxH100_gpuBarsHaveTheHopperLayout_regions024All64BitPrefetchable() {
+    // fastfetch-cli/fastfetch#1658 (HGX H100 lspci -vvv); same shape as the B200's
+    for (String profile : List.of("hgx-h100", "no-acs")) {
+      for (PciDevice gpu : read(profile).gpus()) {
+        assertEquals(List.of("0:16M:64:pref", "2:128G:64:pref", "4:32M:64:pref"),
+            gpu.bars().stream().map(b -> b.index() + ":" + b.humanSize() + ":"
+                + (b.is64Bit() ? "64" : "32") + ":" + (b.prefetchable() ? "pref" : "non"))
+                .toList(), profile + " " + gpu.address());
+      }
+    }
+  }
+
+  @Test
   void hgxH100_nvSwitchesShareOneGroup() {
     Topology t = read("hgx-h100");
     assertEquals(1, t.nvSwitches().stream().map(PciDevice::iommuGroup).distinct().count());

@@ -48,13 +48,16 @@ public final class Hosts {
     return PassthroughDevices.of(b200s(n).stream().map(PassthroughUnit::gpu).toList());
   }
 
-  /** An H100 SXM5 (10de:2330) with BARs 16M (32-bit), 128G and 32M (64-bit prefetchable). */
+  /**
+   * An H100 SXM5 (10de:2330) with the Hopper layout: Region 0 16M, Region 2 128G, Region 4 32M,
+   * all 64-bit prefetchable (fastfetch-cli/fastfetch#1658, HGX H100 {@code lspci -vvv}).
+   */
   public static PciDevice h100(String bdf) {
     return PciDevice.builder(PciAddress.parse(bdf)).id(new PciId(0x10de, 0x2330))
         .pciClass(new PciClass(0x030200)).driver("vfio-pci")
-        .addBar(new Bar(0, 0xfd000000L, 16 * MIB, false, false, false))
-        .addBar(new Bar(1, 0x38000000000L, 128 * GIB, true, true, false))
-        .addBar(new Bar(3, 0x3a000000000L, 32 * MIB, true, true, false))
+        .addBar(new Bar(0, 0x3a000000000L, 16 * MIB, true, true, false))
+        .addBar(new Bar(2, 0x38000000000L, 128 * GIB, true, true, false))
+        .addBar(new Bar(4, 0x3a002000000L, 32 * MIB, true, true, false))
         .build();
   }
 
