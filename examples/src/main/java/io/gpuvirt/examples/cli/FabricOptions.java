@@ -83,6 +83,14 @@ final class FabricOptions {
 
   /** Connects the chosen client for the host at {@code hostRoot}. */
   FabricManager open(Path hostRoot, Path stateDirectory) {
+    if (fabric == Fabric.auto) {
+      // Options that only one client takes choose that client.
+      if (!fmpm.equals(FmpmOptions.DEFAULT_PROGRAM)) {
+        fabric = Fabric.fmpm;
+      } else if (!nvfmLibrary.equals(NvfmOptions.DEFAULT_LIBRARY) || fmAddress != null) {
+        fabric = Fabric.native_;
+      }
+    }
     Optional<FmAddress> address = Optional.ofNullable(fmAddress).map(this::parseAddress);
     if (fabric != Fabric.native_ && !nvfmLibrary.equals(NvfmOptions.DEFAULT_LIBRARY)) {
       throw usage("--nvfm-library applies to --fabric native only");
@@ -98,16 +106,17 @@ final class FabricOptions {
     return switch (fabric) {
       case auto -> facade(hostRoot, stateDirectory);
       case simulated -> simulatedRoot ? facade(hostRoot, stateDirectory)
-          : simulated(null).connect();
+          : simulated(null, root).connect();
       case native_ -> NvfmFabricManager.connect(NvfmOptions.defaults().withLibrary(nvfmLibrary)
           .withAddress(address.orElseGet(() -> !simulatedRoot ? FmAddress.LOCALHOST
-              : FmAddress.unixSocket(simulated(hostRoot).stateFile().toString()))));
+              : FmAddress.unixSocket(simulated(hostRoot, root).stateFile().toString()))));
       case fmpm -> {
         FmpmOptions options = FmpmOptions.defaults().withProgram(fmpm);
         if (address.isPresent()) {
           options = options.withAddress(address.get());
         }
-        CommandRunner runner = simulatedRoot ? simulated(hostRoot).fmpm() : CommandRunner.system();
+        CommandRunner runner = simulatedRoot ? simulated(hostRoot, root).fmpm()
+            : CommandRunner.system();
         yield FmpmFabricManager.create(runner, options);
       }
     };
@@ -121,14 +130,18 @@ final class FabricOptions {
   }
 
   /**
-   * The simulated Fabric Manager of a simulated host at {@code hostRoot}, per its profile; with no
-   * simulated host, an HGX B200 one in a fresh temporary directory.
+   * The simulated Fabric Manager of a simulated host at {@code simulatedRoot}, per its profile;
+   * else the one kept under {@code --root} (an HGX B200 one is created there if none); with
+   * neither, an HGX B200 one in a fresh temporary directory.
    */
-  private static SimulatedFabric simulated(Path simulatedRoot) {
+  private static SimulatedFabric simulated(Path simulatedRoot, Path givenRoot) {
     if (simulatedRoot != null) {
       return SimulatedFabric.ofHost(SimulatedHost.open(simulatedRoot)).orElseThrow(() ->
           new NoFabricManagerException("no Fabric Manager on this host (simulated host at "
               + simulatedRoot + "): it is not in shared NVSwitch mode, so it has no partitions"));
+    }
+    if (givenRoot != null) {
+      return SimulatedFabric.underHostRoot(givenRoot);
     }
     try {
       Path hostRoot = Files.createTempDirectory("gpuvirt-sim-");
