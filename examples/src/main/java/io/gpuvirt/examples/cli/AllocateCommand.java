@@ -85,7 +85,7 @@ final class AllocateCommand implements Callable<Integer> {
     try (HostContext host = hostOptions.open()) {
       Topology topology = host.scan();
       LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
-      Optional<PartitionContext> partitions = host.partitions(topology);
+      Optional<PartitionContext> partitions = host.partitions();
       io.gpuvirt.core.ledger.AllocationOptions options =
           io.gpuvirt.core.ledger.AllocationOptions.defaults();
       if (partitions.isPresent()) {

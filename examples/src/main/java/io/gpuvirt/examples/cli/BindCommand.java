@@ -94,8 +94,10 @@ final class BindCommand implements Callable<Integer> {
           + " *_vfio_pci variant); without it such a driver is refused.")
   boolean allowNonVfioDriver;
 
-  @Option(names = "--root", paramLabel = "DIR", defaultValue = "/",
-      description = "Host root that holds sys/ (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--root", paramLabel = "DIR",
+      description = "Host root that holds sys/ "
+          + " (default: the demo simulated host under $TMPDIR/gpuvirt-demo when it exists,"
+          + " else /).")
   Path root;
 
   @Option(names = "--state", paramLabel = "DIR",
@@ -122,7 +124,7 @@ final class BindCommand implements Callable<Integer> {
         .allowForeignDevices(allowed).driver(driver).resetBeforeBind(reset)
         .allowMountedDevices(allowMounted).allowNonVfioDriver(allowNonVfioDriver).build();
     PrintWriter err = spec.commandLine().getErr();
-    try (HostContext host = HostContext.open(root, state)) {
+    try (HostContext host = HostContext.open(HostOptions.resolve(root, err), state)) {
       io.gpuvirt.core.pci.Topology topology = host.scan();
       addresses.forEach(topology::require); // an unknown device is bad input, not a refusal
       LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
@@ -229,6 +231,6 @@ final class BindCommand implements Callable<Integer> {
   }
 
   private String rootArgument() {
-    return root.toAbsolutePath().normalize().getParent() == null ? "" : " --root " + root;
+    return HostOptions.argument(root);
   }
 }

@@ -40,8 +40,10 @@ import picocli.CommandLine.Spec;
 final class DoctorCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--root", paramLabel = "DIR", defaultValue = "/",
-      description = "Host root (default: ${DEFAULT-VALUE}; a directory for a simulated host).")
+  @Option(names = "--root", paramLabel = "DIR",
+      description = "Host root: / or a directory for a simulated host "
+          + " (default: the demo simulated host under $TMPDIR/gpuvirt-demo when it exists,"
+          + " else /).")
   Path root;
 
   @Option(names = "--json", description = "Print the report as JSON.")
@@ -55,7 +57,7 @@ final class DoctorCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    Sysfs sysfs = Sysfs.at(root);
+    Sysfs sysfs = Sysfs.at(HostOptions.resolve(root, spec.commandLine().getErr()));
     List<Finding> fabric = new ArrayList<>();
     Optional<FabricManagerConfig> cfg = Optional.empty();
     try {

@@ -14,7 +14,7 @@ import io.gpuvirt.core.pci.PciId;
 import io.gpuvirt.fabric.moduleid.ModuleIdDiscovery;
 import io.gpuvirt.fabric.moduleid.ModuleIdDiscoveryException;
 import io.gpuvirt.fabric.moduleid.NvidiaSmiReport;
-import io.gpuvirt.testkit.fabric.SimulatedFabric;
+import io.gpuvirt.core.gpuhost.GpuHost;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -46,9 +46,11 @@ final class ModuleIdsCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
 
-  @Option(names = "--root", paramLabel = "DIR", description = "Host root (default /). When it "
-      + "holds a simulated host (gpuvirt simulate), its fake nvidia-smi lists the GPUs of its "
-      + "simulated Fabric Manager; the map is kept under the root.")
+  @Option(names = "--root", paramLabel = "DIR", description = "Host root (default: the demo "
+      + "simulated host under $TMPDIR/gpuvirt-demo when it exists, else /). When it holds a "
+      + "simulated host (gpuvirt simulate), its fake nvidia-smi lists the GPUs of its own "
+      + "simulated Fabric Manager (none without shared NVSwitch mode: exit 1); the map is kept "
+      + "under the root.")
   Path root;
 
   @Option(names = "--nvidia-smi", paramLabel = "PATH", defaultValue = "nvidia-smi",
@@ -79,12 +81,23 @@ final class ModuleIdsCommand implements Callable<Integer> {
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    Path hostRoot = root == null ? Path.of("/") : root;
+    Path hostRoot = HostOptions.resolve(root, err);
     Sysfs sysfs = Sysfs.at(hostRoot);
     try {
-      boolean simulated = root != null && HostContext.isSimulated(root);
-      CommandRunner runner = simulated ? SimulatedFabric.underHostRoot(root).nvidiaSmi()
-          : CommandRunner.system();
+      boolean simulated = HostContext.isSimulated(hostRoot);
+      CommandRunner runner = CommandRunner.system();
+      if (simulated) {
+        // The library's facade: the simulated host's own Fabric Manager and nvidia-smi, if any.
+        GpuHost host = GpuHost.builder(hostRoot).open();
+        if (!host.hasFabricManager()) {
+          err.println("gpuvirt: no Fabric Manager on this host (" + host.describe() + "): it is"
+              + " not in shared NVSwitch mode, so its GPUs have no partitions to map module ids"
+              + " for");
+          err.flush();
+          return Cli.REFUSED;
+        }
+        runner = host.commands();
+      }
       NvidiaSmiReport report = ModuleIdDiscovery.fromNvidiaSmi(runner, nvidiaSmi);
       ModuleIdMap map = report.moduleIds();
       Optional<String> nvml = Optional.ofNullable(nvmlLibrary)

@@ -8,6 +8,7 @@ import io.gpuvirt.core.fabric.FabricManager;
 import io.gpuvirt.core.fabric.FabricManagerException;
 import io.gpuvirt.core.fabric.FabricPartition;
 import io.gpuvirt.core.fabric.PartitionGpu;
+import io.gpuvirt.core.gpuhost.NoFabricManagerException;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -48,6 +49,10 @@ final class PartitionsCommand {
       out.print(work.apply(fm));
       out.flush();
       return Cli.OK;
+    } catch (NoFabricManagerException e) {
+      err.println("gpuvirt: " + e.getMessage());
+      err.flush();
+      return Cli.REFUSED;
     } catch (FabricManagerException e) {
       err.println("gpuvirt: Fabric Manager refused: " + e.getMessage());
       err.println("gpuvirt: return code " + e.returnCode() + " (" + e.returnCode().code() + ")");
@@ -141,8 +146,7 @@ final class PartitionsCommand {
 
     @Override
     public Integer call() {
-      Path directory = HostContext.stateDirectory(options.root == null ? Path.of("/")
-          : options.root, state);
+      Path directory = HostContext.stateDirectory(options.hostRoot(), state);
       if (force || !Files.isDirectory(directory)) {
         return deactivate();
       }

@@ -7,8 +7,7 @@ import io.gpuvirt.core.alloc.AllocationRefusedException;
 import io.gpuvirt.core.alloc.AllocationRequest;
 import io.gpuvirt.core.alloc.DeviceSelector;
 import io.gpuvirt.core.ledger.LeaseJson;
-import io.gpuvirt.core.ledger.LeaseLedger;
-import io.gpuvirt.core.pci.Topology;
+import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.provision.ProgressEvent;
 import io.gpuvirt.core.provision.Provisioned;
 import io.gpuvirt.core.provision.Provisioner;
@@ -55,6 +54,11 @@ final class ProvisionCommand implements Callable<Integer> {
       description = "Which devices: gpu, 10de:2901, class:0302 or BDF,BDF (default: ${DEFAULT-VALUE}).")
   String device;
 
+  @Option(names = "--allow", paramLabel = "BDF",
+      description = "An endpoint that may come along in a requested device's IOMMU group although"
+          + " it is not requested (a NIC behind a switch without ACS); repeatable.")
+  List<String> allow = new ArrayList<>();
+
   @Mixin HostOptions host;
 
   @Option(names = "--no-reset", description = "Do not function-reset the GPUs before binding.")
@@ -69,17 +73,15 @@ final class ProvisionCommand implements Callable<Integer> {
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    AllocationRequest request = AllocationRequest.builder(owner).count(gpus)
-        .selector(DeviceSelector.parse(device)).build();
+    AllocationRequest.Builder requestBuilder = AllocationRequest.builder(owner).count(gpus)
+        .selector(DeviceSelector.parse(device));
+    allow.forEach(a -> requestBuilder.allowForeign(PciAddress.parse(a)));
+    AllocationRequest request = requestBuilder.build();
     qemu.capabilities(); // a bad --qemu or --qemu-version fails before the host is touched
-    try (HostContext context = host.openOrDemo()) {
-      LeaseLedger ledger = LeaseLedger.open(context.stateDirectory());
-      Topology topology = context.scan();
+    try (HostContext context = host.openOrCreateDemo()) {
       List<ProgressEvent> events = new ArrayList<>();
-      Provisioner.Builder builder = Provisioner.builder(context.sysfs(), ledger)
-          .resetBeforeBind(!noReset).listener(events::add);
-      context.partitions(topology).ifPresent(builder::partitions);
-      Provisioner provisioner = builder.build();
+      Provisioner provisioner = context.gpuHost().provisionerBuilder()
+          .resetBeforeBind(!noReset).listener(events::add).build();
       provisioner.recover();
       Provisioned result;
       try {

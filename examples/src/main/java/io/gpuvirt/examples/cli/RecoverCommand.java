@@ -1,7 +1,5 @@
 package io.gpuvirt.examples.cli;
 
-import io.gpuvirt.core.ledger.LeaseLedger;
-import io.gpuvirt.core.provision.Provisioner;
 import io.gpuvirt.core.provision.RecoveryReport;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
@@ -28,12 +26,7 @@ final class RecoverCommand implements Callable<Integer> {
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     try (HostContext host = hostOptions.open()) {
-      Provisioner.Builder builder = Provisioner.builder(host.sysfs(),
-          LeaseLedger.open(host.stateDirectory()));
-      if (host.sharedNvSwitch()) {
-        host.partitions(host.scan()).ifPresent(builder::partitions);
-      }
-      RecoveryReport report = builder.build().recover();
+      RecoveryReport report = host.gpuHost().provisioner().recover();
       report.actions().forEach(a -> out.println("recovered " + a));
       report.failures().forEach(f -> out.println("FAILED    " + f));
       if (report.actions().isEmpty() && report.failures().isEmpty()) {

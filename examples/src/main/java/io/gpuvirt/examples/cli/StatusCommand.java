@@ -40,7 +40,7 @@ final class StatusCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
-    try (HostContext host = hostOptions.openOrExistingDemo()) {
+    try (HostContext host = hostOptions.open()) {
       LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
       Topology topology = host.scan();
       List<Lease> leases = ledger.leases(topology);

@@ -1,6 +1,5 @@
 package io.gpuvirt.examples.cli;
 
-import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.provision.ProgressEvent;
 import io.gpuvirt.core.provision.Provisioner;
 import io.gpuvirt.core.provision.ProvisioningException;
@@ -37,16 +36,12 @@ final class TeardownCommand implements Callable<Integer> {
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    try (HostContext host = hostOptions.openOrExistingDemo()) {
-      LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
-      Provisioner.Builder builder = Provisioner.builder(host.sysfs(), ledger).listener(e -> {
+    try (HostContext host = hostOptions.open()) {
+      Provisioner.Builder builder = host.gpuHost().provisionerBuilder().listener(e -> {
         if (e.kind() != ProgressEvent.Kind.STARTED) {
           out.println("  " + e);
         }
       });
-      if (host.sharedNvSwitch()) {
-        host.partitions(host.scan()).ifPresent(builder::partitions);
-      }
       out.println("host: " + host.describe());
       try {
         boolean held = builder.build().teardown(owner);

@@ -26,9 +26,10 @@ import picocli.CommandLine.Spec;
 final class TopologyCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--root", paramLabel = "DIR", defaultValue = "/",
-      description = "Host root that holds sys/ (default: ${DEFAULT-VALUE}, this host;"
-          + " a directory for a simulated host).")
+  @Option(names = "--root", paramLabel = "DIR",
+      description = "Host root that holds sys/: / or a directory for a simulated host "
+          + " (default: the demo simulated host under $TMPDIR/gpuvirt-demo when it exists,"
+          + " else /).")
   Path root;
 
   @Option(names = "--json", description = "Print the topology as JSON instead of the tree.")
@@ -36,7 +37,8 @@ final class TopologyCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    Topology topology = TopologyScanner.scan(Sysfs.at(root));
+    Topology topology = TopologyScanner.scan(Sysfs.at(HostOptions.resolve(root,
+        spec.commandLine().getErr())));
     PrintWriter out = spec.commandLine().getOut();
     if (json) {
       out.print(TopologyJson.toJson(topology));

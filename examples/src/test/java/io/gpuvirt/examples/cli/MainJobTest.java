@@ -44,12 +44,13 @@ final class MainJobTest {
   private CommandResult gpuvirt(String... args) {
     List<String> argv = new ArrayList<>();
     argv.add(ProcessHandle.current().info().command().orElse("java"));
-    argv.add("-Djava.io.tmpdir=" + tmp);
-    argv.add("-cp");
+        argv.add("-cp");
     argv.add(System.getProperty("java.class.path"));
     argv.add(GpuvirtCli.class.getName());
     argv.addAll(List.of(args));
-    return CommandRunner.system().run(Command.of(argv).withTimeout(Duration.ofMinutes(2)));
+    // The demo host lives under $TMPDIR, as README says.
+    return CommandRunner.system().run(Command.of(argv).withTimeout(Duration.ofMinutes(2))
+        .withEnvironment(java.util.Map.of("TMPDIR", tmp.toString())));
   }
 
   @Test
@@ -65,9 +66,20 @@ final class MainJobTest {
   }
 
   @Test
-  void teardown_withNoFlagsAndNoDemoHost_refusesWithoutCreatingOne() {
+  void teardown_withNoFlagsAndNoDemoHost_worksOnThisHostWithoutCreatingADemoHost() {
     CommandResult teardown = gpuvirt("teardown", "--owner", "vm-42");
-    assertTrue(teardown.exitCode() == 2 && teardown.stderr().contains("--root /")
-        && !Files.exists(tmp.resolve("gpuvirt-demo")), teardown.stderr());
+    assertTrue(teardown.stdout().contains("host root /")
+        && !Files.exists(tmp.resolve("gpuvirt-demo")), teardown.stdout() + teardown.stderr());
+  }
+
+  @Test
+  void leasesAndQemuArgs_afterProvisionWithNoFlags_seeTheLeaseOnTheDemoHost() {
+    CommandResult provision = gpuvirt("provision", "--gpus", "4", "--owner", "vm-42");
+    CommandResult leases = gpuvirt("leases");
+    CommandResult status = gpuvirt("status");
+    assertTrue(provision.exitCode() == 0 && leases.stdout().contains("vm-42")
+        && status.stdout().contains("vm-42")
+        && leases.stderr().contains("using the simulated demo host at "
+            + tmp.resolve("gpuvirt-demo/hgx-b200")), leases + "\n" + status);
   }
 }

@@ -120,6 +120,12 @@ public final class Allocator {
           + "intel_iommu=on or amd_iommu=on, and iommu=pt, to the kernel command line and reboot");
     }
     checkAddresses(request, topology);
+    if (topology.devices().stream().noneMatch(request.selector()::matches)) {
+      throw new AllocationRefusedException(owner, "cannot allocate " + request.count() + " x "
+          + request.selector() + " for " + owner + " on " + topology.source()
+          + ": no device matches " + request.selector() + "; check the selector against"
+          + " 'gpuvirt topology' (e.g. gpu, 10de:2901, class:0302 or a BDF list)");
+    }
     Candidates candidates = Candidates.evaluate(request, topology, leases,
         policy == GpuDriverPolicy.STATIC_VFIO);
     if (partitions.isPresent()) {

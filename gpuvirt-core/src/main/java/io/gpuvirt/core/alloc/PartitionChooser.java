@@ -109,8 +109,9 @@ final class PartitionChooser {
     FabricPartition lowest = usable.keySet().iterator().next();
     List<String> reasons = new ArrayList<>();
     reasons.add("partition " + chosen.id() + " (GPU modules " + chosen.moduleIds()
-        + ") chosen: best fit among " + usable.size() + " free partitions of " + n
-        + " GPUs; it keeps available " + describe(sizes, chosenScore));
+        + ") chosen: best fit among " + usable.size() + " free "
+        + (usable.size() == 1 ? "partition" : "partitions") + " of " + n
+        + (n == 1 ? " GPU" : " GPUs") + "; it keeps available " + describe(sizes, chosenScore));
     if (lowest != chosen) {
       reasons.add("the lowest-id free partition, " + lowest.id() + ", would keep only "
           + describe(sizes, availableAfter(lowest, byId.values(), unsupported, occupied)));
