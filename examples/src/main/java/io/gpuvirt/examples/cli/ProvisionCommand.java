@@ -137,8 +137,9 @@ final class ProvisionCommand implements Callable<Integer> {
       n.deviceNodes().forEach(d -> s.append(' ').append(d));
       s.append('\n');
     }
-    s.append("\nQEMU (").append(qemu.source).append("):\n");
-    QemuOptions.optionLines(args.argv()).forEach(a -> s.append("  ").append(a).append('\n'));
+    s.append("\nQEMU command (").append(qemu.source).append("; gpuvirt qemu-args --owner ")
+        .append(owner).append(host.rootArgument()).append(" --format shell prints it alone):\n");
+    s.append(args.toShell());
     s.append("\nplan:\n");
     for (Decision d : args.plan()) {
       s.append("  ").append(d).append('\n');
