@@ -86,9 +86,7 @@ final class ProvisionCommand implements Callable<Integer> {
         result = provisioner.provision(request);
       } catch (AllocationRefusedException | ProvisioningException
           | io.gpuvirt.core.vfio.GroupRefusedException e) {
-        err.println("gpuvirt: " + e.getMessage());
-        err.flush();
-        return Cli.REFUSED;
+        return Cli.refuse(spec.commandLine(), json, e.getMessage());
       }
       QemuArgs args;
       try {
@@ -98,11 +96,9 @@ final class ProvisionCommand implements Callable<Integer> {
         if (!result.alreadyProvisioned()) {
           provisioner.teardown(owner);
         }
-        err.println("gpuvirt: cannot build the QEMU command for " + owner + ": " + e.getMessage()
-            + (result.alreadyProvisioned() ? "; the existing lease is kept"
+        return Cli.refuse(spec.commandLine(), json, "cannot build the QEMU command for " + owner
+            + ": " + e.getMessage() + (result.alreadyProvisioned() ? "; the existing lease is kept"
                 : "; provisioning was rolled back"));
-        err.flush();
-        return Cli.REFUSED;
       }
       if (json) {
         out.println(json(context, provisioner, result, events, args));

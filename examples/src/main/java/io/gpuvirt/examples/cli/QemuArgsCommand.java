@@ -63,9 +63,8 @@ final class QemuArgsCommand implements Callable<Integer> {
     Path stateDirectory = hostOptions.stateDirectory();
     Optional<Lease> lease = LeaseLedger.open(stateDirectory).lease(owner);
     if (lease.isEmpty()) {
-      spec.commandLine().getErr().println("gpuvirt: " + owner + " holds no lease in "
+      return Cli.refuse(spec.commandLine(), chosen.equals("json"), owner + " holds no lease in "
           + stateDirectory + "; provision or allocate first");
-      return Cli.REFUSED;
     }
     QemuArgs args;
     try {
