@@ -5,7 +5,6 @@
 module io.gpuvirt.qemu {
   requires transitive io.gpuvirt.core;
   requires transitive com.fasterxml.jackson.databind;
-  requires com.google.common;
   requires org.slf4j;
 
   exports io.gpuvirt.qemu;

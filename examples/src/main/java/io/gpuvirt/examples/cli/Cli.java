@@ -40,6 +40,7 @@ final class Cli {
     cl.registerConverter(Long.TYPE, v -> number(v, Long.MAX_VALUE));
     cl.setExitCodeExceptionMapper(e -> ERROR);
     cl.setExecutionExceptionHandler((e, cmd, parseResult) -> {
+      boolean json = wantsJson(parseResult);
       if (e instanceof GpuvirtException || e instanceof IllegalArgumentException) {
         // Bad input, or a refusal with its reason: the message says it all, no stack trace.
         cmd.getErr().println("gpuvirt: " + e.getMessage());
@@ -47,15 +48,73 @@ final class Cli {
         cmd.getErr().println("gpuvirt: unexpected error: " + e);
         e.printStackTrace(cmd.getErr());
       }
+      if (json) {
+        printJsonError(cmd, errorKind(e), String.valueOf(e.getMessage()), ERROR);
+      }
       return ERROR;
     });
     cl.setParameterExceptionHandler((e, args) -> {
       CommandLine failed = e.getCommandLine();
-      failed.getErr().println("gpuvirt: " + oneLine(e.getMessage()) + " (see '"
+      String message = oneLine(e.getMessage());
+      failed.getErr().println("gpuvirt: " + message + " (see '"
           + failed.getCommandSpec().qualifiedName() + " --help')");
+      if (java.util.Arrays.asList(args).contains("--json")) {
+        printJsonError(failed, "usage", message, ERROR);
+      }
       return ERROR;
     });
     return cl;
+  }
+
+  /**
+   * Whether the command that ran asked for JSON ({@code --json}, or {@code --format json}): then
+   * an error is also a JSON object on stdout, {@code {"error": {"kind", "message", "exitCode"}}}.
+   */
+  static boolean wantsJson(CommandLine.ParseResult parseResult) {
+    CommandLine.ParseResult p = parseResult;
+    while (p.hasSubcommand()) {
+      p = p.subcommand();
+    }
+    return (p.hasMatchedOption("--json") && Boolean.TRUE.equals(p.matchedOptionValue("--json",
+        Boolean.FALSE))) || "json".equals(p.matchedOptionValue("--format", ""));
+  }
+
+  /** The error's kind in the JSON error object: what a program branches on. */
+  static String errorKind(Exception e) {
+    if (e instanceof InvalidValueException || e instanceof IllegalArgumentException) {
+      return "invalid-value";
+    }
+    if (e instanceof GpuvirtException) {
+      return "error";
+    }
+    return "unexpected";
+  }
+
+  /**
+   * A refusal: the reason on stderr and, when {@code json}, as a JSON error of kind {@code
+   * refused} on stdout.
+   *
+   * @return {@link #REFUSED}
+   */
+  static int refuse(CommandLine cmd, boolean json, String message) {
+    cmd.getErr().println("gpuvirt: " + message);
+    cmd.getErr().flush();
+    if (json) {
+      printJsonError(cmd, "refused", message, REFUSED);
+    }
+    return REFUSED;
+  }
+
+  /** Prints {@code {"error": {"kind": ..., "message": ..., "exitCode": N}}} on stdout. */
+  static void printJsonError(CommandLine cmd, String kind, String message, int exitCode) {
+    com.fasterxml.jackson.databind.node.ObjectNode root =
+        new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+    com.fasterxml.jackson.databind.node.ObjectNode error = root.putObject("error");
+    error.put("kind", kind);
+    error.put("message", message);
+    error.put("exitCode", exitCode);
+    cmd.getOut().println(root.toPrettyString());
+    cmd.getOut().flush();
   }
 
   /**

@@ -88,9 +88,7 @@ final class ProvisionCommand implements Callable<Integer> {
         result = provisioner.provision(request);
       } catch (AllocationRefusedException | ProvisioningException
           | io.gpuvirt.core.vfio.GroupRefusedException e) {
-        err.println("gpuvirt: " + e.getMessage());
-        err.flush();
-        return Cli.REFUSED;
+        return Cli.refuse(spec.commandLine(), json, e.getMessage());
       }
       QemuArgs args;
       try {
@@ -100,11 +98,9 @@ final class ProvisionCommand implements Callable<Integer> {
         if (!result.alreadyProvisioned()) {
           provisioner.teardown(owner);
         }
-        err.println("gpuvirt: cannot build the QEMU command for " + owner + ": " + e.getMessage()
-            + (result.alreadyProvisioned() ? "; the existing lease is kept"
+        return Cli.refuse(spec.commandLine(), json, "cannot build the QEMU command for " + owner
+            + ": " + e.getMessage() + (result.alreadyProvisioned() ? "; the existing lease is kept"
                 : "; provisioning was rolled back"));
-        err.flush();
-        return Cli.REFUSED;
       }
       if (json) {
         out.println(json(context, provisioner, result, events, args));
@@ -139,8 +135,9 @@ final class ProvisionCommand implements Callable<Integer> {
       n.deviceNodes().forEach(d -> s.append(' ').append(d));
       s.append('\n');
     }
-    s.append("\nQEMU (").append(qemu.source).append("):\n");
-    QemuOptions.optionLines(args.argv()).forEach(a -> s.append("  ").append(a).append('\n'));
+    s.append("\nQEMU command (").append(qemu.source).append("; gpuvirt qemu-args --owner ")
+        .append(owner).append(host.rootArgument()).append(" --format shell prints it alone):\n");
+    s.append(args.toShell());
     s.append("\nplan:\n");
     for (Decision d : args.plan()) {
       s.append("  ").append(d).append('\n');

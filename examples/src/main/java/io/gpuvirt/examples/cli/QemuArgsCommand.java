@@ -8,6 +8,7 @@ import io.gpuvirt.qemu.command.Decision;
 import io.gpuvirt.qemu.command.QemuArgs;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -18,8 +19,10 @@ import picocli.CommandLine.Spec;
 
 /** {@code gpuvirt qemu-args --owner ID}: the QEMU command line for a lease, and why. */
 @Command(name = "qemu-args", mixinStandardHelpOptions = true,
-    description = {"Print the QEMU argv for a lease (one option per line) and the plan that"
-        + " explains each choice: a root port per GPU, large-BAR handling, the MMIO aperture."},
+    description = {"Print the QEMU command for a lease and the plan that explains each choice:"
+        + " a root port per GPU, large-BAR handling, the MMIO aperture, the firmware.",
+        "--format shell prints only the command, shell-quoted, to paste into a shell;"
+            + " --plan prints only the plan."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:printed", "1:the owner holds no lease", "2:error"})
 final class QemuArgsCommand implements Callable<Integer> {
@@ -31,20 +34,37 @@ final class QemuArgsCommand implements Callable<Integer> {
 
   @Mixin HostOptions hostOptions;
 
-  @Option(names = "--json", description = "Print argv and plan as JSON.")
+  @Option(names = "--json", description = "Print argv and plan as JSON (as --format json).")
   boolean json;
+
+  @Option(names = "--format", paramLabel = "text|shell|json", defaultValue = "text",
+      description = "text: the command, then the plan (default); shell: only the command, ready"
+          + " to paste; json: argv and plan.")
+  String format;
+
+  @Option(names = "--plan", description = "Print only the plan.")
+  boolean planOnly;
 
   @Mixin QemuOptions qemu;
 
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
+    if (!List.of("text", "shell", "json").contains(format)) {
+      throw new InvalidValueException("--format '" + Cli.printable(format)
+          + "' is not text, shell or json");
+    }
+    String chosen = json ? "json" : format;
+    if (planOnly && !chosen.equals("text")) {
+      throw new InvalidValueException("--plan prints the plan as text; leave out --format "
+          + chosen + (json ? " (--json)" : ""));
+    }
+    qemu.capabilities(); // a bad QEMU option fails before the ledger is read
     Path stateDirectory = hostOptions.stateDirectory();
     Optional<Lease> lease = LeaseLedger.open(stateDirectory).lease(owner);
     if (lease.isEmpty()) {
-      spec.commandLine().getErr().println("gpuvirt: " + owner + " holds no lease in "
+      return Cli.refuse(spec.commandLine(), chosen.equals("json"), owner + " holds no lease in "
           + stateDirectory + "; provision or allocate first");
-      return Cli.REFUSED;
     }
     QemuArgs args;
     try {
@@ -52,14 +72,19 @@ final class QemuArgsCommand implements Callable<Integer> {
     } catch (IllegalArgumentException | InvalidValueException e) {
       throw new GpuvirtException(e.getMessage(), e);
     }
-    if (json) {
-      out.println(args.toJson());
-    } else {
-      QemuOptions.optionLines(args.argv()).forEach(out::println);
-      out.println();
-      out.println("# QEMU: " + qemu.source);
-      for (Decision d : args.plan()) {
-        out.println("# " + d);
+    switch (chosen) {
+      case "json" -> out.println(args.toJson());
+      case "shell" -> out.print(args.toShell());
+      default -> {
+        if (!planOnly) {
+          out.println("QEMU command (" + qemu.source + "):");
+          out.print(args.toShell());
+          out.println();
+        }
+        out.println("plan:");
+        for (Decision d : args.plan()) {
+          out.println("  " + d);
+        }
       }
     }
     out.flush();

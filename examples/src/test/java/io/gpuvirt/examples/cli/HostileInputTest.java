@@ -174,10 +174,10 @@ final class HostileInputTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"\u0661", "+64", "\uff16\uff14"})
-  void memoryGib_notAsciiDigits_isRefusedNamingTheOption(String value) {
+  void memory_notAsciiDigits_isRefusedNamingTheOption(String value) {
     String err = refused(withRoot("provision", "--gpus", "1", "--owner", "vm-1",
-        "--qemu-version", "10.1.0", "--memory-gib", value));
-    assertTrue(err.contains("--memory-gib"), err);
+        "--qemu-version", "10.1.0", "--memory", value));
+    assertTrue(err.contains("--memory"), err);
   }
 
   @Test

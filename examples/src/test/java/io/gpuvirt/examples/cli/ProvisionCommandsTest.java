@@ -201,7 +201,7 @@ final class ProvisionCommandsTest {
 
   @Test
   void provision_badMemorySize_exits2BeforeTouchingTheHost() {
-    CliRun run = run("provision", "--gpus", "2", "--owner", "vm-2", "--memory-gib", "0");
+    CliRun run = run("provision", "--gpus", "2", "--owner", "vm-2", "--memory", "0");
     assertEquals(List.of(2, Optional.empty(), initial.devices()),
         List.of(run.exitCode(), lease("vm-2"), scan().devices()), run.toString());
   }

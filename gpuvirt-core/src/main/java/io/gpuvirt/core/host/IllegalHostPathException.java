@@ -1,9 +1,9 @@
 package io.gpuvirt.core.host;
 
-import io.gpuvirt.core.GpuvirtException;
+import io.gpuvirt.core.InvalidValueException;
 
 /** A host path was refused before it reached the file system (a {@code ..} segment, a newline...). */
-public final class IllegalHostPathException extends GpuvirtException {
+public final class IllegalHostPathException extends InvalidValueException {
   private static final long serialVersionUID = 1L;
 
   public IllegalHostPathException(String path, String reason) {

@@ -1,9 +1,9 @@
 package io.gpuvirt.core.pci;
 
-import io.gpuvirt.core.GpuvirtException;
+import io.gpuvirt.core.InvalidValueException;
 
 /** Text that is not a PCI address was given where one was expected. */
-public final class InvalidPciAddressException extends GpuvirtException {
+public final class InvalidPciAddressException extends InvalidValueException {
   private static final long serialVersionUID = 1L;
 
   public InvalidPciAddressException(String text, String reason) {

@@ -27,6 +27,12 @@ public record Decision(Topic topic, String subject, String choice, String reason
     CPU,
     /** Guest memory. */
     MEMORY,
+    /** Virtual CPUs. */
+    CPUS,
+    /** The UEFI firmware and its variable store. */
+    FIRMWARE,
+    /** The boot disk. */
+    DISK,
     /** Root ports: how many, where, hotplug. */
     ROOT_PORT,
     /** A passed-through device and where it sits. */

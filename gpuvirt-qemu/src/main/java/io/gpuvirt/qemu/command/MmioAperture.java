@@ -1,7 +1,6 @@
 package io.gpuvirt.qemu.command;
 
 import io.gpuvirt.core.InvalidValueException;
-import com.google.common.math.LongMath;
 import io.gpuvirt.core.pci.Bar;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
@@ -114,9 +113,9 @@ public record MmioAperture(List<PortWindow> windows, long headroomBytes, long re
       throw new InvalidValueException("guest memory must not be negative, was "
           + guestMemoryBytes);
     }
-    long firstNonAddress = alignUp(LongMath.checkedAdd(FOUR_GIB, guestMemoryBytes), GIB);
+    long firstNonAddress = alignUp(Math.addExact(FOUR_GIB, guestMemoryBytes), GIB);
     long base = alignUp(firstNonAddress, sizeBytes);
-    long end = LongMath.checkedAdd(base, sizeBytes);
+    long end = Math.addExact(base, sizeBytes);
     return 64 - Long.numberOfLeadingZeros(end - 1);
   }
 
@@ -129,7 +128,7 @@ public record MmioAperture(List<PortWindow> windows, long headroomBytes, long re
 
   static long alignUp(long value, long alignment) {
     long rem = value % alignment;
-    return rem == 0 ? value : LongMath.checkedAdd(value, alignment - rem);
+    return rem == 0 ? value : Math.addExact(value, alignment - rem);
   }
 
   /** Builds an {@link MmioAperture}: ports with their devices, reservations, headroom. */
@@ -187,15 +186,15 @@ public record MmioAperture(List<PortWindow> windows, long headroomBytes, long re
         offset = alignUp(offset, w.alignment());
         long base = offset;
         List<PlacedBar> bars = w.bars().stream()
-            .map(b -> new PlacedBar(b.device(), b.index(), LongMath.checkedAdd(base, b.offset()),
+            .map(b -> new PlacedBar(b.device(), b.index(), Math.addExact(base, b.offset()),
                 b.size()))
             .toList();
         placed.add(new PortWindow(w.port(), base, w.size(), w.alignment(), bars));
-        offset = LongMath.checkedAdd(offset, w.size());
+        offset = Math.addExact(offset, w.size());
       }
       long required = offset;
-      long size = LongMath.ceilingPowerOfTwo(Math.max(BRIDGE_WINDOW_GRANULARITY,
-          LongMath.checkedAdd(required, headroom)));
+      long size = ceilingPowerOfTwo(Math.max(BRIDGE_WINDOW_GRANULARITY,
+          Math.addExact(required, headroom)));
       return new MmioAperture(placed, headroom, required, size);
     }
 
@@ -205,7 +204,7 @@ public record MmioAperture(List<PortWindow> windows, long headroomBytes, long re
       for (PciDevice d : p.devices()) {
         for (Bar b : d.bars()) {
           if (!b.io() && b.is64Bit() && b.prefetchable()) {
-            items.add(new Item(d.address(), b, LongMath.ceilingPowerOfTwo(b.size())));
+            items.add(new Item(d.address(), b, ceilingPowerOfTwo(b.size())));
           }
         }
       }
@@ -217,7 +216,7 @@ public record MmioAperture(List<PortWindow> windows, long headroomBytes, long re
       for (Item i : items) {
         offset = alignUp(offset, i.slot());
         bars.add(new PlacedBar(i.device(), i.bar().index(), offset, i.slot()));
-        offset = LongMath.checkedAdd(offset, i.slot());
+        offset = Math.addExact(offset, i.slot());
         alignment = Math.max(alignment, i.slot());
       }
       long size = Math.max(offset, p.reserve());
@@ -230,5 +229,16 @@ public record MmioAperture(List<PortWindow> windows, long headroomBytes, long re
       size = alignUp(size, BRIDGE_WINDOW_GRANULARITY);
       return Optional.of(new PortWindow(p.id(), 0, size, alignment, bars));
     }
+  }
+
+  /** The smallest power of two at least {@code x}; {@code x} positive, at most 2^62. */
+  static long ceilingPowerOfTwo(long x) {
+    if (x <= 0) {
+      throw new IllegalArgumentException("not positive: " + x);
+    }
+    if (x > (1L << 62)) {
+      throw new ArithmeticException("no power of two >= " + x + " fits in a long");
+    }
+    return x == 1 ? 1 : Long.highestOneBit(x - 1) << 1;
   }
 }

@@ -53,6 +53,37 @@ public record QemuArgs(List<String> argv, List<Decision> plan, List<RootPort> ro
     return rootPorts.stream().filter(RootPort::hotplug).toList();
   }
 
+  /**
+   * The argv as one POSIX shell command to copy and paste: every element quoted where the shell
+   * would read it otherwise, an option and its value on one line, lines joined by backslash-newline
+   * continuations. It is for a person at a shell; programs run {@link #argv()} as a list.
+   */
+  public String toShell() {
+    StringBuilder s = new StringBuilder();
+    for (int i = 0; i < argv.size(); i++) {
+      String a = argv.get(i);
+      boolean pair = i > 0 && a.startsWith("-") && i + 1 < argv.size()
+          && !argv.get(i + 1).startsWith("-");
+      if (i > 0) {
+        s.append(" \\\n  ");
+      }
+      s.append(shellQuote(a));
+      if (pair) {
+        s.append(' ').append(shellQuote(argv.get(++i)));
+      }
+    }
+    return s.append('\n').toString();
+  }
+
+  /** {@code word} as the shell reads it back: bare when safe, else in single quotes. */
+  static String shellQuote(String word) {
+    if (!word.isEmpty() && word.chars().allMatch(c -> (c >= 'a' && c <= 'z')
+        || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "_@%+=:,./-".indexOf(c) >= 0)) {
+      return word;
+    }
+    return "'" + word.replace("'", "'\\''") + "'";
+  }
+
   /** The argv, the plan and the placement as a JSON document. */
   public String toJson() {
     ObjectNode root = JSON.createObjectNode();

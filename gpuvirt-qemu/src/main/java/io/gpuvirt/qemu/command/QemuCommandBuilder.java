@@ -5,6 +5,7 @@ import io.gpuvirt.core.pci.Bar;
 import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.PciSizes;
 import io.gpuvirt.qemu.QemuCapabilities;
+import io.gpuvirt.qemu.QemuFirmware;
 import io.gpuvirt.qemu.command.Decision.Topic;
 import java.util.ArrayList;
 import java.util.List;
@@ -64,6 +65,9 @@ public final class QemuCommandBuilder {
   /** Root ports take one slot each up to this many, and are packed eight to a slot beyond. */
   public static final int DEFAULT_MAX_ROOT_PORT_SLOTS = 8;
 
+  /** The virtual CPUs when none are given. */
+  public static final int DEFAULT_CPUS = 4;
+  private static final Pattern DISK_FORMAT = Pattern.compile("raw|qcow2|vmdk|vdi|vhdx|vpc|qed");
   private static final int LAST_FREE_SLOT = 0x1e; // 0x1f holds q35's ICH9 functions
   private static final int OVMF_PAGING_MAX_PHYS_BITS = 46;
   private static final long OVMF_MAX_MMIO64_MIB = 0x1000000L; // 16 TiB
@@ -77,6 +81,10 @@ public final class QemuCommandBuilder {
   private PhysBits physBits = PhysBits.host();
   private OptionalInt hostAddressBits = OptionalInt.empty();
   private long memoryMiB;
+  private int cpus = DEFAULT_CPUS;
+  private QemuFirmware firmware;
+  private String diskPath;
+  private String diskFormat;
   private PassthroughDevices devices;
   private int hotplugPorts;
   private LargeBarPolicy policy = LargeBarPolicy.defaults();
@@ -145,6 +153,46 @@ public final class QemuCommandBuilder {
       throw new InvalidValueException("guest memory must be positive MiB, was " + value);
     }
     this.memoryMiB = value;
+    return this;
+  }
+
+  /** Virtual CPUs ({@code -smp}); {@value #DEFAULT_CPUS} by default. */
+  public QemuCommandBuilder cpus(int value) {
+    if (value < 1 || value > 4096) {
+      throw new InvalidValueException("virtual CPU count must be 1..4096, was " + value);
+    }
+    this.cpus = value;
+    return this;
+  }
+
+  /**
+   * The UEFI firmware ({@link QemuFirmware#find} finds the host's); none by default, which leaves
+   * QEMU's default firmware (SeaBIOS, which cannot place large 64-bit BARs) and adds a warning to
+   * the plan.
+   */
+  public QemuCommandBuilder firmware(QemuFirmware value) {
+    this.firmware = Objects.requireNonNull(value, "firmware");
+    return this;
+  }
+
+  /**
+   * A boot disk as a virtio-blk device; none by default.
+   *
+   * @param path the image or block device, absolute
+   * @param format its format: {@code raw}, {@code qcow2}, {@code vmdk}, {@code vdi}, {@code
+   *     vhdx}, {@code vpc} or {@code qed} ({@link DiskImages#probeFormat} reads it from an image)
+   */
+  public QemuCommandBuilder disk(String path, String format) {
+    if (path == null || !path.startsWith("/") || path.chars().anyMatch(c -> c < 0x20 || c == 0x7f)) {
+      throw new InvalidValueException("disk '" + path + "' must be an absolute path without"
+          + " control characters");
+    }
+    if (format == null || !DISK_FORMAT.matcher(format).matches()) {
+      throw new InvalidValueException("disk format '" + format + "' is not one of raw, qcow2,"
+          + " vmdk, vdi, vhdx, vpc, qed");
+    }
+    this.diskPath = path;
+    this.diskFormat = format;
     return this;
   }
 
@@ -230,6 +278,7 @@ public final class QemuCommandBuilder {
       argv.add(binary);
       machine();
       accelerator();
+      firmware();
       List<QemuOption> deviceOptions = devicesAndPorts();
       MmioAperture aperture = aperture();
       int requiredBits = aperture.requiredPhysBits(memoryMiB << 20);
@@ -241,6 +290,9 @@ public final class QemuCommandBuilder {
       plan.add(Decision.of(Topic.MEMORY, "vm", "-m " + memoryMiB,
           "guest RAM in MiB; the firmware places the 64-bit MMIO aperture above it, so it counts"
               + " toward the address width the aperture needs"));
+      argv.add("-smp");
+      argv.add(Integer.toString(cpus));
+      plan.add(Decision.of(Topic.CPUS, "vm", "-smp " + cpus, "virtual CPUs"));
       for (RootPort p : ports) {
         argv.add("-device");
         argv.add(p.option().render());
@@ -250,6 +302,7 @@ public final class QemuCommandBuilder {
         argv.add(o.render());
       }
       fwCfg(aperture);
+      disk();
       argv.addAll(extraArguments);
       return new QemuArgs(argv, plan, ports, placed, aperture, requiredBits, caps.version());
     }
@@ -260,11 +313,71 @@ public final class QemuCommandBuilder {
             + " GPU passthrough needs q35's PCI Express root complex; install a qemu-system-x86"
             + " build with q35");
       }
+      boolean smm = firmware != null && firmware.requiresSmm();
+      String machine = smm ? "q35,smm=on" : "q35";
       argv.add("-machine");
-      argv.add("q35");
-      plan.add(Decision.of(Topic.MACHINE, "vm", "-machine q35",
+      argv.add(machine);
+      plan.add(Decision.of(Topic.MACHINE, "vm", "-machine " + machine,
           "q35 has a PCI Express root complex; only there can devices sit behind PCIe root ports,"
-              + " the hierarchy the NVIDIA driver expects (i440fx is conventional PCI)"));
+              + " the hierarchy the NVIDIA driver expects (i440fx is conventional PCI)"
+              + (smm ? "; smm=on because the firmware requires SMM" : "")));
+    }
+
+    private void firmware() {
+      if (firmware == null) {
+        plan.add(Decision.of(Topic.FIRMWARE, "vm", "QEMU's default firmware (SeaBIOS)",
+            "no UEFI firmware given: SeaBIOS cannot place the 64-bit BARs of large-BAR GPUs, and"
+                + " opt/ovmf/X-PciMmio64Mb is OVMF's; install OVMF (Debian's ovmf, Fedora's"
+                + " edk2-ovmf) or give the firmware").asWarning());
+        return;
+      }
+      if (firmware.requiresSmm()) {
+        argv.add("-global");
+        argv.add("driver=cfi.pflash01,property=secure,value=on");
+      }
+      QemuOption code = QemuOption.of().with("if", "pflash").with("format", firmware.codeFormat())
+          .with("unit", 0).with("file", firmware.code()).with("readonly", true);
+      argv.add("-drive");
+      argv.add(code.render());
+      String choice = "code " + firmware.code();
+      String reason = "UEFI firmware (OVMF) from " + firmware.source() + ": it places the 64-bit"
+          + " MMIO aperture the large BARs need";
+      if (firmware.vars().isPresent()) {
+        QemuOption vars = QemuOption.of().with("if", "pflash")
+            .with("format", firmware.varsFormat()).with("unit", 1)
+            .with("file", firmware.vars().get());
+        if (firmware.varsTemplate()) {
+          vars = vars.with("snapshot", true);
+        }
+        argv.add("-drive");
+        argv.add(vars.render());
+        choice += ", variables " + firmware.vars().get()
+            + (firmware.varsTemplate() ? " (snapshot=on)" : "");
+        if (firmware.varsTemplate()) {
+          reason += "; the variable store is the shared template, attached with snapshot=on so"
+              + " it is never written: UEFI variables (boot order) are lost when the VM stops;"
+              + " to keep them, copy the template for this VM and give CODE,VARS";
+        }
+      }
+      if (firmware.requiresSmm()) {
+        reason += "; the firmware requires SMM: smm=on and a secure flash";
+      }
+      plan.add(Decision.of(Topic.FIRMWARE, "vm", choice, reason));
+    }
+
+    private void disk() {
+      if (diskPath == null) {
+        return;
+      }
+      argv.add("-drive");
+      argv.add(QemuOption.of().with("if", "none").with("id", "disk0").with("format", diskFormat)
+          .with("file", diskPath).render());
+      argv.add("-device");
+      argv.add(QemuOption.of("virtio-blk-pci").with("drive", "disk0").with("bootindex", 1)
+          .render());
+      plan.add(Decision.of(Topic.DISK, "disk0", "virtio-blk-pci " + diskPath + " (" + diskFormat
+          + ")", "the boot disk as a virtio block device on pcie.0, placed by QEMU in a free slot"
+          + " below the root ports"));
     }
 
     private void accelerator() {
