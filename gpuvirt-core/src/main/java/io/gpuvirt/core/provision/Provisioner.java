@@ -46,9 +46,11 @@ import org.slf4j.LoggerFactory;
 /**
  * The whole provisioning flow, from "4 GPUs for vm-42" to devices a VM can use, and back.
  *
- * <p>Provision: allocate (the lease is the journal of intent) → reset the GPUs on their host driver
- * → activate the lease's Fabric Manager partition (shared NVSwitch hosts) → bind the lease's IOMMU
- * groups to VFIO → verify → commit (lease BOUND). Teardown reverses it: restore the original
+ * <p>Provision: allocate (the lease is the journal of intent) → plan the VM (with a
+ * {@link VmPlanner}; a VM that cannot be planned is refused before the host changes) → reset the
+ * GPUs on their host driver → activate the lease's Fabric Manager partition (shared NVSwitch hosts)
+ * → bind the lease's IOMMU groups to VFIO → verify → commit (lease BOUND). The host's topology is
+ * scanned once per operation; later steps re-read only the leased devices' driver state. Teardown reverses it: restore the original
  * drivers → deactivate the partition → release the lease.
  *
  * <p>Every step that changes the host is recorded in the lease's state before it is taken
@@ -66,11 +68,12 @@ import org.slf4j.LoggerFactory;
  * LeaseLedger ledger = LeaseLedger.open(Path.of("/var/lib/gpuvirt"));
  * Provisioner provisioner = Provisioner.builder(Sysfs.host(), ledger)
  *     .partitions(new PartitionContext(fabricManager, moduleIds))   // shared NVSwitch hosts only
+ *     .vmPlanner(planner)                                            // e.g. gpuvirt-qemu's
  *     .listener(event -> log.info("{}", event))
  *     .build();
  * provisioner.recover();
  * Provisioned vm = provisioner.provision(AllocationRequest.builder("vm-42").count(4).build());
- * // ... render the QEMU command from vm.lease(), run the VM ...
+ * // ... run the VM from vm.plan() ...
  * provisioner.teardown("vm-42");
  * }</pre>
  */
