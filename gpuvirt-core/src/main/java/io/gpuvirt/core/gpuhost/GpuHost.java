@@ -371,7 +371,7 @@ public final class GpuHost implements AutoCloseable {
       return this;
     }
 
-    /** This VM planner, instead of the first {@link VmPlanner} service {@link ServiceLoader} finds. */
+    /** This VM planner, instead of the {@link VmPlanner} service {@link ServiceLoader} finds. */
     public Builder vmPlanner(VmPlanner value) {
       this.vmPlanner = Optional.of(Objects.requireNonNull(value, "vmPlanner"));
       return this;

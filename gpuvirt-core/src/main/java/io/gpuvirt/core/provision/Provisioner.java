@@ -50,8 +50,9 @@ import org.slf4j.LoggerFactory;
  * {@link VmPlanner}; a VM that cannot be planned is refused before the host changes) → reset the
  * GPUs on their host driver → activate the lease's Fabric Manager partition (shared NVSwitch hosts)
  * → bind the lease's IOMMU groups to VFIO → verify → commit (lease BOUND). The host's topology is
- * scanned once per operation; later steps re-read only the leased devices' driver state. Teardown reverses it: restore the original
- * drivers → deactivate the partition → release the lease.
+ * scanned once per operation; later steps re-read only the leased devices' driver state.
+ * Teardown reverses it: restore the original drivers → deactivate the partition → release the
+ * lease.
  *
  * <p>Every step that changes the host is recorded in the lease's state before it is taken
  * ({@link LeaseState#ACTIVATING}, {@link LeaseState#BINDING}, {@link LeaseState#TEARING_DOWN}). A

@@ -20,7 +20,7 @@ import java.util.function.Function;
  * {@link #QemuVmPlanner()}; a launcher that knows its QEMU gives its own settings:
  *
  * <pre>{@code
- * QemuCapabilities caps = QemuProbe.probe(runner, "/usr/bin/qemu-system-x86_64", List.of(), timeout);
+ * QemuCapabilities caps = QemuProbe.probe(runner, "/usr/bin/qemu-system-x86_64");
  * Provisioner provisioner = host.provisionerBuilder()
  *     .vmPlanner(QemuVmPlanner.using(devices -> QemuCommandBuilder.forQemu(caps)
  *         .binary("/usr/bin/qemu-system-x86_64").memoryMiB(256 * 1024)))
