@@ -12,10 +12,9 @@ import io.gpuvirt.qemu.QemuProbe;
 import io.gpuvirt.qemu.QemuVersion;
 import io.gpuvirt.qemu.command.Accelerator;
 import io.gpuvirt.qemu.command.DiskImages;
-import io.gpuvirt.qemu.command.LeasePassthrough;
-import io.gpuvirt.qemu.command.PassthroughDevices;
 import io.gpuvirt.qemu.command.QemuArgs;
 import io.gpuvirt.qemu.command.QemuCommandBuilder;
+import io.gpuvirt.qemu.command.QemuVmPlanner;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -249,20 +248,28 @@ final class QemuOptions {
     return Duration.ofSeconds(timeoutSeconds);
   }
 
-  /** The QEMU command for a lease's devices. */
-  QemuArgs render(Lease lease) {
+  /**
+   * The VM planner these options describe: the one {@code provision} gives the provisioner and
+   * {@code qemu-args} renders with, so both print the same plan for a lease.
+   */
+  QemuVmPlanner planner() {
     QemuCapabilities caps = capabilities();
-    PassthroughDevices devices = LeasePassthrough.of(lease);
-    int gpus = devices.gpus().size();
-    QemuCommandBuilder b = QemuCommandBuilder.forQemu(caps).binary(program)
-        .accelerator(accelerator()).cpuModel(cpuModel)
-        .memoryMiB(memoryMiB(gpus))
-        .cpus(cpus != null ? cpus : DEFAULT_CPUS_PER_GPU * Math.max(1, gpus))
-        .devices(devices);
-    chosenFirmware.ifPresent(b::firmware);
-    if (disk != null) {
-      b.disk(absolute(disk.toString()), chosenDiskFormat);
-    }
-    return b.build();
+    return QemuVmPlanner.using(devices -> {
+      int gpus = devices.gpus().size();
+      QemuCommandBuilder b = QemuCommandBuilder.forQemu(caps).binary(program)
+          .accelerator(accelerator()).cpuModel(cpuModel)
+          .memoryMiB(memoryMiB(gpus))
+          .cpus(cpus != null ? cpus : DEFAULT_CPUS_PER_GPU * Math.max(1, gpus));
+      chosenFirmware.ifPresent(b::firmware);
+      if (disk != null) {
+        b.disk(absolute(disk.toString()), chosenDiskFormat);
+      }
+      return b;
+    });
+  }
+
+  /** The QEMU command for a lease's devices, from {@link #planner()}. */
+  QemuArgs render(Lease lease) {
+    return planner().plan(lease);
   }
 }
