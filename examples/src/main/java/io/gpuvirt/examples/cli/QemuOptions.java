@@ -29,12 +29,12 @@ import picocli.CommandLine.Option;
  * The options that say which QEMU the command is for and what the VM gets. With {@code --qemu BIN}
  * the binary is probed (version, machines, device properties) and becomes the command's program;
  * with {@code --qemu-version} its capabilities are taken from the version alone; with neither,
- * {@code qemu-system-x86_64} is probed when it is on PATH, else version {@value #ASSUMED_VERSION}
- * is assumed (and the output says so). The UEFI firmware comes from QEMU's firmware descriptors
- * ({@link QemuFirmware#find}) unless {@code --firmware} names it.
+ * {@code qemu-system-x86_64} is probed when it is on PATH, else the version the default planner
+ * assumes ({@link QemuVmPlanner#ASSUMED_VERSION}) is assumed (and the output says so). The UEFI
+ * firmware comes from QEMU's firmware descriptors ({@link QemuFirmware#find}) unless
+ * {@code --firmware} names it.
  */
 final class QemuOptions {
-  static final String ASSUMED_VERSION = "10.1.0";
   /** Guest memory per passed-through GPU when {@code --memory} is not given. */
   static final long DEFAULT_MIB_PER_GPU = 16 * 1024;
   /** Virtual CPUs per passed-through GPU when {@code --cpus} is not given. */
@@ -146,10 +146,11 @@ final class QemuOptions {
       }
       // Not installed here (a control host, a CI machine): assume a version and say so.
     }
-    source = "assumed QEMU " + ASSUMED_VERSION + " (no " + QemuCommandBuilder.DEFAULT_BINARY
+    source = "assumed QEMU " + QemuVmPlanner.ASSUMED_VERSION.number() + " (no "
+        + QemuCommandBuilder.DEFAULT_BINARY
         + " on PATH; pass --qemu BIN to probe the binary the VM will run, or --qemu-version"
         + " X.Y.Z)";
-    return QemuCapabilities.assumed(QemuVersion.of(10, 1, 0));
+    return QemuCapabilities.assumed(QemuVmPlanner.ASSUMED_VERSION);
   }
 
   /** {@code --qemu-version}: digits only, {@code MAJOR.MINOR[.MICRO]}. */
