@@ -130,10 +130,19 @@ public final class HostProfile {
     return noAcs().toBuilder().name("iommu-off").withoutIommu().build();
   }
 
+  /**
+   * A host with Intel VMD: the VMD controller 8086:28c0 at {@code 0000:00:0e.0} owns PCI domain
+   * {@code 10000} (five hex digits), where an H100 PCIe sits at {@code 10000:01:00.0} and an NVMe
+   * at {@code 10000:02:00.0}, each behind a VMD root port in its own IOMMU group.
+   */
+  public static HostProfile vmd() {
+    return Presets.vmd();
+  }
+
   /** The names {@link #preset(String)} accepts. */
   public static List<String> presetNames() {
     return List.of("hgx-b200", "hgx-h100", "hgx-h100-shared-groups", "workstation", "no-acs",
-        "iommu-off");
+        "iommu-off", "vmd");
   }
 
   /**
@@ -155,6 +164,8 @@ public final class HostProfile {
         return noAcs();
       case "iommu-off":
         return iommuOff();
+      case "vmd":
+        return vmd();
       default:
         throw new InvalidValueException("unknown host profile '" + presetName
             + "'; choose one of " + presetNames());

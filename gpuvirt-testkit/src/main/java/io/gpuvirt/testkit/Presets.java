@@ -370,4 +370,36 @@ final class Presets {
     return withDevices(b, numberGroups(list, List.of(switchGroup), 0)).build();
   }
 
+  /**
+   * A host whose VMD (Intel Volume Management Device) controller owns PCI domain {@code 10000}: the
+   * controller 8086:28c0 at {@code 0000:00:0e.0} (driver {@code vmd}) and, behind it in the
+   * 5-digit domain, a root port with an H100 PCIe at {@code 10000:01:00.0} and one with an NVMe at
+   * {@code 10000:02:00.0}. The domain's root bus is a directory {@code pci10000:00} of its own.
+   */
+  static HostProfile vmd() {
+    List<DeviceSpec.Builder> list = new ArrayList<>();
+    list.add(xeonHostBridge(0));
+    PciId vmdId = new PciId(0x8086, 0x28c0);
+    list.add(DeviceSpec.builder(a(0, 0x0e, 0)).id(vmdId).subsystem(new PciId(0x8086, 0x0000))
+        .pciClass(new PciClass(0x010400)).portType(PciePortType.ROOT_COMPLEX_INTEGRATED_ENDPOINT)
+        .addBar(mem64(0, 0x2000_0000_0000L, 32 * M)).addBar(mem32(2, 0xa000_0000L, 32 * M))
+        .addBar(mem64(4, 0x2000_1000_0000L, M)).numaNode(0).driver("vmd"));
+    PciAddress gpuPort = new PciAddress(0x10000, 0, 1, 0);
+    PciAddress nvmePort = new PciAddress(0x10000, 0, 2, 0);
+    PciId vmdRootPort = new PciId(0x8086, 0x347a);
+    list.add(bridge(gpuPort, null, vmdRootPort, PciePortType.ROOT_PORT, 0x01, 0x01, 0));
+    list.add(GpuModel.H100_PCIE.device(new PciAddress(0x10000, 1, 0, 0),
+            GpuModel.H100_PCIE.bars(0x40_0000_0000L, 0)).parent(gpuPort).numaNode(0)
+        .driver("nvidia").resettable(true));
+    list.add(bridge(nvmePort, null, vmdRootPort, PciePortType.ROOT_PORT, 0x02, 0x02, 0));
+    list.add(nvme(new PciAddress(0x10000, 2, 0, 0), nvmePort, 0xa400_0000L, 0));
+    HostProfile.Builder b = HostProfile.builder().name("vmd").cmdline(B200_CMDLINE);
+    for (String driver : List.of("nvidia", "vfio-pci", "pcieport", "nvme", "vmd")) {
+      b.loadDriver(driver);
+    }
+    for (String module : List.of("vfio", "vfio_iommu_type1", "vfio_pci_core")) {
+      b.loadModule(module);
+    }
+    return withDevices(b, numberGroups(list, List.of(), 0)).build();
+  }
 }
