@@ -36,10 +36,17 @@ public final class HostDoctor {
 
   private final Sysfs sysfs;
   private final GpuDriverPolicy policy;
+  private final String cmdline;
+  private final List<String> cmdlineArgs;
+  private final OsFamily os;
 
   private HostDoctor(Sysfs sysfs, GpuDriverPolicy policy) {
     this.sysfs = Objects.requireNonNull(sysfs, "sysfs");
     this.policy = Objects.requireNonNull(policy, "policy");
+    this.cmdline = readOptional("/proc/cmdline").orElse("").strip();
+    this.cmdlineArgs = List.of(cmdline.split("\\s+"));
+    this.os = OsFamily.of(readOptional("/etc/os-release")
+        .or(() -> readOptional("/usr/lib/os-release")).orElse(""));
   }
 
   /** Examines the host behind {@code sysfs} under the given driver policy. */
@@ -49,8 +56,7 @@ public final class HostDoctor {
 
   private ReadinessReport run() {
     Topology topology = TopologyScanner.scan(sysfs);
-    String cmdline = readOptional("/proc/cmdline").orElse("").strip();
-    List<String> args = List.of(cmdline.split("\\s+"));
+    List<String> args = cmdlineArgs;
     List<Finding> findings = new ArrayList<>();
     findings.add(iommuEnabled(topology, cmdline, args));
     findings.add(iommuPassthrough(args, topology));
@@ -114,7 +120,7 @@ public final class HostDoctor {
     return new Finding("vfio.loaded", Severity.ERROR, "VFIO modules not loaded: " + missing,
         evidence, Optional.of(new Fix("load the VFIO modules now and at every boot",
             Optional.of("/etc/modules-load.d/vfio.conf"), String.join("\n", VFIO_MODULES) + "\n",
-            List.of("modprobe -a " + String.join(" ", VFIO_MODULES), "update-initramfs -u"))));
+            List.of("modprobe -a " + String.join(" ", VFIO_MODULES), os.initramfsCommand()))));
   }
 
   private Finding vfioEarly() {
@@ -137,7 +143,7 @@ public final class HostDoctor {
         evidence.isEmpty() ? List.of("no vfio module in /etc/modules-load.d/*.conf") : evidence,
         Optional.of(new Fix("load the VFIO modules early at boot",
             Optional.of("/etc/modules-load.d/vfio.conf"), String.join("\n", VFIO_MODULES) + "\n",
-            List.of("update-initramfs -u"))));
+            List.of(os.initramfsCommand()))));
   }
 
   private Finding vfioIds(Topology topology, List<String> args) {
@@ -200,6 +206,21 @@ public final class HostDoctor {
         }
       }
     }
+    // the kernel (module_blacklist=), modprobe (modprobe.blacklist=) and dracut's initramfs
+    // (rd.driver.blacklist=) each take a comma list on the command line
+    for (String arg : cmdlineArgs) {
+      for (String key : List.of("modprobe.blacklist=", "rd.driver.blacklist=",
+          "module_blacklist=")) {
+        if (arg.startsWith(key)) {
+          evidence.add("/proc/cmdline: " + arg);
+          for (String module : arg.substring(key.length()).split(",")) {
+            if (!module.isEmpty()) {
+              blacklisted.add(module.replace('-', '_'));
+            }
+          }
+        }
+      }
+    }
     List<String> needed = policy == GpuDriverPolicy.STATIC_VFIO
         ? List.of("nouveau", "nvidia", "nvidia_drm", "nvidiafb") : List.of("nouveau");
     List<String> missing = needed.stream().filter(m -> !blacklisted.contains(m)).toList();
@@ -209,7 +230,7 @@ public final class HostDoctor {
           + " needs it", evidence, Optional.of(new Fix("blacklist only nouveau",
               Optional.of("/etc/modprobe.d/blacklist-nvidia.conf"),
               "blacklist nouveau\noptions nouveau modeset=0\n",
-              List.of("update-initramfs -u", "reboot"))));
+              List.of(os.initramfsCommand(), "reboot"))));
     }
     if (missing.isEmpty()) {
       return new Finding("driver.blacklist", Severity.OK, "host GPU drivers blacklisted: "
@@ -224,9 +245,9 @@ public final class HostDoctor {
             ? "; a host driver may grab the GPUs before vfio-pci at boot"
             : "; nouveau may grab the GPUs at boot"),
         evidence.isEmpty() ? List.of("no blacklist lines in /etc/modprobe.d/*.conf") : evidence,
-        Optional.of(new Fix("keep the host GPU drivers off the GPUs",
+        Optional.of(new Fix("keep the host GPU drivers off the GPUs" + os.assumptionNote(),
             Optional.of("/etc/modprobe.d/blacklist-nvidia.conf"), content,
-            List.of("update-initramfs -u", "reboot"))));
+            List.of(os.initramfsCommand(), "reboot"))));
   }
 
   private List<Finding> gpuDrivers(Topology topology) {
@@ -289,6 +310,9 @@ public final class HostDoctor {
    * then the IOMMU options and, for static VFIO, {@code vfio-pci.ids} of the GPUs' functions.
    */
   private Fix grubFix(Topology topology) {
+    if (os == OsFamily.RHEL) {
+      return grubbyFix(topology);
+    }
     Optional<String> current = grubDefault();
     List<String> words = new ArrayList<>();
     for (String word : current.orElse("").strip().split("\\s+")) {
@@ -298,14 +322,7 @@ public final class HostDoctor {
         words.add(word);
       }
     }
-    if (!amd()) {
-      words.add("intel_iommu=on");
-    }
-    words.add("iommu=pt");
-    Set<String> ids = passthroughIds(topology);
-    if (policy == GpuDriverPolicy.STATIC_VFIO && !ids.isEmpty()) {
-      words.add("vfio-pci.ids=" + String.join(",", ids));
-    }
+    words.addAll(iommuOptions(topology));
     String summary = current.isPresent()
         ? "set the kernel command line in " + GRUB_FILE + " (the options there are kept)"
         : "add these options to " + GRUB_KEY + " in " + GRUB_FILE
@@ -314,9 +331,44 @@ public final class HostDoctor {
       summary += "; on AMD the IOMMU is on by default once AMD-Vi/IOMMU is enabled in the"
           + " firmware setup";
     }
-    return new Fix(summary, Optional.of(GRUB_FILE),
+    return new Fix(summary + os.assumptionNote(), Optional.of(GRUB_FILE),
         GRUB_KEY + "=\"" + String.join(" ", words) + "\"",
         List.of("update-grub", "update-initramfs -u", "reboot"));
+  }
+
+  /** The kernel options passthrough needs here: the IOMMU on, pass-through, static vfio ids. */
+  private List<String> iommuOptions(Topology topology) {
+    List<String> words = new ArrayList<>();
+    if (!amd()) {
+      words.add("intel_iommu=on");
+    }
+    words.add("iommu=pt");
+    Set<String> ids = passthroughIds(topology);
+    if (policy == GpuDriverPolicy.STATIC_VFIO && !ids.isEmpty()) {
+      words.add("vfio-pci.ids=" + String.join(",", ids));
+    }
+    return words;
+  }
+
+  /**
+   * The RHEL-family fix: {@code grubby} sets the options on every installed kernel (it edits the
+   * BLS entries, so {@code /etc/default/grub} is not the place), removing the IOMMU and vfio-pci
+   * options on the running command line that disagree.
+   */
+  private Fix grubbyFix(Topology topology) {
+    List<String> add = iommuOptions(topology);
+    List<String> remove = cmdlineArgs.stream().filter(a -> !add.contains(a)
+        && (a.startsWith("intel_iommu=") || a.startsWith("amd_iommu=") || a.startsWith("iommu=")
+            || a.startsWith("vfio-pci.ids=") || a.startsWith("vfio_pci.ids="))).toList();
+    String grubby = "grubby --update-kernel=ALL"
+        + (remove.isEmpty() ? "" : " --remove-args=\"" + String.join(" ", remove) + "\"")
+        + " --args=\"" + String.join(" ", add) + "\"";
+    String summary = "set the kernel command line of every installed kernel with grubby";
+    if (amd()) {
+      summary += "; on AMD the IOMMU is on by default once AMD-Vi/IOMMU is enabled in the"
+          + " firmware setup";
+    }
+    return new Fix(summary, Optional.empty(), "", List.of(grubby, "dracut -f", "reboot"));
   }
 
   /** The value of {@code GRUB_CMDLINE_LINUX_DEFAULT} in {@code /etc/default/grub}, if set. */

@@ -224,6 +224,76 @@ final class HostDoctorTest {
   }
 
   @Test
+  void examine_nouveauBlacklistedOnTheKernelCommandLine_isBlacklisted() {
+    HostProfile profile = HostProfile.hgxB200().toBuilder()
+        .cmdline("BOOT_IMAGE=/vmlinuz ro intel_iommu=on iommu=pt modprobe.blacklist=nouveau")
+        .build();
+
+    assertEquals(Severity.OK, finding(examine(profile, REBIND), "driver.blacklist").severity());
+  }
+
+  @Test
+  void examine_dracutBlacklistCommaListOnTheCommandLine_countsEveryModule() {
+    HostProfile profile = HostProfile.hgxB200().toBuilder()
+        .cmdline("ro rd.driver.blacklist=nouveau,nvidiafb modprobe.blacklist=nvidia,nvidia-drm")
+        .build();
+
+    assertEquals(Severity.OK, finding(examine(profile, STATIC), "driver.blacklist").severity());
+  }
+
+  @Test
+  void examine_blacklistOfAnotherModuleOnTheCommandLine_stillWarnsForNouveau() {
+    HostProfile profile = HostProfile.hgxB200().toBuilder()
+        .cmdline("ro modprobe.blacklist=radeon").build();
+
+    Finding f = finding(examine(profile, REBIND), "driver.blacklist");
+    assertTrue(f.severity() == Severity.WARNING && f.summary().contains("nouveau"),
+        f.summary());
+  }
+
+  @Test
+  void examine_rhelHost_fixesUseGrubbyAndDracut() {
+    HostProfile profile = HostProfile.iommuOff().toBuilder()
+        .cmdline("BOOT_IMAGE=(hd0,gpt2)/vmlinuz-5.14.0-503.el9.x86_64 ro intel_iommu=off")
+        .file("/etc/os-release", "NAME=\"Rocky Linux\"\nVERSION=\"9.5 (Blue Onyx)\"\n"
+            + "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n").build();
+    String gpuId = profile.gpus().get(0).id().toString();
+
+    Fix fix = fix(examine(profile, STATIC), "iommu.enabled");
+
+    assertEquals(List.of(Optional.empty(), List.of("grubby --update-kernel=ALL"
+        + " --remove-args=\"intel_iommu=off\" --args=\"intel_iommu=on iommu=pt vfio-pci.ids="
+        + gpuId + "\"", "dracut -f", "reboot")), List.of(fix.file(), fix.commands()));
+  }
+
+  @Test
+  void examine_rhelLikeById_blacklistFixRebuildsTheInitramfsWithDracut() {
+    HostProfile profile = HostProfile.hgxB200().toBuilder()
+        .file("/etc/os-release", "NAME=\"Red Hat Enterprise Linux\"\nID=\"rhel\"\n").build();
+
+    assertEquals(List.of("dracut -f", "reboot"),
+        fix(examine(profile, STATIC), "driver.blacklist").commands());
+  }
+
+  @Test
+  void examine_ubuntuHost_fixesUseUpdateGrubWithoutANote() {
+    HostProfile profile = HostProfile.iommuOff().toBuilder()
+        .file("/etc/os-release", "NAME=\"Ubuntu\"\nID=ubuntu\nID_LIKE=debian\n").build();
+
+    Fix fix = fix(examine(profile, STATIC), "iommu.enabled");
+    assertTrue(fix.commands().contains("update-grub") && !fix.summary().contains("grubby"),
+        fix.render());
+  }
+
+  @Test
+  void examine_unknownDistribution_saysWhichCommandsItAssumed() {
+    Fix fix = fix(examine(HostProfile.iommuOff(), STATIC), "iommu.enabled");
+
+    assertTrue(fix.commands().contains("update-grub") && fix.summary().contains("grubby")
+        && fix.summary().contains("dracut -f"), fix.render());
+  }
+
+  @Test
   void examine_rebindPerVmWithNvidiaBlacklisted_isAnError() {
     HostProfile profile = HostProfile.hgxB200().toBuilder()
         .file("/etc/modprobe.d/blacklist-nvidia.conf", "blacklist nouveau\nblacklist nvidia\n")
