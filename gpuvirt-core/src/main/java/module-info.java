@@ -18,10 +18,12 @@ module io.gpuvirt.core {
   exports io.gpuvirt.core.ledger;
   exports io.gpuvirt.core.provision;
   exports io.gpuvirt.core.gpuhost;
+  exports io.gpuvirt.core.vmplan;
 
   // implementations of the ports, found by GpuHost
   uses io.gpuvirt.core.gpuhost.HostProvider;
   uses io.gpuvirt.core.gpuhost.FabricManagerProvider;
+  uses io.gpuvirt.core.vmplan.VmPlanner;
 
   // the ledger file's records are read and written by Jackson
   opens io.gpuvirt.core.ledger to com.fasterxml.jackson.databind;

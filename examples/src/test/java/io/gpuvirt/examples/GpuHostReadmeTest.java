@@ -32,6 +32,10 @@ final class GpuHostReadmeTest {
       Provisioner provisioner = host.provisioner();
       Provisioned vm = provisioner.provision(AllocationRequest.builder("vm-42").count(2).build());
       out.println(LeaseJson.of(vm.lease()));                         // GPUs, partition, why
+      vm.plan().ifPresent(plan -> {                                  // with gpuvirt-qemu present
+        plan.describe().forEach(out::println);                       // root ports, aperture, why
+        out.println(String.join(" ", plan.argv()));                  // the QEMU command
+      });
       provisioner.teardown("vm-42");
       // ---- README: end ----
       partition = vm.lease().partitionId();
@@ -45,7 +49,8 @@ final class GpuHostReadmeTest {
     Outcome o = readmeLines(HostProfile.hgxB200());
     // B200 table: partitions 4 to 7 are the pairs.
     assertTrue(o.partition().isPresent() && o.partition().getAsInt() >= 4
-        && o.partition().getAsInt() <= 7 && !o.leaseLeft() && o.printed().contains("vm-42"),
+        && o.partition().getAsInt() <= 7 && !o.leaseLeft() && o.printed().contains("vm-42")
+        && o.printed().contains("pcie-root-port") && o.printed().contains("qemu-system-x86_64"),
         o.toString());
   }
 
@@ -54,6 +59,7 @@ final class GpuHostReadmeTest {
     Outcome o = readmeLines(HostProfile.hgxH100());
     // The simulated HGX H100 runs Fabric Manager in full passthrough (FABRIC_MODE=0): no partition.
     assertEquals(new Outcome(o.printed(), OptionalInt.empty(), false), o);
-    assertTrue(o.printed().contains("0000:"), o.printed());
+    assertTrue(o.printed().contains("0000:") && o.printed().contains("vfio-pci,host=0000:"),
+        o.printed());
   }
 }

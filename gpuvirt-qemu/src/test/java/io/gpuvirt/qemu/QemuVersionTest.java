@@ -25,6 +25,26 @@ final class QemuVersionTest {
   }
 
   @Test
+  void parse_oldOneLineFormWithCopyright_readsNumberAndPackage() {
+    // CentOS 7's qemu-kvm prints version, package and copyright on one line
+    assertEquals(new QemuVersion(1, 5, 3, "qemu-kvm-1.5.3-175.el7_9.1"), QemuVersion.parse(
+        "QEMU emulator version 1.5.3 (qemu-kvm-1.5.3-175.el7_9.1), Copyright (c) 2003-2008"
+            + " Fabrice Bellard"));
+  }
+
+  @Test
+  void parse_oneLineFormWithoutPackage_readsNumber() {
+    assertEquals(QemuVersion.of(2, 0, 0), QemuVersion.parse(
+        "QEMU emulator version 2.0.0, Copyright (c) 2003-2008 Fabrice Bellard"));
+  }
+
+  @Test
+  void parse_packageWithParentheses_keepsThemInThePackage() {
+    assertEquals(new QemuVersion(9, 1, 0, "qemu-kvm-9.1.0 (el9)"),
+        QemuVersion.parse("QEMU emulator version 9.1.0 (qemu-kvm-9.1.0 (el9))"));
+  }
+
+  @Test
   void parse_upstreamNumber() {
     assertEquals(QemuVersion.of(10, 1, 0), QemuVersion.parse("10.1.0"));
   }
@@ -36,7 +56,8 @@ final class QemuVersionTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"", "  ", "qemu", "QEMU emulator version x.y", "8", "8.2.2.1",
-      "Usage: qemu-system-x86_64 [options]", "version 8.2.2"})
+      "Usage: qemu-system-x86_64 [options]", "version 8.2.2",
+      "QEMU emulator version 1.5.3 (pkg) and something else", "1.5.3, Fabrice Bellard"})
   void parse_garbageIsRefusedNamingTheText(String text) {
     QemuException e = assertThrows(QemuException.class, () -> QemuVersion.parse(text));
     assertTrue(e.getMessage().contains("QEMU"), e.getMessage());

@@ -4,6 +4,7 @@ import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.fabric.ModuleIdMap;
 import io.gpuvirt.core.host.HostPaths;
 import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.pci.PciId;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -65,7 +66,8 @@ public final class HostProfile {
    * levels deep (root port, switch upstream port, switch downstream port) with a ConnectX-7 NIC on
    * another downstream port of the same switch; the 4 ConnectX-7 NVLink-management PFs at
    * {@code 05:00.0-3}; NVMe drives; GPUs on {@code nvidia}, vfio-pci loaded, one IOMMU group per
-   * device, {@code intel_iommu=on iommu=pt}, {@code FABRIC_MODE=1}. GPU module ids are not in PCI
+   * device (the BMC's ASPEED VGA 1a03:2000 at {@code 09:00.0} shares one with its AST1150 bridge),
+   * {@code intel_iommu=on iommu=pt}, {@code FABRIC_MODE=1}. GPU module ids are not in PCI
    * order: 17→1 (as the seed post's {@code nvidia-smi -q} shows), 3d→4, 60→2, 70→3, 98→7, bb→5,
    * dd→8, ed→6.
    */
@@ -74,20 +76,35 @@ public final class HostProfile {
   }
 
   /**
-   * An HGX H100 host: 8 GPUs 10de:2330 behind PCIe switches and 4 NVSwitches 10de:22a3 (class
-   * 0x068000, driver {@code nvidia-nvswitch}) at {@code 07-0a:00.0}, the NVSwitches in one IOMMU
-   * group; GPU module ids not in PCI order.
+   * An HGX H100 host: 8 GPUs 10de:2330 at {@code 1b,43,52,61,9d,c3,d1,df:00.0}, each behind its own
+   * PCIe switch with a ConnectX-7 15b3:1021 on a second downstream port (bus GPU+1, its own IOMMU
+   * group: the switch has ACS); 4 NVSwitches 10de:22a3 (class 0x068000, driver
+   * {@code nvidia-nvswitch}) at {@code 07-0a:00.0}, each in its own IOMMU group, as are their
+   * switch ports; the BMC's ASPEED VGA 1a03:2000 (class 0x0300, driver {@code ast}) at
+   * {@code 0d:00.0} behind its AST1150 bridge (one group, never a GPU to the allocator); GPU module
+   * ids not in PCI order.
    */
   public static HostProfile hgxH100() {
-    return Presets.hgxH100(false);
+    return Presets.hgxH100(true, false);
   }
 
   /**
-   * An HGX H100 host; with {@code nvSwitchGroupEach} every NVSwitch is alone in its IOMMU group
-   * (platforms differ: both have been reported).
+   * An HGX H100 host; without {@code nvSwitchGroupEach} the four NVSwitches and their downstream
+   * ports share one IOMMU group (platforms differ: both have been reported).
    */
   public static HostProfile hgxH100(boolean nvSwitchGroupEach) {
-    return Presets.hgxH100(nvSwitchGroupEach);
+    return Presets.hgxH100(nvSwitchGroupEach, false);
+  }
+
+  /**
+   * The {@link #hgxH100()} variant where two GPUs share an IOMMU group: GPU 1 (at {@code 1d:00.0})
+   * sits on GPU 0's switch and GPU 5 (at {@code 9f:00.0}) on GPU 4's, and those switches' GPU
+   * downstream ports lack ACS, so {@code 1b:00.0}+{@code 1d:00.0} and {@code 9d:00.0}+
+   * {@code 9f:00.0} are each one group with their two ports (the NICs stay in their own groups).
+   * A 1-GPU lease cannot take half of such a group.
+   */
+  public static HostProfile hgxH100SharedGroups() {
+    return Presets.hgxH100(true, true);
   }
 
   /**
@@ -113,9 +130,19 @@ public final class HostProfile {
     return noAcs().toBuilder().name("iommu-off").withoutIommu().build();
   }
 
+  /**
+   * A host with Intel VMD: the VMD controller 8086:28c0 at {@code 0000:00:0e.0} owns PCI domain
+   * {@code 10000} (five hex digits), where an H100 PCIe sits at {@code 10000:01:00.0} and an NVMe
+   * at {@code 10000:02:00.0}, each behind a VMD root port in its own IOMMU group.
+   */
+  public static HostProfile vmd() {
+    return Presets.vmd();
+  }
+
   /** The names {@link #preset(String)} accepts. */
   public static List<String> presetNames() {
-    return List.of("hgx-b200", "hgx-h100", "workstation", "no-acs", "iommu-off");
+    return List.of("hgx-b200", "hgx-h100", "hgx-h100-shared-groups", "workstation", "no-acs",
+        "iommu-off", "vmd");
   }
 
   /**
@@ -129,12 +156,16 @@ public final class HostProfile {
         return hgxB200();
       case "hgx-h100":
         return hgxH100();
+      case "hgx-h100-shared-groups":
+        return hgxH100SharedGroups();
       case "workstation":
         return workstation();
       case "no-acs":
         return noAcs();
       case "iommu-off":
         return iommuOff();
+      case "vmd":
+        return vmd();
       default:
         throw new InvalidValueException("unknown host profile '" + presetName
             + "'; choose one of " + presetNames());
@@ -174,9 +205,13 @@ public final class HostProfile {
     return devices.stream().filter(d -> d.address().equals(address)).findFirst();
   }
 
-  /** The GPUs (class 0x0300 or 0x0302), sorted by address. */
+  /**
+   * The GPUs (class 0x0300 or 0x0302, not a BMC's display: see
+   * {@link io.gpuvirt.core.pci.PciDevice#isGpu()}), sorted by address.
+   */
   public List<DeviceSpec> gpus() {
-    return devices.stream().filter(d -> d.pciClass().isGpu()).toList();
+    return devices.stream().filter(d -> d.pciClass().isGpu()
+        && !PciId.isBmcDisplayVendor(d.id().vendor())).toList();
   }
 
   /** The kernel command line ({@code /proc/cmdline}, without the newline). */

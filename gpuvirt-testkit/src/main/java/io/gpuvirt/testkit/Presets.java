@@ -32,6 +32,8 @@ final class Presets {
   static final PciId CONNECTX6DX = new PciId(0x15b3, 0x101d);
   static final int MLX5_VF = 0x101e;
   static final PciId PM9A3 = new PciId(0x144d, 0xa80a);
+  static final PciId AST1150 = new PciId(0x1a03, 0x1150);
+  static final PciId ASPEED_VGA = new PciId(0x1a03, 0x2000);
 
   static final PciClass HOST_BRIDGE = new PciClass(0x060000);
   static final PciClass SYSTEM_PERIPHERAL = new PciClass(0x088000);
@@ -93,6 +95,27 @@ final class Presets {
   }
 
   /**
+   * The BMC's display: a root port, the ASPEED AST1150 PCIe-to-PCI bridge on its secondary bus and
+   * the ASPEED VGA 1a03:2000 (class 0x0300, driver {@code ast}) behind it, as on HGX baseboard
+   * hosts. Returns the set of the bridge and the VGA, which share a group (conventional PCI below
+   * the bridge has no ACS).
+   */
+  static Set<PciAddress> bmcVga(List<DeviceSpec.Builder> list, PciAddress rootPort, int bus,
+      long bar0) {
+    PciAddress bridge = a(bus, 0, 0);
+    PciAddress vga = a(bus + 1, 0, 0);
+    list.add(Presets.bridge(rootPort, null, XEON_ROOT_PORT, PciePortType.ROOT_PORT, bus, bus + 1,
+        0));
+    list.add(Presets.bridge(bridge, rootPort, AST1150, PciePortType.PCIE_TO_PCI_BRIDGE, bus + 1,
+        bus + 1, 0).revision(0x06).acs(false));
+    list.add(DeviceSpec.builder(vga).parent(bridge).id(ASPEED_VGA)
+        .subsystem(new PciId(0x1a03, 0x2000)).pciClass(VGA).revision(0x52)
+        .addBar(mem32(0, bar0, 64 * M)).addBar(mem32(1, bar0 + 64 * M, 256 * K))
+        .numaNode(0).driver("ast").portType(null));
+    return Set.of(bridge, vga);
+  }
+
+  /**
    * Numbers IOMMU groups in address order from {@code first}: a group per device, except that the
    * devices of one {@code shared} set share a group.
    */
@@ -142,6 +165,7 @@ final class Presets {
     list.add(nvme(a(0x06, 0, 0), a(0, 3, 0), 0x9000_0000L, 0));
     list.add(bridge(a(0, 4, 0), null, XEON_ROOT_PORT, PciePortType.ROOT_PORT, 0x07, 0x07, 0));
     list.add(nvme(a(0x07, 0, 0), a(0, 4, 0), 0x9010_0000L, 0));
+    Set<PciAddress> bmc = bmcVga(list, a(0, 5, 0), 0x08, 0x9400_0000L);
     for (int k = 0; k < gpuBuses.length; k++) {
       int g = gpuBuses[k];
       int numa = k < 4 ? 0 : 1;
@@ -169,18 +193,24 @@ final class Presets {
     }
     HostProfile.Builder b = HostProfile.builder().name("hgx-b200").cmdline(B200_CMDLINE)
         .fabricMode(1);
-    for (String driver : List.of("nvidia", "vfio-pci", "pcieport", "mlx5_core", "nvme")) {
+    for (String driver : List.of("nvidia", "vfio-pci", "pcieport", "mlx5_core", "nvme", "ast")) {
       b.loadDriver(driver);
     }
     for (String module : List.of("vfio", "vfio_iommu_type1", "vfio_pci_core", "nvidia_uvm",
         "nvidia_modeset", "mlx5_ib")) {
       b.loadModule(module);
     }
-    return withDevices(b, numberGroups(list, List.of(), 0)).build();
+    return withDevices(b, numberGroups(list, List.of(bmc), 0)).build();
   }
 
-  /** SYSFS.md §11.2 (FM guide BDFs) and §10 (BAR sizes). */
-  static HostProfile hgxH100(boolean nvSwitchGroupEach) {
+  /**
+   * SYSFS.md §11.2 (FM guide BDFs) and §10 (BAR sizes); a ConnectX-7 on a second downstream port of
+   * every GPU's switch (HGX H100 boards pair a NIC with each GPU); the BMC's VGA. With
+   * {@code sharedPairs}, GPUs 1 and 5 (with their NICs) sit on the switch of GPUs 0 and 4, whose
+   * GPU downstream ports lack ACS, so each GPU pair (with its two ports) is one IOMMU group; the
+   * NIC ports keep ACS.
+   */
+  static HostProfile hgxH100(boolean nvSwitchGroupEach, boolean sharedPairs) {
     int[] gpuBuses = {0x1b, 0x43, 0x52, 0x61, 0x9d, 0xc3, 0xd1, 0xdf};
     int[] moduleIds = {3, 1, 4, 2, 7, 5, 8, 6};
     List<DeviceSpec.Builder> list = new ArrayList<>();
@@ -205,29 +235,63 @@ final class Presets {
     }
     list.add(bridge(a(0, 2, 0), null, XEON_ROOT_PORT, PciePortType.ROOT_PORT, 0x0b, 0x0b, 0));
     list.add(nvme(a(0x0b, 0, 0), a(0, 2, 0), 0x9000_0000L, 0));
+    List<Set<PciAddress>> shared = new ArrayList<>();
+    if (!nvSwitchGroupEach) {
+      shared.add(nvSwitchGroup);
+    }
+    shared.add(bmcVga(list, a(0, 3, 0), 0x0c, 0x9400_0000L));
+    if (sharedPairs) {
+      // GPU 1 and 5 move onto the switch of GPU 0 and 4 (buses 1d and 9f).
+      gpuBuses = new int[] {0x1b, 0x1d, 0x52, 0x61, 0x9d, 0x9f, 0xd1, 0xdf};
+    }
     for (int k = 0; k < gpuBuses.length; k++) {
       int g = gpuBuses[k];
       int numa = k < 4 ? 0 : 1;
       long block = 0x0840_0000_0000L + k * 0x0040_0000_0000L;
-      PciAddress rootPort = a(g - 3, 1, 0);
-      PciAddress upstream = a(g - 2, 0, 0);
-      PciAddress port = a(g - 1, 0, 0);
-      list.add(bridge(rootPort, null, XEON_ROOT_PORT, PciePortType.ROOT_PORT, g - 2, g + 1, numa));
-      list.add(bridge(upstream, rootPort, PEX890XX, PciePortType.SWITCH_UPSTREAM, g - 1, g + 1,
+      boolean leader = sharedPairs && k % 4 == 0;
+      boolean follower = sharedPairs && k % 4 == 1;
+      // A follower sits on downstream ports 2 and 3 of its leader's switch.
+      int switchBus = follower ? g - 3 : g - 1;
+      int portDev = follower ? 2 : 0;
+      PciAddress upstream = a(switchBus - 1, 0, 0);
+      if (!follower) {
+        int last = leader ? g + 3 : g + 1;
+        PciAddress rootPort = a(g - 3, 1, 0);
+        list.add(bridge(rootPort, null, XEON_ROOT_PORT, PciePortType.ROOT_PORT, g - 2, last,
+            numa));
+        list.add(bridge(upstream, rootPort, PEX890XX, PciePortType.SWITCH_UPSTREAM, g - 1, last,
+            numa));
+      }
+      PciAddress port = a(switchBus, portDev, 0);
+      PciAddress nicPort = a(switchBus, portDev + 1, 0);
+      boolean isolated = !leader && !follower;
+      list.add(bridge(port, upstream, PEX890XX, PciePortType.SWITCH_DOWNSTREAM, g, g, numa)
+          .acs(isolated));
+      list.add(bridge(nicPort, upstream, PEX890XX, PciePortType.SWITCH_DOWNSTREAM, g + 1, g + 1,
           numa));
-      list.add(bridge(port, upstream, PEX890XX, PciePortType.SWITCH_DOWNSTREAM, g, g, numa));
       list.add(GpuModel.H100_SXM5.device(a(g, 0, 0), GpuModel.H100_SXM5.bars(block, 0))
-          .parent(port).numaNode(numa).driver("nvidia").moduleId(moduleIds[k]).resettable(true));
+          .parent(port).numaNode(numa).driver("nvidia").moduleId(moduleIds[k]).resettable(true)
+          .label("#GPU" + k));
+      list.add(DeviceSpec.builder(a(g + 1, 0, 0)).parent(nicPort).id(CONNECTX7)
+          .subsystem(new PciId(0x15b3, 0x0026)).pciClass(INFINIBAND)
+          .addBar(pref64(0, block + 0x0030_0000_0000L, 32 * M)).numaNode(numa)
+          .driver("mlx5_core").resettable(true));
+      if (leader) {
+        // The two GPU ports lack ACS: both GPUs and their ports are one group. The NIC ports
+        // keep ACS, so each NIC stays alone.
+        shared.add(Set.of(port, a(g, 0, 0), a(g - 1, 2, 0), a(g + 2, 0, 0)));
+      }
     }
-    HostProfile.Builder b = HostProfile.builder().name("hgx-h100").cmdline(B200_CMDLINE)
+    HostProfile.Builder b = HostProfile.builder()
+        .name(sharedPairs ? "hgx-h100-shared-groups" : "hgx-h100").cmdline(B200_CMDLINE)
         .fabricMode(0);
-    for (String driver : List.of("nvidia", "nvidia-nvswitch", "vfio-pci", "pcieport", "nvme")) {
+    for (String driver : List.of("nvidia", "nvidia-nvswitch", "vfio-pci", "pcieport", "nvme",
+        "mlx5_core", "ast")) {
       b.loadDriver(driver);
     }
     for (String module : List.of("vfio", "vfio_iommu_type1", "vfio_pci_core", "nvidia_uvm")) {
       b.loadModule(module);
     }
-    List<Set<PciAddress>> shared = nvSwitchGroupEach ? List.of() : List.of(nvSwitchGroup);
     return withDevices(b, numberGroups(list, shared, 0)).build();
   }
 
@@ -304,5 +368,38 @@ final class Presets {
     }
     Set<PciAddress> switchGroup = Set.of(gpuPort, nicPort, a(0x03, 0, 0), a(0x04, 0, 0));
     return withDevices(b, numberGroups(list, List.of(switchGroup), 0)).build();
+  }
+
+  /**
+   * A host whose VMD (Intel Volume Management Device) controller owns PCI domain {@code 10000}: the
+   * controller 8086:28c0 at {@code 0000:00:0e.0} (driver {@code vmd}) and, behind it in the
+   * 5-digit domain, a root port with an H100 PCIe at {@code 10000:01:00.0} and one with an NVMe at
+   * {@code 10000:02:00.0}. The domain's root bus is a directory {@code pci10000:00} of its own.
+   */
+  static HostProfile vmd() {
+    List<DeviceSpec.Builder> list = new ArrayList<>();
+    list.add(xeonHostBridge(0));
+    PciId vmdId = new PciId(0x8086, 0x28c0);
+    list.add(DeviceSpec.builder(a(0, 0x0e, 0)).id(vmdId).subsystem(new PciId(0x8086, 0x0000))
+        .pciClass(new PciClass(0x010400)).portType(PciePortType.ROOT_COMPLEX_INTEGRATED_ENDPOINT)
+        .addBar(mem64(0, 0x2000_0000_0000L, 32 * M)).addBar(mem32(2, 0xa000_0000L, 32 * M))
+        .addBar(mem64(4, 0x2000_1000_0000L, M)).numaNode(0).driver("vmd"));
+    PciAddress gpuPort = new PciAddress(0x10000, 0, 1, 0);
+    PciAddress nvmePort = new PciAddress(0x10000, 0, 2, 0);
+    PciId vmdRootPort = new PciId(0x8086, 0x347a);
+    list.add(bridge(gpuPort, null, vmdRootPort, PciePortType.ROOT_PORT, 0x01, 0x01, 0));
+    list.add(GpuModel.H100_PCIE.device(new PciAddress(0x10000, 1, 0, 0),
+            GpuModel.H100_PCIE.bars(0x40_0000_0000L, 0)).parent(gpuPort).numaNode(0)
+        .driver("nvidia").resettable(true));
+    list.add(bridge(nvmePort, null, vmdRootPort, PciePortType.ROOT_PORT, 0x02, 0x02, 0));
+    list.add(nvme(new PciAddress(0x10000, 2, 0, 0), nvmePort, 0xa400_0000L, 0));
+    HostProfile.Builder b = HostProfile.builder().name("vmd").cmdline(B200_CMDLINE);
+    for (String driver : List.of("nvidia", "vfio-pci", "pcieport", "nvme", "vmd")) {
+      b.loadDriver(driver);
+    }
+    for (String module : List.of("vfio", "vfio_iommu_type1", "vfio_pci_core")) {
+      b.loadModule(module);
+    }
+    return withDevices(b, numberGroups(list, List.of(), 0)).build();
   }
 }

@@ -80,7 +80,10 @@ final class ProvisionCommand implements Callable<Integer> {
     qemu.capabilities(); // a bad --qemu or --qemu-version fails before the host is touched
     try (HostContext context = host.openOrCreateDemo()) {
       List<ProgressEvent> events = new ArrayList<>();
+      // The provisioner plans the QEMU command before it changes the host, and rolls back itself
+      // when the command cannot be built.
       Provisioner provisioner = context.gpuHost().provisionerBuilder()
+          .vmPlanner(qemu.planner())
           .resetBeforeBind(!noReset).listener(events::add).build();
       provisioner.recover();
       Provisioned result;
@@ -90,18 +93,7 @@ final class ProvisionCommand implements Callable<Integer> {
           | io.gpuvirt.core.vfio.GroupRefusedException e) {
         return Cli.refuse(spec.commandLine(), json, e.getMessage());
       }
-      QemuArgs args;
-      try {
-        args = qemu.render(result.lease());
-      } catch (RuntimeException e) {
-        // All or nothing: a VM whose QEMU command cannot be built must not keep its GPUs.
-        if (!result.alreadyProvisioned()) {
-          provisioner.teardown(owner);
-        }
-        return Cli.refuse(spec.commandLine(), json, "cannot build the QEMU command for " + owner
-            + ": " + e.getMessage() + (result.alreadyProvisioned() ? "; the existing lease is kept"
-                : "; provisioning was rolled back"));
-      }
+      QemuArgs args = (QemuArgs) result.plan().orElseThrow();
       if (json) {
         out.println(json(context, provisioner, result, events, args));
       } else {

@@ -12,10 +12,9 @@ import io.gpuvirt.qemu.QemuProbe;
 import io.gpuvirt.qemu.QemuVersion;
 import io.gpuvirt.qemu.command.Accelerator;
 import io.gpuvirt.qemu.command.DiskImages;
-import io.gpuvirt.qemu.command.LeasePassthrough;
-import io.gpuvirt.qemu.command.PassthroughDevices;
 import io.gpuvirt.qemu.command.QemuArgs;
 import io.gpuvirt.qemu.command.QemuCommandBuilder;
+import io.gpuvirt.qemu.command.QemuVmPlanner;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,12 +29,12 @@ import picocli.CommandLine.Option;
  * The options that say which QEMU the command is for and what the VM gets. With {@code --qemu BIN}
  * the binary is probed (version, machines, device properties) and becomes the command's program;
  * with {@code --qemu-version} its capabilities are taken from the version alone; with neither,
- * {@code qemu-system-x86_64} is probed when it is on PATH, else version {@value #ASSUMED_VERSION}
- * is assumed (and the output says so). The UEFI firmware comes from QEMU's firmware descriptors
- * ({@link QemuFirmware#find}) unless {@code --firmware} names it.
+ * {@code qemu-system-x86_64} is probed when it is on PATH, else the version the default planner
+ * assumes ({@link QemuVmPlanner#ASSUMED_VERSION}) is assumed (and the output says so). The UEFI
+ * firmware comes from QEMU's firmware descriptors ({@link QemuFirmware#find}) unless
+ * {@code --firmware} names it.
  */
 final class QemuOptions {
-  static final String ASSUMED_VERSION = "10.1.0";
   /** Guest memory per passed-through GPU when {@code --memory} is not given. */
   static final long DEFAULT_MIB_PER_GPU = 16 * 1024;
   /** Virtual CPUs per passed-through GPU when {@code --cpus} is not given. */
@@ -147,10 +146,11 @@ final class QemuOptions {
       }
       // Not installed here (a control host, a CI machine): assume a version and say so.
     }
-    source = "assumed QEMU " + ASSUMED_VERSION + " (no " + QemuCommandBuilder.DEFAULT_BINARY
+    source = "assumed QEMU " + QemuVmPlanner.ASSUMED_VERSION.number() + " (no "
+        + QemuCommandBuilder.DEFAULT_BINARY
         + " on PATH; pass --qemu BIN to probe the binary the VM will run, or --qemu-version"
         + " X.Y.Z)";
-    return QemuCapabilities.assumed(QemuVersion.of(10, 1, 0));
+    return QemuCapabilities.assumed(QemuVmPlanner.ASSUMED_VERSION);
   }
 
   /** {@code --qemu-version}: digits only, {@code MAJOR.MINOR[.MICRO]}. */
@@ -249,20 +249,28 @@ final class QemuOptions {
     return Duration.ofSeconds(timeoutSeconds);
   }
 
-  /** The QEMU command for a lease's devices. */
-  QemuArgs render(Lease lease) {
+  /**
+   * The VM planner these options describe: the one {@code provision} gives the provisioner and
+   * {@code qemu-args} renders with, so both print the same plan for a lease.
+   */
+  QemuVmPlanner planner() {
     QemuCapabilities caps = capabilities();
-    PassthroughDevices devices = LeasePassthrough.of(lease);
-    int gpus = devices.gpus().size();
-    QemuCommandBuilder b = QemuCommandBuilder.forQemu(caps).binary(program)
-        .accelerator(accelerator()).cpuModel(cpuModel)
-        .memoryMiB(memoryMiB(gpus))
-        .cpus(cpus != null ? cpus : DEFAULT_CPUS_PER_GPU * Math.max(1, gpus))
-        .devices(devices);
-    chosenFirmware.ifPresent(b::firmware);
-    if (disk != null) {
-      b.disk(absolute(disk.toString()), chosenDiskFormat);
-    }
-    return b.build();
+    return QemuVmPlanner.using(devices -> {
+      int gpus = devices.gpus().size();
+      QemuCommandBuilder b = QemuCommandBuilder.forQemu(caps).binary(program)
+          .accelerator(accelerator()).cpuModel(cpuModel)
+          .memoryMiB(memoryMiB(gpus))
+          .cpus(cpus != null ? cpus : DEFAULT_CPUS_PER_GPU * Math.max(1, gpus));
+      chosenFirmware.ifPresent(b::firmware);
+      if (disk != null) {
+        b.disk(absolute(disk.toString()), chosenDiskFormat);
+      }
+      return b;
+    });
+  }
+
+  /** The QEMU command for a lease's devices, from {@link #planner()}. */
+  QemuArgs render(Lease lease) {
+    return planner().plan(lease);
   }
 }

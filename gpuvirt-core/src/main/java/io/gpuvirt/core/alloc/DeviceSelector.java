@@ -122,7 +122,7 @@ public sealed interface DeviceSelector
 
     @Override
     public boolean matches(PciDevice device) {
-      return !device.isBridge() && device.id().equals(id);
+      return !device.isBridge() && device.id().equals(id) && !isBmcDisplay(device);
     }
 
     @Override
@@ -146,7 +146,8 @@ public sealed interface DeviceSelector
 
     @Override
     public boolean matches(PciDevice device) {
-      return !device.isBridge() && device.pciClass().baseAndSub() == baseAndSub;
+      return !device.isBridge() && device.pciClass().baseAndSub() == baseAndSub
+          && !isBmcDisplay(device);
     }
 
     @Override
@@ -177,5 +178,11 @@ public sealed interface DeviceSelector
     public String toString() {
       return addresses.stream().map(PciAddress::toString).collect(Collectors.joining(","));
     }
+  }
+
+  /** A BMC's display (class 0x03xx from a BMC vendor): no selector hands it out. */
+  private static boolean isBmcDisplay(PciDevice device) {
+    return device.pciClass().baseAndSub() >> 8 == 0x03
+        && PciId.isBmcDisplayVendor(device.id().vendor());
   }
 }

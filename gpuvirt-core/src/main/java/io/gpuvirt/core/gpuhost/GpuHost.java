@@ -16,6 +16,7 @@ import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyScanner;
 import io.gpuvirt.core.provision.Provisioner;
 import io.gpuvirt.core.vfio.VfioBinder;
+import io.gpuvirt.core.vmplan.VmPlanner;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -47,6 +48,10 @@ import java.util.ServiceLoader;
  * integrator who wants to choose passes the implementation to
  * {@link Builder#fabricManager(FabricManagerBinding)}, or {@link Builder#noFabricManager()}.
  *
+ * <p>The VM planner is found the same way ({@link VmPlanner} services): with gpuvirt-qemu present,
+ * every provisioning plans the QEMU command before it changes the host and returns it in
+ * {@code Provisioned.plan()}. {@link Builder#vmPlanner(VmPlanner)} gives one explicitly.
+ *
  * <p>Nothing is connected, scanned or written until it is asked for; opening checks only that the
  * root is a sysfs tree. Not thread-safe: one per operation, closed when done.
  */
@@ -57,16 +62,18 @@ public final class GpuHost implements AutoCloseable {
   private final HostEnvironment environment;
   private final Path stateDirectory;
   private final Optional<FabricManagerBinding> fabric;
+  private final Optional<VmPlanner> vmPlanner;
   private FabricManager fabricManager;
   private LeaseLedger ledger;
   private ModuleIdMap moduleIds;
   private boolean closed;
 
   private GpuHost(HostEnvironment environment, Path stateDirectory,
-      Optional<FabricManagerBinding> fabric) {
+      Optional<FabricManagerBinding> fabric, Optional<VmPlanner> vmPlanner) {
     this.environment = environment;
     this.stateDirectory = stateDirectory;
     this.fabric = fabric;
+    this.vmPlanner = vmPlanner;
   }
 
   /** The host at {@code root} with its default state directory and the Fabric Manager it has. */
@@ -233,14 +240,21 @@ public final class GpuHost implements AutoCloseable {
     return ledger;
   }
 
+  /** The VM planner provisioning uses; empty when none was given or found. */
+  public Optional<VmPlanner> vmPlanner() {
+    return vmPlanner;
+  }
+
   /**
-   * A provisioner builder already given this host's sysfs, ledger and, on a shared NVSwitch host,
-   * its partitions (which connects the Fabric Manager and loads or discovers the module ids), for
-   * callers who set more ({@code gpuDriverPolicy}, {@code listener}, {@code resetBeforeBind}).
+   * A provisioner builder already given this host's sysfs, ledger, VM planner and, on a shared
+   * NVSwitch host, its partitions (which connects the Fabric Manager and loads or discovers the
+   * module ids), for callers who set more ({@code gpuDriverPolicy}, {@code listener},
+   * {@code resetBeforeBind}, their own {@code vmPlanner}).
    */
   public Provisioner.Builder provisionerBuilder() {
     Provisioner.Builder builder = Provisioner.builder(sysfs(), ledger());
     partitions().ifPresent(builder::partitions);
+    vmPlanner.ifPresent(builder::vmPlanner);
     return builder;
   }
 
@@ -309,6 +323,7 @@ public final class GpuHost implements AutoCloseable {
     private Optional<List<FabricManagerProvider>> fabricProviders = Optional.empty();
     private Optional<FabricManagerBinding> fabric = Optional.empty();
     private boolean noFabric;
+    private Optional<VmPlanner> vmPlanner = Optional.empty();
 
     private Builder(Path root) {
       this.root = Objects.requireNonNull(root, "root");
@@ -356,6 +371,12 @@ public final class GpuHost implements AutoCloseable {
       return this;
     }
 
+    /** This VM planner, instead of the {@link VmPlanner} service {@link ServiceLoader} finds. */
+    public Builder vmPlanner(VmPlanner value) {
+      this.vmPlanner = Optional.of(Objects.requireNonNull(value, "vmPlanner"));
+      return this;
+    }
+
     /**
      * Opens the host: checks the root, finds how to reach it and chooses its Fabric Manager.
      * Connects nothing and writes nothing.
@@ -379,8 +400,10 @@ public final class GpuHost implements AutoCloseable {
           }
         }
       }
+      Optional<VmPlanner> planner = vmPlanner.isPresent() ? vmPlanner
+          : loadAll(VmPlanner.class).stream().findFirst();
       return new GpuHost(env, stateDirectory.orElseGet(() -> defaultStateDirectory(env.root())),
-          chosen);
+          chosen, planner);
     }
   }
 }

@@ -86,9 +86,13 @@ public record PciDevice(PciAddress address, PciId id, PciId subsystem, PciClass 
     return b;
   }
 
-  /** A GPU: class 0x0300 or 0x0302 (a VF of a GPU counts; see {@link #isVirtualFunction()}). */
+  /**
+   * A GPU: class 0x0300 or 0x0302 (a VF of a GPU counts; see {@link #isVirtualFunction()}), and not
+   * a BMC's display ({@link PciId#isBmcDisplayVendor}: the ASPEED VGA 1a03:2000 of server boards is
+   * class 0x0300 too, and must never be allocated or listed as a GPU).
+   */
   public boolean isGpu() {
-    return pciClass.isGpu();
+    return pciClass.isGpu() && !PciId.isBmcDisplayVendor(id.vendor());
   }
 
   /** An NVIDIA NVSwitch: NVIDIA vendor id with class 0x0680 (an endpoint, not a bridge). */

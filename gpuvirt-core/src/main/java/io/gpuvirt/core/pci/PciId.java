@@ -41,4 +41,19 @@ public record PciId(int vendor, int device) {
   public String toString() {
     return String.format("%04x:%04x", vendor, device);
   }
+
+  /**
+   * Whether {@code vendor} makes only baseboard-management display controllers: ASPEED
+   * ({@code 0x1a03}, the AST2x00 VGA on HGX and most server boards) and Matrox ({@code 0x102b},
+   * the G200e of iDRAC/iLO hosts). Their class is VGA (0x0300), but they are the BMC's console,
+   * never a GPU to pass through.
+   */
+  public static boolean isBmcDisplayVendor(int vendor) {
+    return vendor == ASPEED || vendor == MATROX;
+  }
+
+  /** ASPEED's vendor id (BMC VGA 1a03:2000). */
+  public static final int ASPEED = 0x1a03;
+  /** Matrox's vendor id (BMC VGA G200e). */
+  public static final int MATROX = 0x102b;
 }

@@ -4,6 +4,11 @@ package io.gpuvirt.core.provision;
 public enum ProvisionStep {
   /** Choose the IOMMU groups (or the partition) and record the lease: the journal of intent. */
   ALLOCATE,
+  /**
+   * Plan the VM from the lease (root ports, large-BAR policy, aperture), before anything changes
+   * on the host: a VM that cannot be planned never takes its devices.
+   */
+  PLAN,
   /** Function-level reset of each GPU while it is still on its host driver. */
   RESET,
   /** Activate the lease's Fabric Manager partition. */

@@ -31,6 +31,9 @@ import io.gpuvirt.core.vfio.BindStep;
 import io.gpuvirt.core.vfio.DeviceBinding;
 import io.gpuvirt.core.vfio.VfioBinder;
 import io.gpuvirt.core.vfio.VfioGroupNode;
+import io.gpuvirt.core.vmplan.VmPlan;
+import io.gpuvirt.core.vmplan.VmPlanException;
+import io.gpuvirt.core.vmplan.VmPlanner;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -43,10 +46,13 @@ import org.slf4j.LoggerFactory;
 /**
  * The whole provisioning flow, from "4 GPUs for vm-42" to devices a VM can use, and back.
  *
- * <p>Provision: allocate (the lease is the journal of intent) → reset the GPUs on their host driver
- * → activate the lease's Fabric Manager partition (shared NVSwitch hosts) → bind the lease's IOMMU
- * groups to VFIO → verify → commit (lease BOUND). Teardown reverses it: restore the original
- * drivers → deactivate the partition → release the lease.
+ * <p>Provision: allocate (the lease is the journal of intent) → plan the VM (with a
+ * {@link VmPlanner}; a VM that cannot be planned is refused before the host changes) → reset the
+ * GPUs on their host driver → activate the lease's Fabric Manager partition (shared NVSwitch hosts)
+ * → bind the lease's IOMMU groups to VFIO → verify → commit (lease BOUND). The host's topology is
+ * scanned once per operation; later steps re-read only the leased devices' driver state.
+ * Teardown reverses it: restore the original drivers → deactivate the partition → release the
+ * lease.
  *
  * <p>Every step that changes the host is recorded in the lease's state before it is taken
  * ({@link LeaseState#ACTIVATING}, {@link LeaseState#BINDING}, {@link LeaseState#TEARING_DOWN}). A
@@ -63,11 +69,12 @@ import org.slf4j.LoggerFactory;
  * LeaseLedger ledger = LeaseLedger.open(Path.of("/var/lib/gpuvirt"));
  * Provisioner provisioner = Provisioner.builder(Sysfs.host(), ledger)
  *     .partitions(new PartitionContext(fabricManager, moduleIds))   // shared NVSwitch hosts only
+ *     .vmPlanner(planner)                                            // e.g. gpuvirt-qemu's
  *     .listener(event -> log.info("{}", event))
  *     .build();
  * provisioner.recover();
  * Provisioned vm = provisioner.provision(AllocationRequest.builder("vm-42").count(4).build());
- * // ... render the QEMU command from vm.lease(), run the VM ...
+ * // ... run the VM from vm.plan() ...
  * provisioner.teardown("vm-42");
  * }</pre>
  */
@@ -84,6 +91,7 @@ public final class Provisioner {
   private final GpuDriverPolicy driverPolicy;
   private final Duration reservationTimeout;
   private final ProgressListener listener;
+  private final Optional<VmPlanner> vmPlanner;
   private final VfioBinder binder;
 
   private Provisioner(Builder b) {
@@ -99,6 +107,7 @@ public final class Provisioner {
     this.driverPolicy = b.driverPolicy;
     this.reservationTimeout = b.reservationTimeout;
     this.listener = b.listener;
+    this.vmPlanner = b.vmPlanner;
     this.binder = VfioBinder.on(sysfs);
   }
 
@@ -222,9 +231,13 @@ public final class Provisioner {
     Optional<Lease> reserved = existing.filter(l -> l.state() == LeaseState.ALLOCATED
         && l.request().equals(request));
     Lease lease;
+    // The one scan of this operation: allocation, the binder's checks and the binding all read
+    // it; afterwards only the leased devices' own files are read again (driver, driver_override).
+    Topology[] scanned = new Topology[1];
     try {
       lease = timed(owner, ProvisionStep.ALLOCATE, Optional.empty(), () -> {
         Topology topology = TopologyScanner.scan(sysfs);
+        scanned[0] = topology;
         AllocationOptions options = AllocationOptions.defaults().withOrigin(flow.origin())
             .withDriverPolicy(driverPolicy).withLifetime(reservationTimeout);
         if (partitions.isPresent() && flow.origin() == LeaseOrigin.PROVISION) {
@@ -245,11 +258,31 @@ public final class Provisioner {
 
     // The binder's refusals (a foreign device, a mounted filesystem, a driver that is not a VFIO
     // driver) come before anything changes on the host: no reset of a device that cannot be bound.
+    Topology topology = scanned[0];
     try {
-      binder.plan(bindRequest(lease, flow));
+      binder.plan(bindRequest(lease, flow), topology);
     } catch (io.gpuvirt.core.vfio.GroupRefusedException e) {
       undo(lease, ProvisionStep.ALLOCATE, reserved);
       throw e;
+    }
+
+    // The VM is planned before anything changes on the host: one that cannot be planned (an
+    // aperture QEMU cannot map, a slot with too many functions) never takes its devices.
+    Optional<VmPlan> plan;
+    try {
+      plan = plan(lease, flow);
+    } catch (RuntimeException e) {
+      boolean rolledBack = true;
+      try {
+        undo(lease, ProvisionStep.PLAN, reserved);
+      } catch (RuntimeException rollbackFailure) {
+        e.addSuppressed(rollbackFailure);
+        rolledBack = false;
+      }
+      throw planFailed(owner, e, rolledBack, rolledBack
+          ? "; nothing was changed on the host and the lease was "
+              + (reserved.isPresent() ? "put back as the reservation it was" : "released")
+          : "; releasing the lease failed too, it stays in the ledger for 'gpuvirt recover'");
     }
 
     ProvisionStep step = ProvisionStep.RESET;
@@ -289,7 +322,8 @@ public final class Provisioner {
       // Journal before acting: the VFIO driver each device is about to be bound to.
       Lease binding = ledger.update(owner, l -> l.withState(LeaseState.BINDING)
           .withDevices(d -> d.role().passedThrough() ? d.withVfioDriver(flow.driver()) : d));
-      timed(owner, step, Optional.empty(), () -> binder.bind(bindRequest(binding, flow)),
+      timed(owner, step, Optional.empty(),
+          () -> binder.bind(bindRequest(binding, flow), topology),
           r -> r.devices().size() + " devices on " + flow.driver() + " in groups "
               + binding.groupNumbers());
       step = ProvisionStep.VERIFY;
@@ -302,7 +336,7 @@ public final class Provisioner {
       Lease committed = timed(owner, step, Optional.empty(),
           () -> ledger.update(owner, l -> l.withState(LeaseState.BOUND)
               .withExpiresAt(Optional.empty())), l -> "lease BOUND");
-      return new Provisioned(committed, nodes(committed), false);
+      return new Provisioned(committed, nodes(committed), plan, false);
     } catch (RuntimeException e) {
       PciAddress failed = device;
       if (e instanceof BindException && ((BindException) e).device().isPresent()) {
@@ -333,8 +367,37 @@ public final class Provisioner {
           + " (was the host rebooted, or the device moved by another tool?); nothing was changed."
           + " Tear it down ('gpuvirt teardown " + owner + "') and provision again", e);
     }
+    Optional<VmPlan> plan;
+    try {
+      plan = plan(lease, new Flow(lease.origin(), vfioDriver, false, Optional.empty()));
+    } catch (RuntimeException e) {
+      throw planFailed(owner, e, true, "; " + owner + " stays provisioned as it was (nothing"
+          + " changed); tear it down if its VM cannot run");
+    }
     LOG.info("{} is already provisioned (IOMMU groups {})", owner, lease.groupNumbers());
-    return new Provisioned(lease, nodes(lease), true);
+    return new Provisioned(lease, nodes(lease), plan, true);
+  }
+
+  /** The VM plan of a provisioned VM's lease; none for a manual binding or without a planner. */
+  private Optional<VmPlan> plan(Lease lease, Flow flow) {
+    if (vmPlanner.isEmpty() || flow.origin() != LeaseOrigin.PROVISION) {
+      return Optional.empty();
+    }
+    VmPlanner planner = vmPlanner.get();
+    return Optional.of(timed(lease.owner(), ProvisionStep.PLAN, Optional.empty(),
+        () -> Objects.requireNonNull(planner.plan(lease), "the VM planner returned no plan"),
+        p -> p.describe().size() + " decisions, a command of " + p.argv().size()
+            + " arguments"));
+  }
+
+  private static ProvisioningException planFailed(String owner, RuntimeException e,
+      boolean rolledBack, String outcome) {
+    PciAddress device = e instanceof VmPlanException ? ((VmPlanException) e).device().orElse(null)
+        : null;
+    return new ProvisioningException(owner, ProvisionStep.PLAN, device, rolledBack,
+        "provisioning " + owner + " failed at " + ProvisionStep.PLAN
+            + (device == null ? "" : " on " + device) + ": the VM cannot be planned: "
+            + e.getMessage() + outcome, e);
   }
 
   /**
@@ -362,11 +425,13 @@ public final class Provisioner {
       undo(lease, ProvisionStep.RELEASE, Optional.empty());
       return true;
     }
-    refuseDisagreement(lease);
+    // The one scan of this teardown: the disagreement check and the restore's group check.
+    Topology topology = TopologyScanner.scan(sysfs);
+    refuseDisagreement(lease, topology);
     ledger.updateState(owner, LeaseState.TEARING_DOWN);
     ProvisionStep step = ProvisionStep.RESTORE_DRIVERS;
     try {
-      timed(owner, step, Optional.empty(), () -> binder.restore(bindings(lease)),
+      timed(owner, step, Optional.empty(), () -> binder.restore(bindings(lease), topology),
           r -> r.restored().size() + " devices back on their drivers");
       if (lease.partitionId().isPresent()) {
         step = ProvisionStep.DEACTIVATE_PARTITION;
@@ -408,8 +473,8 @@ public final class Provisioner {
    * does not list or whose GPUs are not the lease's), restoring it would act on the wrong devices
    * or leave the right ones bound: stop before changing anything and say what disagrees.
    */
-  private void refuseDisagreement(Lease lease) {
-    List<Discrepancy> found = ledger.disagreements(lease.owner(), TopologyScanner.scan(sysfs),
+  private void refuseDisagreement(Lease lease, Topology topology) {
+    List<Discrepancy> found = ledger.disagreements(lease.owner(), topology,
         partitions.map(PartitionContext::fabricManager),
         partitions.map(PartitionContext::moduleIds)).stream()
         .filter(d -> STOPS_TEARDOWN.contains(d.kind())).toList();
@@ -718,6 +783,7 @@ public final class Provisioner {
     private GpuDriverPolicy driverPolicy = GpuDriverPolicy.REBIND_PER_VM;
     private Duration reservationTimeout = DEFAULT_RESERVATION_TIMEOUT;
     private ProgressListener listener = ProgressListener.NONE;
+    private Optional<VmPlanner> vmPlanner = Optional.empty();
 
     private Builder(Sysfs sysfs, LeaseLedger ledger) {
       this.sysfs = Objects.requireNonNull(sysfs, "sysfs");
@@ -771,6 +837,16 @@ public final class Provisioner {
     /** Receives progress events. */
     public Builder listener(ProgressListener value) {
       this.listener = Objects.requireNonNull(value, "listener");
+      return this;
+    }
+
+    /**
+     * Plans each provisioned VM (step {@link ProvisionStep#PLAN}) before the host is changed; the
+     * plan comes back in {@link Provisioned#plan()}, and a lease that cannot be planned is
+     * released with nothing changed. Default: none (no plan). Manual bindings are not planned.
+     */
+    public Builder vmPlanner(VmPlanner value) {
+      this.vmPlanner = Optional.of(Objects.requireNonNull(value, "vmPlanner"));
       return this;
     }
 

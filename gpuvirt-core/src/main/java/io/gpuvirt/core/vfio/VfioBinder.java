@@ -77,7 +77,12 @@ public final class VfioBinder {
     return plan(request, TopologyScanner.scan(sysfs));
   }
 
-  private List<PciDevice> plan(BindRequest request, Topology topology) {
+  /**
+   * As {@link #plan(BindRequest)}, against {@code topology}, a scan of this host the caller has
+   * just taken (under its operation lock), so that one operation scans the host once.
+   */
+  public List<PciDevice> plan(BindRequest request, Topology topology) {
+    Objects.requireNonNull(topology, "topology");
     for (PciAddress address : request.sortedDevices()) {
       topology.require(address);
     }
@@ -210,14 +215,25 @@ public final class VfioBinder {
    *     then the devices moved so far are back on their original drivers
    */
   public BindResult bind(BindRequest request) {
-    Topology topology = TopologyScanner.scan(sysfs);
+    return bind(request, TopologyScanner.scan(sysfs));
+  }
+
+  /**
+   * As {@link #bind(BindRequest)}, with the groups taken from {@code topology}, a scan of this
+   * host the caller has just taken (under its operation lock), so that one operation scans the
+   * host once. The driver and {@code driver_override} of each device to move are read again from
+   * the host here: the bindings record what the device has now, not what the scan saw.
+   */
+  public BindResult bind(BindRequest request, Topology topology) {
+    Objects.requireNonNull(topology, "topology");
     List<PciDevice> endpoints = plan(request, topology);
     String driver = request.driver();
     List<DeviceBinding> all = new ArrayList<>();
     for (PciDevice device : endpoints) {
-      boolean onDriver = device.driver().equals(Optional.of(driver));
+      Optional<String> now = currentDriver(device.address());
+      boolean onDriver = now.equals(Optional.of(driver));
       all.add(new DeviceBinding(device.address(), device.iommuGroup().getAsInt(),
-          device.driver(), device.driverOverride(), driver, !onDriver));
+          now, driverOverride(device.address()), driver, !onDriver));
     }
     Optional<DeviceBinding> firstToMove = all.stream().filter(DeviceBinding::boundByGpuvirt)
         .findFirst();
@@ -236,7 +252,7 @@ public final class VfioBinder {
         continue;
       }
       LOG.info("binding {} ({}) from {} to {}", device.address(), device.id(),
-          device.driver().orElse("no driver"), driver);
+          binding.originalDriver().orElse("no driver"), driver);
       try {
         if (request.resetBeforeBind() && device.resettable()) {
           step(device.address(), BindStep.RESET, device.address().sysfsPath("reset"), "1");
@@ -265,6 +281,21 @@ public final class VfioBinder {
    * @throws BindException naming the device, the step and the reason, when a step fails
    */
   public RestoreResult restore(List<DeviceBinding> bindings) {
+    return restore(bindings, () -> TopologyScanner.scan(sysfs));
+  }
+
+  /**
+   * As {@link #restore(List)}, with the IOMMU groups' members taken from {@code topology}, a scan
+   * of this host the caller has just taken (under its operation lock); the drivers of the members
+   * are read again from the host.
+   */
+  public RestoreResult restore(List<DeviceBinding> bindings, Topology topology) {
+    Objects.requireNonNull(topology, "topology");
+    return restore(bindings, () -> topology);
+  }
+
+  private RestoreResult restore(List<DeviceBinding> bindings,
+      java.util.function.Supplier<Topology> topology) {
     Map<PciAddress, String> untouched = new LinkedHashMap<>();
     List<DeviceBinding> todo = new ArrayList<>();
     for (DeviceBinding b : reversed(bindings)) {
@@ -283,7 +314,7 @@ public final class VfioBinder {
       }
     }
     if (!todo.isEmpty()) {
-      refuseSplit(bindings, todo);
+      refuseSplit(bindings, todo, topology.get());
     }
     Deque<DeviceBinding> restored = new ArrayDeque<>();
     for (DeviceBinding b : todo) {
@@ -306,8 +337,8 @@ public final class VfioBinder {
   }
 
   /** Refuses a restore that would leave a group half on the VFIO driver and half on host drivers. */
-  private void refuseSplit(List<DeviceBinding> bindings, List<DeviceBinding> todo) {
-    Topology topology = TopologyScanner.scan(sysfs);
+  private void refuseSplit(List<DeviceBinding> bindings, List<DeviceBinding> todo,
+      Topology topology) {
     Set<PciAddress> listed = bindings.stream().map(DeviceBinding::address)
         .collect(Collectors.toSet());
     TreeMap<Integer, String> drivers = new TreeMap<>();
@@ -320,7 +351,7 @@ public final class VfioBinder {
       List<PciAddress> left = new ArrayList<>();
       for (PciDevice member : topology.members(group.get())) {
         if (!isBridge(member) && !listed.contains(member.address())
-            && member.driver().equals(Optional.of(e.getValue()))) {
+            && currentDriver(member.address()).equals(Optional.of(e.getValue()))) {
           left.add(member.address());
         }
       }

@@ -6,13 +6,15 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.gpuvirt.core.GpuvirtException;
+import io.gpuvirt.core.vmplan.VmPlan;
 import io.gpuvirt.qemu.QemuVersion;
 import java.util.List;
 import java.util.Objects;
 
 /**
  * What {@link QemuCommandBuilder} produced: the argv (program first, every option value
- * escaped), the plan that explains each choice, and where every device went.
+ * escaped), the plan that explains each choice, and where every device went: gpuvirt-qemu's
+ * {@link VmPlan}, as {@link QemuVmPlanner} hands it to the provisioner.
  *
  * @param argv the command line, program first, ready for {@code CommandRunner} or a unit file
  * @param plan the decisions, in the order they were made
@@ -24,7 +26,7 @@ import java.util.Objects;
  */
 public record QemuArgs(List<String> argv, List<Decision> plan, List<RootPort> rootPorts,
     List<PlacedDevice> devices, MmioAperture aperture, int requiredPhysBits,
-    QemuVersion qemuVersion) {
+    QemuVersion qemuVersion) implements VmPlan {
 
   private static final ObjectMapper JSON = new ObjectMapper()
       .enable(SerializationFeature.INDENT_OUTPUT);
@@ -36,6 +38,12 @@ public record QemuArgs(List<String> argv, List<Decision> plan, List<RootPort> ro
     devices = List.copyOf(devices);
     Objects.requireNonNull(aperture, "aperture");
     Objects.requireNonNull(qemuVersion, "qemuVersion");
+  }
+
+  /** The plan's decisions, one line each ({@link Decision#toString()}), in order. */
+  @Override
+  public List<String> describe() {
+    return plan.stream().map(Decision::toString).toList();
   }
 
   /** The plan entries the operator should act on. */

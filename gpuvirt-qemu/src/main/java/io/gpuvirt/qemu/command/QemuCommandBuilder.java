@@ -6,6 +6,7 @@ import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.PciSizes;
 import io.gpuvirt.qemu.QemuCapabilities;
 import io.gpuvirt.qemu.QemuFirmware;
+import io.gpuvirt.qemu.QemuVersion;
 import io.gpuvirt.qemu.command.Decision.Topic;
 import java.util.ArrayList;
 import java.util.List;
@@ -67,6 +68,13 @@ public final class QemuCommandBuilder {
 
   /** The virtual CPUs when none are given. */
   public static final int DEFAULT_CPUS = 4;
+  /**
+   * The oldest QEMU the builder renders for unless told otherwise: 2.11, the first with the
+   * root-port reservation hints and {@code x-nv-gpudirect-clique}; the generic
+   * {@code pcie-root-port} itself came in 2.9 (reference/QEMU.md; both marked unconfirmed there,
+   * hence {@link #minimumVersion}).
+   */
+  public static final QemuVersion DEFAULT_MINIMUM_VERSION = QemuVersion.of(2, 11, 0);
   private static final Pattern DISK_FORMAT = Pattern.compile("raw|qcow2|vmdk|vdi|vhdx|vpc|qed");
   private static final int LAST_FREE_SLOT = 0x1e; // 0x1f holds q35's ICH9 functions
   private static final int OVMF_PAGING_MAX_PHYS_BITS = 46;
@@ -91,6 +99,7 @@ public final class QemuCommandBuilder {
   private int firstRootPortSlot = DEFAULT_FIRST_ROOT_PORT_SLOT;
   private int maxRootPortSlots = DEFAULT_MAX_ROOT_PORT_SLOTS;
   private List<String> extraArguments = List.of();
+  private QemuVersion minimumVersion = DEFAULT_MINIMUM_VERSION;
 
   private QemuCommandBuilder(QemuCapabilities caps) {
     this.caps = Objects.requireNonNull(caps, "capabilities");
@@ -252,6 +261,15 @@ public final class QemuCommandBuilder {
   }
 
   /**
+   * The oldest QEMU release to render for (default {@link #DEFAULT_MINIMUM_VERSION}); lower it for
+   * a distribution build that backports what GPU passthrough needs.
+   */
+  public QemuCommandBuilder minimumVersion(QemuVersion value) {
+    this.minimumVersion = Objects.requireNonNull(value, "minimumVersion");
+    return this;
+  }
+
+  /**
    * Builds the command and its plan.
    *
    * @throws QemuArgsException when the binary lacks something the VM needs or the devices do not
@@ -275,6 +293,13 @@ public final class QemuCommandBuilder {
     private final List<PlacedDevice> placed = new ArrayList<>();
 
     QemuArgs build() {
+      if (!caps.version().isAtLeast(minimumVersion)) {
+        throw new QemuArgsException(binary + " is QEMU " + caps.version() + ", older than "
+            + minimumVersion.number() + ", the oldest gpuvirt renders a GPU passthrough command"
+            + " for (a generic pcie-root-port per GPU with reservation hints); install QEMU "
+            + minimumVersion.number() + " or newer (Debian 12 ships 7.2), or lower"
+            + " QemuCommandBuilder.minimumVersion if this build backports them");
+      }
       argv.add(binary);
       machine();
       accelerator();

@@ -421,6 +421,36 @@ final class QemuCommandBuilderTest {
   }
 
   @Test
+  void build_qemuOlderThanTheMinimum_isRefusedNamingTheVersion() {
+    QemuCapabilities old = QemuCapabilities.assumed(QemuVersion.parse(
+        "QEMU emulator version 1.5.3 (qemu-kvm-1.5.3-175.el7_9.1), Copyright (c) 2003-2008"
+            + " Fabrice Bellard"));
+    QemuArgsException e = assertThrows(QemuArgsException.class,
+        () -> builder(old, Hosts.b200Vm(1)).build());
+    assertTrue(e.getMessage().contains("1.5.3 (qemu-kvm-1.5.3-175.el7_9.1)")
+        && e.getMessage().contains("older than 2.11.0"), e.getMessage());
+  }
+
+  @Test
+  void build_minimumLowered_rendersForAnOlderBuild() {
+    QemuCapabilities backport = copyWithVersion(QEMU_72, QemuVersion.of(2, 10, 0));
+    QemuArgs args = builder(backport, Hosts.b200Vm(1))
+        .minimumVersion(QemuVersion.of(2, 9, 0)).build();
+    assertTrue(args.argv().stream().anyMatch(a -> a.startsWith("vfio-pci,host=0000:17:00.0")),
+        args.argv().toString());
+  }
+
+  private static QemuCapabilities copyWithVersion(QemuCapabilities caps, QemuVersion version) {
+    QemuCapabilities.Builder b = QemuCapabilities.builder(version);
+    b.machines(caps.machines());
+    b.accelerators(caps.accelerators());
+    for (String type : caps.probedDevices()) {
+      b.device(type, caps.deviceProperties(type).orElseThrow());
+    }
+    return b.build();
+  }
+
+  @Test
   void build_withoutMemoryIsRefused() {
     assertThrows(IllegalStateException.class,
         () -> QemuCommandBuilder.forQemu(QEMU_72).devices(Hosts.b200Vm(1)).build());

@@ -187,7 +187,7 @@ final class VfioBinderTest {
 
   @Test
   void bind_nvSwitchSharingAGroup_isRefusedBecauseClass0680IsNoBridge() {
-    HostProfile sharedSwitches = HostProfile.hgxH100();
+    HostProfile sharedSwitches = HostProfile.hgxH100(false);
     try (SimulatedHost host = SimulatedHost.create(sharedSwitches)) {
       Topology t = TopologyScanner.scan(host.sysfs());
       PciDevice nvSwitch = t.nvSwitches().get(0);

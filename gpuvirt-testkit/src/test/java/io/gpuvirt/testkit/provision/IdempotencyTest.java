@@ -29,7 +29,7 @@ final class IdempotencyTest {
 
       Provisioned second = site.provisioner().provision(FOUR);
 
-      assertEquals(new Provisioned(first.lease(), first.vfioGroups(), true), second);
+      assertEquals(new Provisioned(first.lease(), first.vfioGroups(), first.plan(), true), second);
     }
   }
 
