@@ -80,7 +80,6 @@ final class AllocateCommand implements Callable<Integer> {
         .selector(DeviceSelector.parse(device)).placement(placement);
     allow.forEach(a -> request.allowForeign(PciAddress.parse(a)));
     AllocationRequest built = request.build();
-    PrintWriter err = spec.commandLine().getErr();
     Lease lease;
     try (HostContext host = hostOptions.open()) {
       Topology topology = host.scan();
@@ -100,8 +99,7 @@ final class AllocateCommand implements Callable<Integer> {
       }
       lease = ledger.allocate(built, topology, options);
     } catch (AllocationRefusedException e) {
-      err.println("gpuvirt: refused: " + e.getMessage());
-      return Cli.REFUSED;
+      return Cli.refuse(spec.commandLine(), json, "refused: " + e.getMessage());
     }
     PrintWriter out = spec.commandLine().getOut();
     out.print(json ? LeaseText.pretty(LeaseJson.of(lease)) : LeaseText.describe(lease));

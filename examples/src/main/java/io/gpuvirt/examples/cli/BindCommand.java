@@ -136,8 +136,7 @@ final class BindCommand implements Callable<Integer> {
       }
       return Cli.OK;
     } catch (GroupRefusedException | AllocationRefusedException | ProvisioningException e) {
-      err.println("gpuvirt: refused: " + e.getMessage());
-      return Cli.REFUSED;
+      return Cli.refuse(spec.commandLine(), json, "refused: " + e.getMessage());
     }
   }
 

@@ -98,6 +98,16 @@ final class HostContext implements AutoCloseable {
     return host.sysfs();
   }
 
+  /** Vendor and device names: the host's pci.ids and gpuvirt's own table (read once). */
+  io.gpuvirt.core.pci.PciNames names() {
+    if (names == null) {
+      names = io.gpuvirt.core.pci.PciNames.load(host.sysfs());
+    }
+    return names;
+  }
+
+  private io.gpuvirt.core.pci.PciNames names;
+
   Path stateDirectory() {
     return host.stateDirectory();
   }

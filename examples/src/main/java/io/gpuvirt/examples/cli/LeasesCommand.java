@@ -39,9 +39,8 @@ final class LeasesCommand implements Callable<Integer> {
     if (owner.isPresent()) {
       Optional<Lease> lease = ledger.lease(owner.get());
       if (lease.isEmpty()) {
-        spec.commandLine().getErr().println("gpuvirt: " + owner.get() + " holds no lease in "
+        return Cli.refuse(spec.commandLine(), json, owner.get() + " holds no lease in "
             + ledger.file());
-        return Cli.REFUSED;
       }
       leases = List.of(lease.get());
     } else {

@@ -90,11 +90,9 @@ final class ModuleIdsCommand implements Callable<Integer> {
         // The library's facade: the simulated host's own Fabric Manager and nvidia-smi, if any.
         GpuHost host = GpuHost.builder(hostRoot).open();
         if (!host.hasFabricManager()) {
-          err.println("gpuvirt: no Fabric Manager on this host (" + host.describe() + "): it is"
-              + " not in shared NVSwitch mode, so its GPUs have no partitions to map module ids"
-              + " for");
-          err.flush();
-          return Cli.REFUSED;
+          return Cli.refuse(spec.commandLine(), json, "no Fabric Manager on this host ("
+              + host.describe() + "): it is not in shared NVSwitch mode, so its GPUs have no"
+              + " partitions to map module ids for");
         }
         runner = host.commands();
       }
@@ -132,9 +130,7 @@ final class ModuleIdsCommand implements Callable<Integer> {
       out.flush();
       return Cli.OK;
     } catch (ModuleIdDiscoveryException e) {
-      err.println("gpuvirt: " + e.getMessage());
-      err.flush();
-      return Cli.REFUSED;
+      return Cli.refuse(spec.commandLine(), json, e.getMessage());
     }
   }
 

@@ -44,20 +44,16 @@ final class PartitionsCommand {
   static int withFabric(CommandSpec spec, FabricOptions options,
       Function<FabricManager, String> work) {
     PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
     try (FabricManager fm = options.open()) {
       out.print(work.apply(fm));
       out.flush();
       return Cli.OK;
     } catch (NoFabricManagerException e) {
-      err.println("gpuvirt: " + e.getMessage());
-      err.flush();
-      return Cli.REFUSED;
+      return Cli.refuse(spec.commandLine(), options.json, e.getMessage());
     } catch (FabricManagerException e) {
-      err.println("gpuvirt: Fabric Manager refused: " + e.getMessage());
-      err.println("gpuvirt: return code " + e.returnCode() + " (" + e.returnCode().code() + ")");
-      err.flush();
-      return Cli.REFUSED;
+      return Cli.refuse(spec.commandLine(), options.json, "Fabric Manager refused: "
+          + e.getMessage() + "; return code " + e.returnCode() + " (" + e.returnCode().code()
+          + ")");
     }
   }
 
@@ -157,14 +153,12 @@ final class PartitionsCommand {
             .filter(l -> l.partitionId().equals(OptionalInt.of(id))).findFirst();
         if (holder.isPresent()) {
           String owner = holder.get().owner();
-          PrintWriter err = spec.commandLine().getErr();
-          err.println("gpuvirt: refused: partition " + id + " is held by the lease of " + owner
+          return Cli.refuse(spec.commandLine(), options.json, "refused: partition " + id
+              + " is held by the lease of " + owner
               + " (" + ledger.file() + "); deactivating it would cut the NVLink fabric under"
               + " that VM. Release it with 'gpuvirt teardown --owner " + owner
               + (options.root == null ? "" : " --root " + options.root)
               + (state == null ? "" : " --state " + state) + "', or pass --force");
-          err.flush();
-          return Cli.REFUSED;
         }
         return deactivate();
       });

@@ -29,6 +29,9 @@ final class ReconcileCommand implements Callable<Integer> {
 
   @Mixin HostOptions hostOptions;
 
+  @Option(names = "--json", description = "Print {consistent, discrepancies, unresolved} as JSON.")
+  boolean json;
+
   @Override
   public Integer call() {
     ReconcilePolicy policy = repair ? ReconcilePolicy.REPAIR : ReconcilePolicy.REPORT_ONLY;
@@ -47,6 +50,21 @@ final class ReconcileCommand implements Callable<Integer> {
       report = repair ? ledger.underOperationLock(run) : run.get();
     }
     PrintWriter out = spec.commandLine().getOut();
+    if (json) {
+      com.fasterxml.jackson.databind.node.ObjectNode root =
+          new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+      root.put("consistent", report.consistent());
+      root.put("repair", repair);
+      com.fasterxml.jackson.databind.node.ArrayNode all = root.putArray("discrepancies");
+      report.discrepancies().forEach(d -> all.addObject().put("kind", d.kind().name())
+          .put("subject", d.subject()).put("detail", d.toString()));
+      com.fasterxml.jackson.databind.node.ArrayNode left = root.putArray("unresolved");
+      report.unresolved().forEach(d -> left.addObject().put("kind", d.kind().name())
+          .put("subject", d.subject()).put("detail", d.toString()));
+      out.println(root.toPrettyString());
+      out.flush();
+      return report.consistent() ? Cli.OK : Cli.REFUSED;
+    }
     for (Discrepancy d : report.discrepancies()) {
       out.println(d);
     }

@@ -22,11 +22,25 @@ final class RecoverCommand implements Callable<Integer> {
 
   @Mixin HostOptions hostOptions;
 
+  @picocli.CommandLine.Option(names = "--json",
+      description = "Print {clean, actions, failures} as JSON.")
+  boolean json;
+
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     try (HostContext host = hostOptions.open()) {
       RecoveryReport report = host.gpuHost().provisioner().recover();
+      if (json) {
+        com.fasterxml.jackson.databind.node.ObjectNode root =
+            new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+        root.put("clean", report.clean());
+        report.actions().forEach(root.putArray("actions")::add);
+        report.failures().forEach(root.putArray("failures")::add);
+        out.println(root.toPrettyString());
+        out.flush();
+        return report.clean() ? Cli.OK : Cli.REFUSED;
+      }
       report.actions().forEach(a -> out.println("recovered " + a));
       report.failures().forEach(f -> out.println("FAILED    " + f));
       if (report.actions().isEmpty() && report.failures().isEmpty()) {

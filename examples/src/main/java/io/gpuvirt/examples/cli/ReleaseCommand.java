@@ -51,11 +51,10 @@ final class ReleaseCommand implements Callable<Integer> {
       return ledger.release(owner);
     });
     if (!refused.isEmpty()) {
-      spec.commandLine().getErr().println("gpuvirt: refused: " + owner + "'s lease is "
+      return Cli.refuse(spec.commandLine(), json, "refused: " + owner + "'s lease is "
           + refused.get(0).state() + ": its devices may be bound to VFIO or its partition"
           + " active; give them back with 'gpuvirt teardown --owner " + owner + "'"
           + hostOptions.rootArgument());
-      return Cli.REFUSED;
     }
     if (json) {
       out.print(LeaseText.pretty("{\"owner\":\"" + owner + "\",\"released\":"

@@ -38,6 +38,10 @@ public final class SimulateCommand implements Callable<Integer> {
   @Spec
   private CommandSpec spec;
 
+  @Option(names = "--json", description = "Print {profile, root, devices, gpus, nvSwitches,"
+      + " iommuGroups, fabricMode} as JSON.")
+  private boolean json;
+
   /** The preset names, for help and completion. */
   static final class Profiles extends java.util.ArrayList<String> {
     private static final long serialVersionUID = 1L;
@@ -55,6 +59,9 @@ public final class SimulateCommand implements Callable<Integer> {
       hostProfile = HostProfile.preset(profile);
     } catch (IllegalArgumentException | InvalidValueException e) {
       err.println("gpuvirt: " + e.getMessage());
+      if (json) {
+        Cli.printJsonError(spec.commandLine(), "invalid-value", e.getMessage(), Cli.ERROR);
+      }
       return Cli.ERROR;
     }
     PrintWriter o = spec.commandLine().getOut();
@@ -62,6 +69,23 @@ public final class SimulateCommand implements Callable<Integer> {
       Topology t = host.expectedTopology();
       Map<String, Long> gpuIds = new TreeMap<>(t.gpus().stream()
           .collect(Collectors.groupingBy(d -> d.id().toString(), Collectors.counting())));
+      if (json) {
+        com.fasterxml.jackson.databind.node.ObjectNode doc =
+            new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+        doc.put("profile", hostProfile.name()).put("root", host.root().toString())
+            .put("devices", t.devices().size()).put("gpus", t.gpus().size())
+            .put("nvSwitches", t.nvSwitches().size())
+            .put("iommuGroups", t.iommuGroups().size());
+        gpuIds.forEach(doc.putObject("gpuIds")::put);
+        if (hostProfile.fabricMode().isPresent()) {
+          doc.put("fabricMode", hostProfile.fabricMode().getAsInt());
+        } else {
+          doc.putNull("fabricMode");
+        }
+        o.println(doc.toPrettyString());
+        o.flush();
+        return Cli.OK;
+      }
       o.printf("Simulated host %s written to %s%n", hostProfile.name(), host.root());
       o.printf("  %d PCI functions on %d root buses; %d GPUs %s; %d NVSwitches%n",
           t.devices().size(), t.rootBuses().size(), t.gpus().size(), gpuIds,

@@ -32,10 +32,14 @@ final class TeardownCommand implements Callable<Integer> {
 
   @Mixin HostOptions hostOptions;
 
+  @Option(names = "--json", description = "Print {owner, tornDown, host} as JSON (progress goes"
+      + " to stderr).")
+  boolean json;
+
   @Override
   public Integer call() {
-    PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
+    PrintWriter out = json ? err : spec.commandLine().getOut();
     try (HostContext host = hostOptions.open()) {
       Provisioner.Builder builder = host.gpuHost().provisionerBuilder().listener(e -> {
         if (e.kind() != ProgressEvent.Kind.STARTED) {
@@ -45,14 +49,20 @@ final class TeardownCommand implements Callable<Integer> {
       out.println("host: " + host.describe());
       try {
         boolean held = builder.build().teardown(owner);
-        out.println(held ? owner + " torn down" : owner + " holds no lease; nothing to do");
+        if (json) {
+          PrintWriter stdout = spec.commandLine().getOut();
+          stdout.println(new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode()
+              .put("owner", owner).put("tornDown", held).put("host", host.describe())
+              .toPrettyString());
+          stdout.flush();
+        } else {
+          out.println(held ? owner + " torn down" : owner + " holds no lease; nothing to do");
+        }
         out.flush();
         return Cli.OK;
       } catch (ProvisioningException e) {
         out.flush();
-        err.println("gpuvirt: " + e.getMessage());
-        err.flush();
-        return Cli.REFUSED;
+        return Cli.refuse(spec.commandLine(), json, e.getMessage());
       }
     }
   }

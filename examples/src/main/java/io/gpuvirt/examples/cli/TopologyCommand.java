@@ -1,6 +1,7 @@
 package io.gpuvirt.examples.cli;
 
 import io.gpuvirt.core.host.Sysfs;
+import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyJson;
 import io.gpuvirt.core.pci.TopologyScanner;
@@ -37,14 +38,34 @@ final class TopologyCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    Topology topology = TopologyScanner.scan(Sysfs.at(HostOptions.resolve(root,
-        spec.commandLine().getErr())));
+    Sysfs sysfs = Sysfs.at(HostOptions.resolve(root, spec.commandLine().getErr()));
+    Topology topology = TopologyScanner.scan(sysfs);
+    io.gpuvirt.core.pci.PciNames names = io.gpuvirt.core.pci.PciNames.load(sysfs);
     PrintWriter out = spec.commandLine().getOut();
     if (json) {
-      out.print(TopologyJson.toJson(topology));
+      // The topology document, plus "names": {"10de:2901": "NVIDIA Corporation GB100 [B200]"}.
+      try {
+        com.fasterxml.jackson.databind.ObjectMapper mapper =
+            new com.fasterxml.jackson.databind.ObjectMapper();
+        com.fasterxml.jackson.databind.node.ObjectNode doc =
+            (com.fasterxml.jackson.databind.node.ObjectNode) mapper.readTree(
+                TopologyJson.toJson(topology));
+        com.fasterxml.jackson.databind.node.ObjectNode named = doc.putObject("names");
+        topology.devices().stream().map(PciDevice::id).distinct()
+            .sorted(java.util.Comparator.comparing(Object::toString))
+            .forEach(id -> named.put(id.toString(), names.describe(id)));
+        out.println(doc.toPrettyString());
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        throw new io.gpuvirt.core.GpuvirtException("cannot render the topology as JSON: "
+            + e.getOriginalMessage(), e);
+      }
     } else {
       out.println(topology.summary());
       out.print(topology.renderTree());
+      out.println("Names (" + names.source().orElse("gpuvirt's own table") + "):");
+      topology.devices().stream().map(PciDevice::id).distinct()
+          .sorted(java.util.Comparator.comparing(Object::toString))
+          .forEach(id -> out.println("  " + id + "  " + names.describe(id)));
     }
     out.flush();
     return Cli.OK;

@@ -66,6 +66,14 @@ public final class GuestCheckCommand implements Callable<Integer> {
       report = GuestCheck.run(Sysfs.at(root), cudaLibrary);
     } catch (GpuvirtException e) {
       spec.commandLine().getErr().println("gpuvirt guest-check: " + e.getMessage());
+      if (json) {
+        com.fasterxml.jackson.databind.node.ObjectNode doc =
+            new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+        doc.putObject("error").put("kind", "error").put("message", e.getMessage())
+            .put("exitCode", ERROR);
+        spec.commandLine().getOut().println(doc.toPrettyString());
+        spec.commandLine().getOut().flush();
+      }
       return ERROR;
     }
     PrintWriter out = spec.commandLine().getOut();

@@ -68,7 +68,29 @@ final class TopologyCommandTest {
     assertEquals(0, run("topology", "--root", root.toString()));
     assertEquals(List.of("2 PCI devices, 1 GPU, 0 NVSwitches; IOMMU on: 1 group",
         "-[0000:14]---02.0-[15]----00.0  10de:2901 [0302] GPU, no driver, IOMMU group 17, NUMA 0,"
-            + " BARs 64M"), out.toString().lines().toList());
+            + " BARs 64M", "Names (gpuvirt's own table):",
+        "  10de:2901  NVIDIA Corporation GB100 [B200]",
+        "  8086:352a  Intel Corporation Device 352a"), out.toString().lines().toList());
+  }
+
+  @Test
+  void topology_pciIdsUnderTheRoot_namesDevicesFromIt() throws java.io.IOException {
+    Path ids = root.resolve("usr/share/misc/pci.ids");
+    java.nio.file.Files.createDirectories(ids.getParent());
+    java.nio.file.Files.writeString(ids, "8086  Intel Corporation\n\t352a  Test root port\n"
+        + "10de  NVIDIA Corporation\n\t2901  not the own table's name\nbroken line\n");
+    assertEquals(0, run("topology", "--root", root.toString()));
+    List<String> lines = out.toString().lines().toList();
+    assertEquals(List.of("Names (" + ids + "):", "  10de:2901  NVIDIA Corporation GB100 [B200]",
+        "  8086:352a  Intel Corporation Test root port"),
+        lines.subList(lines.size() - 3, lines.size()));
+  }
+
+  @Test
+  void topology_json_namesEveryDevice() throws java.io.IOException {
+    assertEquals(0, run("topology", "--root", root.toString(), "--json"));
+    assertEquals("NVIDIA Corporation GB100 [B200]", new com.fasterxml.jackson.databind
+        .ObjectMapper().readTree(out.toString()).path("names").path("10de:2901").asText());
   }
 
   @Test

@@ -30,6 +30,8 @@ final class FileSystemSysfs implements Sysfs {
   static final int SYSFS_MAX = 4096;
   /** The most any other host file read through the seam may hold: 1 MiB. */
   static final int OTHER_MAX = 1024 * 1024;
+  /** The most a database under {@code /usr/share} ({@code pci.ids}, about 1.4 MB) may hold. */
+  static final int DATABASE_MAX = 16 * 1024 * 1024;
 
   private final Path root;
 
@@ -70,7 +72,8 @@ final class FileSystemSysfs implements Sysfs {
   @Override
   public byte[] readBytes(String path) {
     Path file = local(path);
-    int max = path.startsWith("/sys/") ? SYSFS_MAX : OTHER_MAX;
+    int max = path.startsWith("/sys/") ? SYSFS_MAX
+        : path.startsWith("/usr/share/") ? DATABASE_MAX : OTHER_MAX;
     try {
       return BoundedFiles.read(file, max);
     } catch (BoundedFiles.RefusedFileException e) {

@@ -1,0 +1,212 @@
+package io.gpuvirt.examples.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.gpuvirt.testkit.HostProfile;
+import io.gpuvirt.testkit.SimulatedHost;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * Every command picocli knows takes {@code --json}, and with it prints one JSON document on stdout
+ * on success and on error ({@code {"error": {"kind", "message", "exitCode"}}}), with the exit code
+ * of the README (0 ok, 1 refused or not ready, 2 error).
+ *
+ * <p>The commands are walked from the CLI's own subcommand map: a new command without
+ * {@code --json}, or without cases here, fails this test.
+ */
+final class EveryCommandJsonTest {
+  @TempDir Path temp;
+
+  /** One run: optional setup runs (without --json), then the command with --json. */
+  private record Case(int exitCode, List<List<String>> setup, List<String> args) {
+    static Case of(int exitCode, String... args) {
+      return new Case(exitCode, List.of(), List.of(args));
+    }
+
+    Case after(String... setupArgs) {
+      List<List<String>> s = new ArrayList<>(setup);
+      s.add(List.of(setupArgs));
+      return new Case(exitCode, s, args);
+    }
+  }
+
+  private static final String Q = "10.1.0";
+
+  /** Per command path: a success case, then an error case. */
+  private static Map<String, List<Case>> cases() {
+    Map<String, List<Case>> c = new TreeMap<>();
+    c.put("provision", List.of(
+        Case.of(0, "provision", "--gpus", "1", "--owner", "vm-1", "--qemu-version", Q, "--root",
+            "HOST"),
+        Case.of(1, "provision", "--gpus", "99", "--owner", "vm-1", "--qemu-version", Q, "--root",
+            "HOST")));
+    c.put("teardown", List.of(
+        Case.of(0, "teardown", "--owner", "vm-1", "--root", "HOST").after("provision", "--gpus",
+            "1", "--owner", "vm-1", "--qemu-version", Q, "--root", "HOST"),
+        Case.of(2, "teardown", "--owner", "vm-1", "--root", "MISSING")));
+    c.put("status", List.of(
+        Case.of(0, "status", "--root", "HOST"),
+        Case.of(2, "status", "--root", "MISSING")));
+    c.put("recover", List.of(
+        Case.of(0, "recover", "--root", "HOST"),
+        Case.of(2, "recover", "--root", "MISSING")));
+    c.put("qemu-args", List.of(
+        Case.of(0, "qemu-args", "--owner", "vm-1", "--qemu-version", Q, "--root", "HOST")
+            .after("provision", "--gpus", "1", "--owner", "vm-1", "--qemu-version", Q, "--root",
+                "HOST"),
+        Case.of(1, "qemu-args", "--owner", "nobody", "--qemu-version", Q, "--root", "HOST")));
+    c.put("simulate", List.of(
+        Case.of(0, "simulate", "--profile", "workstation", "--out", "NEW"),
+        Case.of(2, "simulate", "--profile", "no-such-profile", "--out", "NEW")));
+    c.put("topology", List.of(
+        Case.of(0, "topology", "--root", "HOST"),
+        Case.of(2, "topology", "--root", "MISSING")));
+    c.put("doctor", List.of(
+        Case.of(0, "doctor", "--root", "HOST"),
+        Case.of(2, "doctor", "--root", "MISSING")));
+    c.put("bind", List.of(
+        Case.of(0, "bind", "--owner", "vm-1", "0000:17:00.0", "--root", "HOST"),
+        Case.of(2, "bind", "--owner", "vm-1", "0000:17:00.9x", "--root", "HOST")));
+    c.put("allocate", List.of(
+        Case.of(0, "allocate", "--gpus", "1", "--owner", "vm-1", "--root", "HOST"),
+        Case.of(1, "allocate", "--gpus", "99", "--owner", "vm-1", "--root", "HOST")));
+    c.put("release", List.of(
+        Case.of(0, "release", "--owner", "vm-1", "--root", "HOST").after("allocate", "--gpus",
+            "1", "--owner", "vm-1", "--root", "HOST"),
+        Case.of(2, "release", "--owner", "", "--root", "HOST")));
+    c.put("leases", List.of(
+        Case.of(0, "leases", "--root", "HOST"),
+        Case.of(1, "leases", "--owner", "nobody", "--root", "HOST")));
+    c.put("reconcile", List.of(
+        Case.of(0, "reconcile", "--root", "HOST"),
+        Case.of(2, "reconcile", "--root", "MISSING")));
+    c.put("partitions list", List.of(
+        Case.of(0, "partitions", "list", "--root", "HOST"),
+        Case.of(1, "partitions", "list", "--root", "H100")));
+    c.put("partitions activate", List.of(
+        Case.of(0, "partitions", "activate", "1", "--root", "HOST"),
+        Case.of(2, "partitions", "activate", "one", "--root", "HOST")));
+    c.put("partitions deactivate", List.of(
+        Case.of(0, "partitions", "deactivate", "1", "--root", "HOST").after("partitions",
+            "activate", "1", "--root", "HOST"),
+        Case.of(1, "partitions", "deactivate", "1", "--root", "HOST")));
+    c.put("module-ids", List.of(
+        Case.of(0, "module-ids", "--root", "HOST"),
+        Case.of(1, "module-ids", "--root", "H100")));
+    c.put("guest-check", List.of(
+        Case.of(1, "guest-check", "--root", "HOST", "--cuda-library", "NOLIB"),
+        Case.of(2, "guest-check", "--root", "MISSING")));
+    return c;
+  }
+
+  /** The leaf commands (those that run), by their path below {@code gpuvirt}. */
+  private static Map<String, CommandLine> leaves(CommandLine cl, String prefix,
+      Map<String, CommandLine> into) {
+    for (Map.Entry<String, CommandLine> e : cl.getSubcommands().entrySet()) {
+      String name = (prefix + " " + e.getKey()).strip();
+      if (e.getValue().getCommandSpec().userObject() instanceof CommandLine.HelpCommand) {
+        continue; // picocli's own 'help': prints usage text, no result to report
+      }
+      if (e.getValue().getSubcommands().isEmpty()) {
+        into.put(name, e.getValue());
+      } else {
+        leaves(e.getValue(), name, into);
+      }
+    }
+    return into;
+  }
+
+  @Test
+  void everyCommand_hasJsonAndCases() {
+    Map<String, CommandLine> leaves = leaves(Cli.commandLine(new GpuvirtCli()), "",
+        new TreeMap<>());
+    List<String> withoutJson = leaves.entrySet().stream()
+        .filter(e -> e.getValue().getCommandSpec().findOption("--json") == null)
+        .map(Map.Entry::getKey).toList();
+    assertEquals(List.of(), withoutJson, "commands without --json");
+    assertEquals(leaves.keySet(), cases().keySet(), "every command needs a success and an"
+        + " error case here");
+  }
+
+  @Test
+  void everyCommand_json_printsOneDocumentWithTheReadmeExitCode() throws IOException {
+    ObjectMapper mapper = new ObjectMapper();
+    List<String> failures = new ArrayList<>();
+    int n = 0;
+    for (Map.Entry<String, List<Case>> e : cases().entrySet()) {
+      for (int i = 0; i < e.getValue().size(); i++) {
+        Case run = e.getValue().get(i);
+        boolean success = i == 0;
+        Path dir = temp.resolve("run" + n++);
+        Path host = dir.resolve("host");
+        SimulatedHost.create(HostProfile.hgxB200(), host).close();
+        for (List<String> setup : run.setup()) {
+          CliRun s = CliRun.of(argv(setup.stream(), dir));
+          if (s.exitCode() != 0) {
+            fail(e.getKey() + " setup " + setup + " failed: " + s);
+          }
+        }
+        CliRun result = CliRun.of(argv(Stream.concat(run.args().stream(), Stream.of("--json")),
+            dir));
+        String what = e.getKey() + (success ? " (success) " : " (error) ") + result;
+        JsonNode doc;
+        try {
+          doc = mapper.readTree(result.out());
+        } catch (IOException notJson) {
+          failures.add("not JSON: " + what);
+          continue;
+        }
+        if (doc == null || doc.isMissingNode()) {
+          failures.add("no JSON on stdout: " + what);
+          continue;
+        }
+        if (result.exitCode() != run.exitCode()) {
+          failures.add("exit code " + result.exitCode() + ", expected " + run.exitCode() + ": "
+              + what);
+        }
+        JsonNode error = doc.path("error");
+        if (success && run.exitCode() == 0 && !error.isMissingNode()) {
+          failures.add("an error object on success: " + what);
+        }
+        if (!success && (error.path("exitCode").asInt(-1) != result.exitCode()
+            || error.path("message").asText().isEmpty() || error.path("kind").asText()
+            .isEmpty())) {
+          failures.add("no {error: {kind, message, exitCode}} matching the exit code: " + what);
+        }
+      }
+    }
+    assertTrue(failures.isEmpty(), String.join("\n\n", failures));
+    assertFalse(cases().isEmpty());
+  }
+
+  private String[] argv(Stream<String> args, Path dir) {
+    Path h100 = dir.resolve("h100");
+    return args.map(a -> switch (a) {
+      case "HOST" -> dir.resolve("host").toString();
+      case "MISSING" -> dir.resolve("missing").toString();
+      case "NEW" -> dir.resolve("new").toString();
+      case "NOLIB" -> dir.resolve("no-libcuda.so").toString();
+      case "H100" -> {
+        if (!h100.toFile().exists()) {
+          SimulatedHost.create(HostProfile.preset("hgx-h100"), h100).close();
+        }
+        yield h100.toString();
+      }
+      default -> a;
+    }).toArray(String[]::new);
+  }
+}
