@@ -119,10 +119,16 @@ public record Lease(String owner, LeaseOrigin origin, LeaseState state,
     return state == LeaseState.ALLOCATED && expiresAt.isPresent() && expiresAt.get().isBefore(now);
   }
 
-  /** The same lease with another deadline (empty: none). */
-  public Lease withExpiresAt(Optional<Instant> deadline) {
+  /** The same lease as a reservation that lapses at {@code deadline}. */
+  public Lease withExpiresAt(Instant deadline) {
     return new Lease(owner, origin, state, request, groups, partitionId, reasons, createdAt,
-        deadline);
+        Optional.of(Objects.requireNonNull(deadline, "deadline")));
+  }
+
+  /** The same lease with no deadline: it lasts until released. */
+  public Lease withoutExpiry() {
+    return new Lease(owner, origin, state, request, groups, partitionId, reasons, createdAt,
+        Optional.empty());
   }
 
   /** The same lease in another state. */

@@ -14,7 +14,7 @@ import java.util.Optional;
  *
  * @param origin which operation the lease is for
  * @param driverPolicy where the host's GPUs sit between tenants (see
- *     {@link io.gpuvirt.core.alloc.Allocator})
+ *     {@link GpuDriverPolicy})
  * @param partitions allocate whole Fabric Manager partitions (shared NVSwitch hosts), or groups
  * @param lifetime how long the reservation lasts before recovery and the next allocation reclaim
  *     it; empty: until released

@@ -1,5 +1,12 @@
-package io.gpuvirt.core.alloc;
+package io.gpuvirt.core.ledger;
 
+import io.gpuvirt.core.alloc.AllocationRefusedException;
+import io.gpuvirt.core.alloc.AllocationRequest;
+import io.gpuvirt.core.alloc.DeviceRole;
+import io.gpuvirt.core.alloc.DeviceSelector;
+import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.alloc.LeaseState;
+import io.gpuvirt.core.alloc.PartitionContext;
 import io.gpuvirt.core.doctor.GpuDriverPolicy;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
@@ -16,58 +23,11 @@ import java.util.TreeSet;
 import java.util.stream.Collectors;
 
 /**
- * Decides which whole IOMMU groups answer a request, given the host and the leases already granted.
- * A pure function: it changes nothing; {@code LeaseLedger} calls it under its lock and records the
- * result.
- *
- * <h2>Groups</h2>
- * The unit is the IOMMU group (invariant 1). A group is a candidate when it holds at least one device
- * the request selects and none of its members is leased. A member on a VFIO driver
- * ({@link io.gpuvirt.core.vfio.VfioDrivers}) that no lease holds is in use outside gpuvirt (a VM
- * another tool started, a binding made without a lease): its group is never a candidate, unless the
- * host binds its GPUs to VFIO at boot ({@link GpuDriverPolicy#STATIC_VFIO}), where VFIO is their
- * host driver. Its other members decide whether it can be given away:
- * <ul>
- *   <li>bridges (exactly class 0x0600 or 0x0604, or a device owning a bus range) stay on the host
- *       and are exempt; an NVSwitch (class 0x0680) is an endpoint like any other;
- *   <li>other functions of a requested device's slot (HDMI audio) come along as companions;
- *   <li>any other endpoint makes the group unusable unless the request allows that address;
- *   <li>an SR-IOV physical function with VFs enabled is never given away (its driver serves the
- *       VFs); a VF is, and its PF stays on the host.
- * </ul>
- * A lease holds exactly {@code count} requested devices; groups contribute all their requested
- * devices or none.
- *
- * <h2>Placement</h2>
- * See {@link Placement}. The default is best fit by NUMA node and then by PCIe switch, spilling
- * across nodes only when no node can hold the request (the lease's reasons say so and
- * {@link Lease#spansNumaNodes()} is true).
- *
- * <h2>Partitions</h2>
- * With a {@link PartitionContext} (a host whose GPUs share NVSwitches, Fabric Manager in shared
- * mode) the lease is exactly the GPUs of one partition, mapped by module id, never by PCI order
- * (invariant 2). Candidates are partitions of exactly the requested size that are not active,
- * share no GPU with an active or leased partition, and whose GPUs are free whole groups. Among them
- * the allocator takes the one that keeps the most large partitions available, comparing the count
- * of available partitions size by size from the largest, then the lowest id. On an HGX B200
- * (partition ids 1 to 15 over GPU modules 1 to 8):
- *
- * <pre>
- *  id   modules      id   modules
- *   1   1-8           8   1        (8 to 15: one GPU each, modules 1 to 8)
- *   2   1-4           ...
- *   3   5-8          15   8
- *   4   1,2
- *   5   3,4
- *   6   5,6
- *   7   7,8
- * </pre>
- *
- * With partition 14 (module 7) active, a request for one GPU takes partition 15 (module 8): every
- * 4-GPU and 2-GPU partition that was still available stays available. The lowest free id, 8
- * (module 1), would break partitions 2 and 4.
+ * Decides which whole IOMMU groups answer a request, given the host and the leases already granted,
+ * by the rules documented on the {@code io.gpuvirt.core.alloc} package. A pure function: it changes
+ * nothing; {@link LeaseLedger} calls it under its lock and records the result.
  */
-public final class Allocator {
+final class Allocator {
 
   private Allocator() {}
 
@@ -81,7 +41,7 @@ public final class Allocator {
    * @return a lease in state {@link LeaseState#ALLOCATED}
    * @throws AllocationRefusedException when the host cannot grant the request, saying why
    */
-  public static Lease allocate(AllocationRequest request, Topology topology,
+  static Lease allocate(AllocationRequest request, Topology topology,
       Collection<Lease> leases, Instant createdAt) {
     return allocate(request, topology, leases, GpuDriverPolicy.REBIND_PER_VM, Optional.empty(),
         createdAt);
@@ -93,7 +53,7 @@ public final class Allocator {
    * without a lease is free (bound at boot); with {@link GpuDriverPolicy#REBIND_PER_VM} it is in
    * use outside gpuvirt and never chosen.
    */
-  public static Lease allocate(AllocationRequest request, Topology topology,
+  static Lease allocate(AllocationRequest request, Topology topology,
       Collection<Lease> leases, GpuDriverPolicy policy, Instant createdAt) {
     return allocate(request, topology, leases, policy, Optional.empty(), createdAt);
   }
@@ -104,7 +64,7 @@ public final class Allocator {
    * @throws AllocationRefusedException when no partition fits, naming each one and why
    * @throws io.gpuvirt.core.fabric.FabricManagerException when Fabric Manager cannot list partitions
    */
-  public static Lease allocate(AllocationRequest request, Topology topology,
+  static Lease allocate(AllocationRequest request, Topology topology,
       Collection<Lease> leases, PartitionContext partitions, Instant createdAt) {
     return allocate(request, topology, leases, GpuDriverPolicy.REBIND_PER_VM,
         Optional.of(partitions), createdAt);

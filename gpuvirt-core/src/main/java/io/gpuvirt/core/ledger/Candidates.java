@@ -1,5 +1,11 @@
-package io.gpuvirt.core.alloc;
+package io.gpuvirt.core.ledger;
 
+import io.gpuvirt.core.alloc.AllocationRequest;
+import io.gpuvirt.core.alloc.DeviceRole;
+import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.alloc.LeaseOrigin;
+import io.gpuvirt.core.alloc.LeasedDevice;
+import io.gpuvirt.core.alloc.LeasedGroup;
 import io.gpuvirt.core.pci.IommuGroup;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;

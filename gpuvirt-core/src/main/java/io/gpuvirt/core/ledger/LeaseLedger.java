@@ -2,7 +2,6 @@ package io.gpuvirt.core.ledger;
 
 import io.gpuvirt.core.alloc.AllocationRefusedException;
 import io.gpuvirt.core.alloc.AllocationRequest;
-import io.gpuvirt.core.alloc.Allocator;
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.alloc.LeaseOrigin;
 import io.gpuvirt.core.alloc.LeaseState;
@@ -143,7 +142,7 @@ public final class LeaseLedger {
 
   /**
    * Allocates exactly the GPUs of one free Fabric Manager partition of {@code request.count()}
-   * GPUs (see {@link Allocator}) and records the lease with its partition id; idempotent by owner.
+   * GPUs (chosen as the {@code io.gpuvirt.core.alloc} package describes) and records the lease with its partition id; idempotent by owner.
    * The partition is chosen, not activated: activation is a later step.
    *
    * @throws AllocationRefusedException when no partition fits, naming each one and why
@@ -169,8 +168,8 @@ public final class LeaseLedger {
         Lease lease = options.partitions().isPresent()
             ? Allocator.allocate(request, topology, others, options.partitions().get(), now)
             : Allocator.allocate(request, topology, others, options.driverPolicy(), now);
-        return lease.withOrigin(options.origin())
-            .withExpiresAt(options.lifetime().map(now::plus));
+        Lease made = lease.withOrigin(options.origin());
+        return options.lifetime().map(l -> made.withExpiresAt(now.plus(l))).orElse(made);
       });
     });
   }

@@ -1,4 +1,4 @@
-package io.gpuvirt.core.alloc;
+package io.gpuvirt.core.ledger;
 
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;

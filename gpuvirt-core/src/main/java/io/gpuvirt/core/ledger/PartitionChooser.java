@@ -1,5 +1,10 @@
-package io.gpuvirt.core.alloc;
+package io.gpuvirt.core.ledger;
 
+import io.gpuvirt.core.alloc.AllocationRefusedException;
+import io.gpuvirt.core.alloc.AllocationRequest;
+import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.alloc.LeasedDevice;
+import io.gpuvirt.core.alloc.PartitionContext;
 import io.gpuvirt.core.fabric.FabricPartition;
 import io.gpuvirt.core.fabric.PartitionTableCheck;
 import io.gpuvirt.core.pci.PciAddress;

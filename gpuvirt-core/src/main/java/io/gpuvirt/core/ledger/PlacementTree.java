@@ -1,4 +1,4 @@
-package io.gpuvirt.core.alloc;
+package io.gpuvirt.core.ledger;
 
 import java.util.ArrayList;
 import java.util.BitSet;

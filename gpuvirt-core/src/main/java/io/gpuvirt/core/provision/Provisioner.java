@@ -335,7 +335,7 @@ public final class Provisioner {
       step = ProvisionStep.COMMIT;
       Lease committed = timed(owner, step, Optional.empty(),
           () -> ledger.update(owner, l -> l.withState(LeaseState.BOUND)
-              .withExpiresAt(Optional.empty())), l -> "lease BOUND");
+              .withoutExpiry()), l -> "lease BOUND");
       return new Provisioned(committed, nodes(committed), plan, false);
     } catch (RuntimeException e) {
       PciAddress failed = device;

@@ -11,13 +11,35 @@ public class VmPlanException extends GpuvirtException {
   private final transient Optional<PciAddress> device;
 
   /**
-   * @param device the device the plan fails on, when it is one device
+   * A plan that fails on one device.
+   *
+   * @param device the device the plan fails on
    * @param message what could not be planned, for which device, and the fix
-   * @param cause the planner's own error, or null
    */
-  public VmPlanException(Optional<PciAddress> device, String message, Throwable cause) {
-    super(message, cause);
-    this.device = Objects.requireNonNull(device, "device");
+  public VmPlanException(PciAddress device, String message) {
+    super(message);
+    this.device = Optional.of(Objects.requireNonNull(device, "device"));
+  }
+
+  /**
+   * A plan that fails for the lease as a whole.
+   *
+   * @param message what could not be planned and the fix
+   */
+  public VmPlanException(String message) {
+    super(message);
+    this.device = Optional.empty();
+  }
+
+  /**
+   * A plan that fails for the lease as a whole, because of the planner's own error.
+   *
+   * @param message what could not be planned and the fix
+   * @param cause the planner's error
+   */
+  public VmPlanException(String message, Throwable cause) {
+    super(message, Objects.requireNonNull(cause, "cause"));
+    this.device = Optional.empty();
   }
 
   /** The device the plan fails on, when the failure concerns one device. */

@@ -1,5 +1,14 @@
-package io.gpuvirt.core.alloc;
+package io.gpuvirt.core.ledger;
 
+import io.gpuvirt.core.alloc.AllocationRefusedException;
+import io.gpuvirt.core.alloc.AllocationRequest;
+import io.gpuvirt.core.alloc.DeviceSelector;
+import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.alloc.LeasedDevice;
+import io.gpuvirt.core.alloc.Placement;
+import io.gpuvirt.core.alloc.Invariants;
+import io.gpuvirt.core.alloc.RandomHosts;
+import io.gpuvirt.core.alloc.TestHost;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;

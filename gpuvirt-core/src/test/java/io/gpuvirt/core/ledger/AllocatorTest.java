@@ -1,5 +1,15 @@
-package io.gpuvirt.core.alloc;
+package io.gpuvirt.core.ledger;
 
+import io.gpuvirt.core.alloc.AllocationRefusedException;
+import io.gpuvirt.core.alloc.AllocationRequest;
+import io.gpuvirt.core.alloc.DeviceRole;
+import io.gpuvirt.core.alloc.DeviceSelector;
+import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.alloc.LeaseState;
+import io.gpuvirt.core.alloc.LeasedDevice;
+import io.gpuvirt.core.alloc.Placement;
+import io.gpuvirt.core.alloc.TestHost;
+import io.gpuvirt.core.alloc.TestHosts;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,7 +1,6 @@
 package io.gpuvirt.core.ledger;
 
 import io.gpuvirt.core.alloc.AllocationRequest;
-import io.gpuvirt.core.alloc.Allocator;
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.alloc.Placement;
 import io.gpuvirt.core.alloc.RandomHosts;

@@ -1,5 +1,12 @@
-package io.gpuvirt.core.alloc;
+package io.gpuvirt.core.ledger;
 
+import io.gpuvirt.core.alloc.AllocationRefusedException;
+import io.gpuvirt.core.alloc.AllocationRequest;
+import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.alloc.LeasedDevice;
+import io.gpuvirt.core.alloc.PartitionContext;
+import io.gpuvirt.core.alloc.B200FabricManager;
+import io.gpuvirt.core.alloc.TestHosts;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -7,7 +7,6 @@ import io.gpuvirt.core.vmplan.VmPlanner;
 import io.gpuvirt.qemu.QemuCapabilities;
 import io.gpuvirt.qemu.QemuVersion;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.function.Function;
 
 /**
@@ -76,7 +75,7 @@ public final class QemuVmPlanner implements VmPlanner {
     } catch (VmPlanException e) {
       throw e;
     } catch (GpuvirtException | IllegalStateException e) {
-      throw new VmPlanException(Optional.empty(), "the QEMU command for " + lease.owner()
+      throw new VmPlanException("the QEMU command for " + lease.owner()
           + " cannot be built: " + e.getMessage(), e);
     }
   }

@@ -3,11 +3,11 @@ package io.gpuvirt.qemu.command;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.gpuvirt.core.alloc.AllocationRequest;
-import io.gpuvirt.core.alloc.Allocator;
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.alloc.PartitionContext;
 import io.gpuvirt.core.fabric.FabricManager;
 import io.gpuvirt.core.fabric.FabricPartition;
+import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyScanner;
@@ -15,7 +15,6 @@ import io.gpuvirt.qemu.testing.RecordedQemu;
 import io.gpuvirt.testkit.SimulatedHost;
 import io.gpuvirt.testkit.fabric.SimulatedFabric;
 import java.nio.file.Path;
-import java.time.Instant;
 import java.util.List;
 import java.util.OptionalInt;
 import org.junit.jupiter.api.AfterAll;
@@ -50,8 +49,8 @@ final class LeasePassthroughSimulatedHostTest {
   }
 
   private static Lease fourGpus() {
-    return Allocator.allocate(AllocationRequest.builder("vm-42").count(4).build(), topology,
-        List.of(), partitions, Instant.EPOCH);
+    return LeaseLedger.open(dir.resolve("state")).allocate(
+        AllocationRequest.builder("vm-42").count(4).build(), topology, partitions);
   }
 
   private static FabricPartition partitionOf(Lease lease) {

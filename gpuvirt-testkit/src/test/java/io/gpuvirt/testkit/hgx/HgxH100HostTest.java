@@ -7,10 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.gpuvirt.core.alloc.AllocationRefusedException;
 import io.gpuvirt.core.alloc.AllocationRequest;
-import io.gpuvirt.core.alloc.Allocator;
 import io.gpuvirt.core.alloc.DeviceSelector;
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.alloc.LeasedDevice;
+import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.IommuGroup;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
@@ -20,10 +20,17 @@ import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyScanner;
 import io.gpuvirt.testkit.HostProfile;
 import io.gpuvirt.testkit.SimulatedHost;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The HGX H100 presets as the real scanner and allocator see them: NVSwitches each in a group,
@@ -37,6 +44,8 @@ final class HgxH100HostTest {
   private static final PciAddress BMC_VGA_B200 = PciAddress.parse("0000:09:00.0");
   private static final Instant NOW = Instant.parse("2026-12-03T12:00:00Z");
 
+  @TempDir static Path dir;
+
   private static Topology scan(HostProfile profile) {
     try (SimulatedHost host = SimulatedHost.create(profile)) {
       return TopologyScanner.scan(host.sysfs());
@@ -44,8 +53,14 @@ final class HgxH100HostTest {
   }
 
   private static Lease allocate(Topology t, int count, DeviceSelector selector) {
-    return Allocator.allocate(AllocationRequest.builder("vm-a").count(count).selector(selector)
-        .build(), t, List.of(), NOW);
+    // a fresh ledger each time: every request here is the first on its host
+    try {
+      return LeaseLedger.open(Files.createTempDirectory(dir, "state"), Clock.fixed(NOW,
+          ZoneOffset.UTC)).allocate(AllocationRequest.builder("vm-a").count(count)
+          .selector(selector).build(), t);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   private static List<PciAddress> addresses(Lease lease) {

@@ -53,10 +53,10 @@ final class PlanBeforeCommitTest {
       for (LeasedDevice d : lease.passedThroughDevices()) {
         long size = d.bars().stream().filter(Bar::is64Bit).mapToLong(Bar::size).sum();
         if (used + size > apertureBytes) {
-          throw new VmPlanException(Optional.of(d.address()), d.address() + " needs " + size
+          throw new VmPlanException(d.address(), d.address() + " needs " + size
               + " bytes of 64-bit MMIO but only " + (apertureBytes - used) + " of the "
               + apertureBytes + "-byte aperture are left; give the VM fewer devices or a larger"
-              + " aperture", null);
+              + " aperture");
         }
         used += size;
         lines.add(d.address() + " at aperture offset " + (used - size));
