@@ -34,6 +34,7 @@ import io.gpuvirt.core.vfio.VfioGroupNode;
 import io.gpuvirt.core.vmplan.VmPlan;
 import io.gpuvirt.core.vmplan.VmPlanException;
 import io.gpuvirt.core.vmplan.VmPlanner;
+import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -410,6 +411,11 @@ public final class Provisioner {
    */
   public boolean teardown(String owner) {
     AllocationRequest.checkOwner(owner);
+    if (Files.notExists(ledger.stateDirectory())) {
+      // no state directory: no lease, no journal, nothing to tear down, and nothing is created
+      LOG.info("{} holds no lease (no {}); nothing to tear down", owner, ledger.stateDirectory());
+      return false;
+    }
     return ledger.underOperationLock(() -> doTeardown(owner));
   }
 

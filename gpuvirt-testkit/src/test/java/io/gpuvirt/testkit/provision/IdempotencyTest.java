@@ -14,6 +14,8 @@ import io.gpuvirt.core.provision.ProvisionStep;
 import io.gpuvirt.core.provision.Provisioned;
 import io.gpuvirt.core.provision.ProvisioningException;
 import io.gpuvirt.testkit.SimulatedHost;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -109,6 +111,16 @@ final class IdempotencyTest {
 
       assertFalse(site.provisioner().teardown("vm-unknown"));
       HostSnapshot.assertUnchanged(before, site.snapshot(), "teardown of an unknown owner");
+    }
+  }
+
+  @Test
+  void teardownOnAHostWithoutAStateDirectory_returnsFalseAndCreatesNothing() {
+    try (SimulatedSite site = SimulatedSite.partitioned(SimulatedHost.hgxB200())) {
+      Path state = site.ledger().stateDirectory();
+
+      assertFalse(site.provisioner().teardown("vm-42"));
+      assertFalse(Files.exists(state), state + " was created");
     }
   }
 
