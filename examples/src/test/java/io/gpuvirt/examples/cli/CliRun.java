@@ -2,6 +2,8 @@ package io.gpuvirt.examples.cli;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Path;
+import java.util.stream.Stream;
 import picocli.CommandLine;
 
 /** One run of the gpuvirt CLI with its exit code and what it printed. */
@@ -14,5 +16,11 @@ record CliRun(int exitCode, String out, String err) {
     cl.setErr(new PrintWriter(err, true));
     int code = cl.execute(args);
     return new CliRun(code, out.toString(), err.toString());
+  }
+
+  /** One run with {@code --root root} after {@code args}. */
+  static CliRun withRoot(Path root, String... args) {
+    return of(Stream.concat(Stream.of(args), Stream.of("--root", root.toString()))
+        .toArray(String[]::new));
   }
 }

@@ -15,7 +15,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -37,22 +36,15 @@ final class HostileInputTest {
 
   @BeforeEach
   void writeHost() throws IOException {
-    Path base = Files.isDirectory(Path.of("/dev/shm")) ? Path.of("/dev/shm")
-        : Path.of(System.getProperty("java.io.tmpdir"));
-    root = Files.createTempDirectory(base, "gpuvirt-hostile-");
-    outside = Files.createTempDirectory(base, "gpuvirt-hostile-outside-");
+    root = TempRoots.create("gpuvirt-hostile-");
+    outside = TempRoots.create("gpuvirt-hostile-outside-");
     SimulatedHost.create(HostProfile.hgxB200(), root).close();
   }
 
   @AfterEach
   void delete() throws IOException {
-    for (Path dir : List.of(root, outside)) {
-      try (Stream<Path> paths = Files.walk(dir)) {
-        for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-          Files.deleteIfExists(p);
-        }
-      }
-    }
+    TempRoots.delete(root);
+    TempRoots.delete(outside);
   }
 
   private CliRun cli(String... args) {

@@ -11,9 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -27,18 +25,12 @@ final class MainJobTest {
 
   @BeforeEach
   void createTmp() throws IOException {
-    Path base = Files.isDirectory(Path.of("/dev/shm")) ? Path.of("/dev/shm")
-        : Path.of(System.getProperty("java.io.tmpdir"));
-    tmp = Files.createTempDirectory(base, "gpuvirt-mainjob-");
+    tmp = TempRoots.create("gpuvirt-mainjob-");
   }
 
   @AfterEach
   void deleteTmp() throws IOException {
-    try (Stream<Path> paths = Files.walk(tmp)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
+    TempRoots.delete(tmp);
   }
 
   private CommandResult gpuvirt(String... args) {

@@ -14,11 +14,8 @@ import io.gpuvirt.testkit.HostProfile;
 import io.gpuvirt.testkit.SimulatedHost;
 import io.gpuvirt.testkit.fabric.SimulatedFabric;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -34,9 +31,7 @@ final class ProvisionPlanCommandTest {
 
   @BeforeEach
   void writeHost() throws IOException {
-    Path base = Files.isDirectory(Path.of("/dev/shm")) ? Path.of("/dev/shm")
-        : Path.of(System.getProperty("java.io.tmpdir"));
-    root = Files.createTempDirectory(base, "gpuvirt-plan-");
+    root = TempRoots.create("gpuvirt-plan-");
     try (SimulatedHost host = SimulatedHost.create(HostProfile.hgxB200(), root)) {
       initial = TopologyScanner.scan(host.sysfs());
     }
@@ -44,16 +39,11 @@ final class ProvisionPlanCommandTest {
 
   @AfterEach
   void deleteHost() throws IOException {
-    try (Stream<Path> paths = Files.walk(root)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
+    TempRoots.delete(root);
   }
 
   private CliRun run(String... args) {
-    return CliRun.of(Stream.concat(Stream.of(args), Stream.of("--root", root.toString()))
-        .toArray(String[]::new));
+    return CliRun.withRoot(root, args);
   }
 
   private List<FabricPartition> activePartitions() {

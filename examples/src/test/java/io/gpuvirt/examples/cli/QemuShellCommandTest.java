@@ -14,7 +14,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -35,9 +34,7 @@ final class QemuShellCommandTest {
 
   @BeforeEach
   void writeHost() throws IOException {
-    Path base = Files.isDirectory(Path.of("/dev/shm")) ? Path.of("/dev/shm")
-        : Path.of(System.getProperty("java.io.tmpdir"));
-    root = Files.createTempDirectory(base, "gpuvirt-shell-");
+    root = TempRoots.create("gpuvirt-shell-");
     try (SimulatedHost host = SimulatedHost.create(HostProfile.hgxB200(), root)) {
       // written
     }
@@ -45,16 +42,11 @@ final class QemuShellCommandTest {
 
   @AfterEach
   void deleteHost() throws IOException {
-    try (Stream<Path> paths = Files.walk(root)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
+    TempRoots.delete(root);
   }
 
   private CliRun run(String... args) {
-    return CliRun.of(Stream.concat(Stream.of(args), Stream.of("--root", root.toString()))
-        .toArray(String[]::new));
+    return CliRun.withRoot(root, args);
   }
 
   /** The shell command for vm-2, under TCG (this machine has no usable KVM), with a raw disk. */
