@@ -5,20 +5,24 @@ import io.gpuvirt.core.alloc.AllocationRequest;
 import io.gpuvirt.core.alloc.DeviceSelector;
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.alloc.PartitionContext;
-import java.util.Optional;
 import io.gpuvirt.core.alloc.Placement;
+import io.gpuvirt.core.ledger.AllocationOptions;
 import io.gpuvirt.core.ledger.LeaseJson;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.pci.PciNames;
 import io.gpuvirt.core.pci.Topology;
 import java.io.PrintWriter;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -81,28 +85,29 @@ final class AllocateCommand implements Callable<Integer> {
     allow.forEach(a -> request.allowForeign(PciAddress.parse(a)));
     AllocationRequest built = request.build();
     Lease lease;
+    PciNames names;
     try (HostContext host = hostOptions.open()) {
+      names = host.names();
       Topology topology = host.scan();
       LeaseLedger ledger = LeaseLedger.open(host.stateDirectory());
       Optional<PartitionContext> partitions = host.partitions();
-      io.gpuvirt.core.ledger.AllocationOptions options =
-          io.gpuvirt.core.ledger.AllocationOptions.defaults();
+      AllocationOptions options = AllocationOptions.defaults();
       if (partitions.isPresent()) {
         options = options.withPartitions(partitions.get());
       }
       if (expiresIn != null) {
         if (expiresIn < 1) {
-          throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+          throw new ParameterException(spec.commandLine(),
               "--expires-in must be 1 second or more, was " + expiresIn);
         }
-        options = options.withLifetime(java.time.Duration.ofSeconds(expiresIn));
+        options = options.withLifetime(Duration.ofSeconds(expiresIn));
       }
       lease = ledger.allocate(built, topology, options);
     } catch (AllocationRefusedException e) {
       return Cli.refuse(spec.commandLine(), json, "refused: " + e.getMessage());
     }
     PrintWriter out = spec.commandLine().getOut();
-    out.print(json ? LeaseText.pretty(LeaseJson.of(lease)) : LeaseText.describe(lease));
+    out.print(json ? LeaseText.pretty(LeaseJson.of(lease)) : LeaseText.describe(lease, names));
     out.flush();
     return Cli.OK;
   }

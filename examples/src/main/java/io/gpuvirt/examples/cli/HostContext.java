@@ -5,6 +5,7 @@ import io.gpuvirt.core.alloc.PartitionContext;
 import io.gpuvirt.core.fabric.FabricManager;
 import io.gpuvirt.core.gpuhost.GpuHost;
 import io.gpuvirt.core.host.Sysfs;
+import io.gpuvirt.core.pci.PciNames;
 import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyScanner;
 import io.gpuvirt.testkit.HostProfile;
@@ -99,14 +100,14 @@ final class HostContext implements AutoCloseable {
   }
 
   /** Vendor and device names: the host's pci.ids and gpuvirt's own table (read once). */
-  io.gpuvirt.core.pci.PciNames names() {
+  PciNames names() {
     if (names == null) {
-      names = io.gpuvirt.core.pci.PciNames.load(host.sysfs());
+      names = PciNames.load(host.sysfs());
     }
     return names;
   }
 
-  private io.gpuvirt.core.pci.PciNames names;
+  private PciNames names;
 
   Path stateDirectory() {
     return host.stateDirectory();

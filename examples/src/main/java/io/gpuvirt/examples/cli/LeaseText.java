@@ -1,15 +1,16 @@
 package io.gpuvirt.examples.cli;
 
-import io.gpuvirt.core.InvalidValueException;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.gpuvirt.core.GpuvirtException;
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.alloc.LeasedDevice;
 import io.gpuvirt.core.alloc.Placement;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.Bar;
+import io.gpuvirt.core.pci.PciNames;
 import java.util.List;
 import java.util.Locale;
 import java.util.stream.Collectors;
@@ -23,8 +24,8 @@ final class LeaseText {
 
   private LeaseText() {}
 
-  /** A lease: a headline, one line per device, then the reasons. */
-  static String describe(Lease lease) {
+  /** A lease: a headline, one line per device with its name from {@code names}, then the reasons. */
+  static String describe(Lease lease, PciNames names) {
     StringBuilder s = new StringBuilder();
     s.append(lease.owner()).append(": ").append(lease.request().count()).append(" x ")
         .append(lease.request().selector()).append(", IOMMU groups ")
@@ -35,30 +36,33 @@ final class LeaseText {
         ? "manual binding, " : "").append(lease.state()).append(", ").append(lease.createdAt())
         .append(lease.expiresAt().map(t -> ", reserved until " + t).orElse("")).append(")\n");
     for (LeasedDevice d : lease.devices()) {
-      s.append(String.format("  %s  %s [%04x] %-15s group %-4d NUMA %-3d driver %-14s BARs %s%s%n",
+      s.append(String.format("  %s  %s [%04x] %-15s group %-4d NUMA %-3d driver %-14s BARs %s%s"
+          + "  (%s)%n",
           d.address(), d.id(), d.pciClass().baseAndSub(), d.role().name().toLowerCase(Locale.ROOT),
           groupOf(lease, d), d.numaNode(), d.originalDriver().orElse("none"),
           d.bars().isEmpty() ? "none"
               : d.bars().stream().map(Bar::humanSize).collect(Collectors.joining(" ")),
           (d.originalOverride().map(o -> "  driver_override " + o).orElse("")
               + d.vfioDriver().map(v -> "  on " + v).orElse("")
-              + d.reset().map(r -> "  reset: " + r).orElse(""))));
+              + d.reset().map(r -> "  reset: " + r).orElse("")), names.describe(d.id())));
     }
     lease.reasons().forEach(r -> s.append("  why: ").append(r).append('\n'));
     return s.toString();
   }
 
-  /** One table row per lease. */
-  static String table(List<Lease> leases) {
-    String format = "%-20s %-9s %-10s %-8s %-20s %-6s %-10s %s%n";
+  /** One table row per lease, its requested devices named from {@code names}. */
+  static String table(List<Lease> leases, PciNames names) {
+    String format = "%-20s %-9s %-10s %-8s %-20s %-6s %-10s %s  %s%n";
     StringBuilder s = new StringBuilder(String.format(format, "OWNER", "ORIGIN", "STATE",
-        "DEVICES", "IOMMU GROUPS", "NUMA", "PARTITION", "CREATED"));
+        "DEVICES", "IOMMU GROUPS", "NUMA", "PARTITION", "CREATED", "NAMES"));
     for (Lease l : leases) {
       s.append(String.format(format, l.owner(), l.origin().name().toLowerCase(Locale.ROOT),
           l.state(), l.requestedDevices().size(),
           join(l.groupNumbers()), join(List.copyOf(l.numaNodes())),
           l.partitionId().isPresent() ? String.valueOf(l.partitionId().getAsInt()) : "-",
-          l.createdAt() + l.expiresAt().map(t -> " (reserved until " + t + ")").orElse("")));
+          l.createdAt() + l.expiresAt().map(t -> " (reserved until " + t + ")").orElse(""),
+          l.requestedDevices().stream().map(d -> names.describe(d.id())).distinct()
+              .collect(Collectors.joining(", "))));
     }
     return s.toString();
   }

@@ -1,8 +1,10 @@
 package io.gpuvirt.examples.cli;
 
 import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.ledger.LeaseJson;
 import io.gpuvirt.core.ledger.LeaseLedger;
+import io.gpuvirt.core.pci.PciNames;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.Optional;
@@ -49,9 +51,9 @@ final class LeasesCommand implements Callable<Integer> {
     if (json) {
       out.print(LeaseText.pretty(LeaseJson.of(leases)));
     } else if (owner.isPresent()) {
-      out.print(LeaseText.describe(leases.get(0)));
+      out.print(LeaseText.describe(leases.get(0), PciNames.load(Sysfs.at(hostOptions.root()))));
     } else {
-      out.print(LeaseText.table(leases));
+      out.print(LeaseText.table(leases, PciNames.load(Sysfs.at(hostOptions.root()))));
     }
     out.flush();
     return Cli.OK;

@@ -115,7 +115,7 @@ final class ProvisionCommand implements Callable<Integer> {
     if (result.alreadyProvisioned()) {
       s.append("\n").append(owner).append(" was already provisioned; nothing changed\n");
     }
-    s.append("\nlease:\n").append(LeaseText.describe(result.lease()));
+    s.append("\nlease:\n").append(LeaseText.describe(result.lease(), context.names()));
     if (!events.isEmpty()) {
       s.append("\nsteps:\n");
       events.stream().filter(e -> e.kind() != ProgressEvent.Kind.STARTED)

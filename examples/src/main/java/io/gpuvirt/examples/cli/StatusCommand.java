@@ -72,7 +72,7 @@ final class StatusCommand implements Callable<Integer> {
       out.println("host: " + host.describe());
       out.println();
       out.println("LEASES (" + host.stateDirectory() + ")");
-      out.print(leases.isEmpty() ? "  none\n" : LeaseText.table(leases));
+      out.print(leases.isEmpty() ? "  none\n" : LeaseText.table(leases, host.names()));
       out.println();
       if (partitions.isPresent()) {
         out.println("ACTIVE PARTITIONS");

@@ -2,6 +2,7 @@ package io.gpuvirt.examples.cli;
 
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.pci.PciDevice;
+import io.gpuvirt.core.pci.PciNames;
 import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyJson;
 import io.gpuvirt.core.pci.TopologyScanner;
@@ -40,7 +41,7 @@ final class TopologyCommand implements Callable<Integer> {
   public Integer call() {
     Sysfs sysfs = Sysfs.at(HostOptions.resolve(root, spec.commandLine().getErr()));
     Topology topology = TopologyScanner.scan(sysfs);
-    io.gpuvirt.core.pci.PciNames names = io.gpuvirt.core.pci.PciNames.load(sysfs);
+    PciNames names = PciNames.load(sysfs);
     PrintWriter out = spec.commandLine().getOut();
     if (json) {
       // The topology document, plus "names": {"10de:2901": "NVIDIA Corporation GB100 [B200]"}.

@@ -15,15 +15,12 @@ import io.gpuvirt.testkit.HostProfile;
 import io.gpuvirt.testkit.SimulatedHost;
 import io.gpuvirt.testkit.fabric.SimulatedFabric;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -35,9 +32,7 @@ final class ProvisionCommandsTest {
 
   @BeforeEach
   void writeHost() throws IOException {
-    Path base = Files.isDirectory(Path.of("/dev/shm")) ? Path.of("/dev/shm")
-        : Path.of(System.getProperty("java.io.tmpdir"));
-    root = Files.createTempDirectory(base, "gpuvirt-cli-");
+    root = TempRoots.create("gpuvirt-cli-");
     try (SimulatedHost host = SimulatedHost.create(HostProfile.hgxB200(), root)) {
       initial = TopologyScanner.scan(host.sysfs());
     }
@@ -45,17 +40,11 @@ final class ProvisionCommandsTest {
 
   @AfterEach
   void deleteHost() throws IOException {
-    try (Stream<Path> paths = Files.walk(root)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
+    TempRoots.delete(root);
   }
 
   private CliRun run(String... args) {
-    String[] all = Stream.concat(Stream.of(args), Stream.of("--root", root.toString()))
-        .toArray(String[]::new);
-    return CliRun.of(all);
+    return CliRun.withRoot(root, args);
   }
 
   private Topology scan() {
@@ -204,5 +193,19 @@ final class ProvisionCommandsTest {
     CliRun run = run("provision", "--gpus", "2", "--owner", "vm-2", "--memory", "0");
     assertEquals(List.of(2, Optional.empty(), initial.devices()),
         List.of(run.exitCode(), lease("vm-2"), scan().devices()), run.toString());
+  }
+
+  @Test
+  void leases_afterProvision_nameTheGpusInTheTableAndInFull() {
+    assertEquals(0, run("provision", "--gpus", "2", "--owner", "vm-42", "--qemu-version",
+        "10.1.0").exitCode());
+
+    CliRun table = run("leases");
+    CliRun full = run("leases", "--owner", "vm-42");
+    assertTrue(table.out().lines().anyMatch(l -> l.startsWith("vm-42 ")
+        && l.endsWith("NVIDIA Corporation GB100 [B200]"))
+        && full.out().lines().filter(l -> l.contains(" 10de:2901 ")
+            && l.endsWith("(NVIDIA Corporation GB100 [B200])")).count() == 2,
+        table.out() + full.out());
   }
 }

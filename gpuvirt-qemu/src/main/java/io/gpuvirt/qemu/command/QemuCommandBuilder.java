@@ -3,6 +3,7 @@ package io.gpuvirt.qemu.command;
 import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.Bar;
 import io.gpuvirt.core.pci.PciDevice;
+import io.gpuvirt.core.pci.PciNames;
 import io.gpuvirt.core.pci.PciSizes;
 import io.gpuvirt.qemu.QemuCapabilities;
 import io.gpuvirt.qemu.QemuFirmware;
@@ -75,6 +76,8 @@ public final class QemuCommandBuilder {
    * hence {@link #minimumVersion}).
    */
   public static final QemuVersion DEFAULT_MINIMUM_VERSION = QemuVersion.of(2, 11, 0);
+  /** Names for the plan's lines: gpuvirt's own table of the GPUs and NVSwitches it knows. */
+  private static final PciNames NAMES = PciNames.builtIn();
   private static final Pattern DISK_FORMAT = Pattern.compile("raw|qcow2|vmdk|vdi|vhdx|vpc|qed");
   private static final int LAST_FREE_SLOT = 0x1e; // 0x1f holds q35's ICH9 functions
   private static final int OVMF_PAGING_MAX_PHYS_BITS = 46;
@@ -623,12 +626,13 @@ public final class QemuCommandBuilder {
       List<PciDevice> fns = unit.functions();
       String hosts = fns.stream().map(d -> d.address().toString())
           .collect(Collectors.joining(", "));
+      String id = unit.primary().id() + NAMES.device(unit.primary().id())
+          .map(name -> " (" + name + ")").orElse("");
       String what = switch (unit.role()) {
-        case GPU -> "GPU " + unit.primary().id();
-        case FABRIC -> unit.primary().isNvSwitch()
-            ? "NVSwitch " + unit.primary().id()
-            : "NVLink fabric device " + unit.primary().id();
-        case OTHER -> "device " + unit.primary().id();
+        case GPU -> "GPU " + id;
+        case FABRIC -> unit.primary().isNvSwitch() ? "NVSwitch " + id
+            : "NVLink fabric device " + id;
+        case OTHER -> "device " + id;
       };
       String reason = what + " behind its own root port rp" + u;
       if (fns.size() > 1) {

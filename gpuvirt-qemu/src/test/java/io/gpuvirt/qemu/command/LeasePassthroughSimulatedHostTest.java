@@ -81,4 +81,13 @@ final class LeasePassthroughSimulatedHostTest {
         .devices(LeasePassthrough.of(fourGpus())).build();
     assertEquals(4, args.devices().stream().map(PlacedDevice::rootPort).distinct().count());
   }
+
+  @Test
+  void describe_allocatedPartition_namesEachGpuFromTheOwnTable() {
+    QemuArgs args = QemuCommandBuilder.forQemu(RecordedQemu.capabilities()).memoryMiB(64 * 1024)
+        .devices(LeasePassthrough.of(fourGpus())).build();
+    assertEquals(4, args.describe().stream()
+        .filter(line -> line.contains("GPU 10de:2901 (GB100 [B200]) behind its own root port"))
+        .count(), String.join("\n", args.describe()));
+  }
 }
