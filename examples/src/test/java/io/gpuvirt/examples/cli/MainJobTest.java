@@ -67,11 +67,13 @@ final class MainJobTest {
   @Test
   void leasesAndQemuArgs_afterProvisionWithNoFlags_seeTheLeaseOnTheDemoHost() {
     CommandResult provision = gpuvirt("provision", "--gpus", "4", "--owner", "vm-42");
+    CommandResult qemuArgs = gpuvirt("qemu-args", "--owner", "vm-42");
     CommandResult leases = gpuvirt("leases");
     CommandResult status = gpuvirt("status");
-    assertTrue(provision.exitCode() == 0 && leases.stdout().contains("vm-42")
+    assertTrue(provision.exitCode() == 0 && qemuArgs.exitCode() == 0
+        && qemuArgs.stdout().contains("vfio-pci,host=") && leases.stdout().contains("vm-42")
         && status.stdout().contains("vm-42")
         && leases.stderr().contains("using the simulated demo host at "
-            + tmp.resolve("gpuvirt-demo/hgx-b200")), leases + "\n" + status);
+            + tmp.resolve("gpuvirt-demo/hgx-b200")), qemuArgs + "\n" + leases + "\n" + status);
   }
 }
