@@ -6,10 +6,12 @@ module io.gpuvirt.qemu {
   requires transitive io.gpuvirt.core;
   requires transitive com.fasterxml.jackson.databind;
   requires org.slf4j;
+  requires java.xml;
 
   exports io.gpuvirt.qemu;
   exports io.gpuvirt.qemu.command;
   exports io.gpuvirt.qemu.qmp;
+  exports io.gpuvirt.qemu.libvirt;
 
   // the VM-planner port's implementation, found by GpuHost
   provides io.gpuvirt.core.vmplan.VmPlanner with io.gpuvirt.qemu.command.QemuVmPlanner;

@@ -23,10 +23,11 @@ import java.util.Objects;
  * @param aperture the 64-bit MMIO aperture the devices need
  * @param requiredPhysBits the guest physical address bits the aperture needs after guest RAM
  * @param qemuVersion the QEMU version the command was built for
+ * @param machine the VM-level settings (machine, CPU, memory, firmware, disk), typed
  */
 public record QemuArgs(List<String> argv, List<Decision> plan, List<RootPort> rootPorts,
     List<PlacedDevice> devices, MmioAperture aperture, int requiredPhysBits,
-    QemuVersion qemuVersion) implements VmPlan {
+    QemuVersion qemuVersion, GuestMachine machine) implements VmPlan {
 
   private static final ObjectMapper JSON = new ObjectMapper()
       .enable(SerializationFeature.INDENT_OUTPUT);
@@ -38,6 +39,7 @@ public record QemuArgs(List<String> argv, List<Decision> plan, List<RootPort> ro
     devices = List.copyOf(devices);
     Objects.requireNonNull(aperture, "aperture");
     Objects.requireNonNull(qemuVersion, "qemuVersion");
+    Objects.requireNonNull(machine, "machine");
   }
 
   /** The plan's decisions, one line each ({@link Decision#toString()}), in order. */

@@ -12,6 +12,7 @@ import io.gpuvirt.qemu.command.Decision.Topic;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
@@ -310,9 +311,9 @@ public final class QemuCommandBuilder {
       List<QemuOption> deviceOptions = devicesAndPorts();
       MmioAperture aperture = aperture();
       int requiredBits = aperture.requiredPhysBits(memoryMiB << 20);
-      String cpu = cpu(requiredBits, aperture);
+      QemuOption cpu = cpu(requiredBits, aperture);
       argv.add("-cpu");
-      argv.add(cpu);
+      argv.add(cpu.render());
       argv.add("-m");
       argv.add(Long.toString(memoryMiB));
       plan.add(Decision.of(Topic.MEMORY, "vm", "-m " + memoryMiB,
@@ -329,10 +330,15 @@ public final class QemuCommandBuilder {
         argv.add("-device");
         argv.add(o.render());
       }
-      fwCfg(aperture);
+      Optional<QemuOption> fwCfg = fwCfg(aperture);
       disk();
       argv.addAll(extraArguments);
-      return new QemuArgs(argv, plan, ports, placed, aperture, requiredBits, caps.version());
+      GuestMachine machine = new GuestMachine(binary, accelerator,
+          firmware != null && firmware.requiresSmm(), cpu, memoryMiB, cpus,
+          Optional.ofNullable(firmware), diskPath == null ? Optional.empty()
+              : Optional.of(new GuestMachine.Disk(diskPath, diskFormat)), fwCfg, extraArguments);
+      return new QemuArgs(argv, plan, ports, placed, aperture, requiredBits, caps.version(),
+          machine);
     }
 
     private void machine() {
@@ -422,7 +428,7 @@ public final class QemuCommandBuilder {
               : "TCG emulation: boots the layout without KVM (tests); GPU guests run on KVM"));
     }
 
-    private String cpu(int requiredBits, MmioAperture aperture) {
+    private QemuOption cpu(int requiredBits, MmioAperture aperture) {
       String type = cpuModel + "-x86_64-cpu";
       if (!caps.isProbed(type)) {
         throw new QemuArgsException("CPU model '" + cpuModel + "': its type " + type + " was not"
@@ -490,7 +496,7 @@ public final class QemuCommandBuilder {
             "OVMF with 4-level paging uses at most " + OVMF_PAGING_MAX_PHYS_BITS + " bits; the"
                 + " aperture may not be placed").asWarning());
       }
-      return cpu.render();
+      return cpu;
     }
 
     private List<QemuOption> devicesAndPorts() {
@@ -776,7 +782,7 @@ public final class QemuCommandBuilder {
       return b.build();
     }
 
-    private void fwCfg(MmioAperture aperture) {
+    private Optional<QemuOption> fwCfg(MmioAperture aperture) {
       String size = Sizes.of(aperture.sizeBytes());
       String need = Sizes.of(aperture.requiredBytes()) + " of 64-bit prefetchable windows"
           + " behind " + aperture.windows().size() + " root port(s) (each BAR at its natural"
@@ -786,7 +792,7 @@ public final class QemuCommandBuilder {
         plan.add(Decision.of(Topic.APERTURE, "vm", "firmware default 64-bit aperture", need
             + ", within the firmware's default of "
             + Sizes.of(policy.firmwareMmio64Bytes())));
-        return;
+        return Optional.empty();
       }
       if (aperture.sizeMiB() > OVMF_MAX_MMIO64_MIB) {
         throw new QemuArgsException("64-bit MMIO aperture: " + need + ", more than the 16 TiB"
@@ -801,6 +807,7 @@ public final class QemuCommandBuilder {
               + "; without it OVMF leaves large BARs unassigned ('BAR1 is 0M @ 0x0' in the"
               + " guest). OVMF may still pick a larger window from the address width")
           .withCost(size + " of guest physical address space"));
+      return Optional.of(fw);
     }
 
     private void requireProperty(String type, String property, String purpose) {

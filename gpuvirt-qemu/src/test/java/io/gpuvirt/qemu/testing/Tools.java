@@ -19,14 +19,25 @@ public final class Tools {
 
   /** The QEMU binary's name, or the test is skipped (failed under GPUVIRT_REQUIRE_TOOLS=1). */
   public static String qemu() {
-    return require(QEMU);
+    return require(QEMU, "qemu-system-x86");
   }
 
-  private static String require(String program) {
+  /** libvirt's shell, for {@code define} and {@code domxml-to-native} (libvirt-clients). */
+  public static String virsh() {
+    return require("virsh", "libvirt-clients and libvirt-daemon-driver-qemu");
+  }
+
+  /** libvirt's schema check (libvirt-clients; it runs xmllint from libxml2-utils). */
+  public static String virtXmlValidate() {
+    require("xmllint", "libxml2-utils");
+    return require("virt-xml-validate", "libvirt-clients");
+  }
+
+  private static String require(String program, String debianPackages) {
     if (onPath(program)) {
       return program;
     }
-    String why = program + " is not installed (not on PATH); install Debian's qemu-system-x86";
+    String why = program + " is not installed (not on PATH); install Debian's " + debianPackages;
     if ("1".equals(System.getenv("GPUVIRT_REQUIRE_TOOLS"))) {
       fail(why + " (GPUVIRT_REQUIRE_TOOLS=1 makes a missing tool a failure)");
     }

@@ -1,0 +1,51 @@
+package io.gpuvirt.qemu.command;
+
+import io.gpuvirt.qemu.QemuFirmware;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * The VM-level part of a plan, typed, as {@link QemuCommandBuilder} decided it: what the argv
+ * says in {@code -machine}, {@code -accel}, {@code -cpu}, {@code -m}, {@code -smp}, the firmware
+ * drives, {@code -fw_cfg} and the boot disk. Renderings other than the argv (libvirt domain XML)
+ * read it from here instead of taking the argv apart.
+ *
+ * @param binary the QEMU binary, argv[0]
+ * @param accelerator KVM, or TCG for tests
+ * @param smm whether the machine needs {@code smm=on} (a firmware that requires SMM)
+ * @param cpu the {@code -cpu} value: model and address-width properties
+ * @param memoryMiB guest RAM
+ * @param cpus virtual CPUs
+ * @param firmware the UEFI firmware, when one was given
+ * @param disk the boot disk, when one was given
+ * @param fwCfg the {@code -fw_cfg} value that sets OVMF's 64-bit aperture, when it is needed
+ * @param extraArguments arguments appended as given
+ */
+public record GuestMachine(String binary, Accelerator accelerator, boolean smm, QemuOption cpu,
+    long memoryMiB, int cpus, Optional<QemuFirmware> firmware, Optional<Disk> disk,
+    Optional<QemuOption> fwCfg, List<String> extraArguments) {
+
+  public GuestMachine {
+    Objects.requireNonNull(binary, "binary");
+    Objects.requireNonNull(accelerator, "accelerator");
+    Objects.requireNonNull(cpu, "cpu");
+    Objects.requireNonNull(firmware, "firmware");
+    Objects.requireNonNull(disk, "disk");
+    Objects.requireNonNull(fwCfg, "fwCfg");
+    extraArguments = List.copyOf(extraArguments);
+  }
+
+  /**
+   * A boot disk image, attached as a virtio block device.
+   *
+   * @param path the image file
+   * @param format its format ({@code raw}, {@code qcow2}, ...)
+   */
+  public record Disk(String path, String format) {
+    public Disk {
+      Objects.requireNonNull(path, "path");
+      Objects.requireNonNull(format, "format");
+    }
+  }
+}
