@@ -3,6 +3,7 @@ package io.gpuvirt.examples.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.alloc.AllocationRefusedException;
 import io.gpuvirt.core.alloc.AllocationRequest;
 import io.gpuvirt.core.alloc.DeviceSelector;
@@ -15,6 +16,7 @@ import io.gpuvirt.core.provision.ProvisioningException;
 import io.gpuvirt.core.vfio.VfioGroupNode;
 import io.gpuvirt.qemu.command.Decision;
 import io.gpuvirt.qemu.command.QemuArgs;
+import io.gpuvirt.qemu.libvirt.LibvirtPlan;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
@@ -64,8 +66,13 @@ final class ProvisionCommand implements Callable<Integer> {
   @Option(names = "--no-reset", description = "Do not function-reset the GPUs before binding.")
   boolean noReset;
 
-  @Option(names = "--json", description = "Print the result as JSON.")
+  @Option(names = "--json", description = "Print the result as JSON (as --format json).")
   boolean json;
+
+  @Option(names = "--format", paramLabel = "text|json|libvirt", defaultValue = "text",
+      description = "text: the lease, steps, QEMU command and plan (default); json: the same as"
+          + " JSON; libvirt: only the libvirt domain XML, rendered before the host is changed.")
+  String format;
 
   @Mixin QemuOptions qemu;
 
@@ -77,13 +84,22 @@ final class ProvisionCommand implements Callable<Integer> {
         .selector(DeviceSelector.parse(device));
     allow.forEach(a -> requestBuilder.allowForeign(PciAddress.parse(a)));
     AllocationRequest request = requestBuilder.build();
+    if (!List.of("text", "json", "libvirt").contains(format)) {
+      throw new InvalidValueException("--format '" + Cli.printable(format)
+          + "' is not text, json or libvirt");
+    }
+    boolean libvirt = format.equals("libvirt");
+    boolean asJson = json || format.equals("json");
+    if (libvirt && json) {
+      throw new InvalidValueException("--json and --format libvirt are two outputs; choose one");
+    }
     qemu.capabilities(); // a bad --qemu or --qemu-version fails before the host is touched
     try (HostContext context = host.openOrCreateDemo()) {
       List<ProgressEvent> events = new ArrayList<>();
       // The provisioner plans the QEMU command before it changes the host, and rolls back itself
       // when the command cannot be built.
       Provisioner provisioner = context.gpuHost().provisionerBuilder()
-          .vmPlanner(qemu.planner())
+          .vmPlanner(libvirt ? qemu.libvirtPlanner() : qemu.planner())
           .resetBeforeBind(!noReset).listener(events::add).build();
       provisioner.recover();
       Provisioned result;
@@ -91,10 +107,15 @@ final class ProvisionCommand implements Callable<Integer> {
         result = provisioner.provision(request);
       } catch (AllocationRefusedException | ProvisioningException
           | io.gpuvirt.core.vfio.GroupRefusedException e) {
-        return Cli.refuse(spec.commandLine(), json, e.getMessage());
+        return Cli.refuse(spec.commandLine(), asJson, e.getMessage());
+      }
+      if (libvirt) {
+        out.print(((LibvirtPlan) result.plan().orElseThrow()).domain().xml());
+        out.flush();
+        return Cli.OK;
       }
       QemuArgs args = (QemuArgs) result.plan().orElseThrow();
-      if (json) {
+      if (asJson) {
         out.println(json(context, provisioner, result, events, args));
       } else {
         out.print(text(context, provisioner, result, events, args));

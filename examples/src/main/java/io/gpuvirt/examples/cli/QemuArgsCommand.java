@@ -22,6 +22,7 @@ import picocli.CommandLine.Spec;
     description = {"Print the QEMU command for a lease and the plan that explains each choice:"
         + " a root port per GPU, large-BAR handling, the MMIO aperture, the firmware.",
         "--format shell prints only the command, shell-quoted, to paste into a shell;"
+            + " --format libvirt prints only the libvirt domain XML of the same plan;"
             + " --plan prints only the plan."},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:printed", "1:the owner holds no lease", "2:error"})
@@ -37,9 +38,9 @@ final class QemuArgsCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print argv and plan as JSON (as --format json).")
   boolean json;
 
-  @Option(names = "--format", paramLabel = "text|shell|json", defaultValue = "text",
+  @Option(names = "--format", paramLabel = "text|shell|json|libvirt", defaultValue = "text",
       description = "text: the command, then the plan (default); shell: only the command, ready"
-          + " to paste; json: argv and plan.")
+          + " to paste; json: argv and plan; libvirt: the domain XML (for virsh define).")
   String format;
 
   @Option(names = "--plan", description = "Print only the plan.")
@@ -50,9 +51,9 @@ final class QemuArgsCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
-    if (!List.of("text", "shell", "json").contains(format)) {
+    if (!List.of("text", "shell", "json", "libvirt").contains(format)) {
       throw new InvalidValueException("--format '" + Cli.printable(format)
-          + "' is not text, shell or json");
+          + "' is not text, shell, json or libvirt");
     }
     String chosen = json ? "json" : format;
     if (planOnly && !chosen.equals("text")) {
@@ -65,6 +66,11 @@ final class QemuArgsCommand implements Callable<Integer> {
     if (lease.isEmpty()) {
       return Cli.refuse(spec.commandLine(), chosen.equals("json"), owner + " holds no lease in "
           + stateDirectory + "; provision or allocate first");
+    }
+    if (chosen.equals("libvirt")) {
+      out.print(qemu.libvirtPlanner().plan(lease.get()).domain().xml());
+      out.flush();
+      return Cli.OK;
     }
     QemuArgs args;
     try {

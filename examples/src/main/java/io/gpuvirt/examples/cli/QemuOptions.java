@@ -15,6 +15,8 @@ import io.gpuvirt.qemu.command.DiskImages;
 import io.gpuvirt.qemu.command.QemuArgs;
 import io.gpuvirt.qemu.command.QemuCommandBuilder;
 import io.gpuvirt.qemu.command.QemuVmPlanner;
+import io.gpuvirt.qemu.libvirt.LibvirtVersion;
+import io.gpuvirt.qemu.libvirt.LibvirtVmPlanner;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -267,6 +269,16 @@ final class QemuOptions {
       }
       return b;
     });
+  }
+
+  @Option(names = "--libvirt-version", paramLabel = "X.Y.Z", defaultValue = "9.0.0",
+      description = "The libvirt that --format libvirt writes the domain XML for (default"
+          + " ${DEFAULT-VALUE}, Debian 12's); a feature it lacks is refused, not emitted.")
+  String libvirtVersion;
+
+  /** The planner of {@link #planner()} that also renders the libvirt domain. */
+  LibvirtVmPlanner libvirtPlanner() {
+    return LibvirtVmPlanner.of(planner(), LibvirtVersion.parse(libvirtVersion));
   }
 
   /** The QEMU command for a lease's devices, from {@link #planner()}. */

@@ -66,7 +66,7 @@ public final class LibvirtDomain {
   /** The QEMU namespace of libvirt's domain XML. */
   public static final String QEMU_NAMESPACE = "http://libvirt.org/schemas/domain/qemu/1.0";
 
-  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]{0,127}");
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}");
   private static final Pattern SLOT_FUNCTION = Pattern.compile("0x([0-9a-f]{1,2})\\.([0-7])");
   private static final Pattern SIZE = Pattern.compile("([0-9]+)([KMGT]?)");
   private static final LibvirtVersion MAXPHYSADDR_LIMIT = LibvirtVersion.of(9, 2, 0);
@@ -97,6 +97,22 @@ public final class LibvirtDomain {
     return describe;
   }
 
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof LibvirtDomain other && xml.equals(other.xml)
+        && describe.equals(other.describe);
+  }
+
+  @Override
+  public int hashCode() {
+    return xml.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return xml;
+  }
+
   /** Options of a rendering; {@link #name} is required. */
   public static final class Builder {
     private final QemuArgs plan;
@@ -108,13 +124,16 @@ public final class LibvirtDomain {
       this.plan = Objects.requireNonNull(plan, "plan");
     }
 
-    /** The domain's name: letters, digits and {@code . _ + -}, at most 128, e.g. the owner. */
+    /**
+     * The domain's name: a letter or digit, then letters, digits and {@code . _ : @ + -}, at most
+     * 128 (every lease owner is one).
+     */
     public Builder name(String value) {
       Objects.requireNonNull(value, "name");
       if (!NAME.matcher(value).matches()) {
         throw new LibvirtException("domain name '" + value + "' is not a name libvirt and file"
-            + " systems take safely: use letters, digits and . _ + - (at most 128, not starting"
-            + " with a sign), e.g. the lease's owner");
+            + " systems take safely: use letters, digits and . _ : @ + - (at most 128, starting"
+            + " with a letter or digit), e.g. the lease's owner");
       }
       this.name = value;
       return this;
