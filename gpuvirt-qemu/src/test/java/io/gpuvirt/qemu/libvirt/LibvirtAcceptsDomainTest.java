@@ -19,6 +19,7 @@ import io.gpuvirt.qemu.command.QemuCommandBuilder;
 import io.gpuvirt.qemu.command.QemuOption;
 import io.gpuvirt.qemu.command.RootPort;
 import io.gpuvirt.qemu.testing.Hosts;
+import io.gpuvirt.qemu.testing.Libvirt;
 import io.gpuvirt.qemu.testing.RecordedQemu;
 import io.gpuvirt.qemu.testing.Tools;
 import java.io.IOException;
@@ -52,14 +53,11 @@ final class LibvirtAcceptsDomainTest {
   private static final CommandRunner RUNNER = CommandRunner.system();
 
   @TempDir static Path dir;
-  private static Path embedRoot;
+  private static Libvirt libvirt;
 
-  /** The embedded QEMU driver's root, with a qemu.conf that keeps it from re-probing QEMU. */
   @BeforeAll
-  static void embeddedDriverRoot() throws IOException {
-    embedRoot = Files.createDirectories(dir.resolve("embed"));
-    Files.createDirectories(embedRoot.resolve("etc"));
-    Files.writeString(embedRoot.resolve("etc/qemu.conf"), "user = \"root\"\ngroup = \"root\"\n");
+  static void embeddedDriver() {
+    libvirt = Libvirt.embeddedAt(dir.resolve("embed"));
   }
 
   static Stream<Arguments> variants() {
@@ -135,11 +133,8 @@ final class LibvirtAcceptsDomainTest {
       UnaryOperator<QemuCommandBuilder> variant) {
     QemuArgs plan = plan(variant);
     Path xml = write(name, LibvirtDomain.builder(plan).name("vm-42").build().xml());
-    CommandResult r = run(Tools.virsh(), "-c", "qemu:///embed?root=" + embedRoot,
-        "domxml-to-native", "qemu-argv", xml.toString());
-    assertEquals(0, r.exitCode(), name + ": " + r.stderr());
-    Layout libvirt = Layout.ofLibvirt(r.stdout());
-    assertEquals(Layout.ofPlan(plan), libvirt, name + "\nlibvirt argv: " + r.stdout());
+    List<String> argv = libvirt.argv(xml);
+    assertEquals(Layout.ofPlan(plan), Layout.ofLibvirt(argv), name + "\nlibvirt argv: " + argv);
   }
 
   @Test
@@ -172,10 +167,10 @@ final class LibvirtAcceptsDomainTest {
       return new Layout(ports, devices);
     }
 
-    static Layout ofLibvirt(String commandLine) {
+    static Layout ofLibvirt(List<String> argv) {
       Map<String, String> ports = new TreeMap<>();
       Map<String, Map<String, String>> devices = new TreeMap<>();
-      Iterator<String> words = words(commandLine).iterator();
+      Iterator<String> words = argv.iterator();
       while (words.hasNext()) {
         if (!words.next().equals("-device") || !words.hasNext()) {
           continue;
@@ -230,37 +225,6 @@ final class LibvirtAcceptsDomainTest {
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
-    }
-
-    /** The words of a command line as virsh prints it: spaces between, '...' quoting. */
-    private static List<String> words(String line) {
-      List<String> out = new ArrayList<>();
-      StringBuilder word = new StringBuilder();
-      boolean quoted = false;
-      boolean any = false;
-      for (int i = 0; i < line.length(); i++) {
-        char c = line.charAt(i);
-        if (c == '\'') {
-          quoted = !quoted;
-          any = true;
-        } else if (c == '\\' && !quoted && i + 1 < line.length()) {
-          word.append(line.charAt(++i));
-          any = true;
-        } else if (Character.isWhitespace(c) && !quoted) {
-          if (any) {
-            out.add(word.toString());
-            word.setLength(0);
-            any = false;
-          }
-        } else {
-          word.append(c);
-          any = true;
-        }
-      }
-      if (any) {
-        out.add(word.toString());
-      }
-      return out;
     }
   }
 }
