@@ -262,7 +262,8 @@ final class QemuOptions {
       QemuCommandBuilder b = QemuCommandBuilder.forQemu(caps).binary(program)
           .accelerator(accelerator()).cpuModel(cpuModel)
           .memoryMiB(memoryMiB(gpus))
-          .cpus(cpus != null ? cpus : DEFAULT_CPUS_PER_GPU * Math.max(1, gpus));
+          .cpus(cpus != null ? cpus : DEFAULT_CPUS_PER_GPU * Math.max(1, gpus))
+          .numaPlacement(numaPlacement);
       chosenFirmware.ifPresent(b::firmware);
       if (disk != null) {
         b.disk(absolute(disk.toString()), chosenDiskFormat);
@@ -270,6 +271,11 @@ final class QemuOptions {
       return b;
     });
   }
+
+  @Option(names = "--numa-placement", description = "Mirror the host's NUMA layout: one guest"
+      + " NUMA node and one pxb-pcie expander bus per host node of the VM's GPUs, each GPU's root"
+      + " port on its node's bus (off by default: one guest node, every root port on pcie.0).")
+  boolean numaPlacement;
 
   @Option(names = "--libvirt-version", paramLabel = "X.Y.Z", defaultValue = "9.0.0",
       description = "The libvirt that --format libvirt writes the domain XML for (default"

@@ -35,6 +35,8 @@ public record Decision(Topic topic, String subject, String choice, String reason
     DISK,
     /** Root ports: how many, where, hotplug. */
     ROOT_PORT,
+    /** Guest NUMA nodes and the expander buses that tie devices to them. */
+    NUMA,
     /** A passed-through device and where it sits. */
     DEVICE,
     /** BAR mmap for large-BAR devices ({@code x-no-mmap}). */

@@ -21,10 +21,11 @@ import java.util.Optional;
  * @param disk the boot disk, when one was given
  * @param fwCfg the {@code -fw_cfg} value that sets OVMF's 64-bit aperture, when it is needed
  * @param extraArguments arguments appended as given
+ * @param numaNodes the guest NUMA nodes (NUMA placement), empty for one flat node
  */
 public record GuestMachine(String binary, Accelerator accelerator, boolean smm, QemuOption cpu,
     long memoryMiB, int cpus, Optional<QemuFirmware> firmware, Optional<Disk> disk,
-    Optional<QemuOption> fwCfg, List<String> extraArguments) {
+    Optional<QemuOption> fwCfg, List<String> extraArguments, List<NumaNode> numaNodes) {
 
   public GuestMachine {
     Objects.requireNonNull(binary, "binary");
@@ -34,6 +35,24 @@ public record GuestMachine(String binary, Accelerator accelerator, boolean smm, 
     Objects.requireNonNull(disk, "disk");
     Objects.requireNonNull(fwCfg, "fwCfg");
     extraArguments = List.copyOf(extraArguments);
+    numaNodes = List.copyOf(numaNodes);
+  }
+
+  /**
+   * A guest NUMA node: its CPUs and memory, and the host node whose devices it holds.
+   *
+   * @param id the guest node id
+   * @param hostNode the host NUMA node it mirrors
+   * @param firstCpu its first virtual CPU
+   * @param cpuCount how many virtual CPUs it has
+   * @param memoryMiB its memory
+   */
+  public record NumaNode(int id, int hostNode, int firstCpu, int cpuCount, long memoryMiB) {
+    /** Its CPUs as QEMU and libvirt write a range: {@code 0-3}, or {@code 4}. */
+    public String cpuRange() {
+      return cpuCount == 1 ? Integer.toString(firstCpu)
+          : firstCpu + "-" + (firstCpu + cpuCount - 1);
+    }
   }
 
   /**

@@ -24,10 +24,12 @@ import java.util.Objects;
  * @param requiredPhysBits the guest physical address bits the aperture needs after guest RAM
  * @param qemuVersion the QEMU version the command was built for
  * @param machine the VM-level settings (machine, CPU, memory, firmware, disk), typed
+ * @param expanderBuses the {@code pxb-pcie} buses of NUMA placement, empty without it
  */
 public record QemuArgs(List<String> argv, List<Decision> plan, List<RootPort> rootPorts,
     List<PlacedDevice> devices, MmioAperture aperture, int requiredPhysBits,
-    QemuVersion qemuVersion, GuestMachine machine) implements VmPlan {
+    QemuVersion qemuVersion, GuestMachine machine, List<ExpanderBus> expanderBuses)
+    implements VmPlan {
 
   private static final ObjectMapper JSON = new ObjectMapper()
       .enable(SerializationFeature.INDENT_OUTPUT);
@@ -37,6 +39,7 @@ public record QemuArgs(List<String> argv, List<Decision> plan, List<RootPort> ro
     plan = List.copyOf(plan);
     rootPorts = List.copyOf(rootPorts);
     devices = List.copyOf(devices);
+    expanderBuses = List.copyOf(expanderBuses);
     Objects.requireNonNull(aperture, "aperture");
     Objects.requireNonNull(qemuVersion, "qemuVersion");
     Objects.requireNonNull(machine, "machine");

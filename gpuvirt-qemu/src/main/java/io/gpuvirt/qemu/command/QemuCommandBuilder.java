@@ -85,6 +85,10 @@ public final class QemuCommandBuilder {
   private static final long OVMF_MAX_MMIO64_MIB = 0x1000000L; // 16 TiB
   private static final Pattern CPU_MODEL = Pattern.compile("[A-Za-z0-9_.\\-]+");
   private static final String PCIE_ROOT = "pcie.0";
+  // pxb-pcie exists in every QEMU the builder renders for (2.11 and newer): not probed
+  private static final String PXB_PCIE = "pxb-pcie";
+  /** Bus numbers per expander bus: pcie.0 keeps 0..0x1f, node k's bus starts at 0x20 * (k + 1). */
+  private static final int EXPANDER_BUS_SPACING = 0x20;
 
   private final QemuCapabilities caps;
   private String binary = DEFAULT_BINARY;
@@ -104,6 +108,7 @@ public final class QemuCommandBuilder {
   private int maxRootPortSlots = DEFAULT_MAX_ROOT_PORT_SLOTS;
   private List<String> extraArguments = List.of();
   private QemuVersion minimumVersion = DEFAULT_MINIMUM_VERSION;
+  private boolean numaPlacement;
 
   private QemuCommandBuilder(QemuCapabilities caps) {
     this.caps = Objects.requireNonNull(caps, "capabilities");
@@ -215,6 +220,19 @@ public final class QemuCommandBuilder {
     return this;
   }
 
+  /**
+   * NUMA placement (off by default): when the devices sit on two or more host NUMA nodes, the
+   * guest gets one NUMA node per host node (memory and CPUs split evenly) and one {@code pxb-pcie}
+   * expander bus per node, tied to it, with the root ports of that node's devices behind it, so
+   * the guest sees each GPU on the node of its memory and CPUs, as OpenNebula lays it out. Off,
+   * every root port is on {@code pcie.0} and the guest has one node. It needs at least as many
+   * virtual CPUs as nodes. Hotplug ports stay on {@code pcie.0}.
+   */
+  public QemuCommandBuilder numaPlacement(boolean value) {
+    this.numaPlacement = value;
+    return this;
+  }
+
   /** Empty hotplug root ports to add after the cold-plugged ones; 0 by default. */
   public QemuCommandBuilder hotplugPorts(int count) {
     if (count < 0) {
@@ -295,6 +313,8 @@ public final class QemuCommandBuilder {
     private final List<Decision> plan = new ArrayList<>();
     private final List<RootPort> ports = new ArrayList<>();
     private final List<PlacedDevice> placed = new ArrayList<>();
+    private final List<ExpanderBus> expanders = new ArrayList<>();
+    private final List<GuestMachine.NumaNode> numaNodes = new ArrayList<>();
 
     QemuArgs build() {
       if (!caps.version().isAtLeast(minimumVersion)) {
@@ -322,6 +342,18 @@ public final class QemuCommandBuilder {
       argv.add("-smp");
       argv.add(Integer.toString(cpus));
       plan.add(Decision.of(Topic.CPUS, "vm", "-smp " + cpus, "virtual CPUs"));
+      for (GuestMachine.NumaNode n : numaNodes) {
+        argv.add("-object");
+        argv.add(QemuOption.of("memory-backend-ram").with("id", "ram-node" + n.id())
+            .with("size", n.memoryMiB() + "M").render());
+        argv.add("-numa");
+        argv.add(QemuOption.of("node").with("nodeid", n.id()).with("cpus", n.cpuRange())
+            .with("memdev", "ram-node" + n.id()).render());
+      }
+      for (ExpanderBus x : expanders) {
+        argv.add("-device");
+        argv.add(x.option().render());
+      }
       for (RootPort p : ports) {
         argv.add("-device");
         argv.add(p.option().render());
@@ -336,9 +368,10 @@ public final class QemuCommandBuilder {
       GuestMachine machine = new GuestMachine(binary, accelerator,
           firmware != null && firmware.requiresSmm(), cpu, memoryMiB, cpus,
           Optional.ofNullable(firmware), diskPath == null ? Optional.empty()
-              : Optional.of(new GuestMachine.Disk(diskPath, diskFormat)), fwCfg, extraArguments);
+              : Optional.of(new GuestMachine.Disk(diskPath, diskFormat)), fwCfg, extraArguments,
+          numaNodes);
       return new QemuArgs(argv, plan, ports, placed, aperture, requiredBits, caps.version(),
-          machine);
+          machine, expanders);
     }
 
     private void machine() {
@@ -515,8 +548,10 @@ public final class QemuCommandBuilder {
         throw new QemuArgsException(total + " root ports requested; chassis numbers are 8-bit,"
             + " so at most 255; use fewer hotplug ports");
       }
-      boolean packed = total > maxRootPortSlots;
-      int slotsUsed = packed ? (total + 7) / 8 : total;
+      List<Integer> hostNodes = numaNodes(units);
+      boolean numa = hostNodes.size() > 1;
+      boolean packed = !numa && total > maxRootPortSlots;
+      int slotsUsed = numa ? hostNodes.size() + hotplugPorts : packed ? (total + 7) / 8 : total;
       int lastSlot = firstRootPortSlot + slotsUsed - 1;
       if (lastSlot > LAST_FREE_SLOT) {
         throw new QemuArgsException(total + " root ports need pcie.0 slots 0x"
@@ -531,12 +566,20 @@ public final class QemuCommandBuilder {
               + " behind a PCIe root port, as on the host, CUDA initialises (Ubicloud's B200"
               + " report); QEMU's docs/pcie.txt also asks for passed-through devices behind"
               + " root ports"));
-      plan.add(Decision.of(Topic.ROOT_PORT, "pcie.0", packed
+      if (numa) {
+        numaLayout(units, hostNodes);
+      }
+      plan.add(Decision.of(Topic.ROOT_PORT, "pcie.0", numa
+              ? "expander buses at slots 0x" + Integer.toHexString(firstRootPortSlot) + "..0x"
+                  + Integer.toHexString(firstRootPortSlot + hostNodes.size() - 1)
+                  + (hotplugPorts > 0 ? ", hotplug ports after them" : "")
+              : packed
               ? "packed: slots 0x" + Integer.toHexString(firstRootPortSlot) + "..0x"
                   + Integer.toHexString(lastSlot) + ", 8 ports per slot, multifunction=on"
               : "one slot per port: 0x" + Integer.toHexString(firstRootPortSlot) + "..0x"
                   + Integer.toHexString(lastSlot),
-          packed
+          numa ? "each node's root ports sit on its expander bus, one per slot"
+              : packed
               ? total + " ports are more than " + maxRootPortSlots + " slots; packing them as"
                   + " functions of multifunction slots leaves pcie.0 slots for other devices"
               : total + " ports fit in " + maxRootPortSlots + " slots without multifunction"));
@@ -550,14 +593,23 @@ public final class QemuCommandBuilder {
                 + " (QEMU 5.0 and later have it); the guest sees hotplug-capable slots").asWarning());
       }
       List<QemuOption> out = new ArrayList<>();
+      int[] onNode = new int[hostNodes.size()];
       for (int i = 0; i < total; i++) {
         boolean hotplug = i >= units.size();
         String id = hotplug ? "hp" + (i - units.size()) : "rp" + i;
+        String bus = PCIE_ROOT;
         int slot = packed ? firstRootPortSlot + i / 8 : firstRootPortSlot + i;
         int fn = packed ? i % 8 : 0;
+        if (numa && !hotplug) {
+          int k = hostNodes.indexOf(units.get(i).primary().numaNode());
+          bus = expanders.get(k).id();
+          slot = onNode[k]++;
+        } else if (numa) {
+          slot = firstRootPortSlot + hostNodes.size() + (i - units.size());
+        }
         String addr = String.format("0x%x.%d", slot, fn);
         QemuOption port = QemuOption.of(QemuCapabilities.PCIE_ROOT_PORT).with("id", id)
-            .with("bus", PCIE_ROOT).with("addr", addr);
+            .with("bus", bus).with("addr", addr);
         if (packed && fn == 0) {
           port = port.with("multifunction", true);
         }
@@ -605,6 +657,75 @@ public final class QemuCommandBuilder {
       }
       romBarDecision(units);
       return out;
+    }
+
+    /**
+     * The host NUMA nodes of the units, sorted, when NUMA placement is asked for and every unit's
+     * node is known; otherwise (and with a decision saying why) none.
+     */
+    private List<Integer> numaNodes(List<PassthroughUnit> units) {
+      if (!numaPlacement) {
+        return List.of();
+      }
+      if (units.stream().anyMatch(u -> u.primary().numaNode() < 0)) {
+        plan.add(Decision.of(Topic.NUMA, "vm", "one guest NUMA node, every root port on pcie.0",
+            "NUMA placement was asked for, but the host reports no NUMA node (numa_node -1) for "
+                + units.stream().filter(u -> u.primary().numaNode() < 0)
+                    .map(u -> u.primary().address().toString()).collect(Collectors.joining(", "))
+                + "; there is nothing to mirror").asWarning());
+        return List.of();
+      }
+      List<Integer> nodes = units.stream().map(u -> u.primary().numaNode()).distinct().sorted()
+          .toList();
+      if (nodes.size() < 2) {
+        plan.add(Decision.of(Topic.NUMA, "vm", "one guest NUMA node, every root port on pcie.0",
+            "NUMA placement was asked for, and every device is on host node "
+                + (nodes.isEmpty() ? "-" : nodes.get(0)) + ": one node has nothing to place"));
+        return List.of();
+      }
+      if (cpus < nodes.size()) {
+        throw new QemuArgsException(cpus + " virtual CPU(s) cannot fill the " + nodes.size()
+            + " guest NUMA nodes of NUMA placement (host nodes " + nodes + "); give at least "
+            + nodes.size() + " CPUs, or turn NUMA placement off");
+      }
+      if (memoryMiB < nodes.size()) {
+        throw new QemuArgsException(memoryMiB + " MiB cannot be split over " + nodes.size()
+            + " guest NUMA nodes; give more memory");
+      }
+      return nodes;
+    }
+
+    /** One guest node and one expander bus per host node; CPUs and memory split evenly. */
+    private void numaLayout(List<PassthroughUnit> units, List<Integer> hostNodes) {
+      int n = hostNodes.size();
+      int firstCpu = 0;
+      for (int k = 0; k < n; k++) {
+        int cpuCount = cpus / n + (k < cpus % n ? 1 : 0);
+        long mem = memoryMiB / n + (k == n - 1 ? memoryMiB % n : 0);
+        numaNodes.add(new GuestMachine.NumaNode(k, hostNodes.get(k), firstCpu, cpuCount, mem));
+        firstCpu += cpuCount;
+        int busNr = EXPANDER_BUS_SPACING * (k + 1);
+        String addr = String.format("0x%x.0", firstRootPortSlot + k);
+        QemuOption pxb = QemuOption.of(PXB_PCIE).with("id", "pxb" + k).with("bus_nr", busNr)
+            .with("numa_node", k).with("bus", PCIE_ROOT).with("addr", addr);
+        expanders.add(new ExpanderBus("pxb" + k, busNr, k, hostNodes.get(k), addr, pxb));
+        int node = hostNodes.get(k);
+        String here = units.stream().filter(u -> u.primary().numaNode() == node)
+            .map(u -> u.primary().address().toString()).collect(Collectors.joining(", "));
+        plan.add(Decision.of(Topic.NUMA, "pxb" + k, "guest node " + k + " (CPUs "
+                + numaNodes.get(k).cpuRange() + ", " + mem + " MiB) with pxb-pcie bus_nr=" + busNr
+                + " at pcie.0 " + addr,
+            "host node " + node + " holds " + here + "; behind an expander bus tied to guest node "
+                + k + " the guest sees them on the node of that memory and those CPUs (the"
+                + " driver and NCCL place work by it)"));
+      }
+      long largest = units.stream().collect(Collectors.groupingBy(u -> u.primary().numaNode(),
+          Collectors.counting())).values().stream().mapToLong(Long::longValue).max().orElse(0);
+      if (largest > EXPANDER_BUS_SPACING - 1) {
+        throw new QemuArgsException(largest + " devices on one NUMA node need more root ports"
+            + " than an expander bus's " + (EXPANDER_BUS_SPACING - 1) + " bus numbers; turn NUMA"
+            + " placement off");
+      }
     }
 
     private boolean pref64Supported() {

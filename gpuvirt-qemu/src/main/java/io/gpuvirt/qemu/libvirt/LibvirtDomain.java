@@ -3,6 +3,7 @@ package io.gpuvirt.qemu.libvirt;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.qemu.QemuFirmware;
 import io.gpuvirt.qemu.command.Accelerator;
+import io.gpuvirt.qemu.command.ExpanderBus;
 import io.gpuvirt.qemu.command.GuestMachine;
 import io.gpuvirt.qemu.command.PlacedDevice;
 import io.gpuvirt.qemu.command.QemuArgs;
@@ -217,7 +218,8 @@ public final class LibvirtDomain {
       if (m.smm()) {
         child(features, "smm").setAttribute("state", "on");
       }
-      cpu(domain, m.cpu());
+      Element cpuElement = cpu(domain, m.cpu());
+      numa(cpuElement, m);
       Element devices = child(domain, "devices");
       if (m.binary().startsWith("/")) {
         text(devices, "emulator", m.binary());
@@ -269,13 +271,18 @@ public final class LibvirtDomain {
     private void checkPlan() {
       Set<String> ports = new HashSet<>();
       Set<String> portAddrs = new HashSet<>();
+      for (ExpanderBus x : plan.expanderBuses()) {
+        if (!portAddrs.add("pcie.0 " + x.addr())) {
+          throw new LibvirtException("the plan puts two devices at pcie.0 " + x.addr());
+        }
+      }
       for (RootPort p : plan.rootPorts()) {
         if (!ports.add(p.id())) {
           throw new LibvirtException("the plan has root port " + p.id() + " twice");
         }
-        if (!portAddrs.add(p.addr())) {
-          throw new LibvirtException("the plan puts two root ports at pcie.0 " + p.addr()
-              + " (" + p.id() + " is the second)");
+        if (!portAddrs.add(p.bus() + " " + p.addr())) {
+          throw new LibvirtException("the plan puts two devices at " + p.bus() + " " + p.addr()
+              + " (root port " + p.id() + " is the second)");
         }
       }
       Set<PciAddress> hosts = new HashSet<>();
@@ -343,7 +350,24 @@ public final class LibvirtDomain {
       describe.add(line);
     }
 
-    private void cpu(Element domain, QemuOption cpu) {
+    /** The guest NUMA cells of NUMA placement, inside {@code <cpu>}. */
+    private void numa(Element cpu, GuestMachine m) {
+      if (m.numaNodes().isEmpty()) {
+        return;
+      }
+      Element numa = child(cpu, "numa");
+      for (GuestMachine.NumaNode n : m.numaNodes()) {
+        Element cell = child(numa, "cell");
+        cell.setAttribute("id", Integer.toString(n.id()));
+        cell.setAttribute("cpus", n.cpuRange());
+        cell.setAttribute("memory", Long.toString(n.memoryMiB()));
+        cell.setAttribute("unit", "MiB");
+      }
+      describe.add(m.numaNodes().size() + " x <cell> in <cpu><numa>: the plan's guest NUMA nodes"
+          + " (CPUs and memory split as in its -numa options)");
+    }
+
+    private Element cpu(Element domain, QemuOption cpu) {
       String model = cpu.head().orElse("host");
       Element el = child(domain, "cpu");
       if (model.equals("host")) {
@@ -386,10 +410,35 @@ public final class LibvirtDomain {
       } else {
         describe.add("<cpu mode='" + el.getAttribute("mode") + "'>: -cpu " + cpu.render());
       }
+      return el;
     }
 
     private void rootPorts(Element devices) {
       int index = 1;
+      controllerIndex.put("pcie.0", 0);
+      for (ExpanderBus x : plan.expanderBuses()) {
+        Matcher sf = SLOT_FUNCTION.matcher(x.addr());
+        if (!sf.matches()) {
+          throw new LibvirtException("expander bus " + x.id() + " has address '" + x.addr()
+              + "', not slot.function (0x10.0)");
+        }
+        controllerIndex.put(x.id(), index);
+        Element c = child(devices, "controller");
+        c.setAttribute("type", "pci");
+        c.setAttribute("index", Integer.toString(index));
+        c.setAttribute("model", "pcie-expander-bus");
+        child(c, "model").setAttribute("name", "pxb-pcie");
+        Element target = child(c, "target");
+        target.setAttribute("busNr", Integer.toString(x.busNr()));
+        text(target, "node", Integer.toString(x.guestNode()));
+        child(c, "alias").setAttribute("name", alias(x.id()));
+        pciAddress(c, 0, Integer.parseInt(sf.group(1), 16), Integer.parseInt(sf.group(2)));
+        index++;
+      }
+      if (!plan.expanderBuses().isEmpty()) {
+        describe.add(plan.expanderBuses().size() + " x <controller model='pcie-expander-bus'>"
+            + " (pxb-pcie) with the plan's busNr and guest <node>, each before its root ports");
+      }
       for (RootPort p : plan.rootPorts()) {
         Matcher sf = SLOT_FUNCTION.matcher(p.addr());
         if (!sf.matches()) {
@@ -410,7 +459,12 @@ public final class LibvirtDomain {
         }
         String alias = alias(p.id());
         child(c, "alias").setAttribute("name", alias);
-        Element address = pciAddress(c, 0, Integer.parseInt(sf.group(1), 16),
+        Integer bus = controllerIndex.get(p.bus());
+        if (bus == null) {
+          throw new LibvirtException("root port " + p.id() + " sits on bus " + p.bus()
+              + ", which the plan does not have");
+        }
+        Element address = pciAddress(c, bus, Integer.parseInt(sf.group(1), 16),
             Integer.parseInt(sf.group(2)));
         if (p.option().get("multifunction").map(v -> v.equals("on") || v.equals("true"))
             .orElse(false)) {

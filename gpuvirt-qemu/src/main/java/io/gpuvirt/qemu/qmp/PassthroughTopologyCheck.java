@@ -1,6 +1,7 @@
 package io.gpuvirt.qemu.qmp;
 
 import io.gpuvirt.core.pci.PciClass;
+import io.gpuvirt.qemu.command.ExpanderBus;
 import io.gpuvirt.qemu.command.PlacedDevice;
 import io.gpuvirt.qemu.command.QemuArgs;
 import io.gpuvirt.qemu.command.RootPort;
@@ -47,6 +48,9 @@ public final class PassthroughTopologyCheck {
       } else if (p.pciClass().baseAndSub() != PciClass.PCI_BRIDGE || !p.isBridge()) {
         problems.add("root port " + port.id() + " at " + p.location() + " is not a PCI bridge"
             + " (class " + p.pciClass() + ")");
+      } else if (!onPlannedBus(args, port, p)) {
+        problems.add("root port " + port.id() + " is on guest bus " + String.format("%02x",
+            p.bus()) + ", not on its planned bus " + port.bus());
       } else if (p.secondaryBus().getAsInt() == 0) {
         problems.add("root port " + port.id() + " at " + p.location() + " has no bus number yet:"
             + " the guest firmware has not enumerated it");
@@ -82,6 +86,16 @@ public final class PassthroughTopologyCheck {
       }
     }
     return new TopologyReport(confirmed, problems);
+  }
+
+  /**
+   * Whether a root port sits on the bus the plan put it on: bus 0 for {@code pcie.0}, an expander
+   * bus's first bus number for a port behind it (NUMA placement).
+   */
+  private static boolean onPlannedBus(QemuArgs args, RootPort port, QmpPciDevice p) {
+    int expected = args.expanderBuses().stream().filter(x -> x.id().equals(port.bus()))
+        .mapToInt(ExpanderBus::busNr).findFirst().orElse(0);
+    return p.bus() == expected;
   }
 
   /**

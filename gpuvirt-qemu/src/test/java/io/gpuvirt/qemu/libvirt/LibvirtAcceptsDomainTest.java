@@ -10,6 +10,7 @@ import io.gpuvirt.core.host.CommandResult;
 import io.gpuvirt.core.host.CommandRunner;
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.qemu.QemuFirmware;
+import io.gpuvirt.qemu.command.ExpanderBus;
 import io.gpuvirt.qemu.command.LargeBarPolicy;
 import io.gpuvirt.qemu.command.PassthroughDevices;
 import io.gpuvirt.qemu.command.PhysBits;
@@ -83,7 +84,16 @@ final class LibvirtAcceptsDomainTest {
             .devices(PassthroughDevices.of(List.of(Hosts.consumerGpuWithAudio())))
             .physBits(PhysBits.fixed(40)).largeBarPolicy(always)),
         variant("2 B200 with a boot disk", b -> b.devices(Hosts.b200Vm(2))
-            .disk("/var/lib/gpuvirt/vm-42.qcow2", "qcow2")));
+            .disk("/var/lib/gpuvirt/vm-42.qcow2", "qcow2")),
+        variant("8 B200, NUMA placement (two nodes)", b -> b.devices(Hosts.b200Vm(8))
+            .cpus(8).numaPlacement(true)),
+        variant("4 B200 on node 0 + 1 on node 1, NUMA placement, hotplug port", b -> b
+            .devices(PassthroughDevices.of(Stream.of("17", "3d", "60", "70", "98")
+                .map(bus -> io.gpuvirt.qemu.command.PassthroughUnit.gpu(
+                    Hosts.b200("0000:" + bus + ":00.0"))).toList()))
+            .cpus(5).numaPlacement(true).hotplugPorts(1)),
+        variant("2 B200 on one node, NUMA placement asked (flat)", b -> b
+            .devices(Hosts.b200Vm(2)).numaPlacement(true)));
   }
 
   private static Arguments variant(String name, UnaryOperator<QemuCommandBuilder> v) {
@@ -154,8 +164,12 @@ final class LibvirtAcceptsDomainTest {
   record Layout(Map<String, String> ports, Map<String, Map<String, String>> devices) {
     static Layout ofPlan(QemuArgs plan) {
       Map<String, String> ports = new TreeMap<>();
+      for (ExpanderBus x : plan.expanderBuses()) {
+        ports.put(x.id(), "pxb-pcie " + slotFunction(x.addr()) + " bus_nr " + x.busNr()
+            + " numa_node " + x.guestNode());
+      }
       for (RootPort p : plan.rootPorts()) {
-        ports.put(p.id(), slotFunction(p.addr()) + " chassis " + p.chassis()
+        ports.put(p.id(), p.bus() + " " + slotFunction(p.addr()) + " chassis " + p.chassis()
             + p.option().get("hotplug").map(h -> " hotplug " + bool(h)).orElse("")
             + p.pref64Reserve().map(s -> " pref64 " + LibvirtDomain.bytes(s)).orElse(""));
       }
@@ -177,8 +191,13 @@ final class LibvirtAcceptsDomainTest {
         }
         JsonNode d = json(words.next());
         String id = d.path("id").asText();
-        if (d.path("driver").asText().equals("pcie-root-port") && id.startsWith("ua-")) {
-          ports.put(id.substring(3), slotFunction(d.path("addr").asText()) + " chassis "
+        if (d.path("driver").asText().equals("pxb-pcie")) {
+          ports.put(id.replaceFirst("^ua-", ""), "pxb-pcie " + slotFunction(d.path("addr")
+              .asText()) + " bus_nr " + d.path("bus_nr").asInt() + " numa_node "
+              + d.path("numa_node").asInt());
+        } else if (d.path("driver").asText().equals("pcie-root-port") && id.startsWith("ua-")) {
+          ports.put(id.substring(3), d.path("bus").asText().replaceFirst("^ua-", "") + " "
+              + slotFunction(d.path("addr").asText()) + " chassis "
               + d.path("chassis").asInt()
               + (d.has("hotplug") ? " hotplug " + d.path("hotplug").asText() : "")
               + (d.has("pref64-reserve") ? " pref64 " + d.path("pref64-reserve").asLong() : ""));

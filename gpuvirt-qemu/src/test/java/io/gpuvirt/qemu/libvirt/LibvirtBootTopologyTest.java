@@ -60,21 +60,26 @@ final class LibvirtBootTopologyTest {
   }
 
   static Stream<Arguments> layouts() {
-    return Stream.of(Arguments.of("1 B200", Hosts.b200Vm(1), 0),
-        Arguments.of("4 B200", Hosts.b200Vm(4), 0),
-        Arguments.of("8 B200", Hosts.b200Vm(8), 0),
-        Arguments.of("B200 full passthrough + 2 hotplug ports", Hosts.b200FullPassthrough(), 2),
-        Arguments.of("H100 full passthrough, packed ports", Hosts.h100FullPassthrough(), 0),
+    return Stream.of(Arguments.of("1 B200", Hosts.b200Vm(1), 0, false),
+        Arguments.of("4 B200", Hosts.b200Vm(4), 0, false),
+        Arguments.of("8 B200", Hosts.b200Vm(8), 0, false),
+        Arguments.of("8 B200, NUMA placement", Hosts.b200Vm(8), 0, true),
+        Arguments.of("B200 full passthrough + 2 hotplug ports", Hosts.b200FullPassthrough(), 2,
+            false),
+        Arguments.of("H100 full passthrough, packed ports", Hosts.h100FullPassthrough(), 0,
+            false),
         Arguments.of("workstation GPU + audio", PassthroughDevices.of(List.of(
-            Hosts.consumerGpuWithAudio())), 0));
+            Hosts.consumerGpuWithAudio())), 0, false));
   }
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("layouts")
   void libvirtArgv_withStandIns_everyDeviceBehindItsRootPort(String name,
-      PassthroughDevices devices, int hotplugPorts, @TempDir Path run) throws IOException {
+      PassthroughDevices devices, int hotplugPorts, boolean numa, @TempDir Path run)
+      throws IOException {
     QemuArgs plan = QemuCommandBuilder.forQemu(caps).accelerator(Accelerator.TCG)
-        .cpuModel("max").memoryMiB(256).devices(devices).hotplugPorts(hotplugPorts).build();
+        .cpuModel("max").memoryMiB(256).devices(devices).hotplugPorts(hotplugPorts)
+        .numaPlacement(numa).build();
     Path xml = Files.writeString(run.resolve("domain.xml"),
         LibvirtDomain.builder(plan).name("vm-42").build().xml());
     List<String> argv = bootable(libvirt.argv(xml));

@@ -27,7 +27,7 @@ final class LibvirtDomainTest {
 
   private static QemuArgs withDevices(QemuArgs p, List<PlacedDevice> devices) {
     return new QemuArgs(p.argv(), p.plan(), p.rootPorts(), devices, p.aperture(),
-        p.requiredPhysBits(), p.qemuVersion(), p.machine());
+        p.requiredPhysBits(), p.qemuVersion(), p.machine(), p.expanderBuses());
   }
 
   private static String xml(QemuArgs plan) {

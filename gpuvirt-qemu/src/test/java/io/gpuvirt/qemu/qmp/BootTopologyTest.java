@@ -56,6 +56,19 @@ final class BootTopologyTest {
   }
 
   @Test
+  void numaPlacement_eightB200_everyDeviceBehindItsRootPortOnItsNodesExpanderBus(
+      @TempDir Path dir) {
+    QemuArgs args = QemuCommandBuilder.forQemu(caps).accelerator(Accelerator.TCG).cpuModel("max")
+        .memoryMiB(256).devices(Hosts.b200Vm(8)).numaPlacement(true)
+        .extraArguments(List.of("-nodefaults", "-display", "none")).build();
+    try (RunningQemu vm = RunningQemu.start(StandIns.argv(args), dir)) {
+      TopologyReport report = PassthroughTopologyCheck.await(vm.qmp(), args, ENUMERATION);
+      assertTrue(args.expanderBuses().size() == 2 && report.ok()
+          && report.confirmed().size() == 16, report + "\nstderr: " + vm.stderr());
+    }
+  }
+
+  @Test
   void fullPassthroughWithHotplugPorts_everyFunctionAtItsPlace(@TempDir Path dir) {
     QemuArgs args = args(Hosts.b200FullPassthrough(), 2);
     try (RunningQemu vm = RunningQemu.start(StandIns.argv(args), dir)) {

@@ -23,10 +23,15 @@ public final class Hosts {
 
   private Hosts() {}
 
-  /** A B200 (10de:2901, class 0x030200) with BARs 64M, 256G, 32M, all 64-bit prefetchable. */
+  /**
+   * A B200 (10de:2901, class 0x030200) with BARs 64M, 256G, 32M, all 64-bit prefetchable, on
+   * NUMA node 0 below bus 0x80 and node 1 above, as on an HGX B200.
+   */
   public static PciDevice b200(String bdf) {
     long base = 0x220000000000L;
-    return PciDevice.builder(PciAddress.parse(bdf)).id(new PciId(0x10de, 0x2901))
+    PciAddress address = PciAddress.parse(bdf);
+    return PciDevice.builder(address).id(new PciId(0x10de, 0x2901))
+        .numaNode(address.bus() < 0x80 ? 0 : 1)
         .pciClass(new PciClass(0x030200)).revision(0xa1).driver("vfio-pci")
         .addBar(new Bar(0, base + 0x8000000000L, 64 * MIB, true, true, false))
         .addBar(new Bar(2, base, 256 * GIB, true, true, false))
