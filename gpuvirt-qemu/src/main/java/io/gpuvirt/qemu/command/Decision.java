@@ -37,6 +37,8 @@ public record Decision(Topic topic, String subject, String choice, String reason
     ROOT_PORT,
     /** Guest NUMA nodes and the expander buses that tie devices to them. */
     NUMA,
+    /** How the devices reach QEMU: legacy VFIO groups or iommufd. */
+    VFIO,
     /** A passed-through device and where it sits. */
     DEVICE,
     /** BAR mmap for large-BAR devices ({@code x-no-mmap}). */

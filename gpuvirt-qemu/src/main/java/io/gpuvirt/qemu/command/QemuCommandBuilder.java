@@ -87,6 +87,7 @@ public final class QemuCommandBuilder {
   private static final String PCIE_ROOT = "pcie.0";
   // pxb-pcie exists in every QEMU the builder renders for (2.11 and newer): not probed
   private static final String PXB_PCIE = "pxb-pcie";
+  private static final String IOMMUFD_ID = "iommufd0";
   /** Bus numbers per expander bus: pcie.0 keeps 0..0x1f, node k's bus starts at 0x20 * (k + 1). */
   private static final int EXPANDER_BUS_SPACING = 0x20;
 
@@ -109,6 +110,7 @@ public final class QemuCommandBuilder {
   private List<String> extraArguments = List.of();
   private QemuVersion minimumVersion = DEFAULT_MINIMUM_VERSION;
   private boolean numaPlacement;
+  private HostIommufd hostIommufd;
 
   private QemuCommandBuilder(QemuCapabilities caps) {
     this.caps = Objects.requireNonNull(caps, "capabilities");
@@ -230,6 +232,17 @@ public final class QemuCommandBuilder {
    */
   public QemuCommandBuilder numaPlacement(boolean value) {
     this.numaPlacement = value;
+    return this;
+  }
+
+  /**
+   * What the host offers for iommufd ({@link HostIommufd#probe}). With it, the devices are given
+   * through {@code -object iommufd} and {@code vfio-pci,iommufd=} when the host has iommufd and
+   * the probed QEMU's vfio-pci has the {@code iommufd} property (QEMU 9.0+); otherwise, and
+   * without it, through legacy VFIO groups. The plan says which and why.
+   */
+  public QemuCommandBuilder hostIommufd(HostIommufd value) {
+    this.hostIommufd = Objects.requireNonNull(value, "hostIommufd");
     return this;
   }
 
@@ -627,6 +640,7 @@ public final class QemuCommandBuilder {
       }
       NoMmap noMmap = noMmap(units);
       boolean clique = clique();
+      boolean iommufd = iommufd();
       for (int u = 0; u < units.size(); u++) {
         PassthroughUnit unit = units.get(u);
         List<PciDevice> fns = unit.functions();
@@ -649,6 +663,9 @@ public final class QemuCommandBuilder {
           }
           if (clique && f == 0 && unit.role() == PassthroughUnit.Role.GPU) {
             o = o.with("x-nv-gpudirect-clique", devices.gpudirectClique().getAsInt());
+          }
+          if (iommufd) {
+            o = o.with("iommufd", IOMMUFD_ID);
           }
           placed.add(new PlacedDevice(d.address(), id, portId, f, unit.role(), o));
           out.add(o);
@@ -726,6 +743,34 @@ public final class QemuCommandBuilder {
             + " than an expander bus's " + (EXPANDER_BUS_SPACING - 1) + " bus numbers; turn NUMA"
             + " placement off");
       }
+    }
+
+    /** Whether the devices go through iommufd; the decision says which backend and why. */
+    private boolean iommufd() {
+      String legacy = "legacy VFIO groups (/dev/vfio/N)";
+      if (hostIommufd == null) {
+        plan.add(Decision.of(Topic.VFIO, "vm", legacy, "the host's iommufd support was not"
+            + " checked (QemuCommandBuilder.hostIommufd not given)"));
+        return false;
+      }
+      if (!hostIommufd.available()) {
+        plan.add(Decision.of(Topic.VFIO, "vm", legacy, "the host has no iommufd: missing "
+            + String.join(" and ", hostIommufd.missing())));
+        return false;
+      }
+      if (!caps.hasProperty(QemuCapabilities.VFIO_PCI, "iommufd")) {
+        plan.add(Decision.of(Topic.VFIO, "vm", legacy, "the host has iommufd, but QEMU "
+            + caps.version() + "'s vfio-pci has no 'iommufd' property (QEMU 9.0 and later)"));
+        return false;
+      }
+      argv.add("-object");
+      argv.add(QemuOption.of("iommufd").with("id", IOMMUFD_ID).render());
+      plan.add(Decision.of(Topic.VFIO, "vm", "-object iommufd,id=" + IOMMUFD_ID
+              + ", vfio-pci,iommufd=" + IOMMUFD_ID,
+          "the host has /dev/iommu and VFIO device cdevs and QEMU " + caps.version() + " has"
+              + " vfio-pci's iommufd: each device is opened as /dev/vfio/devices/vfioN and mapped"
+              + " through iommufd, the kernel's successor to VFIO's type1 containers"));
+      return true;
     }
 
     private boolean pref64Supported() {

@@ -73,7 +73,7 @@ public final class LibvirtDomain {
   private static final LibvirtVersion MAXPHYSADDR_LIMIT = LibvirtVersion.of(9, 2, 0);
   /** vfio-pci properties the XML carries natively (or that libvirt sets itself). */
   private static final Set<String> NATIVE = Set.of("host", "id", "bus", "addr", "multifunction",
-      "rombar");
+      "rombar", "iommufd");
 
   private final String xml;
   private final List<String> describe;
@@ -120,6 +120,7 @@ public final class LibvirtDomain {
     private String name;
     private LibvirtVersion version = LibvirtVersion.DEBIAN_12;
     private Optional<String> nvram = Optional.empty();
+    private boolean iommufd;
 
     private Builder(QemuArgs plan) {
       this.plan = Objects.requireNonNull(plan, "plan");
@@ -163,6 +164,17 @@ public final class LibvirtDomain {
     }
 
     /**
+     * Whether the target libvirt takes {@code <driver name='vfio' iommufd='yes'/>} (false by
+     * default: libvirt 9.0's schema rejects it, and the release that added it is not
+     * established, so it is the caller's to say). A plan that uses iommufd is refused for a
+     * libvirt without it.
+     */
+    public Builder iommufd(boolean supported) {
+      this.iommufd = supported;
+      return this;
+    }
+
+    /**
      * Renders the domain.
      *
      * @throws LibvirtException when the plan is inconsistent (a host device twice, two devices
@@ -173,7 +185,7 @@ public final class LibvirtDomain {
       if (name == null) {
         throw new LibvirtException("no domain name given; call name(...) before build()");
       }
-      return new Rendering(plan, name, version, nvram).render();
+      return new Rendering(plan, name, version, nvram, iommufd).render();
     }
   }
 
@@ -183,14 +195,17 @@ public final class LibvirtDomain {
     private final String name;
     private final LibvirtVersion version;
     private final Optional<String> nvram;
+    private final boolean iommufd;
     private final List<String> describe = new ArrayList<>();
     private final Document doc;
     private final Map<String, Integer> controllerIndex = new HashMap<>();
     private final List<Element> overrides = new ArrayList<>();
     private final List<String> commandline = new ArrayList<>();
 
-    Rendering(QemuArgs plan, String name, LibvirtVersion version, Optional<String> nvram) {
+    Rendering(QemuArgs plan, String name, LibvirtVersion version, Optional<String> nvram,
+        boolean iommufd) {
       this.plan = plan;
+      this.iommufd = iommufd;
       this.name = name;
       this.version = version;
       this.nvram = nvram;
@@ -488,7 +503,17 @@ public final class LibvirtDomain {
         h.setAttribute("mode", "subsystem");
         h.setAttribute("type", "pci");
         h.setAttribute("managed", "no");
-        child(h, "driver").setAttribute("name", "vfio");
+        Element driver = child(h, "driver");
+        driver.setAttribute("name", "vfio");
+        if (d.option().get("iommufd").isPresent()) {
+          if (!iommufd) {
+            throw new LibvirtException("the plan gives " + d.host() + " to QEMU through iommufd,"
+                + " and libvirt " + version + " has no <driver iommufd='yes'/> (9.0's schema"
+                + " rejects it); plan without QemuCommandBuilder.hostIommufd for this libvirt,"
+                + " or say it has it with LibvirtDomain.Builder.iommufd(true)");
+          }
+          driver.setAttribute("iommufd", "yes");
+        }
         Element source = child(h, "source");
         PciAddress a = d.host();
         Element src = child(source, "address");

@@ -157,6 +157,18 @@ final class LibvirtAcceptsDomainTest {
     assertTrue(xml.contains("limit=\"46\"") && r.exitCode() != 0, r.stdout() + r.stderr());
   }
 
+  @Test
+  void iommufdForcedOnLibvirt90_isRejectedByItsSchema() {
+    QemuArgs p = plan(b -> b.devices(Hosts.b200Vm(1)));
+    QemuArgs iommufd = new QemuArgs(p.argv(), p.plan(), p.rootPorts(), p.devices().stream()
+        .map(d -> new PlacedDevice(d.host(), d.id(), d.rootPort(), d.function(), d.role(),
+            d.option().with("iommufd", "iommufd0"))).toList(), p.aperture(),
+        p.requiredPhysBits(), p.qemuVersion(), p.machine(), p.expanderBuses());
+    String xml = LibvirtDomain.builder(iommufd).name("vm-42").iommufd(true).build().xml();
+    CommandResult r = run(Tools.virtXmlValidate(), write("iommufd", xml).toString(), "domain");
+    assertTrue(xml.contains("iommufd=\"yes\"") && r.exitCode() != 0, r.stdout() + r.stderr());
+  }
+
   /**
    * Where the devices sit, as both argvs say it: each user-aliased root port's pcie.0 slot and
    * function, and each host function's port, guest function and vfio-pci properties.

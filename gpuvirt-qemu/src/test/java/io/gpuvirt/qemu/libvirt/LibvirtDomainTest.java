@@ -140,4 +140,18 @@ final class LibvirtDomainTest {
     assertEquals(LibvirtVersion.of(9, 0, 0), LibvirtVersion.parse("9.0.0\n"));
     assertThrows(InvalidValueException.class, () -> LibvirtVersion.parse("nine"));
   }
+
+  @Test
+  void build_iommufdPlanForALibvirtWithoutIt_isRefused() {
+    QemuArgs p = plan(b -> b.devices(Hosts.b200Vm(1)).hostIommufd(
+        new io.gpuvirt.qemu.command.HostIommufd(true, true)));
+    QemuArgs iommufd = withDevices(p, p.devices().stream().map(d -> new PlacedDevice(d.host(),
+        d.id(), d.rootPort(), d.function(), d.role(), d.option().with("iommufd", "iommufd0")))
+        .toList());
+
+    LibvirtException e = assertThrows(LibvirtException.class, () -> xml(iommufd));
+    assertTrue(e.getMessage().contains("iommufd='yes'"), e.getMessage());
+    assertTrue(LibvirtDomain.builder(iommufd).name("vm-42").iommufd(true).build().xml()
+        .contains("<driver iommufd=\"yes\" name=\"vfio\"/>"));
+  }
 }
