@@ -67,7 +67,14 @@ final class LibvirtAcceptsDomainTest {
         .noMmap(LargeBarPolicy.NoMmapMode.ALWAYS).build();
     LargeBarPolicy never = LargeBarPolicy.defaults().toBuilder()
         .noMmap(LargeBarPolicy.NoMmapMode.NEVER).build();
-    return Stream.of(
+    Stream<Arguments> everyB200CountAndPolicy = Stream.of(1, 2, 4, 8).flatMap(n -> Stream.of(
+        variant(n + " B200, x-no-mmap auto", b -> b.devices(Hosts.b200Vm(n))),
+        variant(n + " B200, x-no-mmap always", b -> b.devices(Hosts.b200Vm(n))
+            .largeBarPolicy(always)),
+        variant(n + " B200, x-no-mmap never", b -> b.devices(Hosts.b200Vm(n))
+            .largeBarPolicy(never)),
+        variant(n + " B200, rombar=0", b -> b.devices(Hosts.b200Vm(n)).largeBarPolicy(romOff))));
+    return Stream.concat(everyB200CountAndPolicy, Stream.of(
         variant("1 B200", b -> b.devices(Hosts.b200Vm(1))),
         variant("2 B200, x-no-mmap never", b -> b.devices(Hosts.b200Vm(2))
             .largeBarPolicy(never)),
@@ -93,7 +100,7 @@ final class LibvirtAcceptsDomainTest {
                     Hosts.b200("0000:" + bus + ":00.0"))).toList()))
             .cpus(5).numaPlacement(true).hotplugPorts(1)),
         variant("2 B200 on one node, NUMA placement asked (flat)", b -> b
-            .devices(Hosts.b200Vm(2)).numaPlacement(true)));
+            .devices(Hosts.b200Vm(2)).numaPlacement(true))));
   }
 
   private static Arguments variant(String name, UnaryOperator<QemuCommandBuilder> v) {
