@@ -32,7 +32,15 @@ public final class FabricManagerConfig {
   /** Shared NVSwitch multitenancy ({@code FABRIC_MODE=1}). */
   public static final int SHARED_NVSWITCH_MODE = 1;
 
-  /** The keys of the files shipped with Fabric Manager 535 and the B200-era additions. */
+  /**
+   * The keys NVIDIA documents: those of the file shipped with Fabric Manager 535, the B200-era
+   * additions ({@code FM_SM_IPC_INTERFACE}, {@code FM_SM_MGMT_PORT_GUID}), and the multi-node
+   * and local-FM keys of the Fabric Manager User Guide ({@code ENABLE_LOCALFM},
+   * {@code GFM_WAIT_TIMEOUT}, {@code ENABLE_TOPOLOGY_VALIDATION}, {@code FABRIC_NODE_CONFIG_FILE},
+   * {@code MULTI_NODE_TOPOLOGY}, {@code MULTI_NODE_ENABLE_ALL_NODE_PARTITION}), which single-node
+   * HGX hosts leave at their defaults. gpuvirt reads none of the latter; it only does not report
+   * them as unknown.
+   */
   public static final Set<String> KNOWN_KEYS = Collections.unmodifiableSet(new TreeSet<>(List.of(
       "LOG_LEVEL", "LOG_FILE_NAME", "LOG_APPEND_TO_LOG", "LOG_FILE_MAX_SIZE",
       "LOG_MAX_ROTATE_COUNT", "LOG_USE_SYSLOG", "DAEMONIZE", "BIND_INTERFACE_IP",
@@ -40,15 +48,16 @@ public final class FabricManagerConfig {
       "STATE_FILE_NAME", "FM_CMD_BIND_INTERFACE", "FM_CMD_PORT_NUMBER", "FM_CMD_UNIX_SOCKET_PATH",
       "FM_STAY_RESIDENT_ON_FAILURES", "ACCESS_LINK_FAILURE_MODE", "TRUNK_LINK_FAILURE_MODE",
       "NVSWITCH_FAILURE_MODE", "ABORT_CUDA_JOBS_ON_FM_EXIT", "TOPOLOGY_FILE_PATH",
-      "DATABASE_PATH", "FM_SM_IPC_INTERFACE", "FM_SM_MGMT_PORT_GUID")));
+      "DATABASE_PATH", "FM_SM_IPC_INTERFACE", "FM_SM_MGMT_PORT_GUID", "ENABLE_LOCALFM",
+      "GFM_WAIT_TIMEOUT", "ENABLE_TOPOLOGY_VALIDATION", "FABRIC_NODE_CONFIG_FILE",
+      "MULTI_NODE_TOPOLOGY", "MULTI_NODE_ENABLE_ALL_NODE_PARTITION")));
 
   private static final Map<String, String> DEFAULTS = Map.of(
       "FABRIC_MODE", "0",
       "FABRIC_MODE_RESTART", "0",
       "FM_CMD_BIND_INTERFACE", "127.0.0.1",
       "FM_CMD_PORT_NUMBER", Integer.toString(FmAddress.DEFAULT_PORT),
-      "FM_CMD_UNIX_SOCKET_PATH", "",
-      "STATE_FILE_NAME", "/tmp/fabricmanager.state");
+      "FM_CMD_UNIX_SOCKET_PATH", "");
 
   private final String source;
   private final Map<String, String> values;
@@ -179,9 +188,14 @@ public final class FabricManagerConfig {
     return restartMode;
   }
 
-  /** {@code STATE_FILE_NAME}. */
-  public String stateFileName() {
-    return value("STATE_FILE_NAME").orElse(DEFAULTS.get("STATE_FILE_NAME"));
+  /**
+   * {@code STATE_FILE_NAME}: where Fabric Manager keeps the partition state it restarts from, as
+   * the file says it (the shipped file says {@code /tmp/fabricmanager.state}; distributions set
+   * others, e.g. {@code /var/tmp/fabricmanager.state}); empty when the file does not set it,
+   * never a guess.
+   */
+  public Optional<String> stateFileName() {
+    return value("STATE_FILE_NAME").filter(v -> !v.isEmpty());
   }
 
   /**

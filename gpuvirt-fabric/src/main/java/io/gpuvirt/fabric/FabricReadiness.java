@@ -54,6 +54,16 @@ public final class FabricReadiness {
           + "start Fabric Manager refuses every call until it is told the active partitions, and "
           + "exits if not told in time", "make sure reconcile runs right after "
           + "nvidia-fabricmanager starts (FabricManager.setActivatedPartitions)"));
+      if (cfg.stateFileName().isEmpty()) {
+        findings.add(FabricFinding.fail("fabric-state-file", "FABRIC_MODE_RESTART=1 but "
+            + cfg.source() + " sets no STATE_FILE_NAME: a restart has no state to resume from",
+            "set STATE_FILE_NAME (e.g. /var/tmp/fabricmanager.state) in " + cfg.source()
+            + " and restart nvidia-fabricmanager"));
+      } else {
+        findings.add(FabricFinding.ok("fabric-state-file", "Fabric Manager keeps its restart"
+            + " state in " + cfg.stateFileName().get() + " (STATE_FILE_NAME in " + cfg.source()
+            + ")"));
+      }
     }
     for (String key : cfg.unknownKeys()) {
       findings.add(FabricFinding.warn("fabric-config-key", "unknown key " + key + " in "

@@ -155,4 +155,26 @@ final class FabricManagerConfigTest {
         .map(e -> e.getKey() + "=" + e.getValue()).reduce("", (a, b) -> a + b + "\n"));
     assertEquals(1, FabricManagerConfig.read(Sysfs.at(root)).fabricMode());
   }
+
+  @Test
+  void unknownKeys_multiNodeAndLocalFmKeysNvidiaDocuments_areKnown() {
+    FabricManagerConfig cfg = parse(SHIPPED + "ENABLE_LOCALFM=0\nGFM_WAIT_TIMEOUT=0\n"
+        + "ENABLE_TOPOLOGY_VALIDATION=0\nFABRIC_NODE_CONFIG_FILE=/usr/share/nvidia/nvswitch/"
+        + "fabric_node_config\nMULTI_NODE_TOPOLOGY=\nMULTI_NODE_ENABLE_ALL_NODE_PARTITION=0\n");
+
+    assertEquals(Set.of(), cfg.unknownKeys());
+  }
+
+  @Test
+  void stateFileName_setByTheDistribution_isReadFromTheFile() {
+    assertEquals(Optional.of("/var/tmp/fabricmanager.state"),
+        shippedWith("STATE_FILE_NAME", "/var/tmp/fabricmanager.state").stateFileName());
+  }
+
+  @Test
+  void stateFileName_notInTheFile_isEmptyNotAGuess() {
+    FabricManagerConfig cfg = parse(SHIPPED.replaceAll("(?m)^STATE_FILE_NAME=.*\n", ""));
+
+    assertEquals(Optional.empty(), cfg.stateFileName());
+  }
 }

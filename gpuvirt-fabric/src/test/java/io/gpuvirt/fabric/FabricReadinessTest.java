@@ -109,4 +109,20 @@ final class FabricReadinessTest {
     assertEquals("580.95.05",
         FabricReadiness.hostFabricManagerVersion(runner, "nv-fabricmanager"));
   }
+
+  @Test
+  void check_restartModeWithoutAStateFile_failsNamingTheKey() {
+    FabricFinding f = finding(FabricReadiness.check(cfg("FABRIC_MODE=1\nFABRIC_MODE_RESTART=1\n")),
+        "fabric-state-file");
+    assertTrue(f.severity() == FabricFinding.Severity.FAIL
+        && f.fix().orElseThrow().contains("STATE_FILE_NAME"), f.toString());
+  }
+
+  @Test
+  void check_restartModeWithAStateFile_saysWhereTheStateIs() {
+    FabricFinding f = finding(FabricReadiness.check(cfg("FABRIC_MODE=1\nFABRIC_MODE_RESTART=1\n"
+        + "STATE_FILE_NAME=/var/tmp/fabricmanager.state\n")), "fabric-state-file");
+    assertTrue(f.severity() == FabricFinding.Severity.OK
+        && f.message().contains("/var/tmp/fabricmanager.state"), f.toString());
+  }
 }
