@@ -154,4 +154,21 @@ final class LibvirtDomainTest {
     assertTrue(LibvirtDomain.builder(iommufd).name("vm-42").iommufd(true).build().xml()
         .contains("<driver iommufd=\"yes\" name=\"vfio\"/>"));
   }
+
+  @Test
+  void xml_ownVariableStore_isTheNvramAndTheNameKeepsOwnerCharacters() {
+    QemuArgs p = plan(b -> b.devices(Hosts.b200Vm(1)).firmware(io.gpuvirt.qemu.QemuFirmware.of(
+        "/usr/share/OVMF/OVMF_CODE_4M.fd", "/var/lib/gpuvirt/vm-42_VARS.fd")));
+    String xml = LibvirtDomain.builder(p).name("tenant-1:vm-42@eu").build().xml();
+
+    assertTrue(xml.contains("<name>tenant-1:vm-42@eu</name>")
+        && xml.contains("<loader readonly=\"yes\" type=\"pflash\">/usr/share/OVMF/OVMF_CODE_4M.fd")
+        && xml.contains("<nvram>/var/lib/gpuvirt/vm-42_VARS.fd</nvram>"), xml);
+  }
+
+  @Test
+  void nvram_relativePath_isRefused() {
+    QemuArgs p = plan(b -> b.devices(Hosts.b200Vm(1)));
+    assertThrows(LibvirtException.class, () -> LibvirtDomain.builder(p).nvram("vars.fd"));
+  }
 }
