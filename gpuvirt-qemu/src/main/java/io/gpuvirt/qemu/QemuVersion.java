@@ -34,9 +34,10 @@ public record QemuVersion(int major, int minor, int micro, String packageName)
 
   // "QEMU emulator version 8.2.2 (Debian 1:8.2.2+ds-0ubuntu1.4)", "version 10.1.0", "7.2.22 (...)";
   // builds before 2.x put the copyright on the same line: "QEMU emulator version 1.5.3
-  // (qemu-kvm-1.5.3-175.el7_9.1), Copyright (c) 2003-2008 Fabrice Bellard"
+  // (qemu-kvm-1.5.3-175.el7_9.1), Copyright (c) 2003-2008 Fabrice Bellard", and builds before 1.0
+  // (RHEL 6) said "QEMU PC emulator version 0.12.1 (qemu-kvm-0.12.1.2), Copyright ..."
   private static final Pattern VERSION = Pattern.compile(
-      "^(?:QEMU emulator version\\s+)?(\\d{1,4})\\.(\\d{1,4})(?:\\.(\\d{1,4}))?"
+      "^(?:QEMU (?:PC )?emulator version\\s+)?(\\d{1,4})\\.(\\d{1,4})(?:\\.(\\d{1,4}))?"
           + "(?:\\s*\\((.*?)\\))?(?:\\s*,?\\s*Copyright\\b.*)?\\s*$");
 
   public QemuVersion {
@@ -58,7 +59,8 @@ public record QemuVersion(int major, int minor, int micro, String packageName)
    * optional package in parentheses: {@code QEMU emulator version 8.2.2 (Debian
    * 1:8.2.2+ds-0ubuntu1.4)}, {@code 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)}, {@code 10.1.0},
    * {@code 9.2}, and the one-line form of old builds, {@code QEMU emulator version 1.5.3
-   * (qemu-kvm-1.5.3-175.el7_9.1), Copyright (c) 2003-2008 Fabrice Bellard}. Reading a version
+   * (qemu-kvm-1.5.3-175.el7_9.1), Copyright (c) 2003-2008 Fabrice Bellard} (and {@code QEMU PC
+   * emulator version 0.12.1 ...} before 1.0). Reading a version
    * does not judge it: the command builder refuses one older than its minimum, by name.
    *
    * @throws QemuException naming the text when it is not a QEMU version
