@@ -11,12 +11,17 @@ import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Reads module ids from the text of {@code nvidia-smi -q}. */
+/**
+ * Reads module ids from the text of {@code nvidia-smi -q}. The fields of a GPU's section are read
+ * at any indentation: nvidia-smi indents them, but the same text pasted into a ticket or a web
+ * page often loses it (the seed post's excerpt does), and the section still belongs to the
+ * {@code GPU 00000000:17:00.0} line before it.
+ */
 final class NvidiaSmiParser {
   private static final Pattern GPU = Pattern.compile(
       "^GPU\\s+([0-9A-Fa-f]{4,8}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\\.[0-7])\\s*$");
-  private static final Pattern MODULE_ID = Pattern.compile("^\\s+Module I[dD]\\s*:\\s*(.*?)\\s*$");
-  private static final Pattern BUS_ID = Pattern.compile("^\\s+Bus Id\\s*:\\s*(\\S+)\\s*$");
+  private static final Pattern MODULE_ID = Pattern.compile("^\\s*Module I[dD]\\s*:\\s*(.*?)\\s*$");
+  private static final Pattern BUS_ID = Pattern.compile("^\\s*Bus Id\\s*:\\s*(\\S+)\\s*$");
   private static final Pattern DRIVER = Pattern.compile("^Driver Version\\s*:\\s*(\\S+)\\s*$");
   private static final Pattern ATTACHED = Pattern.compile("^Attached GPUs\\s*:\\s*(\\d+)\\s*$");
 
