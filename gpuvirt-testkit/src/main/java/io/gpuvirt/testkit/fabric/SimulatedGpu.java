@@ -2,6 +2,7 @@ package io.gpuvirt.testkit.fabric;
 
 import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.testkit.HostProfile;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.UUID;
@@ -44,31 +45,24 @@ public record SimulatedGpu(int moduleId, PciAddress address, String uuid, String
   }
 
   /**
-   * The eight GPUs of the simulated HGX B200 at {@code 0000:{17,3d,60,70,98,bb,dd,ed}:00.0} with
-   * module ids 1, 4, 2, 3, 7, 5, 8, 6 (deliberately not PCI order).
+   * The eight GPUs of {@link HostProfile#hgxB200()}: {@code 0000:{17,3d,60,70,98,bb,dd,ed}:00.0}
+   * with module ids 1, 4, 2, 3, 7, 5, 8, 6 (17:00.0 is module 1 as the seed post shows; the rest
+   * deliberately not in PCI order). Read from the profile, so the two never disagree.
    */
   public static List<SimulatedGpu> hgxB200() {
-    String[] buses = {"17", "3d", "60", "70", "98", "bb", "dd", "ed"};
-    int[] moduleIds = {1, 4, 2, 3, 7, 5, 8, 6};
-    return board(buses, moduleIds, "NVIDIA B200", B200_DEVICE_ID);
+    return fromProfile(HostProfile.hgxB200(), "NVIDIA B200");
   }
 
   /**
-   * Eight H100 SXM GPUs at {@code 0000:{18,2a,3a,5d,9a,ab,ba,db}:00.0} with module ids 5, 7, 6, 8,
-   * 1, 3, 2, 4 (the module-to-index order of kubeswift's HGX H100 fixture).
+   * The eight H100 SXM GPUs of {@link HostProfile#hgxH100()} with their module ids, read from the
+   * profile, so a simulated Fabric Manager and the simulated host agree on every BDF.
    */
   public static List<SimulatedGpu> hgxH100() {
-    String[] buses = {"18", "2a", "3a", "5d", "9a", "ab", "ba", "db"};
-    int[] moduleIds = {5, 7, 6, 8, 1, 3, 2, 4};
-    return board(buses, moduleIds, "NVIDIA H100 80GB HBM3", H100_DEVICE_ID);
+    return fromProfile(HostProfile.hgxH100(), "NVIDIA H100 80GB HBM3");
   }
 
-  private static List<SimulatedGpu> board(String[] buses, int[] moduleIds, String product,
-      int deviceId) {
-    SimulatedGpu[] gpus = new SimulatedGpu[buses.length];
-    for (int i = 0; i < buses.length; i++) {
-      gpus[i] = of(moduleIds[i], PciAddress.parse("0000:" + buses[i] + ":00.0"), product, deviceId);
-    }
-    return List.of(gpus);
+  private static List<SimulatedGpu> fromProfile(HostProfile profile, String product) {
+    return profile.devices().stream().filter(d -> d.moduleId().isPresent())
+        .map(d -> of(d.moduleId().getAsInt(), d.address(), product, d.id().device())).toList();
   }
 }

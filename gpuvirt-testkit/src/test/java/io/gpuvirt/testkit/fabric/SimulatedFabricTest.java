@@ -208,4 +208,16 @@ final class SimulatedFabricTest {
     assertEquals(java.util.Optional.of(io.gpuvirt.core.pci.PciAddress.parse("0000:17:00.0")),
         b200().moduleIdMap().address(1));
   }
+
+  @Test
+  void hgxH100Gpus_areTheSimulatedHostsGpusWithTheirModuleIds() {
+    java.util.Map<io.gpuvirt.core.pci.PciAddress, Integer> host = new java.util.TreeMap<>();
+    io.gpuvirt.testkit.HostProfile.hgxH100().devices().stream()
+        .filter(d -> d.moduleId().isPresent())
+        .forEach(d -> host.put(d.address(), d.moduleId().getAsInt()));
+    java.util.Map<io.gpuvirt.core.pci.PciAddress, Integer> fabric = new java.util.TreeMap<>();
+    SimulatedGpu.hgxH100().forEach(g -> fabric.put(g.address(), g.moduleId()));
+
+    assertEquals(host, fabric);
+  }
 }
