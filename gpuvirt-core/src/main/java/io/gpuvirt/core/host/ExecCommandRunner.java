@@ -8,10 +8,13 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
+import java.util.concurrent.TimeUnit;
 import org.apache.commons.exec.CommandLine;
 import org.apache.commons.exec.DefaultExecutor;
 import org.apache.commons.exec.ExecuteException;
 import org.apache.commons.exec.ExecuteWatchdog;
+import org.apache.commons.exec.Executor;
 import org.apache.commons.exec.PumpStreamHandler;
 import org.apache.commons.exec.Watchdog;
 import org.slf4j.Logger;
@@ -60,7 +63,11 @@ final class ExecCommandRunner implements CommandRunner {
     try {
       exit = executor.execute(line, environment);
     } catch (ExecuteException e) {
-      exit = e.getExitValue();
+      // When the output pumps outlive their grace (a daemon holds the program's output open),
+      // Commons Exec reports the failure to stop them with no exit value; the program itself
+      // has ended, so its own exit value is the answer.
+      exit = e.getExitValue() != Executor.INVALID_EXITVALUE ? e.getExitValue()
+          : watchdog.exitValue().orElse(e.getExitValue());
     } catch (IOException e) {
       if (watchdog.expired()) {
         throw timeout(command, "");
@@ -120,6 +127,21 @@ final class ExecCommandRunner implements CommandRunner {
 
     boolean expired() {
       return expired;
+    }
+
+    /** The program's exit value once it has ended. */
+    synchronized OptionalInt exitValue() {
+      if (process == null) {
+        return OptionalInt.empty();
+      }
+      try {
+        if (process.waitFor(PUMP_GRACE.toMillis(), TimeUnit.MILLISECONDS)) {
+          return OptionalInt.of(process.exitValue());
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return OptionalInt.empty();
     }
   }
 }
