@@ -116,9 +116,10 @@ final class PartitionChooser {
     reasons.add("partition " + chosen.id() + " (GPU modules " + chosen.moduleIds()
         + ") chosen: best fit among " + usable.size() + " free "
         + (usable.size() == 1 ? "partition" : "partitions") + " of " + n
-        + (n == 1 ? " GPU" : " GPUs") + "; it keeps available " + describe(sizes, chosenScore));
+        + (n == 1 ? " GPU" : " GPUs") + "; partitions still free after it: "
+        + describe(sizes, chosenScore));
     if (lowest != chosen) {
-      reasons.add("the lowest-id free partition, " + lowest.id() + ", would keep only "
+      reasons.add("the lowest-id free partition, " + lowest.id() + ", would leave only "
           + describe(sizes, availableAfter(lowest, byId.values(), unsupported, occupied)));
     }
     reasons.add("GPUs by module id: " + chosen.moduleIds().stream()
@@ -230,7 +231,7 @@ final class PartitionChooser {
   private static String describe(List<Integer> sizes, List<Integer> counts) {
     List<String> parts = new ArrayList<>();
     for (int i = 0; i < sizes.size(); i++) {
-      parts.add(counts.get(i) + " of " + sizes.get(i) + " GPUs");
+      parts.add(counts.get(i) + " x " + sizes.get(i) + (sizes.get(i) == 1 ? " GPU" : " GPUs"));
     }
     return String.join(", ", parts);
   }
