@@ -2,6 +2,7 @@ package io.gpuvirt.core.mig;
 
 import io.gpuvirt.core.InvalidValueException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
@@ -23,7 +24,9 @@ import java.util.stream.Collectors;
  * fit, and the first order (in a fixed order of profiles) that reaches it, so {@code nvidia-smi mig
  * -cgi} with that order works ({@link MigPlan#driverOrder()} true). Only when no order reaches any
  * layout does it fall back to the best layout by explicit placement (NVML's
- * {@code CreateGpuInstanceWithPlacement}).
+ * {@code CreateGpuInstanceWithPlacement}). On the built-in tables that never happens: the property
+ * test finds a driver order for every feasible multiset, so the fallback guards only tables an
+ * integrator supplies with another geometry.
  *
  * <p>Best fit keeps large placements free: a layout is better when, after it, more placements of
  * the largest profiles are still free (compared profile by profile from the largest down).
@@ -153,7 +156,7 @@ public final class MigPlanner {
 
     private void walk(int[] remaining, int[] counts, long used, int compute,
         List<PlannedInstance> path) {
-      if (!seen.add(used + "/" + java.util.Arrays.toString(remaining))) {
+      if (!seen.add(used + "/" + Arrays.toString(remaining))) {
         return; // every ending from this state was found by an earlier order
       }
       boolean done = true;
@@ -196,7 +199,7 @@ public final class MigPlanner {
 
     private void offer(List<PlannedInstance> path, int[] counts, long used, int compute) {
       int[] score = score(counts, used, compute);
-      if (bestScore == null || java.util.Arrays.compare(score, bestScore) > 0) {
+      if (bestScore == null || Arrays.compare(score, bestScore) > 0) {
         bestScore = score;
         best = List.copyOf(path);
       }

@@ -1,5 +1,6 @@
 package io.gpuvirt.core.mig;
 
+import io.gpuvirt.core.InvalidValueException;
 import java.util.Objects;
 
 /**
@@ -14,7 +15,7 @@ public record PlannedInstance(GpuInstanceProfile profile, MigPlacement placement
     Objects.requireNonNull(profile, "profile");
     Objects.requireNonNull(placement, "placement");
     if (!profile.allows(placement)) {
-      throw new io.gpuvirt.core.InvalidValueException(
+      throw new InvalidValueException(
           "planned " + profile.name() + " cannot sit at " + placement + "; its placements are "
               + profile.placementText());
     }

@@ -2,6 +2,7 @@ package io.gpuvirt.fabric.mig;
 
 import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.mig.GpuInstanceProfile;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -42,7 +43,7 @@ public record MigConfigEntry(
       }
       copy.put(name, n);
     });
-    migDevices = java.util.Collections.unmodifiableMap(copy);
+    migDevices = Collections.unmodifiableMap(copy);
     if (!migEnabled && !migDevices.isEmpty()) {
       throw new InvalidValueException(
           "mig-devices given while mig-enabled is false; remove them or enable MIG");

@@ -3,6 +3,7 @@ package io.gpuvirt.fabric.mig;
 import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.mig.MigLayout;
 import io.gpuvirt.core.mig.MigMode;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -27,7 +28,7 @@ public record MigGpuState(int index, int pciDeviceId, MigMode mode, MigLayout la
 
   /** {@code GPU 0 (B200, 10de:2901)}. */
   String describe() {
-    return String.format(java.util.Locale.ROOT, "GPU %d (%s, 10de:%04x)", index,
+    return String.format(Locale.ROOT, "GPU %d (%s, 10de:%04x)", index,
         layout.table().model(), pciDeviceId);
   }
 }

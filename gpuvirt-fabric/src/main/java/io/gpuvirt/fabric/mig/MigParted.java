@@ -8,6 +8,7 @@ import io.gpuvirt.core.mig.MigPlan;
 import io.gpuvirt.core.mig.MigPlanException;
 import io.gpuvirt.core.mig.MigPlanner;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -117,7 +118,7 @@ public final class MigParted {
       if (gpu.mode().enabled()) {
         Map<String, Integer> counts = gpu.layout().profileCounts();
         List<GpuInstanceProfile> order = new ArrayList<>(gpu.layout().table().profiles());
-        order.sort(java.util.Comparator.comparingInt(GpuInstanceProfile::memorySlices)
+        order.sort(Comparator.comparingInt(GpuInstanceProfile::memorySlices)
             .reversed().thenComparingInt(GpuInstanceProfile::id));
         for (GpuInstanceProfile p : order) {
           if (counts.containsKey(p.name())) {

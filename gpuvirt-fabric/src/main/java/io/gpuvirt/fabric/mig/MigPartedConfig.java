@@ -1,6 +1,7 @@
 package io.gpuvirt.fabric.mig;
 
 import io.gpuvirt.core.InvalidValueException;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -28,7 +29,7 @@ public record MigPartedConfig(Map<String, List<MigConfigEntry>> configs) {
     if (copy.isEmpty()) {
       throw new InvalidValueException("mig-configs: at least one config is required");
     }
-    configs = java.util.Collections.unmodifiableMap(copy);
+    configs = Collections.unmodifiableMap(copy);
   }
 
   /**

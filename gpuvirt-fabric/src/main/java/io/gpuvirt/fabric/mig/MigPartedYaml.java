@@ -1,11 +1,13 @@
 package io.gpuvirt.fabric.mig;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLGenerator;
 import io.gpuvirt.core.InvalidValueException;
+import io.gpuvirt.core.mig.GpuInstanceProfile;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
@@ -15,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * Reads and writes mig-parted's config YAML with the rules of mig-parted's {@code api/spec/v1}:
@@ -63,7 +66,7 @@ public final class MigPartedYaml {
   /** Writes a config as YAML that {@link #parse} reads back to an equal config. */
   public static String write(MigPartedConfig config) {
     StringWriter out = new StringWriter();
-    try (com.fasterxml.jackson.core.JsonGenerator g = FACTORY.createGenerator(out)) {
+    try (JsonGenerator g = FACTORY.createGenerator(out)) {
       g.writeStartObject();
       g.writeStringField("version", MigPartedConfig.VERSION);
       g.writeObjectFieldStart("mig-configs");
@@ -170,7 +173,7 @@ public final class MigPartedYaml {
         if (!allowed.contains(e.getKey())) {
           String key = path.isEmpty() ? e.getKey() : path + "." + e.getKey();
           throw error(e.getValue(), key, "unexpected key; expected one of "
-              + String.join(", ", new java.util.TreeSet<>(allowed)));
+              + String.join(", ", new TreeSet<>(allowed)));
         }
       }
       return m;
@@ -283,7 +286,7 @@ public final class MigPartedYaml {
             throw error(p.getValue(), pp, "expected a count");
           }
           try {
-            io.gpuvirt.core.mig.GpuInstanceProfile.checkName(p.getKey());
+            GpuInstanceProfile.checkName(p.getKey());
           } catch (InvalidValueException x) {
             throw error(p.getValue(), pp, x.getMessage());
           }
