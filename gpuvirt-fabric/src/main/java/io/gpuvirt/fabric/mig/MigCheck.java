@@ -1,5 +1,6 @@
 package io.gpuvirt.fabric.mig;
 
+import io.gpuvirt.core.InvalidValueException;
 import java.util.List;
 
 /**
@@ -14,7 +15,7 @@ public record MigCheck(boolean matches, List<String> differences) {
   public MigCheck {
     differences = List.copyOf(differences);
     if (matches != differences.isEmpty()) {
-      throw new IllegalArgumentException("a match has no differences and a mismatch has some");
+      throw new InvalidValueException("a match has no differences and a mismatch has some");
     }
   }
 }

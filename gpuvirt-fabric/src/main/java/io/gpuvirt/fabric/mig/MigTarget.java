@@ -1,5 +1,6 @@
 package io.gpuvirt.fabric.mig;
 
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.mig.MigPlan;
 import java.util.Objects;
 import java.util.Optional;
@@ -17,7 +18,7 @@ public record MigTarget(MigConfigEntry entry, Optional<MigPlan> plan) {
     Objects.requireNonNull(entry, "entry");
     Objects.requireNonNull(plan, "plan");
     if (entry.migEnabled() != plan.isPresent()) {
-      throw new IllegalArgumentException("a plan exactly when MIG is enabled");
+      throw new InvalidValueException("a plan exactly when MIG is enabled");
     }
   }
 }
