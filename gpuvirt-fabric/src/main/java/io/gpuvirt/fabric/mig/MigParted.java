@@ -53,7 +53,7 @@ public final class MigParted {
    * cleared GPU.
    *
    * @throws InvalidValueException for a missing config, no entry for the GPU, or a profile name
-   *     the GPU's model does not have (naming the config and the GPU)
+   *     the GPU's model does not have (naming the config, the GPU and the entry's key path)
    * @throws MigPlanException when the entry's instances do not fit the GPU
    */
   public static MigTarget plan(MigPartedConfig config, String name, MigGpuState gpu) {
@@ -61,15 +61,15 @@ public final class MigParted {
     if (!entry.migEnabled()) {
       return new MigTarget(entry, Optional.empty());
     }
+    String where = "mig-config '" + name + "' on " + gpu.describe() + ": mig-configs." + name
+        + "[" + config.entries(name).indexOf(entry) + "].mig-devices: ";
     try {
       MigPlan plan = MigPlanner.plan(MigLayout.empty(gpu.layout().table()), entry.migDevices());
       return new MigTarget(entry, Optional.of(plan));
     } catch (MigPlanException e) {
-      throw new MigPlanException("mig-config '" + name + "' on " + gpu.describe() + ": "
-          + e.getMessage());
+      throw new MigPlanException(where + e.getMessage());
     } catch (InvalidValueException e) {
-      throw new InvalidValueException("mig-config '" + name + "' on " + gpu.describe() + ": "
-          + e.getMessage(), e);
+      throw new InvalidValueException(where + e.getMessage(), e);
     }
   }
 

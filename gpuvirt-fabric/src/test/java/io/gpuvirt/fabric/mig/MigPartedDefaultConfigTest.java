@@ -11,6 +11,7 @@ import io.gpuvirt.core.mig.MigLayout;
 import io.gpuvirt.core.mig.MigMode;
 import io.gpuvirt.core.mig.MigPlacement;
 import io.gpuvirt.core.mig.MigPlan;
+import io.gpuvirt.core.mig.MigPlanException;
 import io.gpuvirt.core.mig.MigProfileTable;
 import io.gpuvirt.core.mig.PlannedInstance;
 import java.io.IOException;
@@ -145,7 +146,30 @@ final class MigPartedDefaultConfigTest {
         () -> MigParted.plan(config, "all-1g.20gb",
             new MigGpuState(0, 0x2901, MigMode.ENABLED, MigLayout.empty(b200))));
     assertTrue(e.getMessage().startsWith("mig-config 'all-1g.20gb' on GPU 0 (B200, 10de:2901): "
-        + "MIG profile '1g.20gb' does not exist on B200"), e.getMessage());
+        + "mig-configs.all-1g.20gb[0].mig-devices: MIG profile '1g.20gb' does not exist on B200"),
+        e.getMessage());
+  }
+
+  @Test
+  void entryThatDoesNotFitTheGpu_isAPlanErrorNamingTheEntry() {
+    MigPartedConfig config = MigPartedYaml.parse("""
+        version: v1
+        mig-configs:
+          too-much:
+            - device-filter: "0x233010DE"
+              devices: all
+              mig-enabled: false
+            - device-filter: "0x290110DE"
+              devices: all
+              mig-enabled: true
+              mig-devices: {"4g.90gb": 1, "3g.90gb": 1, "1g.23gb": 1}
+        """, "t.yaml");
+    MigProfileTable b200 = MigProfileTable.b200();
+    MigPlanException e = assertThrows(MigPlanException.class,
+        () -> MigParted.plan(config, "too-much",
+            new MigGpuState(0, 0x2901, MigMode.ENABLED, MigLayout.empty(b200))));
+    assertTrue(e.getMessage().startsWith("mig-config 'too-much' on GPU 0 (B200, 10de:2901): "
+        + "mig-configs.too-much[1].mig-devices: cannot place"), e.getMessage());
   }
 
   @Test
