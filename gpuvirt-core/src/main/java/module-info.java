@@ -19,6 +19,7 @@ module io.gpuvirt.core {
   exports io.gpuvirt.core.provision;
   exports io.gpuvirt.core.gpuhost;
   exports io.gpuvirt.core.vmplan;
+  exports io.gpuvirt.core.mig;
 
   // implementations of the ports, found by GpuHost
   uses io.gpuvirt.core.gpuhost.HostProvider;

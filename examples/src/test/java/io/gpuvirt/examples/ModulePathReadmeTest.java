@@ -33,7 +33,8 @@ final class ModulePathReadmeTest {
       "### A host in a few lines[^\\n]*\\n.*?```java\\n(.*?)```", Pattern.DOTALL);
   private static final List<String> MODULES = List.of("gpuvirt-core", "gpuvirt-testkit",
       "gpuvirt-fabric", "gpuvirt-qemu", "jackson-databind", "jackson-core",
-      "jackson-annotations", "commons-exec", "slf4j-api", "jna");
+      "jackson-annotations", "jackson-dataformat-yaml", "snakeyaml", "commons-exec", "slf4j-api",
+      "jna");
 
   @TempDir static Path dir;
   private static Path compiled;
