@@ -11,6 +11,7 @@ import io.gpuvirt.core.host.CommandRunner;
 import io.gpuvirt.core.host.HostAccessException;
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.pci.PciId;
 import io.gpuvirt.core.vgpu.CreatableVgpuTypes;
 import io.gpuvirt.core.vgpu.VgpuCapability;
 import io.gpuvirt.core.vgpu.VgpuDevices;
@@ -98,8 +99,10 @@ final class VgpuHostTest {
 
   @Test
   void boot_noVfsUntilSriovManage() {
-    assertEquals(List.of(new VgpuCapability(PF, VgpuInterface.VENDOR_SPECIFIC, 32, List.of()),
-            new VgpuCapability(OTHER_PF, VgpuInterface.VENDOR_SPECIFIC, 32, List.of())),
+    PciId l40s = new PciId(0x10de, 0x26b9);
+    assertEquals(List.of(
+            new VgpuCapability(PF, l40s, 0, VgpuInterface.VENDOR_SPECIFIC, 32, List.of()),
+            new VgpuCapability(OTHER_PF, l40s, 1, VgpuInterface.VENDOR_SPECIFIC, 32, List.of())),
         vgpu.capabilities());
   }
 

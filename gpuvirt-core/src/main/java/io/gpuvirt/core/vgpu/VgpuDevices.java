@@ -7,6 +7,7 @@ import io.gpuvirt.core.host.CommandRunner;
 import io.gpuvirt.core.host.HostAccessException;
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.pci.PciId;
 import io.gpuvirt.core.vfio.VfioDrivers;
 import java.nio.file.FileSystemException;
 import java.time.Duration;
@@ -133,7 +134,16 @@ public final class VgpuDevices {
         : VgpuInterface.VENDOR_SPECIFIC;
     int total = sysfs.exists(dir(pf) + "/sriov_totalvfs")
         ? parseCount(dir(pf) + "/sriov_totalvfs") : 0;
-    return new VgpuCapability(pf, iface, total, virtualFunctions(pf));
+    PciId id = new PciId((int) parseHex(dir(pf) + "/vendor"), (int) parseHex(dir(pf) + "/device"));
+    int numa = -1;
+    if (sysfs.exists(dir(pf) + "/numa_node")) {
+      String text = sysfs.read(dir(pf) + "/numa_node").strip();
+      if (!text.matches("-?[0-9]{1,4}")) {
+        throw new InvalidValueException(dir(pf) + "/numa_node: '" + text + "' is not a node");
+      }
+      numa = Integer.parseInt(text);
+    }
+    return new VgpuCapability(pf, id, numa, iface, total, virtualFunctions(pf));
   }
 
   /** The VFs a PF has now, in {@code virtfnN} order. */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.pci.PciId;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -47,6 +48,7 @@ final class VgpuAssignmentTest {
   @Test
   void capability_moreVfsThanTotal_isRefused() {
     assertThrows(InvalidValueException.class,
-        () -> new VgpuCapability(PF, VgpuInterface.VENDOR_SPECIFIC, 0, List.of(VF)));
+        () -> new VgpuCapability(PF, new PciId(0x10de, 0x26b9), 0,
+            VgpuInterface.VENDOR_SPECIFIC, 0, List.of(VF)));
   }
 }
