@@ -14,6 +14,7 @@ import io.gpuvirt.core.alloc.DeviceSelector;
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.pci.TopologyScanner;
 import io.gpuvirt.core.vgpu.VgpuAssignment;
 import io.gpuvirt.core.vgpu.VgpuDevices;
 import io.gpuvirt.core.vgpu.VgpuException;
@@ -175,6 +176,15 @@ final class VgpuProvisionerTest {
         () -> vgpu.provision(VgpuRequest.ofType("vm-1", "1147").onNumaNode(0)));
     assertTrue(e.getMessage().contains("0000:3d:00.0: leased whole"), e.getMessage()
         + whole);
+  }
+
+  @Test
+  void passthrough_ofAGpuWithVfsEnabledIsRefused() {
+    AllocationRefusedException e = assertThrows(AllocationRefusedException.class,
+        () -> ledger.allocate(AllocationRequest.builder("vm-whole")
+            .selector(DeviceSelector.addresses(List.of(PF0))).build(), TopologyScanner.scan(sysfs)));
+    assertTrue(e.getMessage().contains("physical function 0000:3d:00.0 has 32 VFs enabled"),
+        e.getMessage());
   }
 
   @Test
