@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.gpuvirt.core.InvalidValueException;
+import io.gpuvirt.core.doctor.Finding;
+import io.gpuvirt.core.doctor.Severity;
 import io.gpuvirt.core.host.Command;
 import io.gpuvirt.core.host.CommandResult;
 import io.gpuvirt.core.host.CommandRunner;
@@ -28,6 +30,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
@@ -213,6 +216,22 @@ final class VgpuHostTest {
     VgpuException e = assertThrows(VgpuException.class,
         () -> vgpu.requirePassthroughAllowed(PF));
     assertTrue(e.getMessage().contains("32 SR-IOV VFs are enabled"), e.getMessage());
+  }
+
+  @Test
+  void readiness_beforeEnablementWarnsThatVfsMustBeEnabledAfterEveryRebootAndGivesTheUnit() {
+    Finding f = vgpu.readiness().get(0);
+    assertEquals(List.of(Severity.WARNING, true, Optional.of(VgpuDevices.BOOT_UNIT_FILE),
+            VgpuDevices.BOOT_UNIT),
+        List.of(f.severity(), f.summary().contains("after every reboot"),
+            f.fix().orElseThrow().file(), f.fix().orElseThrow().content()));
+  }
+
+  @Test
+  void readiness_afterEnablementIsOkForThatGpu() {
+    vgpu.enable(PF);
+    assertEquals(List.of(Severity.OK, Severity.WARNING),
+        vgpu.readiness().stream().map(Finding::severity).toList());
   }
 
   @Test

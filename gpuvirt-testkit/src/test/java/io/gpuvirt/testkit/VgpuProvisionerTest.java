@@ -225,6 +225,58 @@ final class VgpuProvisionerTest {
     assertEquals(List.of(0, List.of()), List.of(typedVfs(), ledger.leases()), "seed " + seed);
   }
 
+  // ---- fault matrix --------------------------------------------------------------------------
+
+  static List<Fault> provisionFaults() {
+    String vf = "/sys/bus/pci/devices/0000:3d:00.4";
+    List<Fault> out = new ArrayList<>();
+    for (String file : List.of(vf + "/nvidia/current_vgpu_type", vf + "/nvidia/creatable_vgpu_types",
+        "/sys/bus/pci/devices/0000:3d:00.0/numa_node", "/sys/bus/pci/devices/0000:3d:00.0/virtfn0")) {
+      out.add(Fault.readFails(file));
+      out.add(Fault.readFails(file).times(2));
+      out.add(Fault.readFails(file).times(3));
+      out.add(Fault.readFails(file).persistent());
+    }
+    out.add(Fault.writeFails(vf + "/nvidia/current_vgpu_type"));
+    out.add(Fault.writeFails(vf + "/nvidia/current_vgpu_type").persistent());
+    return out;
+  }
+
+  /**
+   * Each fault during provisioning: it succeeds or fails, and after recover() every VF with a type
+   * is held by a BOUND lease and every lease's VF carries its type.
+   */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.MethodSource("provisionFaults")
+  void faultDuringProvision_recoverLeavesNoVfWithATypeAndNoLease(Fault fault) {
+    host.inject(fault);
+    try {
+      vgpu.provision(VgpuRequest.ofType("vm-1", "1147"));
+    } catch (RuntimeException expected) {
+      // a typed refusal or host error; checked below by the state it leaves
+    }
+    host.clearFaults();
+    vgpu.recover();
+    List<PciAddress> held = new ArrayList<>();
+    for (Lease l : ledger.leases()) {
+      assertEquals(LeaseState.BOUND, l.state(), fault + ": " + l);
+      assertEquals(1147, devices.currentType(vfOf(l)), fault + ": " + l);
+      held.add(vfOf(l));
+    }
+    assertEquals(held.size(), typedVfs(), fault.toString());
+  }
+
+  @Test
+  void teardown_failingDeactivationKeepsTheLeaseAndASecondTeardownFinishes() {
+    Lease lease = vgpu.provision(VgpuRequest.ofType("vm-1", "1147"));
+    host.inject(Fault.writeFails("/sys/bus/pci/devices/" + vfOf(lease)
+        + "/nvidia/current_vgpu_type").times(2));
+    assertThrows(VgpuException.class, () -> vgpu.teardown("vm-1"));
+    assertEquals(Optional.of(lease), ledger.lease("vm-1"));
+    vgpu.teardown("vm-1");
+    assertEquals(List.of(List.of(), 0), List.of(ledger.leases(), typedVfs()));
+  }
+
   // ---- ledger and crashes -------------------------------------------------------------------
 
   @Test

@@ -1,6 +1,9 @@
 package io.gpuvirt.core.vgpu;
 
 import io.gpuvirt.core.InvalidValueException;
+import io.gpuvirt.core.doctor.Finding;
+import io.gpuvirt.core.doctor.Fix;
+import io.gpuvirt.core.doctor.Severity;
 import io.gpuvirt.core.host.Command;
 import io.gpuvirt.core.host.CommandResult;
 import io.gpuvirt.core.host.CommandRunner;
@@ -226,6 +229,47 @@ public final class VgpuDevices {
           + " SR-IOV VFs are enabled for vGPU; disable them ('" + SRIOV_MANAGE + " -d " + pf
           + "') after every vGPU on it is torn down");
     }
+  }
+
+  /** Where {@link #BOOT_UNIT} goes. */
+  public static final String BOOT_UNIT_FILE = "/etc/systemd/system/nvidia-sriov.service";
+
+  /**
+   * Readiness of the vendor-specific vGPU path, one finding per GPU (check {@code vgpu.vfs}):
+   * OK when its VFs are enabled and each has {@code nvidia/}; a WARNING when they are not enabled
+   * (they never survive a reboot), with the systemd unit that enables them at boot; an ERROR when a
+   * VF lacks {@code nvidia/}. Legacy-mdev GPUs need no VFs and are reported as INFO.
+   */
+  public List<Finding> readiness() {
+    List<Finding> out = new ArrayList<>();
+    Fix unit = new Fix("enable every GPU's VFs at each boot with a systemd unit",
+        Optional.of(BOOT_UNIT_FILE), BOOT_UNIT,
+        List.of("systemctl daemon-reload", "systemctl enable --now nvidia-sriov.service"));
+    for (VgpuCapability gpu : capabilities()) {
+      String where = gpu.pf() + " [" + gpu.id() + "]";
+      List<String> evidence = List.of(dir(gpu.pf()) + "/sriov_numvfs: "
+          + gpu.virtualFunctions().size() + " of " + gpu.totalVfs() + " VFs");
+      if (gpu.vgpuInterface() == VgpuInterface.LEGACY_MDEV) {
+        out.add(new Finding("vgpu.vfs", Severity.INFO, where + " offers vGPU as legacy mdev "
+            + "(" + mdevParent(gpu.pf()) + ")", List.of(), Optional.empty()));
+      } else if (!gpu.vfsEnabled()) {
+        out.add(new Finding("vgpu.vfs", Severity.WARNING, where + " has no SR-IOV VFs enabled: "
+            + "vGPUs need them, and they must be enabled again after every reboot ("
+            + SRIOV_MANAGE + " -e " + gpu.pf() + ", or the unit below for all GPUs)", evidence,
+            Optional.of(unit)));
+      } else {
+        List<PciAddress> missing = gpu.virtualFunctions().stream()
+            .filter(vf -> !sysfs.isDirectory(dir(vf) + "/nvidia")).toList();
+        out.add(missing.isEmpty()
+            ? new Finding("vgpu.vfs", Severity.OK, where + " has " + gpu.virtualFunctions().size()
+                + " VFs with the vendor-specific vGPU interface; they do not survive a reboot, so "
+                + "keep the unit in " + BOOT_UNIT_FILE, evidence, Optional.of(unit))
+            : new Finding("vgpu.vfs", Severity.ERROR, where + ": VFs " + missing + " have no "
+                + "nvidia/ directory; install NVIDIA vGPU host driver 17+ on kernel 6.8+",
+                evidence, Optional.empty()));
+      }
+    }
+    return List.copyOf(out);
   }
 
   // ---- types on a VF ------------------------------------------------------------------------
