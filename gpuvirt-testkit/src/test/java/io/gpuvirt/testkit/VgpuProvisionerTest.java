@@ -198,6 +198,15 @@ final class VgpuProvisionerTest {
   }
 
   @Test
+  void provisionerTeardown_ofAVgpuLeaseClearsTheVfType() {
+    Lease lease = vgpu.provision(VgpuRequest.ofType("vm-1", "1147"));
+    boolean held = io.gpuvirt.core.provision.Provisioner.builder(sysfs, ledger).build()
+        .teardown("vm-1");
+    assertEquals(List.of(true, 0, List.of()),
+        List.of(held, devices.currentType(vfOf(lease)), ledger.leases()));
+  }
+
+  @Test
   void teardown_ownerWithoutLeaseChangesNothing() {
     long writes = host.writeCount();
     assertEquals(List.of(Optional.empty(), writes),

@@ -410,6 +410,18 @@ public final class Provisioner {
    */
   public boolean teardown(String owner) {
     AllocationRequest.checkOwner(owner);
+    Optional<Lease> vgpuLease = ledger.lease(owner)
+        .filter(l -> !l.vgpus().isEmpty() && l.groups().isEmpty());
+    if (vgpuLease.isPresent()) {
+      // A vGPU lease: its VFs' types are cleared by the vGPU path (sysfs only, no programs).
+      io.gpuvirt.core.host.CommandRunner noPrograms = c -> {
+        throw new io.gpuvirt.core.host.CommandException(c.argv(), "vGPU teardown runs no"
+            + " programs", null);
+      };
+      return io.gpuvirt.core.vgpu.VgpuProvisioner.on(
+          io.gpuvirt.core.vgpu.VgpuDevices.on(sysfs, noPrograms), ledger)
+          .teardown(owner).isPresent();
+    }
     return ledger.underOperationLock(() -> doTeardown(owner));
   }
 

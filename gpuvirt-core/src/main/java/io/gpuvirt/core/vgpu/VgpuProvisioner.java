@@ -26,7 +26,9 @@ import org.slf4j.LoggerFactory;
  * choose a GPU and a free VF (NUMA, fill policy), record the lease ({@code ALLOCATED}: the
  * journal entry) before the host is touched, set the VF's type, mark the lease {@code BOUND}.
  * A failure rolls back (type cleared, lease released); {@link #recover()} finishes what a crash
- * left. Teardown clears the type only while the VF still carries the lease's type.
+ * left. Teardown clears the type only while the VF still carries the lease's type. Each
+ * operation holds the ledger's operation lock, as {@link io.gpuvirt.core.provision.Provisioner}'s
+ * do (whose teardown hands a vGPU lease to this class).
  *
  * <pre>{@code
  * VgpuProvisioner p = VgpuProvisioner.on(VgpuDevices.on(sysfs, commands), ledger);
@@ -74,6 +76,10 @@ public final class VgpuProvisioner {
    * @throws VgpuException if the host step fails (the lease is rolled back)
    */
   public Lease provision(VgpuRequest request) {
+    return ledger.underOperationLock(() -> doProvision(request));
+  }
+
+  private Lease doProvision(VgpuRequest request) {
     List<VgpuCapability> gpus = devices.capabilities().stream()
         .filter(c -> c.vgpuInterface() == VgpuInterface.VENDOR_SPECIFIC).toList();
     Lease lease = ledger.allocateVgpus(request.owner(), existing -> satisfies(existing, request),
@@ -195,6 +201,11 @@ public final class VgpuProvisioner {
    * @throws VgpuException if a VF cannot be cleared (the lease stays)
    */
   public Optional<Lease> teardown(String owner) {
+    AllocationRequest.checkOwner(owner);
+    return ledger.underOperationLock(() -> doTeardown(owner));
+  }
+
+  private Optional<Lease> doTeardown(String owner) {
     Optional<Lease> lease = ledger.lease(owner);
     if (lease.isEmpty()) {
       return Optional.empty();
@@ -223,11 +234,15 @@ public final class VgpuProvisioner {
    * @return what was done, one line per action
    */
   public List<String> recover() {
+    return ledger.underOperationLock(this::doRecover);
+  }
+
+  private List<String> doRecover() {
     List<String> actions = new ArrayList<>();
     for (Lease lease : ledger.leases()) {
       if (lease.state() == LeaseState.ALLOCATED && !lease.vgpus().isEmpty()
           && lease.groups().isEmpty()) {
-        teardown(lease.owner());
+        doTeardown(lease.owner());
         actions.add("rolled back the unfinished vGPU lease of " + lease.owner());
       }
     }
