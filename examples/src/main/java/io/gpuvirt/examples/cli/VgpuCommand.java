@@ -27,7 +27,8 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "vgpu", mixinStandardHelpOptions = true,
     description = "NVIDIA vGPU on SR-IOV virtual functions: list types, enable or disable VFs.",
-    subcommands = {VgpuCommand.Types.class, VgpuCommand.Enable.class, VgpuCommand.Disable.class})
+    subcommands = {VgpuCommand.Types.class, VgpuCommand.Enable.class, VgpuCommand.Disable.class,
+        VgpuCommand.Provision.class})
 final class VgpuCommand {
 
   static VgpuDevices devices(HostContext host) {
@@ -176,6 +177,63 @@ final class VgpuCommand {
           }
           out.println(pf + ": VFs disabled");
         }
+      }
+      out.flush();
+      return Cli.OK;
+    }
+  }
+
+  /** {@code gpuvirt vgpu provision --type TYPE --owner ID [--numa N] [--spread]}. */
+  @Command(name = "provision", mixinStandardHelpOptions = true,
+      description = {"Give the owner one vGPU of TYPE (a numeric id such as 1147, or a name such "
+          + "as L40S-1Q) on a VF of a GPU whose VFs are enabled. Idempotent by owner. Packs by "
+          + "default: the fullest GPU that can still take the type. Tear down with 'gpuvirt "
+          + "teardown --owner ID'."},
+      exitCodeListHeading = "%nExit codes:%n",
+      exitCodeList = {"0:provisioned (or already held)", "1:refused (no GPU can take it, or "
+          + "the host step failed and was rolled back)", "2:bad arguments"})
+  static final class Provision implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin HostOptions hostOptions;
+
+    @Option(names = "--type", required = true, paramLabel = "TYPE",
+        description = "vGPU type id or name.")
+    String type;
+
+    @Option(names = "--owner", required = true, paramLabel = "ID",
+        converter = Cli.OwnerConverter.class, description = "The owner.")
+    String owner;
+
+    @Option(names = "--numa", paramLabel = "N", description = "Only GPUs on this NUMA node.")
+    Integer numa;
+
+    @Option(names = "--spread", description = "Put it on the emptiest GPU instead of packing.")
+    boolean spread;
+
+    @Override
+    public Integer call() {
+      PrintWriter out = spec.commandLine().getOut();
+      try (HostContext host = hostOptions.open()) {
+        io.gpuvirt.core.vgpu.VgpuRequest request =
+            io.gpuvirt.core.vgpu.VgpuRequest.ofType(owner, type);
+        if (numa != null) {
+          request = request.onNumaNode(numa);
+        }
+        if (spread) {
+          request = request.withFill(io.gpuvirt.core.vgpu.VgpuRequest.Fill.SPREAD);
+        }
+        io.gpuvirt.core.alloc.Lease lease;
+        try {
+          lease = VgpuProvisioner.on(devices(host), host.gpuHost().ledger()).provision(request);
+        } catch (io.gpuvirt.core.alloc.AllocationRefusedException | VgpuException e) {
+          return Cli.refuse(spec.commandLine(), false, e.getMessage());
+        }
+        io.gpuvirt.core.vgpu.VgpuAssignment v = lease.vgpus().get(0);
+        out.println(owner + ": vGPU " + v.type().id() + " (" + v.type().name() + ") on VF "
+            + v.vf().orElseThrow() + " of " + v.pf());
+        io.gpuvirt.qemu.vgpu.VgpuQemuDevices.plan(lease.vgpus()).devices()
+            .forEach(d -> out.println("  qemu: -device " + d.device().render() + "  # "
+                + d.explanation()));
       }
       out.flush();
       return Cli.OK;

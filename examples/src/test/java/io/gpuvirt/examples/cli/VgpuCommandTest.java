@@ -69,4 +69,24 @@ final class VgpuCommandTest {
     CliRun r = vgpu("enable", "3d:00.0/../x");
     assertEquals(Cli.ERROR, r.exitCode(), r.out() + r.err());
   }
+
+  @Test
+  void provision_thenTeardownLikeEveryLease_leavesTheVfWithoutAType() throws Exception {
+    vgpu("enable", "--all");
+    CliRun p = vgpu("provision", "--type", "L40S-1Q", "--owner", "vm-7");
+    CliRun t = CliRun.of("teardown", "--owner", "vm-7", "--root", root.toString());
+    String current = java.nio.file.Files.readString(root.resolve(
+        "sys/bus/pci/devices/0000:3d:00.4/nvidia/current_vgpu_type"));
+    assertEquals(List.of(Cli.OK, true, Cli.OK, "0\n"), List.of(p.exitCode(),
+        p.out().contains("vm-7: vGPU 1147 (NVIDIA L40S-1Q) on VF 0000:3d:00.4 of 0000:3d:00.0"),
+        t.exitCode(), current), p.out() + p.err() + t.out() + t.err());
+  }
+
+  @Test
+  void provision_unknownTypeIsRefused() {
+    vgpu("enable", "--all");
+    CliRun p = vgpu("provision", "--type", "L40S-99Z", "--owner", "vm-7");
+    assertTrue(p.exitCode() == Cli.REFUSED && p.err().contains("has no type L40S-99Z"),
+        p.out() + p.err());
+  }
 }
