@@ -134,6 +134,12 @@ final class VgpuProvisionerTest {
   }
 
   @Test
+  void provision_twiceWithANumaNodeIsIdempotent() {
+    Lease first = vgpu.provision(VgpuRequest.ofType("vm-1", "1147").onNumaNode(1));
+    assertEquals(first, vgpu.provision(VgpuRequest.ofType("vm-1", "1147").onNumaNode(1)));
+  }
+
+  @Test
   void provision_differentRequestForAnOwnerWithALeaseIsRefused() {
     vgpu.provision(VgpuRequest.ofType("vm-1", "L40S-1Q"));
     assertThrows(AllocationRefusedException.class,

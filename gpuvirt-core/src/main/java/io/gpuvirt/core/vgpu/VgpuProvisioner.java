@@ -101,9 +101,12 @@ public final class VgpuProvisioner {
     return bound;
   }
 
+  /**
+   * An owner's lease answers a request again when it is one vGPU of the asked-for type; where it
+   * was placed (NUMA node, fill policy) does not matter once it is placed.
+   */
   private static boolean satisfies(Lease existing, VgpuRequest request) {
     return existing.groups().isEmpty() && existing.vgpus().size() == 1
-        && request.numaNode().isEmpty()
         && request.resolve(VgpuTypeCatalogue.of("lease", List.of(existing.vgpus().get(0).type()),
             false)).isPresent();
   }
