@@ -18,6 +18,7 @@ module io.gpuvirt.core {
   exports io.gpuvirt.core.ledger;
   exports io.gpuvirt.core.provision;
   exports io.gpuvirt.core.gpuhost;
+  exports io.gpuvirt.core.vgpu;
   exports io.gpuvirt.core.vmplan;
   exports io.gpuvirt.core.mig;
 

@@ -12,6 +12,7 @@ module io.gpuvirt.qemu {
   exports io.gpuvirt.qemu.command;
   exports io.gpuvirt.qemu.qmp;
   exports io.gpuvirt.qemu.libvirt;
+  exports io.gpuvirt.qemu.vgpu;
 
   // the VM-planner port's implementation, found by GpuHost
   provides io.gpuvirt.core.vmplan.VmPlanner with io.gpuvirt.qemu.command.QemuVmPlanner;

@@ -40,7 +40,12 @@ enum GpuModel {
       List.of(shape(0, 16 * Presets.M, 0, Kind.MEM32),
           shape(1, 256 * Presets.M, 0, Kind.PREF64),
           shape(3, 32 * Presets.M, 256 * Presets.M, Kind.PREF64),
-          shape(5, 128, 0, Kind.IO)));
+          shape(5, 128, 0, Kind.IO))),
+  /** L40S 10de:26b9 (SR-IOV vGPU card); subsystem id and BAR sizes are inferred (Ada layout). */
+  L40S(new PciId(0x10de, 0x26b9), new PciId(0x10de, 0x1851), Presets.DISPLAY_3D, 0xa1, 1,
+      List.of(shape(0, 16 * Presets.M, 0, Kind.MEM32),
+          shape(1, 64 * Presets.G, 0, Kind.PREF64),
+          shape(3, 32 * Presets.M, 64 * Presets.G, Kind.PREF64)));
 
   private enum Kind { PREF64, MEM32, IO }
 

@@ -139,10 +139,23 @@ public final class HostProfile {
     return Presets.vmd();
   }
 
+  /**
+   * A PCIe vGPU host: two NVIDIA L40S (10de:26b9) at {@code 0000:3d:00.0} (NUMA 0) and
+   * {@code 0000:bd:00.0} (NUMA 1), each behind its own root port, on the {@code nvidia} vGPU host
+   * driver, 32 SR-IOV VFs each (offset 4, stride 1) that appear only after
+   * {@code /usr/lib/nvidia/sriov-manage -e} ({@link FakeSriovManage}). Each VF then has
+   * {@code nvidia/creatable_vgpu_types} and {@code nvidia/current_vgpu_type}; the kernel model
+   * keeps a GPU homogeneous (one type at a time), shrinks the creatable list as VFs take a type
+   * and empties it when the GPU is full (types from {@code VgpuTypeCatalogue.l40s()}).
+   */
+  public static HostProfile l40sVgpu() {
+    return Presets.l40sVgpu();
+  }
+
   /** The names {@link #preset(String)} accepts. */
   public static List<String> presetNames() {
     return List.of("hgx-b200", "hgx-h100", "hgx-h100-shared-groups", "workstation", "no-acs",
-        "iommu-off", "vmd");
+        "iommu-off", "vmd", "l40s-vgpu");
   }
 
   /**
@@ -166,6 +179,8 @@ public final class HostProfile {
         return iommuOff();
       case "vmd":
         return vmd();
+      case "l40s-vgpu":
+        return l40sVgpu();
       default:
         throw new InvalidValueException("unknown host profile '" + presetName
             + "'; choose one of " + presetNames());

@@ -64,11 +64,13 @@ final class KernelModel {
   private final HostTree tree;
   private final Path root;
   private final AtomicLong writes = new AtomicLong();
+  private final VgpuModel vgpu;
 
   KernelModel(HostProfile profile, HostTree tree) {
     this.profile = profile;
     this.tree = tree;
     this.root = tree.root();
+    this.vgpu = new VgpuModel(profile, tree);
   }
 
   long writeCount() {
@@ -126,6 +128,9 @@ final class KernelModel {
       store(target, parseBool(hostPath, value) ? "1\n" : "0\n");
     } else if (seg.length == 6 && rel.startsWith("sys/bus/pci/drivers/")) {
       driverFile(hostPath, seg[4], name, value, state);
+    } else if (rel.startsWith("sys/devices/") && seg.length > 2 && dirName.equals("nvidia")
+        && isCanonicalBdf(seg[seg.length - 3])) {
+      vgpu.write(hostPath, PciAddress.parse(seg[seg.length - 3]), name, value);
     } else if (rel.startsWith("sys/devices/") && isCanonicalBdf(dirName)) {
       deviceFile(hostPath, target, PciAddress.parse(dirName), name, value, state);
     } else if (seg.length == 4 && rel.startsWith("sys/kernel/iommu_groups/")
@@ -398,6 +403,9 @@ final class KernelModel {
       throw new KernelError(hostPath, Errno.EIO);
     }
     if (requested == 0) {
+      if (vgpu.anyActive(a)) {
+        throw new KernelError(hostPath, Errno.EBUSY);
+      }
       tree.removeVfs(a);
       return;
     }
@@ -412,6 +420,7 @@ final class KernelModel {
         probe(vf.address(), state);
       }
     }
+    vgpu.vfsCreated(a, vfs);
   }
 
   /** {@code remove}: the device, what sits behind it and its VFs disappear. */

@@ -402,4 +402,39 @@ final class Presets {
     }
     return withDevices(b, numberGroups(list, List.of(), 0)).build();
   }
+
+  static final PciId L40S = new PciId(0x10de, 0x26b9);
+
+  /**
+   * A PCIe vGPU host: two L40S GPUs at {@code 3d:00.0} (NUMA 0) and {@code bd:00.0} (NUMA 1), each
+   * alone behind a root port, on the {@code nvidia} (vGPU host) driver, with 32 SR-IOV VFs each at
+   * offset 4, stride 1 (VGPU_MIG.md §1: the A10's {@code 41:00.4 .. 41:04.3}; harvester's L40S VF
+   * {@code 3d:00.4}), none enabled at boot: {@code sriov-manage -e} enables them.
+   */
+  static HostProfile l40sVgpu() {
+    List<DeviceSpec.Builder> list = new ArrayList<>();
+    list.add(xeonHostBridge(0));
+    int[] buses = {0x3d, 0xbd};
+    for (int k = 0; k < buses.length; k++) {
+      int bus = buses[k];
+      PciAddress port = a(0, 1 + 2 * k, 0);
+      long block = 0x0100_0000_0000L * (k + 1);
+      list.add(bridge(port, null, XEON_ROOT_PORT, PciePortType.ROOT_PORT, bus, bus, k));
+      list.add(GpuModel.L40S.device(a(bus, 0, 0),
+              GpuModel.L40S.bars(block, 0x9000_0000L + k * 0x0400_0000L)).parent(port)
+          .numaNode(k).driver("nvidia").resettable(true)
+          .sriov(new DeviceSpec.SriovSpec(32, L40S.device(), 4, 1,
+              pref64(0, block + 0x0020_0000_0000L, 64 * M), 0, Optional.of("nvidia"))));
+    }
+    HostProfile.Builder b = HostProfile.builder().name("l40s-vgpu")
+        .cmdline("BOOT_IMAGE=/boot/vmlinuz-6.8.0-60-generic root=/dev/sda2 ro intel_iommu=on "
+            + "iommu=pt");
+    for (String driver : List.of("nvidia", "vfio-pci", "pcieport")) {
+      b.loadDriver(driver);
+    }
+    for (String module : List.of("vfio", "vfio_iommu_type1", "vfio_pci_core")) {
+      b.loadModule(module);
+    }
+    return withDevices(b, numberGroups(list, List.of(), 0)).build();
+  }
 }

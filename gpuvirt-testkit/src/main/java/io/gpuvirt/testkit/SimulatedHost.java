@@ -78,6 +78,11 @@ public final class SimulatedHost implements Closeable {
     return create(HostProfile.iommuOff());
   }
 
+  /** A PCIe vGPU host with two L40S ({@link HostProfile#l40sVgpu()}) in a temporary directory. */
+  public static SimulatedHost l40sVgpu() {
+    return create(HostProfile.l40sVgpu());
+  }
+
   /**
    * The system property naming the directory temporary hosts are created in (default
    * {@code java.io.tmpdir}). A RAM file system such as {@code /dev/shm} makes hosts several times

@@ -2,6 +2,7 @@ package io.gpuvirt.core.alloc;
 
 import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.vgpu.VgpuAssignment;
 import java.time.Instant;
 import java.util.Collections;
 import java.util.Comparator;
@@ -30,10 +31,13 @@ import java.util.TreeSet;
  *     on its way (so one whose process died right after allocating does not hold the devices
  *     forever) and clears it once the lease is BOUND; a reservation made on purpose
  *     ({@code gpuvirt allocate}) has the lifetime it was given, or none
+ * @param vgpus the vGPUs the lease holds (a VF carrying a type, or an mdev), next to or instead
+ *     of whole groups; empty for a passthrough lease. A lease holds at least one group or vGPU
  */
 public record Lease(String owner, LeaseOrigin origin, LeaseState state,
     AllocationRequest request, List<LeasedGroup> groups, OptionalInt partitionId,
-    List<String> reasons, Instant createdAt, Optional<Instant> expiresAt) {
+    List<String> reasons, Instant createdAt, Optional<Instant> expiresAt,
+    List<VgpuAssignment> vgpus) {
 
   public Lease {
     AllocationRequest.checkOwner(owner);
@@ -48,8 +52,9 @@ public record Lease(String owner, LeaseOrigin origin, LeaseState state,
           + request.owner());
     }
     groups = groups.stream().sorted(Comparator.comparingInt(LeasedGroup::number)).toList();
-    if (groups.isEmpty()) {
-      throw new InvalidValueException("lease of " + owner + " has no IOMMU groups");
+    vgpus = List.copyOf(vgpus);
+    if (groups.isEmpty() && vgpus.isEmpty()) {
+      throw new InvalidValueException("lease of " + owner + " has no IOMMU groups and no vGPUs");
     }
     Set<Integer> numbers = new HashSet<>();
     Set<PciAddress> addresses = new HashSet<>();
@@ -66,6 +71,36 @@ public record Lease(String owner, LeaseOrigin origin, LeaseState state,
       }
     }
     reasons = List.copyOf(reasons);
+    Set<String> vgpuDevices = new HashSet<>();
+    for (VgpuAssignment v : vgpus) {
+      if (!vgpuDevices.add(v.sysfsPath())) {
+        throw new InvalidValueException("lease of " + owner + " lists vGPU " + v.sysfsPath()
+            + " twice");
+      }
+      if (v.vf().isPresent() && addresses.contains(v.vf().get())) {
+        throw new InvalidValueException("lease of " + owner + " holds " + v.vf().get()
+            + " both whole and as a vGPU");
+      }
+    }
+  }
+
+  /** A lease without vGPUs (whole IOMMU groups only), as before vGPU leases existed. */
+  public Lease(String owner, LeaseOrigin origin, LeaseState state, AllocationRequest request,
+      List<LeasedGroup> groups, OptionalInt partitionId, List<String> reasons, Instant createdAt,
+      Optional<Instant> expiresAt) {
+    this(owner, origin, state, request, groups, partitionId, reasons, createdAt, expiresAt,
+        List.of());
+  }
+
+  /** The same lease holding these vGPUs. */
+  public Lease withVgpus(List<VgpuAssignment> newVgpus) {
+    return new Lease(owner, origin, state, request, groups, partitionId, reasons, createdAt,
+        expiresAt, newVgpus);
+  }
+
+  /** The vGPU on this VF, if the lease holds one there. */
+  public Optional<VgpuAssignment> vgpuOn(PciAddress vf) {
+    return vgpus.stream().filter(v -> v.vf().equals(Optional.of(vf))).findFirst();
   }
 
   /** Every device of every group, sorted by address. */
@@ -122,25 +157,25 @@ public record Lease(String owner, LeaseOrigin origin, LeaseState state,
   /** The same lease as a reservation that lapses at {@code deadline}. */
   public Lease withExpiresAt(Instant deadline) {
     return new Lease(owner, origin, state, request, groups, partitionId, reasons, createdAt,
-        Optional.of(Objects.requireNonNull(deadline, "deadline")));
+        Optional.of(Objects.requireNonNull(deadline, "deadline")), vgpus);
   }
 
   /** The same lease with no deadline: it lasts until released. */
   public Lease withoutExpiry() {
     return new Lease(owner, origin, state, request, groups, partitionId, reasons, createdAt,
-        Optional.empty());
+        Optional.empty(), vgpus);
   }
 
   /** The same lease in another state. */
   public Lease withState(LeaseState newState) {
     return new Lease(owner, origin, newState, request, groups, partitionId, reasons, createdAt,
-        expiresAt);
+        expiresAt, vgpus);
   }
 
   /** The same lease with another origin. */
   public Lease withOrigin(LeaseOrigin newOrigin) {
     return new Lease(owner, newOrigin, state, request, groups, partitionId, reasons, createdAt,
-        expiresAt);
+        expiresAt, vgpus);
   }
 
   /** The same lease with each device replaced by {@code change} applied to it. */
@@ -148,7 +183,7 @@ public record Lease(String owner, LeaseOrigin origin, LeaseState state,
     List<LeasedGroup> changed = groups.stream().map(g -> new LeasedGroup(g.number(),
         g.devices().stream().map(change).toList())).toList();
     return new Lease(owner, origin, state, request, changed, partitionId, reasons, createdAt,
-        expiresAt);
+        expiresAt, vgpus);
   }
 
   /** The lease's device at {@code address}, if it holds it. */

@@ -175,6 +175,60 @@ public final class LeaseLedger {
   }
 
   /**
+   * Records a lease of vGPUs for {@code owner} chosen by {@code chooser} under the ledger's lock,
+   * or returns the owner's lease when {@code sameRequest} accepts it (idempotent by owner). The
+   * chooser gets every other lease (so it leaves their VFs alone) and returns the new lease; a
+   * lease that holds a VF another lease holds, as a vGPU or whole, is refused.
+   *
+   * @throws AllocationRefusedException when the owner holds a lease that {@code sameRequest}
+   *     refuses, or the chooser refuses
+   */
+  public Lease allocateVgpus(String owner, java.util.function.Predicate<Lease> sameRequest,
+      Function<List<Lease>, Lease> chooser) {
+    AllocationRequest.checkOwner(owner);
+    Objects.requireNonNull(sameRequest, "sameRequest");
+    Objects.requireNonNull(chooser, "chooser");
+    return transact(Optional.empty(), leases -> {
+      reclaimExpired(leases);
+      Lease existing = leases.get(owner);
+      if (existing != null) {
+        if (sameRequest.test(existing)) {
+          return existing;
+        }
+        throw new AllocationRefusedException(owner, owner + " already holds a lease (IOMMU "
+            + "groups " + existing.groupNumbers() + ", vGPUs " + existing.vgpus().stream()
+            .map(v -> v.sysfsPath() + " " + v.type().name()).toList() + ") made for a different "
+            + "request; tear it down first or choose another owner");
+      }
+      Lease lease = chooser.apply(List.copyOf(leases.values()));
+      if (!lease.owner().equals(owner)) {
+        throw new InvalidValueException("the vGPU lease chosen for " + owner + " names "
+            + lease.owner());
+      }
+      checkVgpusFree(lease, leases);
+      leases.put(owner, lease);
+      return lease;
+    });
+  }
+
+  private static void checkVgpusFree(Lease lease, TreeMap<String, Lease> leases) {
+    for (Lease other : leases.values()) {
+      if (other.owner().equals(lease.owner())) {
+        continue;
+      }
+      for (io.gpuvirt.core.vgpu.VgpuAssignment v : lease.vgpus()) {
+        boolean taken = other.vgpus().stream().anyMatch(o -> o.sysfsPath().equals(v.sysfsPath()))
+            || v.vf().flatMap(other::device).isPresent()
+            || other.device(v.pf()).isPresent();
+        if (taken) {
+          throw new InvalidValueException("the lease of " + lease.owner() + " takes vGPU "
+              + v.sysfsPath() + " on " + v.pf() + ", which " + other.owner() + " holds");
+        }
+      }
+    }
+  }
+
+  /**
    * Releases every reservation whose deadline has passed ({@link Lease#expired}).
    *
    * @return the reservations released, sorted by owner
@@ -272,6 +326,7 @@ public final class LeaseLedger {
           }
         }
       }
+      checkVgpusFree(updated, leases);
       leases.put(owner, updated);
       return updated;
     });

@@ -23,6 +23,7 @@ import io.gpuvirt.core.ledger.LedgerRecords.LeaseRecord;
 import io.gpuvirt.core.ledger.LedgerRecords.LedgerFile;
 import io.gpuvirt.core.ledger.LedgerRecords.RequestRecord;
 import io.gpuvirt.core.ledger.LedgerRecords.ResetRecord;
+import io.gpuvirt.core.ledger.LedgerRecords.VgpuRecord;
 import io.gpuvirt.core.alloc.DeviceReset;
 import io.gpuvirt.core.alloc.LeaseOrigin;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -31,6 +32,9 @@ import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.vfio.BindRequest;
 import io.gpuvirt.core.pci.PciClass;
 import io.gpuvirt.core.pci.PciId;
+import io.gpuvirt.core.vgpu.VgpuAssignment;
+import io.gpuvirt.core.vgpu.VgpuSeries;
+import io.gpuvirt.core.vgpu.VgpuType;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -43,6 +47,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.TreeMap;
+import java.util.UUID;
 
 /** Reads and writes the ledger file format (see {@link LedgerRecords}), strictly. */
 final class LedgerCodec {
@@ -119,6 +124,7 @@ final class LedgerCodec {
     if (version.asInt() == 1) {
       migrateVersion1((ObjectNode) tree);
     }
+    addMissingVgpus(tree);
     LedgerFile ledger;
     try {
       ledger = MAPPER.treeToValue(tree, LedgerFile.class);
@@ -132,6 +138,7 @@ final class LedgerCodec {
     TreeMap<String, Lease> leases = new TreeMap<>();
     Map<Integer, String> groups = new HashMap<>();
     Map<PciAddress, String> devices = new HashMap<>();
+    Map<String, String> vgpuHolders = new HashMap<>();
     for (LeaseRecord r : ledger.leases()) {
       Lease lease;
       try {
@@ -155,6 +162,17 @@ final class LedgerCodec {
             throw corrupt(file, d.address() + " is leased to both " + holder + " and "
                 + lease.owner(), null);
           }
+        }
+      }
+      for (VgpuAssignment v : lease.vgpus()) {
+        String holder = vgpuHolders.put(v.sysfsPath(), lease.owner());
+        if (holder != null) {
+          throw corrupt(file, "vGPU " + v.sysfsPath() + " is leased to both " + holder + " and "
+              + lease.owner(), null);
+        }
+        if (v.vf().isPresent() && devices.containsKey(v.vf().get())) {
+          throw corrupt(file, v.vf().get() + " is leased whole to " + devices.get(v.vf().get())
+              + " and as a vGPU to " + lease.owner(), null);
         }
       }
     }
@@ -210,6 +228,19 @@ final class LedgerCodec {
     }
   }
 
+  /** A lease without {@code vgpus} (every lease before vGPU leases, and any without) has none. */
+  private static void addMissingVgpus(JsonNode tree) {
+    JsonNode leases = tree.get("leases");
+    if (leases == null || !leases.isArray()) {
+      return;
+    }
+    for (JsonNode lease : leases) {
+      if (lease.isObject() && !lease.has("vgpus")) {
+        ((ObjectNode) lease).putArray("vgpus");
+      }
+    }
+  }
+
   private static LedgerFormatException corrupt(Path file, String what, Throwable cause) {
     return new LedgerFormatException(file, "lease ledger " + file + " is corrupt: " + what
         + ". gpuvirt will not reset it; restore it from a backup or repair it by hand (each "
@@ -229,7 +260,30 @@ final class LedgerCodec {
     return new LeaseRecord(lease.owner(), lease.origin().name(), lease.state().name(),
         lease.createdAt().toString(), lease.expiresAt().map(Instant::toString).orElse(null),
         request, lease.partitionId().isPresent() ? lease.partitionId().getAsInt() : null,
-        lease.reasons(), groups);
+        lease.reasons(), groups, lease.vgpus().stream().map(LedgerCodec::toRecord).toList());
+  }
+
+  private static VgpuRecord toRecord(VgpuAssignment v) {
+    VgpuType t = v.type();
+    return new VgpuRecord(v.pf().toString(), v.vf().map(PciAddress::toString).orElse(null),
+        v.mdev().map(UUID::toString).orElse(null), t.id(), t.name(), t.series().name(),
+        t.framebufferMib(), t.maxInstances(), t.migBacked());
+  }
+
+  private static VgpuAssignment toVgpu(VgpuRecord r) {
+    VgpuType type = new VgpuType(r.typeId(), require(r.typeName(), "vgpus.typeName"),
+        VgpuSeries.valueOf(require(r.series(), "vgpus.series")), r.framebufferMib(),
+        r.maxInstances(), r.migBacked());
+    PciAddress pf = PciAddress.parse(require(r.pf(), "vgpus.pf"));
+    return new VgpuAssignment(pf, Optional.ofNullable(r.vf()).map(PciAddress::parse),
+        Optional.ofNullable(r.mdev()).map(LedgerCodec::parseUuid), type);
+  }
+
+  private static UUID parseUuid(String text) {
+    if (!text.matches("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")) {
+      throw new InvalidValueException("mdev UUID '" + text + "' is not a lower-case UUID");
+    }
+    return UUID.fromString(text);
   }
 
   private static DeviceRecord toRecord(LeasedDevice d) {
@@ -276,7 +330,8 @@ final class LedgerCodec {
         LeaseState.valueOf(require(r.state(), "state")), request, groups,
         r.partition() == null ? OptionalInt.empty() : OptionalInt.of(r.partition()),
         require(r.reasons(), "reasons"), Instant.parse(require(r.createdAt(), "createdAt")),
-        Optional.ofNullable(r.expiresAt()).map(Instant::parse));
+        Optional.ofNullable(r.expiresAt()).map(Instant::parse),
+        require(r.vgpus(), "vgpus").stream().map(LedgerCodec::toVgpu).toList());
   }
 
   private static PciClass parseClass(String text) {

@@ -1,5 +1,6 @@
 package io.gpuvirt.core.ledger;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 
 /**
@@ -41,9 +42,23 @@ final class LedgerRecords {
 
   record LedgerFile(String format, int version, List<LeaseRecord> leases) {}
 
+  /**
+   * One lease. {@code vgpus} (vGPU leases, added without a version bump) is left out of the file
+   * when empty, so a ledger without vGPUs is byte for byte what earlier versions wrote, and read
+   * as empty when absent; an older gpuvirt refuses a file that has vGPUs (unknown property)
+   * rather than lose them.
+   */
   record LeaseRecord(String owner, String origin, String state, String createdAt,
       String expiresAt, RequestRecord request, Integer partition, List<String> reasons,
-      List<GroupRecord> groups) {}
+      List<GroupRecord> groups,
+      @JsonInclude(JsonInclude.Include.NON_EMPTY) List<VgpuRecord> vgpus) {}
+
+  /**
+   * One vGPU of a lease: the PF, the VF or the mdev UUID (one of them null), and the whole type,
+   * so teardown can check the VF still carries it without the catalogue.
+   */
+  record VgpuRecord(String pf, String vf, String mdev, int typeId, String typeName,
+      String series, long framebufferMib, int maxInstances, boolean migBacked) {}
 
   record RequestRecord(int count, String selector, String placement,
       List<String> allowedForeign) {}

@@ -18,6 +18,8 @@ import io.gpuvirt.core.alloc.LeasedGroup;
 import io.gpuvirt.core.alloc.PartitionContext;
 import io.gpuvirt.core.fabric.FabricManager;
 import io.gpuvirt.core.fabric.RestartAwareFabricManager;
+import io.gpuvirt.core.host.CommandException;
+import io.gpuvirt.core.host.CommandRunner;
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.ledger.AllocationOptions;
 import io.gpuvirt.core.ledger.Discrepancy;
@@ -31,6 +33,8 @@ import io.gpuvirt.core.vfio.BindStep;
 import io.gpuvirt.core.vfio.DeviceBinding;
 import io.gpuvirt.core.vfio.VfioBinder;
 import io.gpuvirt.core.vfio.VfioGroupNode;
+import io.gpuvirt.core.vgpu.VgpuDevices;
+import io.gpuvirt.core.vgpu.VgpuProvisioner;
 import io.gpuvirt.core.vmplan.VmPlan;
 import io.gpuvirt.core.vmplan.VmPlanException;
 import io.gpuvirt.core.vmplan.VmPlanner;
@@ -83,6 +87,10 @@ public final class Provisioner {
   /** How long a reservation made on the way to provisioning lasts by default: 10 minutes. */
   public static final Duration DEFAULT_RESERVATION_TIMEOUT = Duration.ofMinutes(10);
   private static final Logger LOG = LoggerFactory.getLogger(Provisioner.class);
+  /** vGPU teardown clears VF types through sysfs; it runs no programs, and says so if asked to. */
+  private static final CommandRunner NO_PROGRAMS = c -> {
+    throw new CommandException(c.argv(), "vGPU teardown runs no programs", null);
+  };
 
   private final Sysfs sysfs;
   private final LeaseLedger ledger;
@@ -415,6 +423,13 @@ public final class Provisioner {
       // no state directory: no lease, no journal, nothing to tear down, and nothing is created
       LOG.info("{} holds no lease (no {}); nothing to tear down", owner, ledger.stateDirectory());
       return false;
+    }
+    Optional<Lease> vgpuLease = ledger.lease(owner)
+        .filter(l -> !l.vgpus().isEmpty() && l.groups().isEmpty());
+    if (vgpuLease.isPresent()) {
+      // A vGPU lease: its VFs' types are cleared by the vGPU path, through sysfs only.
+      return VgpuProvisioner.on(VgpuDevices.on(sysfs, NO_PROGRAMS), ledger).teardown(owner)
+          .isPresent();
     }
     return ledger.underOperationLock(() -> doTeardown(owner));
   }

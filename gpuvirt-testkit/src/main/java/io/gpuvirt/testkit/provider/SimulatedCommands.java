@@ -24,6 +24,9 @@ final class SimulatedCommands implements CommandRunner {
   public CommandResult run(Command command) {
     String program = command.program();
     String name = program.substring(program.lastIndexOf('/') + 1);
+    if (name.equals("sriov-manage")) {
+      return new io.gpuvirt.testkit.FakeSriovManage(host.sysfs()).run(command);
+    }
     Optional<SimulatedFabric> fabric = name.equals("nvidia-smi") || name.equals("fmpm")
         ? SimulatedFabric.ofHost(host) : Optional.empty();
     if (fabric.isEmpty()) {

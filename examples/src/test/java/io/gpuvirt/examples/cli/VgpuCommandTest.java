@@ -1,0 +1,92 @@
+package io.gpuvirt.examples.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code gpuvirt vgpu} on a simulated L40S vGPU host. */
+final class VgpuCommandTest {
+  @TempDir Path dir;
+  private Path root;
+
+  @BeforeEach
+  void simulate() {
+    root = dir.resolve("host");
+    assertEquals(Cli.OK, GpuvirtCli.run("simulate", "--profile", "l40s-vgpu", "--out",
+        root.toString()));
+  }
+
+  private CliRun vgpu(String... args) {
+    String[] all = new String[args.length + 3];
+    all[0] = "vgpu";
+    System.arraycopy(args, 0, all, 1, args.length);
+    all[args.length + 1] = "--root";
+    all[args.length + 2] = root.toString();
+    return CliRun.of(all);
+  }
+
+  @Test
+  void types_beforeEnableSaysTheVfsAreNotEnabled() {
+    CliRun r = vgpu("types");
+    assertTrue(r.exitCode() == Cli.OK && r.out().contains("0000:3d:00.0 [10de:26b9] NUMA 0")
+        && r.out().contains("(not enabled: gpuvirt vgpu enable 0000:3d:00.0)"), r.out() + r.err());
+  }
+
+  @Test
+  void enableAll_thenTypesListsWhatIsCreatableNow() {
+    CliRun enabled = vgpu("enable", "--all");
+    CliRun types = vgpu("types", "--gpu", "0000:bd:00.0");
+    assertEquals(List.of(Cli.OK, true, true), List.of(enabled.exitCode(),
+        enabled.out().contains("0000:bd:00.0: 32 VFs enabled"),
+        types.out().contains("1147  NVIDIA L40S-1Q") && types.out().contains("creatable now")),
+        enabled.out() + enabled.err() + types.out());
+  }
+
+  @Test
+  void enable_twiceIsIdempotent() {
+    vgpu("enable", "0000:3d:00.0");
+    CliRun again = vgpu("enable", "0000:3d:00.0");
+    assertTrue(again.exitCode() == Cli.OK && again.out().contains("32 VFs enabled"),
+        again.out() + again.err());
+  }
+
+  @Test
+  void disable_removesTheVfs() {
+    vgpu("enable", "0000:3d:00.0");
+    CliRun off = vgpu("disable", "0000:3d:00.0");
+    CliRun types = vgpu("types", "--gpu", "0000:3d:00.0");
+    assertTrue(off.exitCode() == Cli.OK && types.out().contains("VFs 0/32"),
+        off.out() + off.err() + types.out());
+  }
+
+  @Test
+  void enable_badAddressIsABadArgument() {
+    CliRun r = vgpu("enable", "3d:00.0/../x");
+    assertEquals(Cli.ERROR, r.exitCode(), r.out() + r.err());
+  }
+
+  @Test
+  void provision_thenTeardownLikeEveryLease_leavesTheVfWithoutAType() throws Exception {
+    vgpu("enable", "--all");
+    CliRun p = vgpu("provision", "--type", "L40S-1Q", "--owner", "vm-7");
+    CliRun t = CliRun.of("teardown", "--owner", "vm-7", "--root", root.toString());
+    String current = java.nio.file.Files.readString(root.resolve(
+        "sys/bus/pci/devices/0000:3d:00.4/nvidia/current_vgpu_type"));
+    assertEquals(List.of(Cli.OK, true, Cli.OK, "0\n"), List.of(p.exitCode(),
+        p.out().contains("vm-7: vGPU 1147 (NVIDIA L40S-1Q) on VF 0000:3d:00.4 of 0000:3d:00.0"),
+        t.exitCode(), current), p.out() + p.err() + t.out() + t.err());
+  }
+
+  @Test
+  void provision_unknownTypeIsRefused() {
+    vgpu("enable", "--all");
+    CliRun p = vgpu("provision", "--type", "L40S-99Z", "--owner", "vm-7");
+    assertTrue(p.exitCode() == Cli.REFUSED && p.err().contains("has no type L40S-99Z"),
+        p.out() + p.err());
+  }
+}

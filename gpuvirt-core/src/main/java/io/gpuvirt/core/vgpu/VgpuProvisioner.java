@@ -1,0 +1,268 @@
+package io.gpuvirt.core.vgpu;
+
+import io.gpuvirt.core.GpuvirtException;
+import io.gpuvirt.core.alloc.AllocationRefusedException;
+import io.gpuvirt.core.alloc.AllocationRequest;
+import io.gpuvirt.core.alloc.DeviceSelector;
+import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.alloc.LeaseOrigin;
+import io.gpuvirt.core.alloc.LeaseState;
+import io.gpuvirt.core.ledger.LeaseLedger;
+import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.pci.PciId;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Provisions vGPUs on the vendor-specific path as leases in the host's one lease ledger:
+ * choose a GPU and a free VF (NUMA, fill policy), record the lease ({@code ALLOCATED}: the
+ * journal entry) before the host is touched, set the VF's type, mark the lease {@code BOUND}.
+ * A failure rolls back (type cleared, lease released); {@link #recover()} finishes what a crash
+ * left. Teardown clears the type only while the VF still carries the lease's type. Each
+ * operation holds the ledger's operation lock, as {@link io.gpuvirt.core.provision.Provisioner}'s
+ * do (whose teardown hands a vGPU lease to this class).
+ *
+ * <pre>{@code
+ * VgpuProvisioner p = VgpuProvisioner.on(VgpuDevices.on(sysfs, commands), ledger);
+ * Lease lease = p.provision(VgpuRequest.ofType("vm-7", "L40S-1Q"));
+ * p.teardown("vm-7");
+ * }</pre>
+ */
+public final class VgpuProvisioner {
+  private static final Logger LOG = LoggerFactory.getLogger(VgpuProvisioner.class);
+
+  /** The catalogues gpuvirt ships, by PF id: L40S (10de:26b9), A10 (10de:2236). */
+  public static final Map<PciId, VgpuTypeCatalogue> DEFAULT_CATALOGUES = Map.of(
+      new PciId(0x10de, 0x26b9), VgpuTypeCatalogue.l40s(),
+      new PciId(0x10de, 0x2236), VgpuTypeCatalogue.a10());
+
+  private final VgpuDevices devices;
+  private final LeaseLedger ledger;
+  private final Map<PciId, VgpuTypeCatalogue> catalogues;
+  private final Clock clock;
+
+  private VgpuProvisioner(VgpuDevices devices, LeaseLedger ledger,
+      Map<PciId, VgpuTypeCatalogue> catalogues, Clock clock) {
+    this.devices = devices;
+    this.ledger = ledger;
+    this.catalogues = Map.copyOf(catalogues);
+    this.clock = clock;
+  }
+
+  /** A provisioner with {@link #DEFAULT_CATALOGUES} and the system clock. */
+  public static VgpuProvisioner on(VgpuDevices devices, LeaseLedger ledger) {
+    return new VgpuProvisioner(devices, ledger, DEFAULT_CATALOGUES, Clock.systemUTC());
+  }
+
+  /** A copy that uses these catalogues (from NVML or {@code nvidia-smi vgpu -s}) instead. */
+  public VgpuProvisioner withCatalogues(Map<PciId, VgpuTypeCatalogue> newCatalogues) {
+    return new VgpuProvisioner(devices, ledger, newCatalogues, clock);
+  }
+
+  /**
+   * Gives {@code request.owner()} one vGPU, or returns its lease if it already holds a vGPU that
+   * satisfies the request (idempotent by owner).
+   *
+   * @throws AllocationRefusedException naming every GPU and why it cannot take the vGPU (no
+   *     such type, full, another type placed, other NUMA node, VFs not enabled)
+   * @throws VgpuException if the host step fails (the lease is rolled back)
+   */
+  public Lease provision(VgpuRequest request) {
+    return ledger.underOperationLock(() -> doProvision(request));
+  }
+
+  private Lease doProvision(VgpuRequest request) {
+    List<VgpuCapability> gpus = devices.capabilities().stream()
+        .filter(c -> c.vgpuInterface() == VgpuInterface.VENDOR_SPECIFIC).toList();
+    Lease lease = ledger.allocateVgpus(request.owner(), existing -> satisfies(existing, request),
+        others -> choose(request, gpus, others));
+    VgpuAssignment v = lease.vgpus().get(0);
+    if (lease.state() == LeaseState.BOUND) {
+      return lease;
+    }
+    PciAddress vf = v.vf().orElseThrow();
+    try {
+      devices.activate(vf, v.type());
+    } catch (GpuvirtException e) {
+      rollBack(lease, e);
+      throw e;
+    }
+    Lease bound = ledger.updateState(request.owner(), LeaseState.BOUND);
+    LOG.info("vGPU {} ({}) on VF {} of {} leased to {}", v.type().id(), v.type().name(), vf,
+        v.pf(), request.owner());
+    return bound;
+  }
+
+  /**
+   * An owner's lease answers a request again when it is one vGPU of the asked-for type; where it
+   * was placed (NUMA node, fill policy) does not matter once it is placed.
+   */
+  private static boolean satisfies(Lease existing, VgpuRequest request) {
+    return existing.groups().isEmpty() && existing.vgpus().size() == 1
+        && request.resolve(VgpuTypeCatalogue.of("lease", List.of(existing.vgpus().get(0).type()),
+            false)).isPresent();
+  }
+
+  private Lease choose(VgpuRequest request, List<VgpuCapability> gpus, List<Lease> others) {
+    Set<PciAddress> leasedVfs = new HashSet<>();
+    Set<PciAddress> leasedWhole = new HashSet<>();
+    for (Lease l : others) {
+      l.vgpus().forEach(v -> v.vf().ifPresent(leasedVfs::add));
+      l.devices().forEach(d -> leasedWhole.add(d.address()));
+    }
+    List<String> refusals = new ArrayList<>();
+    record Candidate(VgpuCapability gpu, VgpuType type, PciAddress vf, int placed) {}
+    List<Candidate> candidates = new ArrayList<>();
+    for (VgpuCapability gpu : gpus) {
+      VgpuTypeCatalogue catalogue = catalogues.get(gpu.id());
+      Optional<VgpuType> type = catalogue == null ? Optional.empty() : request.resolve(catalogue);
+      if (catalogue == null) {
+        refusals.add(gpu.pf() + ": no vGPU type catalogue for " + gpu.id());
+      } else if (type.isEmpty()) {
+        refusals.add(gpu.pf() + ": " + catalogue.card() + " has no type " + request.describe());
+      } else if (request.numaNode().isPresent() && gpu.numaNode() != request.numaNode().getAsInt()) {
+        refusals.add(gpu.pf() + ": on NUMA node " + gpu.numaNode());
+      } else if (leasedWhole.contains(gpu.pf())) {
+        refusals.add(gpu.pf() + ": leased whole");
+      } else if (!gpu.vfsEnabled()) {
+        refusals.add(gpu.pf() + ": VFs not enabled (gpuvirt vgpu enable " + gpu.pf() + ")");
+      } else {
+        int placed = 0;
+        Optional<PciAddress> free = Optional.empty();
+        List<VgpuType> placedTypes = new ArrayList<>();
+        for (PciAddress vf : gpu.virtualFunctions()) {
+          int current = devices.currentType(vf);
+          if (current != 0) {
+            placed++;
+            catalogue.byId(current).ifPresent(placedTypes::add);
+          } else if (free.isEmpty() && !leasedVfs.contains(vf)) {
+            free = Optional.of(vf);
+          }
+        }
+        boolean creatable = free.isPresent()
+            && devices.creatable(free.get()).stream().anyMatch(e -> e.id() == type.get().id());
+        if (creatable) {
+          candidates.add(new Candidate(gpu, type.get(), free.get(), placed));
+        } else if (free.isPresent() && placed > 0 && !placedTypes.contains(type.get())) {
+          refusals.add(gpu.pf() + ": holds " + placedTypes.stream().map(VgpuType::name).distinct()
+              .toList() + " (homogeneous: one type per GPU)");
+        } else {
+          refusals.add(gpu.pf() + ": the GPU is full (" + placed + " vGPUs placed)");
+        }
+      }
+    }
+    Comparator<Candidate> order = Comparator.comparingInt(Candidate::placed);
+    if (request.fill() == VgpuRequest.Fill.PACK) {
+      order = order.reversed();
+    }
+    order = order.thenComparing(c -> c.gpu().pf());
+    Candidate best = candidates.stream().min(order).orElseThrow(() ->
+        new AllocationRefusedException(request.owner(), "no GPU can take a vGPU "
+            + request.describe() + " for " + request.owner() + ": " + (gpus.isEmpty()
+                ? "this host has no GPU with the vendor-specific vGPU interface" : refusals)));
+    VgpuAssignment assignment = VgpuAssignment.onVf(best.gpu().pf(), best.vf(), best.type());
+    AllocationRequest allocation = AllocationRequest.builder(request.owner())
+        .selector(DeviceSelector.addresses(List.of(best.gpu().pf()))).build();
+    String reason = "vGPU " + best.type().name() + " on VF " + best.vf() + " of "
+        + best.gpu().pf() + " (NUMA node " + best.gpu().numaNode() + ", "
+        + best.placed() + " vGPUs placed before, fill " + request.fill() + ")";
+    return new Lease(request.owner(), LeaseOrigin.PROVISION, LeaseState.ALLOCATED, allocation,
+        List.of(), java.util.OptionalInt.empty(), List.of(reason), clock.instant(),
+        Optional.empty(), List.of(assignment));
+  }
+
+  private void rollBack(Lease lease, GpuvirtException cause) {
+    for (VgpuAssignment v : lease.vgpus()) {
+      try {
+        if (devices.currentType(v.vf().orElseThrow()) == v.type().id()) {
+          devices.deactivate(v.vf().get());
+        }
+      } catch (GpuvirtException e) {
+        cause.addSuppressed(e);
+        LOG.error("rollback of {}: VF {} may still carry type {}; the lease stays so recover() "
+            + "can clear it", lease.owner(), v.vf().get(), v.type().id(), e);
+        return;
+      }
+    }
+    ledger.release(lease.owner());
+  }
+
+  /**
+   * Tears down the owner's vGPUs: each VF that still carries the lease's type gets type 0 (one
+   * that carries another type now is someone else's and is left alone), then the lease is
+   * released. Idempotent: an owner without a lease changes nothing.
+   *
+   * @return the lease released, empty when the owner held none
+   * @throws VgpuException if a VF cannot be cleared (the lease stays)
+   */
+  public Optional<Lease> teardown(String owner) {
+    AllocationRequest.checkOwner(owner);
+    return ledger.underOperationLock(() -> doTeardown(owner));
+  }
+
+  private Optional<Lease> doTeardown(String owner) {
+    Optional<Lease> lease = ledger.lease(owner);
+    if (lease.isEmpty()) {
+      return Optional.empty();
+    }
+    for (VgpuAssignment v : lease.get().vgpus()) {
+      PciAddress vf = v.vf().orElseThrow(() -> new VgpuException("teardown of " + owner
+          + ": mdev vGPU " + v.sysfsPath() + " needs the legacy mdev path, not in this version"));
+      int current = devices.currentType(vf);
+      if (current == v.type().id()) {
+        devices.deactivate(vf);
+      } else if (current != 0) {
+        LOG.warn("teardown of {}: VF {} carries type {}, not the lease's {}; left alone", owner,
+            vf, current, v.type().id());
+      }
+    }
+    return ledger.release(owner);
+  }
+
+  /**
+   * Brings vGPU leases and VFs back to agreement after a crash: a lease still {@code ALLOCATED}
+   * (the process died between recording it and binding it) is rolled back (its VF's type cleared
+   * if set, the lease released), and a VF of a vendor-specific GPU that carries a type no lease
+   * holds gets type 0, so no VF is left with a type and no lease. gpuvirt assumes it manages
+   * every VF of a GPU whose VFs it enabled.
+   *
+   * @return what was done, one line per action
+   */
+  public List<String> recover() {
+    return ledger.underOperationLock(this::doRecover);
+  }
+
+  private List<String> doRecover() {
+    List<String> actions = new ArrayList<>();
+    for (Lease lease : ledger.leases()) {
+      if (lease.state() == LeaseState.ALLOCATED && !lease.vgpus().isEmpty()
+          && lease.groups().isEmpty()) {
+        doTeardown(lease.owner());
+        actions.add("rolled back the unfinished vGPU lease of " + lease.owner());
+      }
+    }
+    Set<PciAddress> held = new HashSet<>();
+    ledger.leases().forEach(l -> l.vgpus().forEach(v -> v.vf().ifPresent(held::add)));
+    for (VgpuCapability gpu : devices.capabilities()) {
+      if (gpu.vgpuInterface() != VgpuInterface.VENDOR_SPECIFIC) {
+        continue;
+      }
+      for (PciAddress vf : gpu.virtualFunctions()) {
+        int current = devices.currentType(vf);
+        if (current != 0 && !held.contains(vf)) {
+          devices.deactivate(vf);
+          actions.add("cleared type " + current + " from VF " + vf + " (no lease held it)");
+        }
+      }
+    }
+    return List.copyOf(actions);
+  }
+}

@@ -1,0 +1,138 @@
+package io.gpuvirt.testkit;
+
+import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.pci.PciId;
+import io.gpuvirt.core.vgpu.CreatableVgpuTypes;
+import io.gpuvirt.core.vgpu.VgpuType;
+import io.gpuvirt.core.vgpu.VgpuTypeCatalogue;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * What the NVIDIA vGPU host driver does with a VF's {@code nvidia/} directory (VGPU_MIG.md §2.2):
+ * each VF of a vGPU-capable PF gets {@code creatable_vgpu_types} and {@code current_vgpu_type}
+ * when its VFs are enabled. The GPU is homogeneous: until a VF takes a type every VF lists the
+ * card's whole catalogue; then the free VFs list only that type while fewer than its maximum are
+ * placed, and nothing (header only) when the GPU is full. A VF that carries a type lists nothing.
+ * Writing an id that the VF does not list fails with EINVAL, writing a type to a VF that carries
+ * one with EBUSY (both errnos inferred; the real driver's are not in the reference).
+ */
+final class VgpuModel {
+  private static final Map<PciId, VgpuTypeCatalogue> CATALOGUES = Map.of(
+      new PciId(0x10de, 0x26b9), VgpuTypeCatalogue.l40s(),
+      new PciId(0x10de, 0x2236), VgpuTypeCatalogue.a10());
+
+  private final HostProfile profile;
+  private final HostTree tree;
+
+  VgpuModel(HostProfile profile, HostTree tree) {
+    this.profile = profile;
+    this.tree = tree;
+  }
+
+  /** The catalogue of a PF whose VFs run the NVIDIA vGPU driver, if it is one. */
+  Optional<VgpuTypeCatalogue> catalogue(PciAddress pf) {
+    return profile.device(pf)
+        .filter(d -> d.sriov().flatMap(DeviceSpec.SriovSpec::vfDriver)
+            .equals(Optional.of("nvidia")))
+        .map(d -> CATALOGUES.get(d.id()));
+  }
+
+  /** Gives the new VFs of a vGPU PF their {@code nvidia/} directory. */
+  void vfsCreated(PciAddress pf, List<DeviceSpec> vfs) throws IOException {
+    if (catalogue(pf).isEmpty()) {
+      return;
+    }
+    for (DeviceSpec vf : vfs) {
+      Path dir = tree.deviceDir(vf.address()).resolve("nvidia");
+      Files.createDirectories(dir);
+      HostTree.write(dir.resolve("current_vgpu_type"), "0\n");
+      HostTree.write(dir.resolve("creatable_vgpu_types"), CreatableVgpuTypes.render(List.of()));
+    }
+    refresh(pf);
+  }
+
+  /** True when a VF of the PF carries a type (the driver refuses to disable SR-IOV then). */
+  boolean anyActive(PciAddress pf) throws IOException {
+    if (catalogue(pf).isEmpty()) {
+      return false;
+    }
+    for (int id : current(pf).values()) {
+      if (id != 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** A write to {@code <VF>/nvidia/<file>}. */
+  void write(String hostPath, PciAddress vf, String file, String value) throws IOException {
+    Path physfn = tree.deviceDir(vf).resolve("physfn");
+    if (!file.equals("current_vgpu_type") || !Files.isSymbolicLink(physfn)) {
+      throw new KernelModel.KernelError(hostPath, KernelModel.Errno.EACCES);
+    }
+    PciAddress pf = PciAddress.parse(Files.readSymbolicLink(physfn).getFileName().toString());
+    String text = value.endsWith("\n") ? value.substring(0, value.length() - 1) : value;
+    if (!text.matches("[0-9]{1,9}")) {
+      throw new KernelModel.KernelError(hostPath, KernelModel.Errno.EINVAL);
+    }
+    int id = Integer.parseInt(text);
+    Path current = tree.deviceDir(vf).resolve("nvidia/current_vgpu_type");
+    if (id != 0) {
+      if (readId(current) != 0) {
+        throw new KernelModel.KernelError(hostPath, KernelModel.Errno.EBUSY);
+      }
+      boolean creatable = creatable(pf, vf).stream().anyMatch(t -> t.id() == id);
+      if (!creatable) {
+        throw new KernelModel.KernelError(hostPath, KernelModel.Errno.EINVAL);
+      }
+    }
+    HostTree.write(current, id + "\n");
+    refresh(pf);
+  }
+
+  private void refresh(PciAddress pf) throws IOException {
+    for (PciAddress vf : tree.virtualFunctions(pf)) {
+      Path file = tree.deviceDir(vf).resolve("nvidia/creatable_vgpu_types");
+      List<CreatableVgpuTypes.Entry> entries = creatable(pf, vf).stream()
+          .map(t -> new CreatableVgpuTypes.Entry(t.id(), t.name())).toList();
+      HostTree.write(file, CreatableVgpuTypes.render(entries));
+    }
+  }
+
+  /** The types VF {@code vf} of {@code pf} can take now. */
+  private List<VgpuType> creatable(PciAddress pf, PciAddress vf) throws IOException {
+    VgpuTypeCatalogue catalogue = catalogue(pf).orElseThrow();
+    Map<PciAddress, Integer> current = current(pf);
+    if (current.getOrDefault(vf, 0) != 0) {
+      return List.of();
+    }
+    List<Integer> placed = new ArrayList<>();
+    current.values().stream().filter(id -> id != 0).forEach(placed::add);
+    if (placed.isEmpty()) {
+      return catalogue.types();
+    }
+    VgpuType type = catalogue.byId(placed.get(0)).orElseThrow();
+    return placed.size() < type.maxInstances() ? List.of(type) : List.of();
+  }
+
+  private Map<PciAddress, Integer> current(PciAddress pf) throws IOException {
+    Map<PciAddress, Integer> out = new LinkedHashMap<>();
+    for (PciAddress vf : tree.virtualFunctions(pf)) {
+      Path file = tree.deviceDir(vf).resolve("nvidia/current_vgpu_type");
+      out.put(vf, Files.exists(file) ? readId(file) : 0);
+    }
+    return out;
+  }
+
+  private static int readId(Path file) throws IOException {
+    String text = HostTree.read(file).strip();
+    return text.isEmpty() ? 0 : Integer.parseInt(text);
+  }
+}
