@@ -9,6 +9,7 @@ import io.gpuvirt.qemu.command.PlacedDevice;
 import io.gpuvirt.qemu.command.QemuArgs;
 import io.gpuvirt.qemu.command.QemuOption;
 import io.gpuvirt.qemu.command.RootPort;
+import io.gpuvirt.qemu.vgpu.VgpuQemuDevices;
 import java.io.StringWriter;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -121,6 +122,7 @@ public final class LibvirtDomain {
     private LibvirtVersion version = LibvirtVersion.DEBIAN_12;
     private Optional<String> nvram = Optional.empty();
     private boolean iommufd;
+    private Optional<VgpuQemuDevices.Plan> vgpus = Optional.empty();
 
     private Builder(QemuArgs plan) {
       this.plan = Objects.requireNonNull(plan, "plan");
@@ -175,6 +177,17 @@ public final class LibvirtDomain {
     }
 
     /**
+     * The VM's vGPUs, as {@link VgpuQemuDevices#plan} placed them: each behind its own root port,
+     * a VF as a PCI {@code <hostdev managed='no'>} of the VF (it stays on the NVIDIA vGPU host
+     * driver), an mdev as {@code <hostdev type='mdev' model='vfio-pci'>} with the domain's
+     * {@code <uuid>} the first mdev's, as the guest driver expects.
+     */
+    public Builder vgpus(VgpuQemuDevices.Plan value) {
+      this.vgpus = Optional.of(Objects.requireNonNull(value, "vgpus"));
+      return this;
+    }
+
+    /**
      * Renders the domain.
      *
      * @throws LibvirtException when the plan is inconsistent (a host device twice, two devices
@@ -185,7 +198,7 @@ public final class LibvirtDomain {
       if (name == null) {
         throw new LibvirtException("no domain name given; call name(...) before build()");
       }
-      return new Rendering(plan, name, version, nvram, iommufd).render();
+      return new Rendering(plan, name, version, nvram, iommufd, vgpus).render();
     }
   }
 
@@ -196,6 +209,7 @@ public final class LibvirtDomain {
     private final LibvirtVersion version;
     private final Optional<String> nvram;
     private final boolean iommufd;
+    private final Optional<VgpuQemuDevices.Plan> vgpus;
     private final List<String> describe = new ArrayList<>();
     private final Document doc;
     private final Map<String, Integer> controllerIndex = new HashMap<>();
@@ -203,9 +217,10 @@ public final class LibvirtDomain {
     private final List<String> commandline = new ArrayList<>();
 
     Rendering(QemuArgs plan, String name, LibvirtVersion version, Optional<String> nvram,
-        boolean iommufd) {
+        boolean iommufd, Optional<VgpuQemuDevices.Plan> vgpus) {
       this.plan = plan;
       this.iommufd = iommufd;
+      this.vgpus = vgpus;
       this.name = name;
       this.version = version;
       this.nvram = nvram;
@@ -224,6 +239,8 @@ public final class LibvirtDomain {
       domain.setAttribute("type", m.accelerator() == Accelerator.KVM ? "kvm" : "qemu");
       domain.setAttribute("xmlns:qemu", QEMU_NAMESPACE);
       text(domain, "name", name);
+      vgpus.flatMap(VgpuQemuDevices.Plan::uuid).ifPresent(u -> text(domain, "uuid",
+          u.toString()));
       Element memory = text(domain, "memory", Long.toString(m.memoryMiB()));
       memory.setAttribute("unit", "MiB");
       text(domain, "vcpu", Integer.toString(m.cpus())).setAttribute("placement", "static");
@@ -253,6 +270,7 @@ public final class LibvirtDomain {
       usb.setAttribute("model", "none");
       m.disk().ifPresent(d -> disk(devices, d));
       hostdevs(devices);
+      vgpus.ifPresent(v -> vgpuDevices(devices, v));
       child(devices, "memballoon").setAttribute("model", "none");
       describe.add("no USB controller, no memory balloon: libvirt adds no device of its own to"
           + " the plan's layout");
@@ -544,6 +562,68 @@ public final class LibvirtDomain {
           + " name='vfio'/> (gpuvirt binds vfio-pci itself), each behind its plan's root port;"
           + " properties libvirt has no element for (x-no-mmap, x-nv-gpudirect-clique) through"
           + " <qemu:override> on the ua- alias");
+    }
+
+    /** The vGPUs: a root port each, then a VF or mdev hostdev behind it. */
+    private void vgpuDevices(Element devices, VgpuQemuDevices.Plan v) {
+      int index = controllerIndex.values().stream().mapToInt(Integer::intValue).max().orElse(0)
+          + 1;
+      Set<String> used = new HashSet<>();
+      plan.rootPorts().forEach(p -> used.add(p.bus() + " " + p.addr()));
+      plan.expanderBuses().forEach(x -> used.add("pcie.0 " + x.addr()));
+      Set<PciAddress> hosts = new HashSet<>();
+      plan.devices().forEach(d -> hosts.add(d.host()));
+      for (VgpuQemuDevices.Device d : v.devices()) {
+        String port = d.rootPort().get("id").orElseThrow();
+        String addr = d.rootPort().get("addr").orElseThrow();
+        if (!used.add("pcie.0 " + addr)) {
+          throw new LibvirtException("vGPU root port " + port + " at pcie.0 " + addr + " collides"
+              + " with a root port of the plan; plan the vGPUs from a free slot");
+        }
+        d.assignment().vf().ifPresent(vf -> {
+          if (!hosts.add(vf)) {
+            throw new LibvirtException("VF " + vf + " is passed through twice");
+          }
+        });
+        Matcher sf = SLOT_FUNCTION.matcher(addr);
+        if (!sf.matches()) {
+          throw new LibvirtException("vGPU root port " + port + " has address '" + addr + "'");
+        }
+        Element c = child(devices, "controller");
+        c.setAttribute("type", "pci");
+        c.setAttribute("index", Integer.toString(index));
+        c.setAttribute("model", "pcie-root-port");
+        child(c, "model").setAttribute("name", "pcie-root-port");
+        Element target = child(c, "target");
+        target.setAttribute("chassis", d.rootPort().get("chassis").orElseThrow());
+        target.setAttribute("hotplug", "off");
+        child(c, "alias").setAttribute("name", alias(port));
+        pciAddress(c, 0, Integer.parseInt(sf.group(1), 16), Integer.parseInt(sf.group(2)));
+        Element h = child(devices, "hostdev");
+        h.setAttribute("mode", "subsystem");
+        h.setAttribute("managed", "no");
+        if (d.assignment().vf().isPresent()) {
+          PciAddress vf = d.assignment().vf().get();
+          h.setAttribute("type", "pci");
+          child(h, "driver").setAttribute("name", "vfio");
+          Element src = child(child(h, "source"), "address");
+          src.setAttribute("domain", String.format("0x%04x", vf.domain()));
+          src.setAttribute("bus", String.format("0x%02x", vf.bus()));
+          src.setAttribute("slot", String.format("0x%02x", vf.device()));
+          src.setAttribute("function", String.format("0x%x", vf.function()));
+        } else {
+          h.setAttribute("type", "mdev");
+          h.setAttribute("model", "vfio-pci");
+          child(child(h, "source"), "address").setAttribute("uuid",
+              d.assignment().mdev().orElseThrow().toString());
+        }
+        child(h, "alias").setAttribute("name", alias(d.device().get("id").orElseThrow()));
+        pciAddress(h, index, 0, 0);
+        describe.add(d.explanation() + " (libvirt: " + (d.assignment().vf().isPresent()
+            ? "a PCI hostdev of the VF" : "a type='mdev' hostdev") + " behind controller "
+            + index + ")");
+        index++;
+      }
     }
 
     private void disk(Element devices, GuestMachine.Disk d) {

@@ -23,6 +23,7 @@ import io.gpuvirt.qemu.testing.Hosts;
 import io.gpuvirt.qemu.testing.Libvirt;
 import io.gpuvirt.qemu.testing.RecordedQemu;
 import io.gpuvirt.qemu.testing.Tools;
+import io.gpuvirt.qemu.vgpu.VgpuQemuDevices;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -174,6 +175,48 @@ final class LibvirtAcceptsDomainTest {
     String xml = LibvirtDomain.builder(iommufd).name("vm-42").iommufd(true).build().xml();
     CommandResult r = run(Tools.virtXmlValidate(), write("iommufd", xml).toString(), "domain");
     assertTrue(xml.contains("iommufd=\"yes\"") && r.exitCode() != 0, r.stdout() + r.stderr());
+  }
+
+  private static final io.gpuvirt.core.vgpu.VgpuType L40S_Q = io.gpuvirt.core.vgpu
+      .VgpuTypeCatalogue.l40s().types().get(0);
+  private static final io.gpuvirt.core.pci.PciAddress L40S = io.gpuvirt.core.pci.PciAddress
+      .parse("0000:3d:00.0");
+
+  @Test
+  void vgpuVfs_nextToAWholeGpu_passAllThreeLevelsWithEachVfBehindItsPort() {
+    QemuArgs plan = plan(b -> b.devices(Hosts.b200Vm(1)));
+    VgpuQemuDevices.Plan vgpus = VgpuQemuDevices.plan(List.of(
+        io.gpuvirt.core.vgpu.VgpuAssignment.onVf(L40S, io.gpuvirt.core.pci.PciAddress.parse(
+            "0000:3d:00.4"), L40S_Q),
+        io.gpuvirt.core.vgpu.VgpuAssignment.onVf(L40S, io.gpuvirt.core.pci.PciAddress.parse(
+            "0000:3d:00.5"), L40S_Q)));
+    Path xml = write("vgpu-vf", LibvirtDomain.builder(plan).name("vm-42").vgpus(vgpus).build()
+        .xml());
+
+    assertEquals(0, run(Tools.virtXmlValidate(), xml.toString(), "domain").exitCode());
+    assertEquals(0, run(Tools.virsh(), "-c", "test:///default", "define", xml.toString())
+        .exitCode());
+    List<String> argv = libvirt.argv(xml);
+    String joined = String.join(" ", argv);
+    assertTrue(joined.contains("\"host\":\"0000:3d:00.4\",\"id\":\"ua-vgpu0\",\"bus\":\"ua-vgpurp0\"")
+        && joined.contains("\"host\":\"0000:3d:00.5\",\"id\":\"ua-vgpu1\",\"bus\":\"ua-vgpurp1\""),
+        joined);
+  }
+
+  @Test
+  void vgpuMdev_passesTheSchemaAndTheGenericParserWithTheMdevsUuid() {
+    QemuArgs plan = plan(b -> b.devices(Hosts.b200Vm(1)));
+    java.util.UUID uuid = java.util.UUID.fromString("0b1e9d3c-6f4a-4d5e-9a1b-2c3d4e5f6a7b");
+    VgpuQemuDevices.Plan vgpus = VgpuQemuDevices.plan(List.of(
+        io.gpuvirt.core.vgpu.VgpuAssignment.onMdev(L40S, uuid, L40S_Q)));
+    String domain = LibvirtDomain.builder(plan).name("vm-42").vgpus(vgpus).build().xml();
+    Path xml = write("vgpu-mdev", domain);
+
+    assertTrue(domain.contains("<uuid>" + uuid + "</uuid>")
+        && domain.contains("<address uuid=\"" + uuid + "\"/>"), domain);
+    assertEquals(0, run(Tools.virtXmlValidate(), xml.toString(), "domain").exitCode(), domain);
+    assertEquals(0, run(Tools.virsh(), "-c", "test:///default", "define", xml.toString())
+        .exitCode(), domain);
   }
 
   /**
