@@ -11,9 +11,11 @@ import io.gpuvirt.core.alloc.Placement;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.Bar;
 import io.gpuvirt.core.pci.PciNames;
+import io.gpuvirt.core.vgpu.VgpuAssignment;
 import java.util.List;
 import java.util.Locale;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import picocli.CommandLine.ITypeConverter;
 
 /** Text and JSON renderings of leases shared by the lease commands. */
@@ -46,6 +48,11 @@ final class LeaseText {
               + d.vfioDriver().map(v -> "  on " + v).orElse("")
               + d.reset().map(r -> "  reset: " + r).orElse("")), names.describe(d.id())));
     }
+    for (VgpuAssignment v : lease.vgpus()) {
+      s.append("  vGPU ").append(v.type().id()).append(" (").append(v.type().name())
+          .append(") on ").append(v.vf().map(vf -> "VF " + vf).orElseGet(() -> "mdev "
+              + v.mdev().orElseThrow())).append(" of ").append(v.pf()).append('\n');
+    }
     lease.reasons().forEach(r -> s.append("  why: ").append(r).append('\n'));
     return s.toString();
   }
@@ -61,8 +68,10 @@ final class LeaseText {
           join(l.groupNumbers()), join(List.copyOf(l.numaNodes())),
           l.partitionId().isPresent() ? String.valueOf(l.partitionId().getAsInt()) : "-",
           l.createdAt() + l.expiresAt().map(t -> " (reserved until " + t + ")").orElse(""),
-          l.requestedDevices().stream().map(d -> names.describe(d.id())).distinct()
-              .collect(Collectors.joining(", "))));
+          Stream.concat(l.requestedDevices().stream().map(d -> names.describe(d.id())),
+              l.vgpus().stream().map(v -> "vGPU " + v.type().name() + " on "
+                  + v.vf().map(Object::toString).orElseGet(() -> v.mdev().orElseThrow()
+                      .toString()))).distinct().collect(Collectors.joining(", "))));
     }
     return s.toString();
   }

@@ -21,6 +21,7 @@ import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -45,8 +46,18 @@ import picocli.CommandLine.Spec;
 final class ProvisionCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Option(names = "--gpus", required = true, paramLabel = "N", description = "How many GPUs.")
-  int gpus;
+  /** What to provision: whole GPUs, or one vGPU. */
+  static final class What {
+    @Option(names = "--gpus", required = true, paramLabel = "N", description = "How many GPUs.")
+    Integer gpus;
+
+    @Option(names = "--vgpu", required = true, paramLabel = "TYPE",
+        description = "One vGPU of this type (an id such as 1147 or a name such as L40S-1Q) on a"
+            + " VF, instead of whole GPUs; as 'gpuvirt vgpu provision'.")
+    String vgpu;
+  }
+
+  @ArgGroup(exclusive = true, multiplicity = "1") What what;
 
   @Option(names = "--owner", required = true, paramLabel = "ID",
       converter = Cli.OwnerConverter.class, description = "The VM (lease owner), e.g. vm-42.")
@@ -80,10 +91,6 @@ final class ProvisionCommand implements Callable<Integer> {
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    AllocationRequest.Builder requestBuilder = AllocationRequest.builder(owner).count(gpus)
-        .selector(DeviceSelector.parse(device));
-    allow.forEach(a -> requestBuilder.allowForeign(PciAddress.parse(a)));
-    AllocationRequest request = requestBuilder.build();
     if (!List.of("text", "json", "libvirt").contains(format)) {
       throw new InvalidValueException("--format '" + Cli.printable(format)
           + "' is not text, json or libvirt");
@@ -93,6 +100,20 @@ final class ProvisionCommand implements Callable<Integer> {
     if (libvirt && json) {
       throw new InvalidValueException("--json and --format libvirt are two outputs; choose one");
     }
+    if (what.vgpu != null) {
+      if (libvirt) {
+        throw new InvalidValueException("--format libvirt renders a whole-GPU VM plan; for a vGPU"
+            + " use --format text or json (the library renders a vGPU domain with"
+            + " LibvirtDomain.Builder.vgpus)");
+      }
+      return VgpuCommand.provisionVgpu(spec.commandLine(), host, owner, what.vgpu, null, false,
+          asJson);
+    }
+    int gpus = what.gpus;
+    AllocationRequest.Builder requestBuilder = AllocationRequest.builder(owner).count(gpus)
+        .selector(DeviceSelector.parse(device));
+    allow.forEach(a -> requestBuilder.allowForeign(PciAddress.parse(a)));
+    AllocationRequest request = requestBuilder.build();
     qemu.capabilities(); // a bad --qemu or --qemu-version fails before the host is touched
     try (HostContext context = host.openOrCreateDemo()) {
       List<ProgressEvent> events = new ArrayList<>();

@@ -1,14 +1,26 @@
 package io.gpuvirt.examples.cli;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.gpuvirt.core.GpuvirtException;
+import io.gpuvirt.core.alloc.AllocationRefusedException;
+import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.host.CommandResult;
+import io.gpuvirt.core.ledger.LeaseJson;
 import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.vgpu.VgpuAssignment;
 import io.gpuvirt.core.vgpu.VgpuCapability;
 import io.gpuvirt.core.vgpu.VgpuDevices;
 import io.gpuvirt.core.vgpu.VgpuException;
 import io.gpuvirt.core.vgpu.VgpuInterface;
 import io.gpuvirt.core.vgpu.VgpuProvisioner;
+import io.gpuvirt.core.vgpu.VgpuRequest;
 import io.gpuvirt.core.vgpu.VgpuType;
 import io.gpuvirt.core.vgpu.VgpuTypeCatalogue;
+import io.gpuvirt.qemu.vgpu.VgpuQemuDevices;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,6 +32,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine;
 
 /**
  * {@code gpuvirt vgpu types|enable|disable}: the host's vGPU-capable GPUs, their types and
@@ -33,6 +46,13 @@ final class VgpuCommand {
 
   static VgpuDevices devices(HostContext host) {
     return VgpuDevices.on(host.sysfs(), host.gpuHost().commands());
+  }
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Prints {@code node} as one pretty JSON document. */
+  static void printJson(PrintWriter out, JsonNode node) {
+    out.println(node.toPrettyString());
   }
 
   static PciAddress gpu(String text) {
@@ -52,6 +72,9 @@ final class VgpuCommand {
     @Option(names = "--gpu", paramLabel = "BDF", description = "Only this GPU.")
     String gpu;
 
+    @Option(names = "--json", description = "Print the GPUs and their types as a JSON array.")
+    boolean json;
+
     @Override
     public Integer call() {
       PrintWriter out = spec.commandLine().getOut();
@@ -59,6 +82,11 @@ final class VgpuCommand {
         VgpuDevices vgpu = devices(host);
         List<VgpuCapability> gpus = gpu == null ? vgpu.capabilities()
             : List.of(vgpu.capability(gpu(gpu)));
+        if (json) {
+          printJson(out, typesJson(vgpu, gpus));
+          out.flush();
+          return Cli.OK;
+        }
         if (gpus.isEmpty()) {
           out.println("no GPU with vGPU support on " + host.describe());
         }
@@ -68,15 +96,7 @@ final class VgpuCommand {
               + ", VFs " + c.virtualFunctions().size() + "/" + c.totalVfs()
               + (c.vfsEnabled() ? "" : " (not enabled: gpuvirt vgpu enable " + c.pf() + ")"));
           VgpuTypeCatalogue catalogue = VgpuProvisioner.DEFAULT_CATALOGUES.get(c.id());
-          List<Integer> creatable = new ArrayList<>();
-          if (c.vfsEnabled() && c.vgpuInterface() == VgpuInterface.VENDOR_SPECIFIC) {
-            for (PciAddress vf : c.virtualFunctions()) {
-              if (vgpu.currentType(vf) == 0) {
-                vgpu.creatable(vf).forEach(e -> creatable.add(e.id()));
-                break;
-              }
-            }
-          }
+          List<Integer> creatable = creatableNow(vgpu, c);
           if (catalogue == null) {
             out.println("  no type catalogue for " + c.id());
             continue;
@@ -94,6 +114,50 @@ final class VgpuCommand {
       out.flush();
       return Cli.OK;
     }
+
+    private static ArrayNode typesJson(VgpuDevices vgpu, List<VgpuCapability> gpus) {
+      ArrayNode array = JSON.createArrayNode();
+      for (VgpuCapability c : gpus) {
+        ObjectNode g = array.addObject();
+        g.put("pf", c.pf().toString());
+        g.put("id", c.id().toString());
+        g.put("numaNode", c.numaNode());
+        g.put("interface", c.vgpuInterface().name().toLowerCase(java.util.Locale.ROOT));
+        g.put("vfs", c.virtualFunctions().size());
+        g.put("totalVfs", c.totalVfs());
+        g.put("vfsEnabled", c.vfsEnabled());
+        VgpuTypeCatalogue catalogue = VgpuProvisioner.DEFAULT_CATALOGUES.get(c.id());
+        List<Integer> creatable = creatableNow(vgpu, c);
+        ArrayNode types = g.putArray("types");
+        if (catalogue != null) {
+          g.put("catalogueInferred", catalogue.inferred());
+          for (VgpuType t : catalogue.types()) {
+            ObjectNode n = types.addObject();
+            n.put("id", t.id());
+            n.put("name", t.name());
+            n.put("framebufferMib", t.framebufferMib());
+            n.put("maxInstances", t.maxInstances());
+            n.put("migBacked", t.migBacked());
+            n.put("creatableNow", creatable.contains(t.id()));
+          }
+        }
+      }
+      return array;
+    }
+  }
+
+  /** The type ids a free VF of {@code c} can take now; none when its VFs are not enabled. */
+  static List<Integer> creatableNow(VgpuDevices vgpu, VgpuCapability c) {
+    List<Integer> creatable = new ArrayList<>();
+    if (c.vfsEnabled() && c.vgpuInterface() == VgpuInterface.VENDOR_SPECIFIC) {
+      for (PciAddress vf : c.virtualFunctions()) {
+        if (vgpu.currentType(vf) == 0) {
+          vgpu.creatable(vf).forEach(e -> creatable.add(e.id()));
+          break;
+        }
+      }
+    }
+    return creatable;
   }
 
   /** Which GPUs: one BDF or {@code --all}. */
@@ -118,6 +182,9 @@ final class VgpuCommand {
     @Mixin HostOptions hostOptions;
     @ArgGroup(exclusive = true, multiplicity = "1") Target target;
 
+    @Option(names = "--json", description = "Print {enabled: [{pf, vfs}]}.")
+    boolean json;
+
     @Override
     public Integer call() {
       PrintWriter out = spec.commandLine().getOut();
@@ -126,13 +193,22 @@ final class VgpuCommand {
         List<PciAddress> gpus = target.all ? vgpu.capabilities().stream()
             .filter(c -> c.vgpuInterface() == VgpuInterface.VENDOR_SPECIFIC)
             .map(VgpuCapability::pf).toList() : List.of(gpu(target.gpu));
+        ObjectNode result = JSON.createObjectNode();
+        ArrayNode enabled = result.putArray("enabled");
         for (PciAddress pf : gpus) {
           try {
-            out.println(pf + ": " + vgpu.enable(pf).size() + " VFs enabled");
+            int vfs = vgpu.enable(pf).size();
+            enabled.addObject().put("pf", pf.toString()).put("vfs", vfs);
+            if (!json) {
+              out.println(pf + ": " + vfs + " VFs enabled");
+            }
           } catch (VgpuException e) {
             out.flush();
-            return Cli.refuse(spec.commandLine(), false, e.getMessage());
+            return Cli.refuse(spec.commandLine(), json, e.getMessage());
           }
+        }
+        if (json) {
+          printJson(out, result);
         }
       }
       out.flush();
@@ -152,6 +228,9 @@ final class VgpuCommand {
     @Mixin HostOptions hostOptions;
     @ArgGroup(exclusive = true, multiplicity = "1") Target target;
 
+    @Option(names = "--json", description = "Print {disabled: [pf]}.")
+    boolean json;
+
     @Override
     public Integer call() {
       PrintWriter out = spec.commandLine().getOut();
@@ -160,22 +239,30 @@ final class VgpuCommand {
         List<PciAddress> gpus = target.all ? vgpu.capabilities().stream()
             .filter(VgpuCapability::vfsEnabled).map(VgpuCapability::pf).toList()
             : List.of(vgpu.capability(gpu(target.gpu)).pf());
+        ObjectNode result = JSON.createObjectNode();
+        ArrayNode disabled = result.putArray("disabled");
         for (PciAddress pf : gpus) {
           List<String> holders = host.gpuHost().ledger().leases().stream()
               .filter(l -> l.vgpus().stream().anyMatch(v -> v.pf().equals(pf)))
               .map(l -> l.owner()).toList();
           if (!holders.isEmpty()) {
-            return Cli.refuse(spec.commandLine(), false, "not disabling the VFs of " + pf
+            return Cli.refuse(spec.commandLine(), json, "not disabling the VFs of " + pf
                 + ": vGPUs on it are leased to " + holders + "; tear those down first");
           }
           CommandResult r = host.gpuHost().commands().run(io.gpuvirt.core.host.Command.of(
               VgpuDevices.SRIOV_MANAGE,
               "-d", pf.toString()));
           if (!r.succeeded()) {
-            return Cli.refuse(spec.commandLine(), false, "'" + String.join(" ", r.argv())
+            return Cli.refuse(spec.commandLine(), json, "'" + String.join(" ", r.argv())
                 + "' failed (exit " + r.exitCode() + "): " + (r.stderr() + r.stdout()).strip());
           }
-          out.println(pf + ": VFs disabled");
+          disabled.add(pf.toString());
+          if (!json) {
+            out.println(pf + ": VFs disabled");
+          }
+        }
+        if (json) {
+          printJson(out, result);
         }
       }
       out.flush();
@@ -210,33 +297,56 @@ final class VgpuCommand {
     @Option(names = "--spread", description = "Put it on the emptiest GPU instead of packing.")
     boolean spread;
 
+    @Option(names = "--json", description = "Print {lease, qemu: [devices]}.")
+    boolean json;
+
     @Override
     public Integer call() {
-      PrintWriter out = spec.commandLine().getOut();
-      try (HostContext host = hostOptions.open()) {
-        io.gpuvirt.core.vgpu.VgpuRequest request =
-            io.gpuvirt.core.vgpu.VgpuRequest.ofType(owner, type);
-        if (numa != null) {
-          request = request.onNumaNode(numa);
-        }
-        if (spread) {
-          request = request.withFill(io.gpuvirt.core.vgpu.VgpuRequest.Fill.SPREAD);
-        }
-        io.gpuvirt.core.alloc.Lease lease;
+      return provisionVgpu(spec.commandLine(), hostOptions, owner, type, numa, spread, json);
+    }
+  }
+
+  /**
+   * One vGPU of {@code type} for {@code owner}: the lease, its VF and QEMU devices (shared by
+   * {@code vgpu provision} and {@code provision --vgpu}).
+   */
+  static int provisionVgpu(CommandLine cmd, HostOptions hostOptions, String owner, String type,
+      Integer numa, boolean spread, boolean json) {
+    PrintWriter out = cmd.getOut();
+    try (HostContext host = hostOptions.open()) {
+      VgpuRequest request = VgpuRequest.ofType(owner, type);
+      if (numa != null) {
+        request = request.onNumaNode(numa);
+      }
+      if (spread) {
+        request = request.withFill(VgpuRequest.Fill.SPREAD);
+      }
+      Lease lease;
+      try {
+        lease = VgpuProvisioner.on(devices(host), host.gpuHost().ledger()).provision(request);
+      } catch (AllocationRefusedException | VgpuException e) {
+        return Cli.refuse(cmd, json, e.getMessage());
+      }
+      VgpuQemuDevices.Plan qemu = VgpuQemuDevices.plan(lease.vgpus());
+      if (json) {
         try {
-          lease = VgpuProvisioner.on(devices(host), host.gpuHost().ledger()).provision(request);
-        } catch (io.gpuvirt.core.alloc.AllocationRefusedException | VgpuException e) {
-          return Cli.refuse(spec.commandLine(), false, e.getMessage());
+          ObjectNode result = JSON.createObjectNode();
+          result.set("lease", JSON.readTree(LeaseJson.of(lease)));
+          ArrayNode devices = result.putArray("qemu");
+          qemu.argv().forEach(devices::add);
+          printJson(out, result);
+        } catch (JsonProcessingException e) {
+          throw new GpuvirtException("cannot render JSON output: " + e.getMessage(), e);
         }
-        io.gpuvirt.core.vgpu.VgpuAssignment v = lease.vgpus().get(0);
+      } else {
+        VgpuAssignment v = lease.vgpus().get(0);
         out.println(owner + ": vGPU " + v.type().id() + " (" + v.type().name() + ") on VF "
             + v.vf().orElseThrow() + " of " + v.pf());
-        io.gpuvirt.qemu.vgpu.VgpuQemuDevices.plan(lease.vgpus()).devices()
-            .forEach(d -> out.println("  qemu: -device " + d.device().render() + "  # "
-                + d.explanation()));
+        qemu.devices().forEach(d -> out.println("  qemu: -device " + d.device().render() + "  # "
+            + d.explanation()));
       }
-      out.flush();
-      return Cli.OK;
     }
+    out.flush();
+    return Cli.OK;
   }
 }

@@ -107,6 +107,24 @@ final class EveryCommandJsonTest {
     c.put("module-ids", List.of(
         Case.of(0, "module-ids", "--root", "HOST"),
         Case.of(1, "module-ids", "--root", "H100")));
+    c.put("vgpu types", List.of(
+        Case.of(0, "vgpu", "types", "--root", "VGPU"),
+        Case.of(2, "vgpu", "types", "--gpu", "0000:3d:00.9x", "--root", "VGPU")));
+    c.put("vgpu enable", List.of(
+        Case.of(0, "vgpu", "enable", "--all", "--root", "VGPU"),
+        Case.of(2, "vgpu", "enable", "3d:00.0/../x", "--root", "VGPU")));
+    c.put("vgpu disable", List.of(
+        Case.of(0, "vgpu", "disable", "--all", "--root", "VGPU").after("vgpu", "enable", "--all",
+            "--root", "VGPU"),
+        Case.of(1, "vgpu", "disable", "0000:3d:00.0", "--root", "VGPU")
+            .after("vgpu", "enable", "--all", "--root", "VGPU")
+            .after("vgpu", "provision", "--type", "L40S-1Q", "--owner", "vm-1", "--root",
+                "VGPU")));
+    c.put("vgpu provision", List.of(
+        Case.of(0, "vgpu", "provision", "--type", "L40S-1Q", "--owner", "vm-1", "--root", "VGPU")
+            .after("vgpu", "enable", "--all", "--root", "VGPU"),
+        Case.of(1, "vgpu", "provision", "--type", "L40S-99Z", "--owner", "vm-1", "--root",
+            "VGPU").after("vgpu", "enable", "--all", "--root", "VGPU")));
     c.put("guest-check", List.of(
         Case.of(1, "guest-check", "--root", "HOST", "--cuda-library", "NOLIB"),
         Case.of(2, "guest-check", "--root", "MISSING")));
@@ -200,6 +218,13 @@ final class EveryCommandJsonTest {
       case "MISSING" -> dir.resolve("missing").toString();
       case "NEW" -> dir.resolve("new").toString();
       case "NOLIB" -> dir.resolve("no-libcuda.so").toString();
+      case "VGPU" -> {
+        Path vgpuHost = dir.resolve("vgpu");
+        if (!vgpuHost.toFile().exists()) {
+          SimulatedHost.create(HostProfile.l40sVgpu(), vgpuHost).close();
+        }
+        yield vgpuHost.toString();
+      }
       case "H100" -> {
         if (!h100.toFile().exists()) {
           SimulatedHost.create(HostProfile.preset("hgx-h100"), h100).close();

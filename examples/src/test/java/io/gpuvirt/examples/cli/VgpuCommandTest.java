@@ -89,4 +89,37 @@ final class VgpuCommandTest {
     assertTrue(p.exitCode() == Cli.REFUSED && p.err().contains("has no type L40S-99Z"),
         p.out() + p.err());
   }
+
+  @Test
+  void provisionWithVgpu_isTheSameAsVgpuProvision_andLeasesAndStatusShowTheVgpu() {
+    vgpu("enable", "--all");
+    CliRun p = CliRun.withRoot(root, "provision", "--vgpu", "L40S-1Q", "--owner", "vm-8");
+    CliRun leases = CliRun.withRoot(root, "leases");
+    CliRun status = CliRun.withRoot(root, "status");
+
+    assertTrue(p.exitCode() == Cli.OK && p.out().contains("vm-8: vGPU 1147 (NVIDIA L40S-1Q) on VF")
+        && leases.out().lines().anyMatch(l -> l.startsWith("vm-8 ")
+            && l.contains("vGPU NVIDIA L40S-1Q on 0000:"))
+        && status.out().contains("vGPU NVIDIA L40S-1Q on 0000:"),
+        p + "\n" + leases + "\n" + status);
+  }
+
+  @Test
+  void provisionJson_printsTheLeaseWithItsVgpuAndTheQemuDevices() throws Exception {
+    vgpu("enable", "--all");
+    CliRun p = vgpu("provision", "--type", "L40S-1Q", "--owner", "vm-9", "--json");
+
+    com.fasterxml.jackson.databind.JsonNode doc = new com.fasterxml.jackson.databind
+        .ObjectMapper().readTree(p.out());
+    assertTrue(p.exitCode() == Cli.OK && doc.path("lease").path("owner").asText().equals("vm-9")
+        && doc.path("lease").path("vgpus").size() == 1
+        && doc.path("qemu").toString().contains("vfio-pci,host=0000:"), p.toString());
+  }
+
+  @Test
+  void provisionWithBothGpusAndVgpu_isABadArgument() {
+    CliRun p = CliRun.withRoot(root, "provision", "--gpus", "1", "--vgpu", "L40S-1Q", "--owner",
+        "vm-1");
+    assertEquals(Cli.ERROR, p.exitCode(), p.toString());
+  }
 }
