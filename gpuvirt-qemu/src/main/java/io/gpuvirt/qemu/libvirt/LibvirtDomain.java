@@ -1,6 +1,7 @@
 package io.gpuvirt.qemu.libvirt;
 
 import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.pci.PciSizes;
 import io.gpuvirt.qemu.QemuFirmware;
 import io.gpuvirt.qemu.command.Accelerator;
 import io.gpuvirt.qemu.command.ExpanderBus;
@@ -70,7 +71,6 @@ public final class LibvirtDomain {
 
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}");
   private static final Pattern SLOT_FUNCTION = Pattern.compile("0x([0-9a-f]{1,2})\\.([0-7])");
-  private static final Pattern SIZE = Pattern.compile("([0-9]+)([KMGT]?)");
   private static final LibvirtVersion MAXPHYSADDR_LIMIT = LibvirtVersion.of(9, 2, 0);
   /** vfio-pci properties the XML carries natively (or that libvirt sets itself). */
   private static final Set<String> NATIVE = Set.of("host", "id", "bus", "addr", "multifunction",
@@ -414,8 +414,7 @@ public final class LibvirtDomain {
         el.setAttribute("match", "exact");
         text(el, "model", model).setAttribute("fallback", "forbid");
       }
-      boolean hostBits = cpu.get("host-phys-bits").map(v -> v.equals("on")
-          || v.equals("true")).orElse(false);
+      boolean hostBits = cpu.get("host-phys-bits").map(LibvirtDomain::isOn).orElse(false);
       Optional<String> limit = cpu.get("host-phys-bits-limit");
       Optional<String> bits = cpu.get("phys-bits");
       if (hostBits) {
@@ -450,22 +449,14 @@ public final class LibvirtDomain {
       int index = 1;
       controllerIndex.put("pcie.0", 0);
       for (ExpanderBus x : plan.expanderBuses()) {
-        Matcher sf = SLOT_FUNCTION.matcher(x.addr());
-        if (!sf.matches()) {
-          throw new LibvirtException("expander bus " + x.id() + " has address '" + x.addr()
-              + "', not slot.function (0x10.0)");
-        }
+        int[] sf = slotFunction("expander bus " + x.id(), x.addr());
         controllerIndex.put(x.id(), index);
-        Element c = child(devices, "controller");
-        c.setAttribute("type", "pci");
-        c.setAttribute("index", Integer.toString(index));
-        c.setAttribute("model", "pcie-expander-bus");
-        child(c, "model").setAttribute("name", "pxb-pcie");
+        Element c = controller(devices, index, "pcie-expander-bus", "pxb-pcie");
         Element target = child(c, "target");
         target.setAttribute("busNr", Integer.toString(x.busNr()));
         text(target, "node", Integer.toString(x.guestNode()));
         child(c, "alias").setAttribute("name", alias(x.id()));
-        pciAddress(c, 0, Integer.parseInt(sf.group(1), 16), Integer.parseInt(sf.group(2)));
+        pciAddress(c, 0, sf[0], sf[1]);
         index++;
       }
       if (!plan.expanderBuses().isEmpty()) {
@@ -473,38 +464,20 @@ public final class LibvirtDomain {
             + " (pxb-pcie) with the plan's busNr and guest <node>, each before its root ports");
       }
       for (RootPort p : plan.rootPorts()) {
-        Matcher sf = SLOT_FUNCTION.matcher(p.addr());
-        if (!sf.matches()) {
-          throw new LibvirtException("root port " + p.id() + " has address '" + p.addr()
-              + "', not slot.function (0x10.0)");
-        }
-        controllerIndex.put(p.id(), index);
-        Element c = child(devices, "controller");
-        c.setAttribute("type", "pci");
-        c.setAttribute("index", Integer.toString(index));
-        c.setAttribute("model", "pcie-root-port");
-        child(c, "model").setAttribute("name", "pcie-root-port");
-        Element target = child(c, "target");
-        target.setAttribute("chassis", Integer.toString(p.chassis()));
-        if (p.option().get("hotplug").map(v -> v.equals("off") || v.equals("false"))
-            .orElse(false)) {
-          target.setAttribute("hotplug", "off");
-        }
-        String alias = alias(p.id());
-        child(c, "alias").setAttribute("name", alias);
+        int[] sf = slotFunction("root port " + p.id(), p.addr());
         Integer bus = controllerIndex.get(p.bus());
         if (bus == null) {
           throw new LibvirtException("root port " + p.id() + " sits on bus " + p.bus()
               + ", which the plan does not have");
         }
-        Element address = pciAddress(c, bus, Integer.parseInt(sf.group(1), 16),
-            Integer.parseInt(sf.group(2)));
-        if (p.option().get("multifunction").map(v -> v.equals("on") || v.equals("true"))
-            .orElse(false)) {
+        controllerIndex.put(p.id(), index);
+        Element address = rootPort(devices, index, p.id(), p.chassis(),
+            p.option().get("hotplug").map(LibvirtDomain::isOff).orElse(false), bus, sf);
+        if (p.option().get("multifunction").map(LibvirtDomain::isOn).orElse(false)) {
           address.setAttribute("multifunction", "on");
         }
-        p.pref64Reserve().ifPresent(size -> overrides.add(override(alias,
-            Map.of("pref64-reserve", Long.toString(bytes(size))))));
+        p.pref64Reserve().ifPresent(size -> overrides.add(override(alias(p.id()),
+            Map.of("pref64-reserve", Long.toString(PciSizes.bytes(size))))));
         index++;
       }
       describe.add(plan.rootPorts().size() + " x <controller model='pcie-root-port'> at the"
@@ -532,13 +505,7 @@ public final class LibvirtDomain {
           }
           driver.setAttribute("iommufd", "yes");
         }
-        Element source = child(h, "source");
-        PciAddress a = d.host();
-        Element src = child(source, "address");
-        src.setAttribute("domain", String.format("0x%04x", a.domain()));
-        src.setAttribute("bus", String.format("0x%02x", a.bus()));
-        src.setAttribute("slot", String.format("0x%02x", a.device()));
-        src.setAttribute("function", String.format("0x%x", a.function()));
+        sourceAddress(h, d.host());
         String alias = alias(d.id());
         child(h, "alias").setAttribute("name", alias);
         if (d.option().get("rombar").map(v -> v.equals("0")).orElse(false)) {
@@ -585,20 +552,9 @@ public final class LibvirtDomain {
             throw new LibvirtException("VF " + vf + " is passed through twice");
           }
         });
-        Matcher sf = SLOT_FUNCTION.matcher(addr);
-        if (!sf.matches()) {
-          throw new LibvirtException("vGPU root port " + port + " has address '" + addr + "'");
-        }
-        Element c = child(devices, "controller");
-        c.setAttribute("type", "pci");
-        c.setAttribute("index", Integer.toString(index));
-        c.setAttribute("model", "pcie-root-port");
-        child(c, "model").setAttribute("name", "pcie-root-port");
-        Element target = child(c, "target");
-        target.setAttribute("chassis", d.rootPort().get("chassis").orElseThrow());
-        target.setAttribute("hotplug", "off");
-        child(c, "alias").setAttribute("name", alias(port));
-        pciAddress(c, 0, Integer.parseInt(sf.group(1), 16), Integer.parseInt(sf.group(2)));
+        int[] sf = slotFunction("vGPU root port " + port, addr);
+        rootPort(devices, index, port,
+            Integer.parseInt(d.rootPort().get("chassis").orElseThrow()), true, 0, sf);
         Element h = child(devices, "hostdev");
         h.setAttribute("mode", "subsystem");
         h.setAttribute("managed", "no");
@@ -606,11 +562,7 @@ public final class LibvirtDomain {
           PciAddress vf = d.assignment().vf().get();
           h.setAttribute("type", "pci");
           child(h, "driver").setAttribute("name", "vfio");
-          Element src = child(child(h, "source"), "address");
-          src.setAttribute("domain", String.format("0x%04x", vf.domain()));
-          src.setAttribute("bus", String.format("0x%02x", vf.bus()));
-          src.setAttribute("slot", String.format("0x%02x", vf.device()));
-          src.setAttribute("function", String.format("0x%x", vf.function()));
+          sourceAddress(h, vf);
         } else {
           h.setAttribute("type", "mdev");
           h.setAttribute("model", "vfio-pci");
@@ -662,6 +614,41 @@ public final class LibvirtDomain {
       return device;
     }
 
+    /**
+     * A {@code pcie-root-port} controller at {@code index} with its chassis, alias and address
+     * on controller {@code bus}; returns the address element.
+     */
+    private Element rootPort(Element devices, int index, String id, int chassis,
+        boolean hotplugOff, int bus, int[] slotFunction) {
+      Element c = controller(devices, index, "pcie-root-port", "pcie-root-port");
+      Element target = child(c, "target");
+      target.setAttribute("chassis", Integer.toString(chassis));
+      if (hotplugOff) {
+        target.setAttribute("hotplug", "off");
+      }
+      child(c, "alias").setAttribute("name", alias(id));
+      return pciAddress(c, bus, slotFunction[0], slotFunction[1]);
+    }
+
+    /** A PCI controller of {@code model} (its QEMU device {@code modelName}) at {@code index}. */
+    private Element controller(Element devices, int index, String model, String modelName) {
+      Element c = child(devices, "controller");
+      c.setAttribute("type", "pci");
+      c.setAttribute("index", Integer.toString(index));
+      c.setAttribute("model", model);
+      child(c, "model").setAttribute("name", modelName);
+      return c;
+    }
+
+    /** The host function a hostdev passes through, as its {@code <source><address>}. */
+    private void sourceAddress(Element hostdev, PciAddress a) {
+      Element src = child(child(hostdev, "source"), "address");
+      src.setAttribute("domain", String.format("0x%04x", a.domain()));
+      src.setAttribute("bus", String.format("0x%02x", a.bus()));
+      src.setAttribute("slot", String.format("0x%02x", a.device()));
+      src.setAttribute("function", String.format("0x%x", a.function()));
+    }
+
     private Element pciAddress(Element parent, int bus, int slot, int function) {
       Element a = child(parent, "address");
       a.setAttribute("type", "pci");
@@ -704,20 +691,23 @@ public final class LibvirtDomain {
     return "ua-" + id.replace('.', '-');
   }
 
-  /** Bytes of a size as the plan writes it ({@code 32G}, {@code 512M}, {@code 4096}). */
-  static long bytes(String size) {
-    Matcher m = SIZE.matcher(size);
-    if (!m.matches()) {
-      throw new LibvirtException("size '" + size + "' is not a number with an optional K, M, G"
-          + " or T suffix");
+  /** A QEMU boolean property's value read as true ({@code on} or {@code true}). */
+  static boolean isOn(String value) {
+    return value.equals("on") || value.equals("true");
+  }
+
+  /** A QEMU boolean property's value read as false ({@code off} or {@code false}). */
+  static boolean isOff(String value) {
+    return value.equals("off") || value.equals("false");
+  }
+
+  /** {@code 0x10.0} as slot 0x10 and function 0, or a refusal naming {@code what}. */
+  static int[] slotFunction(String what, String addr) {
+    Matcher sf = SLOT_FUNCTION.matcher(addr);
+    if (!sf.matches()) {
+      throw new LibvirtException(what + " has address '" + addr + "', not slot.function"
+          + " (0x10.0)");
     }
-    int shift = switch (m.group(2)) {
-      case "K" -> 10;
-      case "M" -> 20;
-      case "G" -> 30;
-      case "T" -> 40;
-      default -> 0;
-    };
-    return Long.parseLong(m.group(1)) << shift;
+    return new int[] {Integer.parseInt(sf.group(1), 16), Integer.parseInt(sf.group(2))};
   }
 }

@@ -233,7 +233,7 @@ final class LibvirtAcceptsDomainTest {
       for (RootPort p : plan.rootPorts()) {
         ports.put(p.id(), p.bus() + " " + slotFunction(p.addr()) + " chassis " + p.chassis()
             + p.option().get("hotplug").map(h -> " hotplug " + bool(h)).orElse("")
-            + p.pref64Reserve().map(s -> " pref64 " + LibvirtDomain.bytes(s)).orElse(""));
+            + p.pref64Reserve().map(s -> " pref64 " + io.gpuvirt.core.pci.PciSizes.bytes(s)).orElse(""));
       }
       Map<String, Map<String, String>> devices = new TreeMap<>();
       for (PlacedDevice d : plan.devices()) {
