@@ -196,6 +196,23 @@ final class VgpuHostTest {
   }
 
   @Test
+  void disable_afterEnable_removesTheVfs() {
+    vgpu.enable(PF);
+    vgpu.disable(PF);
+    assertEquals(List.of(), vgpu.virtualFunctions(PF));
+  }
+
+  @Test
+  void disable_whileAVfCarriesATypeIsRefusedNamingTheCommand() {
+    List<PciAddress> vfs = vgpu.enable(PF);
+    vgpu.activate(vfs.get(0), Q1);
+    VgpuException e = assertThrows(VgpuException.class, () -> vgpu.disable(PF));
+    assertEquals(List.of(true, vfs), List.of(
+        e.getMessage().contains("sriov-manage -d 0000:3d:00.0' failed"),
+        vgpu.virtualFunctions(PF)));
+  }
+
+  @Test
   void enable_vfWithoutNvidiaDirectoryIsATypedError() throws IOException {
     List<PciAddress> vfs = vgpu.enable(PF);
     Path dir = host.root().resolve(sysfs.canonicalPath("/sys/bus/pci/devices/" + vfs.get(7))

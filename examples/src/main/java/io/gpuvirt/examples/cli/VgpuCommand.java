@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.alloc.AllocationRefusedException;
 import io.gpuvirt.core.alloc.Lease;
-import io.gpuvirt.core.host.CommandResult;
 import io.gpuvirt.core.ledger.LeaseJson;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.vgpu.VgpuAssignment;
@@ -249,12 +248,10 @@ final class VgpuCommand {
             return Cli.refuse(spec.commandLine(), json, "not disabling the VFs of " + pf
                 + ": vGPUs on it are leased to " + holders + "; tear those down first");
           }
-          CommandResult r = host.gpuHost().commands().run(io.gpuvirt.core.host.Command.of(
-              VgpuDevices.SRIOV_MANAGE,
-              "-d", pf.toString()));
-          if (!r.succeeded()) {
-            return Cli.refuse(spec.commandLine(), json, "'" + String.join(" ", r.argv())
-                + "' failed (exit " + r.exitCode() + "): " + (r.stderr() + r.stdout()).strip());
+          try {
+            vgpu.disable(pf);
+          } catch (VgpuException e) {
+            return Cli.refuse(spec.commandLine(), json, e.getMessage());
           }
           disabled.add(pf.toString());
           if (!json) {

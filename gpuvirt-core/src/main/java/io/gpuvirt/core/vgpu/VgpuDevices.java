@@ -206,6 +206,22 @@ public final class VgpuDevices {
     return verified(pf, vfs);
   }
 
+  /**
+   * Disables the VFs of a physical GPU with {@code sriov-manage -d <PF>}. The caller checks first
+   * that no lease holds a vGPU on it (the kernel model refuses while a VF carries a type, as the
+   * driver does).
+   *
+   * @throws VgpuException if sriov-manage fails, with its output
+   */
+  public void disable(PciAddress pf) {
+    Command command = Command.of(SRIOV_MANAGE, "-d", pf.toString()).withTimeout(ENABLE_TIMEOUT);
+    CommandResult result = commands.run(command);
+    if (!result.succeeded()) {
+      throw new VgpuException("vGPU: '" + String.join(" ", command.argv()) + "' failed (exit "
+          + result.exitCode() + "): " + (result.stderr() + result.stdout()).strip());
+    }
+  }
+
   private List<PciAddress> verified(PciAddress pf, List<PciAddress> vfs) {
     for (PciAddress vf : vfs) {
       if (!sysfs.isDirectory(dir(vf) + "/nvidia")) {
