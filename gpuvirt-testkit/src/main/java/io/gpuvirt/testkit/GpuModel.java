@@ -45,7 +45,15 @@ enum GpuModel {
   L40S(new PciId(0x10de, 0x26b9), new PciId(0x10de, 0x1851), Presets.DISPLAY_3D, 0xa1, 1,
       List.of(shape(0, 16 * Presets.M, 0, Kind.MEM32),
           shape(1, 64 * Presets.G, 0, Kind.PREF64),
-          shape(3, 32 * Presets.M, 64 * Presets.G, Kind.PREF64)));
+          shape(3, 32 * Presets.M, 64 * Presets.G, Kind.PREF64))),
+  /**
+   * Tesla T4 10de:1eb8 (Turing, legacy mdev vGPU, no SR-IOV); subsystem id and BAR sizes are
+   * inferred (the Turing data-center layout: 16M 32-bit, 256M and 32M 64-bit prefetchable).
+   */
+  T4(new PciId(0x10de, 0x1eb8), new PciId(0x10de, 0x12a2), Presets.DISPLAY_3D, 0xa1, 1,
+      List.of(shape(0, 16 * Presets.M, 0, Kind.MEM32),
+          shape(1, 256 * Presets.M, 0, Kind.PREF64),
+          shape(3, 32 * Presets.M, 256 * Presets.M, Kind.PREF64)));
 
   private enum Kind { PREF64, MEM32, IO }
 

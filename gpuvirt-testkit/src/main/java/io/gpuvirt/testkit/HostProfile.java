@@ -152,10 +152,24 @@ public final class HostProfile {
     return Presets.l40sVgpu();
   }
 
+  /**
+   * An older vGPU host with legacy mediated devices: two Tesla T4 (10de:1eb8, no SR-IOV) at
+   * {@code 0000:3b:00.0} (NUMA 0) and {@code 0000:af:00.0} (NUMA 1) on the {@code nvidia} vGPU
+   * host driver, each offering {@code /sys/class/mdev_bus/<PF>/mdev_supported_types/nvidia-<id>/}
+   * ({@code name}, {@code description}, {@code available_instances}, {@code device_api},
+   * {@code create}, {@code devices/}). Writing a UUID to {@code create} makes
+   * {@code /sys/bus/mdev/devices/<uuid>}; writing 1 to its {@code remove} removes it. The kernel
+   * model keeps a GPU homogeneous: once a type is placed the other types have 0 available
+   * instances (types from {@code VgpuTypeCatalogue.t4()}).
+   */
+  public static HostProfile t4Mdev() {
+    return Presets.t4Mdev();
+  }
+
   /** The names {@link #preset(String)} accepts. */
   public static List<String> presetNames() {
     return List.of("hgx-b200", "hgx-h100", "hgx-h100-shared-groups", "workstation", "no-acs",
-        "iommu-off", "vmd", "l40s-vgpu");
+        "iommu-off", "vmd", "l40s-vgpu", "t4-mdev");
   }
 
   /**
@@ -181,6 +195,8 @@ public final class HostProfile {
         return vmd();
       case "l40s-vgpu":
         return l40sVgpu();
+      case "t4-mdev":
+        return t4Mdev();
       default:
         throw new InvalidValueException("unknown host profile '" + presetName
             + "'; choose one of " + presetNames());

@@ -37,7 +37,8 @@ final class KernelModel {
     ERANGE("Numerical result out of range"),
     EACCES("Permission denied"),
     EEXIST("File exists"),
-    EISDIR("Is a directory");
+    EISDIR("Is a directory"),
+    ENOSPC("No space left on device");
 
     final String text;
 
@@ -65,12 +66,14 @@ final class KernelModel {
   private final Path root;
   private final AtomicLong writes = new AtomicLong();
   private final VgpuModel vgpu;
+  private final MdevModel mdev;
 
   KernelModel(HostProfile profile, HostTree tree) {
     this.profile = profile;
     this.tree = tree;
     this.root = tree.root();
     this.vgpu = new VgpuModel(profile, tree);
+    this.mdev = new MdevModel(profile, tree);
   }
 
   long writeCount() {
@@ -131,6 +134,13 @@ final class KernelModel {
     } else if (rel.startsWith("sys/devices/") && seg.length > 2 && dirName.equals("nvidia")
         && isCanonicalBdf(seg[seg.length - 3])) {
       vgpu.write(hostPath, PciAddress.parse(seg[seg.length - 3]), name, value);
+    } else if (rel.startsWith("sys/devices/") && seg.length > 3 && name.equals("create")
+        && seg[seg.length - 3].equals("mdev_supported_types")
+        && isCanonicalBdf(seg[seg.length - 4])) {
+      mdev.create(hostPath, PciAddress.parse(seg[seg.length - 4]), dirName, value);
+    } else if (rel.startsWith("sys/devices/") && seg.length > 2 && name.equals("remove")
+        && MdevModel.isDeviceName(dirName) && isCanonicalBdf(seg[seg.length - 3])) {
+      mdev.remove(hostPath, PciAddress.parse(seg[seg.length - 3]), dirName, value);
     } else if (rel.startsWith("sys/devices/") && isCanonicalBdf(dirName)) {
       deviceFile(hostPath, target, PciAddress.parse(dirName), name, value, state);
     } else if (seg.length == 4 && rel.startsWith("sys/kernel/iommu_groups/")
@@ -179,7 +189,13 @@ final class KernelModel {
     if (state.fire(Fault.Kind.PROBE_FAILS, a)) {
       throw new KernelError(hostPath, Errno.EIO);
     }
+    bindDriver(a, driver);
+  }
+
+  /** Binds, and lets the vGPU host driver make the GPU an mdev parent. */
+  private void bindDriver(PciAddress a, String driver) throws IOException {
     tree.bind(a, driver);
+    mdev.driverBound(a, driver);
   }
 
   private void unbind(String hostPath, String driver, PciAddress a, HostState state)
@@ -190,11 +206,12 @@ final class KernelModel {
     if (state.fire(Fault.Kind.UNBIND_BUSY, a)) {
       throw new KernelError(hostPath, Errno.EBUSY);
     }
-    release(a);
+    release(hostPath, a);
   }
 
   /** Unbinds a device; a PF driver disables SR-IOV on the way out, removing the VFs. */
-  private void release(PciAddress a) throws IOException {
+  private void release(String hostPath, PciAddress a) throws IOException {
+    mdev.unbinding(hostPath, a);
     if (Files.exists(tree.deviceDir(a).resolve("sriov_numvfs"))
         && !tree.virtualFunctions(a).isEmpty()) {
       tree.removeVfs(a);
@@ -214,7 +231,7 @@ final class KernelModel {
     if (state.fire(Fault.Kind.PROBE_FAILS, a)) {
       return; // the kernel logs "probe ... failed with error -5" and the write succeeds
     }
-    tree.bind(a, candidates.get(0));
+    bindDriver(a, candidates.get(0));
   }
 
   /** The loaded drivers that match a device, in the order the kernel would try them. */
@@ -298,7 +315,7 @@ final class KernelModel {
       if (tree.boundDriver(a).isEmpty() && id.matches(tree.id(a), subsystem(a))
           && tree.override(a).map(driver::equals).orElse(true)
           && !state.fire(Fault.Kind.PROBE_FAILS, a)) {
-        tree.bind(a, driver);
+        bindDriver(a, driver);
       }
     }
   }

@@ -437,4 +437,35 @@ final class Presets {
     }
     return withDevices(b, numberGroups(list, List.of(), 0)).build();
   }
+
+  /**
+   * An older vGPU host with legacy mediated devices: two Tesla T4 GPUs (Turing, no SR-IOV) at
+   * {@code 3b:00.0} (NUMA 0) and {@code af:00.0} (NUMA 1), each behind its own root port, on the
+   * {@code nvidia} vGPU host driver of a 5.15 kernel, which offers
+   * {@code /sys/class/mdev_bus/<PF>/mdev_supported_types/nvidia-<id>} (the ids of
+   * {@code VgpuTypeCatalogue.t4()}).
+   */
+  static HostProfile t4Mdev() {
+    List<DeviceSpec.Builder> list = new ArrayList<>();
+    list.add(xeonHostBridge(0));
+    int[] buses = {0x3b, 0xaf};
+    for (int k = 0; k < buses.length; k++) {
+      int bus = buses[k];
+      PciAddress port = a(0, 1 + 2 * k, 0);
+      list.add(bridge(port, null, XEON_ROOT_PORT, PciePortType.ROOT_PORT, bus, bus, k));
+      list.add(GpuModel.T4.device(a(bus, 0, 0),
+              GpuModel.T4.bars(0x0040_0000_0000L * (k + 1), 0xa000_0000L + k * 0x0200_0000L))
+          .parent(port).numaNode(k).driver("nvidia").resettable(true));
+    }
+    HostProfile.Builder b = HostProfile.builder().name("t4-mdev")
+        .cmdline("BOOT_IMAGE=/boot/vmlinuz-5.15.0-119-generic root=/dev/sda2 ro intel_iommu=on "
+            + "iommu=pt");
+    for (String driver : List.of("nvidia", "vfio-pci", "pcieport")) {
+      b.loadDriver(driver);
+    }
+    for (String module : List.of("vfio", "vfio_iommu_type1", "vfio_pci", "mdev", "vfio_mdev")) {
+      b.loadModule(module);
+    }
+    return withDevices(b, numberGroups(list, List.of(), 0)).build();
+  }
 }

@@ -84,6 +84,14 @@ public final class SimulatedHost implements Closeable {
   }
 
   /**
+   * An older vGPU host with two Tesla T4 on legacy mdev ({@link HostProfile#t4Mdev()}) in a
+   * temporary directory.
+   */
+  public static SimulatedHost t4Mdev() {
+    return create(HostProfile.t4Mdev());
+  }
+
+  /**
    * The system property naming the directory temporary hosts are created in (default
    * {@code java.io.tmpdir}). A RAM file system such as {@code /dev/shm} makes hosts several times
    * faster to write; the testkit's own build uses it where it exists.

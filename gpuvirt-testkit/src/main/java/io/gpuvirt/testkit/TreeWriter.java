@@ -211,6 +211,7 @@ final class TreeWriter {
   void bootBind(PciAddress a, Optional<String> driver) throws IOException {
     if (driver.isPresent() && tree.driverLoaded(driver.get())) {
       tree.bind(a, driver.get());
+      new MdevModel(profile, tree).driverBound(a, driver.get());
     }
   }
 

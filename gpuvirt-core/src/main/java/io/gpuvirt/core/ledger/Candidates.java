@@ -70,9 +70,11 @@ final class Candidates {
       Collection<Lease> leases, boolean vfioIsHostDriver) {
     Map<Integer, String> leasedGroups = new HashMap<>();
     Map<PciAddress, String> leasedDevices = new HashMap<>();
+    Map<PciAddress, String> vgpuParents = new HashMap<>();
     Candidates result = new Candidates();
     for (Lease lease : leases) {
       result.leaseOfOwner.put(lease.owner(), lease);
+      lease.vgpus().forEach(v -> vgpuParents.merge(v.pf(), lease.owner(), (a, b) -> a + ", " + b));
       for (LeasedGroup g : lease.groups()) {
         leasedGroups.put(g.number(), lease.owner());
         g.devices().forEach(d -> leasedDevices.put(d.address(), lease.owner()));
@@ -80,7 +82,7 @@ final class Candidates {
     }
     LocalityStep.Paths paths = new LocalityStep.Paths(topology);
     for (IommuGroup group : topology.iommuGroups()) {
-      result.judge(group, request, topology, paths, leasedGroups, leasedDevices,
+      result.judge(group, request, topology, paths, leasedGroups, leasedDevices, vgpuParents,
           vfioIsHostDriver);
     }
     return result;
@@ -88,7 +90,8 @@ final class Candidates {
 
   private void judge(IommuGroup group, AllocationRequest request, Topology topology,
       LocalityStep.Paths locality, Map<Integer, String> leasedGroups,
-      Map<PciAddress, String> leasedDevices, boolean vfioIsHostDriver) {
+      Map<PciAddress, String> leasedDevices, Map<PciAddress, String> vgpuParents,
+      boolean vfioIsHostDriver) {
     List<PciDevice> members = new ArrayList<>();
     List<PciAddress> missing = new ArrayList<>();
     for (PciAddress a : group.members()) {
@@ -124,7 +127,7 @@ final class Candidates {
         excluded.put(n, inUseOutside(d, vfio.get()));
         return;
       }
-      Optional<String> refusal = sriovRefusal(d, leasedDevices);
+      Optional<String> refusal = sriovRefusal(d, leasedDevices, vgpuParents);
       if (refusal.isPresent()) {
         excluded.put(n, refusal.get());
         return;
@@ -159,7 +162,12 @@ final class Candidates {
 
   /** Why an SR-IOV function cannot go to a VM now, if it cannot. */
   private static Optional<String> sriovRefusal(PciDevice d,
-      Map<PciAddress, String> leasedDevices) {
+      Map<PciAddress, String> leasedDevices, Map<PciAddress, String> vgpuParents) {
+    if (vgpuParents.containsKey(d.address())) {
+      return Optional.of("GPU " + d.address() + " serves the vGPUs leased to "
+          + vgpuParents.get(d.address()) + "; its driver must stay on the host while they exist "
+          + "(tear them down to pass the whole GPU through)");
+    }
     if (d.sriov().isPresent() && d.sriov().get().numVfs() > 0) {
       return Optional.of("physical function " + d.address() + " has " + d.sriov().get().numVfs()
           + " VFs enabled; its driver must stay on the host while they exist (disable the VFs to "

@@ -16,8 +16,11 @@ import java.nio.file.FileSystemException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.UUID;
 
 /**
  * The vendor-specific vGPU path on one host, through the {@link Sysfs} and {@link CommandRunner}
@@ -61,6 +64,7 @@ public final class VgpuDevices {
   static final int DEFAULT_ATTEMPTS = 10;
   static final Duration DEFAULT_PAUSE = Duration.ofSeconds(1);
   private static final String DEVICES = "/sys/bus/pci/devices/";
+  private static final String MDEV_DEVICES = "/sys/bus/mdev/devices/";
   private static final int NVIDIA = 0x10de;
 
   private final Sysfs sysfs;
@@ -393,6 +397,169 @@ public final class VgpuDevices {
         + " after " + attempts + " attempts to write 0 to " + path
         + (last == null ? "" : " (" + reason(last) + ")")
         + "; stop the VM that uses it and run teardown again", last);
+  }
+
+  // ---- legacy mdev --------------------------------------------------------------------------
+
+  /**
+   * The mdev types of a legacy-mdev GPU, parsed strictly, in type-id order.
+   *
+   * @throws VgpuException if the GPU has no {@code /sys/class/mdev_bus/<PF>} entry
+   * @throws InvalidValueException if a type directory or file is malformed
+   */
+  public List<MdevType> mdevTypes(PciAddress pf) {
+    String types = mdevParentDir(pf) + "/mdev_supported_types";
+    TreeMap<Integer, MdevType> byId = new TreeMap<>();
+    for (String name : sysfs.list(types)) {
+      if (!name.matches("nvidia-[1-9][0-9]{0,8}")) {
+        throw new InvalidValueException(types + "/" + name + ": not an NVIDIA vGPU type "
+            + "directory (expected nvidia-<id>)");
+      }
+      String dir = types + "/" + name;
+      int id = Integer.parseInt(name.substring("nvidia-".length()));
+      String available = sysfs.read(dir + "/available_instances").strip();
+      if (!available.matches("[0-9]{1,4}")) {
+        throw new InvalidValueException(dir + "/available_instances: '" + available
+            + "' is not a count");
+      }
+      String typeName = sysfs.read(dir + "/name").strip();
+      if (typeName.isEmpty() || typeName.indexOf('\n') >= 0) {
+        throw new InvalidValueException(dir + "/name: '" + typeName + "' is not a type name");
+      }
+      byId.put(id, new MdevType(name, id, typeName, sysfs.read(dir + "/description").strip(),
+          Integer.parseInt(available), sysfs.read(dir + "/device_api").strip()));
+    }
+    return List.copyOf(byId.values());
+  }
+
+  /** The mediated devices that exist on a legacy-mdev GPU now, each with its type id. */
+  public Map<UUID, Integer> mdevs(PciAddress pf) {
+    Map<UUID, Integer> out = new TreeMap<>();
+    String types = mdevParentDir(pf) + "/mdev_supported_types";
+    for (MdevType t : mdevTypes(pf)) {
+      String devices = types + "/" + t.directory() + "/devices";
+      if (!sysfs.isDirectory(devices)) {
+        continue;
+      }
+      for (String name : sysfs.list(devices)) {
+        out.put(uuid(devices + "/" + name, name), t.id());
+      }
+    }
+    return out;
+  }
+
+  /** The type id of the mediated device {@code uuid}, empty when it does not exist. */
+  public Optional<Integer> mdevType(UUID uuid) {
+    String dir = MDEV_DEVICES + uuid;
+    if (!sysfs.exists(dir)) {
+      return Optional.empty();
+    }
+    String link = sysfs.readLink(dir + "/mdev_type").orElseThrow(() -> new VgpuException(
+        "vGPU: mediated device " + dir + " has no mdev_type link; is it an NVIDIA vGPU?"));
+    String type = link.substring(link.lastIndexOf('/') + 1);
+    if (!type.matches("nvidia-[1-9][0-9]{0,8}")) {
+      throw new InvalidValueException(dir + "/mdev_type: '" + link + "' is not an NVIDIA vGPU "
+          + "type (expected .../nvidia-<id>)");
+    }
+    return Optional.of(Integer.parseInt(type.substring("nvidia-".length())));
+  }
+
+  /**
+   * Creates the mediated device {@code uuid} of {@code type} on a legacy-mdev GPU: checks the type
+   * exists there under the catalogue's name and has an instance available, writes the UUID to the
+   * type's {@code create}, and checks the device appeared. A device {@code uuid} of this type that
+   * exists already is left alone (the step is idempotent).
+   *
+   * @throws VgpuFullException if no instance of the type can be created now
+   * @throws VgpuException if the GPU lacks the type, names it otherwise, the UUID is taken by a
+   *     device of another type, or the write fails
+   */
+  public void createMdev(PciAddress pf, VgpuType type, UUID uuid) {
+    Optional<Integer> existing = mdevType(uuid);
+    if (existing.isPresent()) {
+      if (existing.get() == type.id()) {
+        return;
+      }
+      throw new VgpuException("vGPU: mediated device " + uuid + " exists with type "
+          + existing.get() + ", not " + type.id() + " (" + type.name() + "); remove it first");
+    }
+    List<MdevType> types = mdevTypes(pf);
+    MdevType t = types.stream().filter(x -> x.id() == type.id()).findFirst()
+        .orElseThrow(() -> new VgpuException("vGPU: GPU " + pf + " offers no mdev type "
+            + type.id() + " (" + type.name() + "); it offers " + types.stream()
+            .map(x -> x.id() + " (" + x.name() + ")").toList()));
+    if (!t.name().equals(type.name())) {
+      throw new VgpuException("vGPU: GPU " + pf + " names mdev type " + t.directory() + " '"
+          + t.name() + "' but the catalogue says '" + type.name() + "'; use the catalogue of "
+          + "this card and driver");
+    }
+    if (t.availableInstances() < 1) {
+      Map<UUID, Integer> placed = mdevs(pf);
+      throw new VgpuFullException("vGPU: no instance of " + t.name() + " can be created on GPU "
+          + pf + " now (available_instances is 0; " + placed.size() + " mediated devices of "
+          + "types " + new TreeSet<>(placed.values()) + " exist); choose another GPU "
+          + "or release a vGPU on it");
+    }
+    String create = mdevParentDir(pf) + "/mdev_supported_types/" + t.directory() + "/create";
+    try {
+      sysfs.write(create, uuid.toString());
+    } catch (HostAccessException e) {
+      throw new VgpuException("vGPU: creating mediated device " + uuid + " of " + t.name()
+          + " on " + pf + ": writing " + create + " failed (" + reason(e) + "); check "
+          + "'journalctl -u nvidia-vgpu-mgr'", e);
+    }
+    if (!mdevType(uuid).equals(Optional.of(type.id()))) {
+      throw new VgpuException("vGPU: " + MDEV_DEVICES + uuid + " did not appear after the UUID "
+          + "was written to " + create + "; check 'journalctl -u nvidia-vgpu-mgr'");
+    }
+  }
+
+  /**
+   * Removes the mediated device {@code uuid} (writes 1 to its {@code remove}), retrying while the
+   * driver is busy (a VM that just exited), as Proxmox does. A device that does not exist is left
+   * alone.
+   *
+   * @throws VgpuException if it still exists after the last attempt
+   */
+  public void removeMdev(UUID uuid) {
+    String remove = MDEV_DEVICES + uuid + "/remove";
+    HostAccessException last = null;
+    for (int attempt = 1; attempt <= attempts; attempt++) {
+      if (mdevType(uuid).isEmpty()) {
+        return;
+      }
+      try {
+        sysfs.write(remove, "1");
+        if (mdevType(uuid).isEmpty()) {
+          return;
+        }
+      } catch (HostAccessException e) {
+        last = e;
+      }
+      if (attempt < attempts) {
+        sleep();
+      }
+    }
+    throw new VgpuException("vGPU: mediated device " + uuid + " still exists after " + attempts
+        + " attempts to write 1 to " + remove + (last == null ? "" : " (" + reason(last) + ")")
+        + "; stop the VM that uses it and run teardown again", last);
+  }
+
+  private String mdevParentDir(PciAddress pf) {
+    String parent = mdevParent(pf);
+    if (!sysfs.isDirectory(parent)) {
+      throw new VgpuException("vGPU: " + pf + " has no " + parent + ", so it offers no legacy "
+          + "mdev vGPU; install the NVIDIA vGPU host driver, or use the vendor-specific path "
+          + "(VFs) on a GPU that has it");
+    }
+    return parent;
+  }
+
+  private static UUID uuid(String path, String text) {
+    if (!text.matches("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")) {
+      throw new InvalidValueException(path + ": '" + text + "' is not a mediated device UUID");
+    }
+    return UUID.fromString(text);
   }
 
   // ---- helpers ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import io.gpuvirt.core.alloc.LeaseState;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciId;
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -18,15 +19,19 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Provisions vGPUs on the vendor-specific path as leases in the host's one lease ledger:
- * choose a GPU and a free VF (NUMA, fill policy), record the lease ({@code ALLOCATED}: the
- * journal entry) before the host is touched, set the VF's type, mark the lease {@code BOUND}.
- * A failure rolls back (type cleared, lease released); {@link #recover()} finishes what a crash
- * left. Teardown clears the type only while the VF still carries the lease's type. Each
+ * Provisions vGPUs as leases in the host's one lease ledger: choose a GPU (NUMA, fill policy) and
+ * a free VF (vendor-specific interface) or a mediated device UUID (legacy mdev, {@link
+ * #mdevUuid}), record the lease ({@code ALLOCATED}: the journal entry) before the host is
+ * touched, set the VF's type or create the mediated device, mark the lease {@code BOUND}. A
+ * failure rolls back (type cleared or device removed, lease released); {@link #recover()}
+ * finishes what a crash left. Teardown clears a VF's type only while the VF still carries the
+ * lease's type (the same VF is reused by the next tenant) and removes only the lease's own
+ * mediated device. Each
  * operation holds the ledger's operation lock, as {@link io.gpuvirt.core.provision.Provisioner}'s
  * do (whose teardown hands a vGPU lease to this class).
  *
@@ -39,10 +44,14 @@ import org.slf4j.LoggerFactory;
 public final class VgpuProvisioner {
   private static final Logger LOG = LoggerFactory.getLogger(VgpuProvisioner.class);
 
-  /** The catalogues gpuvirt ships, by PF id: L40S (10de:26b9), A10 (10de:2236). */
+  /**
+   * The catalogues gpuvirt ships, by PF id: L40S (10de:26b9), A10 (10de:2236), Tesla T4
+   * (10de:1eb8, legacy mdev).
+   */
   public static final Map<PciId, VgpuTypeCatalogue> DEFAULT_CATALOGUES = Map.of(
       new PciId(0x10de, 0x26b9), VgpuTypeCatalogue.l40s(),
-      new PciId(0x10de, 0x2236), VgpuTypeCatalogue.a10());
+      new PciId(0x10de, 0x2236), VgpuTypeCatalogue.a10(),
+      new PciId(0x10de, 0x1eb8), VgpuTypeCatalogue.t4());
 
   private final VgpuDevices devices;
   private final LeaseLedger ledger;
@@ -80,25 +89,38 @@ public final class VgpuProvisioner {
   }
 
   private Lease doProvision(VgpuRequest request) {
-    List<VgpuCapability> gpus = devices.capabilities().stream()
-        .filter(c -> c.vgpuInterface() == VgpuInterface.VENDOR_SPECIFIC).toList();
+    List<VgpuCapability> gpus = devices.capabilities();
     Lease lease = ledger.allocateVgpus(request.owner(), existing -> satisfies(existing, request),
         others -> choose(request, gpus, others));
     VgpuAssignment v = lease.vgpus().get(0);
     if (lease.state() == LeaseState.BOUND) {
       return lease;
     }
-    PciAddress vf = v.vf().orElseThrow();
     try {
-      devices.activate(vf, v.type());
+      if (v.vf().isPresent()) {
+        devices.activate(v.vf().get(), v.type());
+      } else {
+        devices.createMdev(v.pf(), v.type(), v.mdev().orElseThrow());
+      }
     } catch (GpuvirtException e) {
       rollBack(lease, e);
       throw e;
     }
     Lease bound = ledger.updateState(request.owner(), LeaseState.BOUND);
-    LOG.info("vGPU {} ({}) on VF {} of {} leased to {}", v.type().id(), v.type().name(), vf,
-        v.pf(), request.owner());
+    LOG.info("vGPU {} ({}) at {} on {} leased to {}", v.type().id(), v.type().name(),
+        v.sysfsPath(), v.pf(), request.owner());
     return bound;
+  }
+
+  /**
+   * The UUID of the mediated device gpuvirt creates for {@code owner}: a name-based UUID of the
+   * owner, so the same lease always names the same device and {@link #recover()} finds it after a
+   * crash. A new owner gets a new UUID, so a stale release can never remove the next tenant's
+   * device.
+   */
+  public static UUID mdevUuid(String owner) {
+    AllocationRequest.checkOwner(owner);
+    return UUID.nameUUIDFromBytes(("gpuvirt-mdev:" + owner).getBytes(StandardCharsets.UTF_8));
   }
 
   /**
@@ -119,7 +141,7 @@ public final class VgpuProvisioner {
       l.devices().forEach(d -> leasedWhole.add(d.address()));
     }
     List<String> refusals = new ArrayList<>();
-    record Candidate(VgpuCapability gpu, VgpuType type, PciAddress vf, int placed) {}
+    record Candidate(VgpuCapability gpu, VgpuType type, Optional<PciAddress> vf, int placed) {}
     List<Candidate> candidates = new ArrayList<>();
     for (VgpuCapability gpu : gpus) {
       VgpuTypeCatalogue catalogue = catalogues.get(gpu.id());
@@ -132,6 +154,21 @@ public final class VgpuProvisioner {
         refusals.add(gpu.pf() + ": on NUMA node " + gpu.numaNode());
       } else if (leasedWhole.contains(gpu.pf())) {
         refusals.add(gpu.pf() + ": leased whole");
+      } else if (gpu.vgpuInterface() == VgpuInterface.LEGACY_MDEV) {
+        Map<UUID, Integer> placedMdevs = devices.mdevs(gpu.pf());
+        List<String> placedTypes = placedMdevs.values().stream().distinct()
+            .map(id -> catalogue.byId(id).map(VgpuType::name).orElse("type " + id)).toList();
+        Optional<MdevType> offered = devices.mdevTypes(gpu.pf()).stream()
+            .filter(t -> t.id() == type.get().id()).findFirst();
+        if (offered.isPresent() && offered.get().availableInstances() > 0) {
+          candidates.add(new Candidate(gpu, type.get(), Optional.empty(), placedMdevs.size()));
+        } else if (offered.isEmpty()) {
+          refusals.add(gpu.pf() + ": the driver offers no mdev type " + type.get().id());
+        } else if (!placedMdevs.isEmpty() && !placedTypes.contains(type.get().name())) {
+          refusals.add(gpu.pf() + ": holds " + placedTypes + " (homogeneous: one type per GPU)");
+        } else {
+          refusals.add(gpu.pf() + ": the GPU is full (" + placedMdevs.size() + " vGPUs placed)");
+        }
       } else if (!gpu.vfsEnabled()) {
         refusals.add(gpu.pf() + ": VFs not enabled (gpuvirt vgpu enable " + gpu.pf() + ")");
       } else {
@@ -150,7 +187,7 @@ public final class VgpuProvisioner {
         boolean creatable = free.isPresent()
             && devices.creatable(free.get()).stream().anyMatch(e -> e.id() == type.get().id());
         if (creatable) {
-          candidates.add(new Candidate(gpu, type.get(), free.get(), placed));
+          candidates.add(new Candidate(gpu, type.get(), free, placed));
         } else if (free.isPresent() && placed > 0 && !placedTypes.contains(type.get())) {
           refusals.add(gpu.pf() + ": holds " + placedTypes.stream().map(VgpuType::name).distinct()
               .toList() + " (homogeneous: one type per GPU)");
@@ -167,11 +204,15 @@ public final class VgpuProvisioner {
     Candidate best = candidates.stream().min(order).orElseThrow(() ->
         new AllocationRefusedException(request.owner(), "no GPU can take a vGPU "
             + request.describe() + " for " + request.owner() + ": " + (gpus.isEmpty()
-                ? "this host has no GPU with the vendor-specific vGPU interface" : refusals)));
-    VgpuAssignment assignment = VgpuAssignment.onVf(best.gpu().pf(), best.vf(), best.type());
+                ? "this host has no GPU with vGPU support (SR-IOV VFs or legacy mdev)"
+                : refusals)));
+    VgpuAssignment assignment = best.vf().isPresent()
+        ? VgpuAssignment.onVf(best.gpu().pf(), best.vf().get(), best.type())
+        : VgpuAssignment.onMdev(best.gpu().pf(), mdevUuid(request.owner()), best.type());
     AllocationRequest allocation = AllocationRequest.builder(request.owner())
         .selector(DeviceSelector.addresses(List.of(best.gpu().pf()))).build();
-    String reason = "vGPU " + best.type().name() + " on VF " + best.vf() + " of "
+    String reason = "vGPU " + best.type().name() + " on " + best.vf().map(vf -> "VF " + vf)
+        .orElseGet(() -> "mediated device " + assignment.mdev().orElseThrow()) + " of "
         + best.gpu().pf() + " (NUMA node " + best.gpu().numaNode() + ", "
         + best.placed() + " vGPUs placed before, fill " + request.fill() + ")";
     return new Lease(request.owner(), LeaseOrigin.PROVISION, LeaseState.ALLOCATED, allocation,
@@ -182,17 +223,35 @@ public final class VgpuProvisioner {
   private void rollBack(Lease lease, GpuvirtException cause) {
     for (VgpuAssignment v : lease.vgpus()) {
       try {
-        if (devices.currentType(v.vf().orElseThrow()) == v.type().id()) {
-          devices.deactivate(v.vf().get());
-        }
+        clear(lease.owner(), v);
       } catch (GpuvirtException e) {
         cause.addSuppressed(e);
-        LOG.error("rollback of {}: VF {} may still carry type {}; the lease stays so recover() "
-            + "can clear it", lease.owner(), v.vf().get(), v.type().id(), e);
+        LOG.error("rollback of {}: {} may still carry vGPU type {}; the lease stays so recover() "
+            + "can clear it", lease.owner(), v.sysfsPath(), v.type().id(), e);
         return;
       }
     }
     ledger.release(lease.owner());
+  }
+
+  /**
+   * Undoes one assignment on the host if it is still the lease's: a VF's type is cleared only
+   * while it is the lease's type; the lease's own mediated device (its UUID is the owner's) is
+   * removed.
+   */
+  private void clear(String owner, VgpuAssignment v) {
+    if (v.vf().isPresent()) {
+      PciAddress vf = v.vf().get();
+      int current = devices.currentType(vf);
+      if (current == v.type().id()) {
+        devices.deactivate(vf);
+      } else if (current != 0) {
+        LOG.warn("teardown of {}: VF {} carries type {}, not the lease's {}; left alone", owner,
+            vf, current, v.type().id());
+      }
+    } else {
+      devices.removeMdev(v.mdev().orElseThrow());
+    }
   }
 
   /**
@@ -214,15 +273,7 @@ public final class VgpuProvisioner {
       return Optional.empty();
     }
     for (VgpuAssignment v : lease.get().vgpus()) {
-      PciAddress vf = v.vf().orElseThrow(() -> new VgpuException("teardown of " + owner
-          + ": mdev vGPU " + v.sysfsPath() + " needs the legacy mdev path, not in this version"));
-      int current = devices.currentType(vf);
-      if (current == v.type().id()) {
-        devices.deactivate(vf);
-      } else if (current != 0) {
-        LOG.warn("teardown of {}: VF {} carries type {}, not the lease's {}; left alone", owner,
-            vf, current, v.type().id());
-      }
+      clear(owner, v);
     }
     return ledger.release(owner);
   }
@@ -230,9 +281,12 @@ public final class VgpuProvisioner {
   /**
    * Brings vGPU leases and VFs back to agreement after a crash: a lease still {@code ALLOCATED}
    * (the process died between recording it and binding it) is rolled back (its VF's type cleared
-   * if set, the lease released), and a VF of a vendor-specific GPU that carries a type no lease
-   * holds gets type 0, so no VF is left with a type and no lease. gpuvirt assumes it manages
-   * every VF of a GPU whose VFs it enabled.
+   * if set, or its mediated device removed if it was created; the lease released), and a VF of a
+   * vendor-specific GPU that carries a type no lease holds gets type 0, so no VF is left with a
+   * type and no lease. gpuvirt assumes it manages every VF of a GPU whose VFs it enabled. A
+   * mediated device no lease holds is reported, not removed: the lease is recorded before its
+   * device is created and released only after it is removed, so such a device is another
+   * tool's.
    *
    * @return what was done, one line per action
    */
@@ -251,8 +305,18 @@ public final class VgpuProvisioner {
     }
     Set<PciAddress> held = new HashSet<>();
     ledger.leases().forEach(l -> l.vgpus().forEach(v -> v.vf().ifPresent(held::add)));
+    Set<UUID> heldMdevs = new HashSet<>();
+    ledger.leases().forEach(l -> l.vgpus().forEach(v -> v.mdev().ifPresent(heldMdevs::add)));
     for (VgpuCapability gpu : devices.capabilities()) {
-      if (gpu.vgpuInterface() != VgpuInterface.VENDOR_SPECIFIC) {
+      if (gpu.vgpuInterface() == VgpuInterface.LEGACY_MDEV) {
+        devices.mdevs(gpu.pf()).forEach((uuid, type) -> {
+          if (!heldMdevs.contains(uuid)) {
+            actions.add("left mediated device " + uuid + " (type " + type + ") on " + gpu.pf()
+                + " alone: no lease holds it, and gpuvirt creates only its leases' devices; "
+                + "remove it (echo 1 > /sys/bus/mdev/devices/" + uuid + "/remove) if no other "
+                + "tool owns it");
+          }
+        });
         continue;
       }
       for (PciAddress vf : gpu.virtualFunctions()) {

@@ -19,8 +19,12 @@ import java.util.Set;
  * @param card the card model, e.g. {@code NVIDIA L40S}
  * @param types the types, ids and names unique
  * @param inferred true if any field was derived rather than read from a real host
+ * @param mixedSizes true if the card supports heterogeneous mode (vGPUs of different framebuffer
+ *     sizes on one GPU, {@code nvidia-smi vgpu -shm 1}); false keeps it homogeneous, one type at
+ *     a time
  */
-public record VgpuTypeCatalogue(String card, List<VgpuType> types, boolean inferred) {
+public record VgpuTypeCatalogue(String card, List<VgpuType> types, boolean inferred,
+    boolean mixedSizes) {
 
   /** Validates the card name and that ids and names are unique. */
   public VgpuTypeCatalogue {
@@ -40,9 +44,23 @@ public record VgpuTypeCatalogue(String card, List<VgpuType> types, boolean infer
     }
   }
 
-  /** A catalogue an integrator builds from its own table. */
+  /** A catalogue of a homogeneous-only card an integrator builds from its own table. */
   public static VgpuTypeCatalogue of(String card, List<VgpuType> types, boolean inferred) {
-    return new VgpuTypeCatalogue(card, types, inferred);
+    return new VgpuTypeCatalogue(card, types, inferred, false);
+  }
+
+  /** The same catalogue, saying whether the card supports heterogeneous (mixed-size) mode. */
+  public VgpuTypeCatalogue withMixedSizes(boolean supported) {
+    return new VgpuTypeCatalogue(card, types, inferred, supported);
+  }
+
+  /**
+   * The framebuffer of the whole card as the catalogue implies it: the largest framebuffer times
+   * instances of any type (48 GiB for the L40S's 2B and 3B types). Heterogeneous mode fills the
+   * card up to this.
+   */
+  public long cardFramebufferMib() {
+    return types.stream().mapToLong(t -> t.framebufferMib() * t.maxInstances()).max().orElse(0);
   }
 
   /** The type with this id, if the card has it. */
@@ -50,10 +68,14 @@ public record VgpuTypeCatalogue(String card, List<VgpuType> types, boolean infer
     return types.stream().filter(t -> t.id() == id).findFirst();
   }
 
-  /** The type with this name (exact, e.g. {@code NVIDIA L40S-2Q}, or without the "NVIDIA " prefix). */
+  /**
+   * The type with this name: exact ({@code NVIDIA L40S-2Q}, {@code GRID T4-1Q}) or without the
+   * vendor prefix the driver prints ({@code L40S-2Q}, {@code T4-1Q}).
+   */
   public Optional<VgpuType> byName(String name) {
     return types.stream()
-        .filter(t -> t.name().equals(name) || t.name().equals("NVIDIA " + name))
+        .filter(t -> t.name().equals(name) || t.name().equals("NVIDIA " + name)
+            || t.name().equals("GRID " + name))
         .findFirst();
   }
 
@@ -77,14 +99,15 @@ public record VgpuTypeCatalogue(String card, List<VgpuType> types, boolean infer
   /**
    * NVIDIA L40S (48 GB): the ids and names of a real {@code creatable_vgpu_types} dump (harvester
    * pcidevices, VF 0000:3d:00.4); framebuffers from the names, instance counts from 48 GiB and the
-   * 32-VF limit are inferred.
+   * 32-VF limit are inferred, and so is heterogeneous-mode support (Ada cards with vGPU 17+; the
+   * reference's mixed-size report is from an RTX PRO 6000).
    */
   public static VgpuTypeCatalogue l40s() {
-    return of("NVIDIA L40S", List.of(
+    return new VgpuTypeCatalogue("NVIDIA L40S", List.of(
         VgpuType.timeSliced(1145, "NVIDIA L40S-1B", 1024, 32),
         VgpuType.timeSliced(1146, "NVIDIA L40S-2B", 2048, 24),
         VgpuType.timeSliced(1147, "NVIDIA L40S-1Q", 1024, 32),
-        VgpuType.timeSliced(2164, "NVIDIA L40S-3B", 3072, 16)), true);
+        VgpuType.timeSliced(2164, "NVIDIA L40S-3B", 3072, 16)), true, true);
   }
 
   /**
@@ -105,5 +128,25 @@ public record VgpuTypeCatalogue(String card, List<VgpuType> types, boolean infer
     return of("NVIDIA H200X", List.of(
         VgpuType.timeSliced(1428, "NVIDIA H200X-141C", 141L * 1024, 1),
         new VgpuType(1414, "NVIDIA H200X-1-18C", VgpuSeries.C, 18L * 1024, 7, true)), true);
+  }
+
+  /**
+   * NVIDIA Tesla T4 (16 GB, Turing, no SR-IOV): a legacy-mdev card whose types are
+   * {@code mdev_supported_types/nvidia-<id>} directories named {@code GRID T4-…}. The names follow
+   * NVIDIA's T4 vGPU profile list; the numeric ids, sizes and counts are inferred (no real
+   * {@code mdev_supported_types} listing is in the reference) — replace with the host's own.
+   */
+  public static VgpuTypeCatalogue t4() {
+    return of("NVIDIA Tesla T4", List.of(
+        VgpuType.timeSliced(222, "GRID T4-1B", 1024, 16),
+        VgpuType.timeSliced(223, "GRID T4-2B", 2048, 8),
+        VgpuType.timeSliced(230, "GRID T4-1Q", 1024, 16),
+        VgpuType.timeSliced(231, "GRID T4-2Q", 2048, 8),
+        VgpuType.timeSliced(232, "GRID T4-4Q", 4096, 4),
+        VgpuType.timeSliced(233, "GRID T4-8Q", 8192, 2),
+        VgpuType.timeSliced(234, "GRID T4-16Q", 16384, 1),
+        VgpuType.timeSliced(319, "GRID T4-4C", 4096, 4),
+        VgpuType.timeSliced(320, "GRID T4-8C", 8192, 2),
+        VgpuType.timeSliced(321, "GRID T4-16C", 16384, 1)), true);
   }
 }
