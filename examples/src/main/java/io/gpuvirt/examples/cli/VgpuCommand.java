@@ -91,9 +91,10 @@ final class VgpuCommand {
         }
         for (VgpuCapability c : gpus) {
           out.println(c.pf() + " [" + c.id() + "] NUMA " + c.numaNode() + ", "
-              + (c.vgpuInterface() == VgpuInterface.VENDOR_SPECIFIC ? "vendor-specific" : "mdev")
-              + ", VFs " + c.virtualFunctions().size() + "/" + c.totalVfs()
-              + (c.vfsEnabled() ? "" : " (not enabled: gpuvirt vgpu enable " + c.pf() + ")"));
+              + (c.vgpuInterface() == VgpuInterface.VENDOR_SPECIFIC
+                  ? "vendor-specific, VFs " + c.virtualFunctions().size() + "/" + c.totalVfs()
+                      + (c.vfsEnabled() ? "" : " (not enabled: gpuvirt vgpu enable " + c.pf() + ")")
+                  : "legacy mdev, " + vgpu.mdevs(c.pf()).size() + " mediated devices"));
           VgpuTypeCatalogue catalogue = VgpuProvisioner.DEFAULT_CATALOGUES.get(c.id());
           List<Integer> creatable = creatableNow(vgpu, c);
           if (catalogue == null) {
@@ -125,6 +126,11 @@ final class VgpuCommand {
         g.put("vfs", c.virtualFunctions().size());
         g.put("totalVfs", c.totalVfs());
         g.put("vfsEnabled", c.vfsEnabled());
+        if (c.vgpuInterface() == VgpuInterface.LEGACY_MDEV) {
+          ArrayNode mdevs = g.putArray("mdevs");
+          vgpu.mdevs(c.pf()).forEach((uuid, type) ->
+              mdevs.addObject().put("uuid", uuid.toString()).put("type", type));
+        }
         VgpuTypeCatalogue catalogue = VgpuProvisioner.DEFAULT_CATALOGUES.get(c.id());
         List<Integer> creatable = creatableNow(vgpu, c);
         ArrayNode types = g.putArray("types");
@@ -145,9 +151,16 @@ final class VgpuCommand {
     }
   }
 
-  /** The type ids a free VF of {@code c} can take now; none when its VFs are not enabled. */
+  /**
+   * The type ids {@code c} can take now: a free VF's creatable types (none when its VFs are not
+   * enabled), or the mdev types with an instance available.
+   */
   static List<Integer> creatableNow(VgpuDevices vgpu, VgpuCapability c) {
     List<Integer> creatable = new ArrayList<>();
+    if (c.vgpuInterface() == VgpuInterface.LEGACY_MDEV) {
+      vgpu.mdevTypes(c.pf()).stream().filter(t -> t.availableInstances() > 0)
+          .forEach(t -> creatable.add(t.id()));
+    }
     if (c.vfsEnabled() && c.vgpuInterface() == VgpuInterface.VENDOR_SPECIFIC) {
       for (PciAddress vf : c.virtualFunctions()) {
         if (vgpu.currentType(vf) == 0) {
@@ -337,10 +350,12 @@ final class VgpuCommand {
         }
       } else {
         VgpuAssignment v = lease.vgpus().get(0);
-        out.println(owner + ": vGPU " + v.type().id() + " (" + v.type().name() + ") on VF "
-            + v.vf().orElseThrow() + " of " + v.pf());
+        out.println(owner + ": vGPU " + v.type().id() + " (" + v.type().name() + ") on "
+            + v.vf().map(vf -> "VF " + vf).orElseGet(() -> "mediated device "
+                + v.mdev().orElseThrow()) + " of " + v.pf());
         qemu.devices().forEach(d -> out.println("  qemu: -device " + d.device().render() + "  # "
             + d.explanation()));
+        qemu.uuid().ifPresent(u -> out.println("  qemu: -uuid " + u));
       }
     }
     out.flush();

@@ -122,4 +122,29 @@ final class VgpuCommandTest {
         "vm-1");
     assertEquals(Cli.ERROR, p.exitCode(), p.toString());
   }
+
+  @Test
+  void onTheLegacyMdevHost_typesProvisionStatusAndTeardown() {
+    Path t4 = dir.resolve("t4");
+    assertEquals(Cli.OK, GpuvirtCli.run("simulate", "--profile", "t4-mdev", "--out",
+        t4.toString()));
+    CliRun types = CliRun.withRoot(t4, "vgpu", "types", "--gpu", "0000:3b:00.0");
+    CliRun p = CliRun.withRoot(t4, "provision", "--vgpu", "T4-4Q", "--owner", "vm-7");
+    CliRun status = CliRun.withRoot(t4, "status");
+    CliRun after = CliRun.withRoot(t4, "vgpu", "types", "--gpu", "0000:3b:00.0", "--json");
+    CliRun t = CliRun.withRoot(t4, "teardown", "--owner", "vm-7");
+    CliRun gone = CliRun.withRoot(t4, "vgpu", "types", "--gpu", "0000:3b:00.0");
+    String uuid = io.gpuvirt.core.vgpu.VgpuProvisioner.mdevUuid("vm-7").toString();
+    assertEquals(List.of(true, true, true, true, true, Cli.OK, true), List.of(
+        types.out().contains("legacy mdev, 0 mediated devices")
+            && types.out().contains("232   GRID T4-4Q") && types.out().contains("creatable now"),
+        p.out().contains("vm-7: vGPU 232 (GRID T4-4Q) on mediated device " + uuid)
+            && p.out().contains("sysfsdev=/sys/bus/mdev/devices/" + uuid)
+            && p.out().contains("qemu: -uuid " + uuid),
+        status.out().contains("vGPU GRID T4-4Q on " + uuid),
+        after.out().contains("\"uuid\" : \"" + uuid + "\"") || after.out().contains(
+            "\"uuid\":\"" + uuid + "\""),
+        true, t.exitCode(), gone.out().contains("legacy mdev, 0 mediated devices")),
+        types + "\n" + p + "\n" + status + "\n" + after + "\n" + t + "\n" + gone);
+  }
 }
