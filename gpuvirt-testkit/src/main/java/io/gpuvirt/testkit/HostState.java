@@ -39,6 +39,8 @@ final class HostState {
   final List<Fault> faults = new ArrayList<>();
   final Map<String, List<DynamicId>> dynamicIds = new TreeMap<>();
   final Map<PciAddress, Integer> resets = new TreeMap<>();
+  /** GPUs in vGPU heterogeneous (mixed-size) mode ({@code nvidia-smi vgpu -shm 1}). */
+  final java.util.Set<PciAddress> heterogeneousVgpu = new java.util.TreeSet<>();
   private boolean dirty;
 
   static HostState load(Path root) throws IOException {
@@ -66,6 +68,9 @@ final class HostState {
     for (Map.Entry<String, JsonNode> e : n.path("resets").properties()) {
       s.resets.put(PciAddress.parse(e.getKey()), e.getValue().asInt());
     }
+    for (JsonNode a : n.path("heterogeneousVgpu")) {
+      s.heterogeneousVgpu.add(PciAddress.parse(a.asText()));
+    }
     return s;
   }
 
@@ -90,6 +95,8 @@ final class HostState {
     });
     ObjectNode resetObject = n.putObject("resets");
     resets.forEach((a, c) -> resetObject.put(a.toString(), c));
+    ArrayNode mixed = n.putArray("heterogeneousVgpu");
+    heterogeneousVgpu.forEach(a -> mixed.add(a.toString()));
     Path tmp = root.resolve(HostTree.STATE_FILE + ".tmp");
     Files.writeString(tmp, ProfileJson.MAPPER.writeValueAsString(n));
     Files.move(tmp, root.resolve(HostTree.STATE_FILE), StandardCopyOption.REPLACE_EXISTING,

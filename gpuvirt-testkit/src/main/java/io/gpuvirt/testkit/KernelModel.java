@@ -76,6 +76,23 @@ final class KernelModel {
     this.mdev = new MdevModel(profile, tree);
   }
 
+  /** {@code nvidia-smi vgpu -shm 0|1} on {@code pf}, under the tree lock. */
+  VgpuModel.ModeChange setVgpuHeterogeneous(PciAddress pf, boolean on) throws IOException {
+    return TreeLock.with(root, () -> {
+      HostState state = HostState.load(root);
+      try {
+        return vgpu.setHeterogeneous(pf, on, state);
+      } finally {
+        state.saveIfChanged(root);
+      }
+    });
+  }
+
+  /** Whether {@code pf} is in vGPU heterogeneous mode. */
+  boolean vgpuHeterogeneous(PciAddress pf) throws IOException {
+    return HostState.load(root).heterogeneousVgpu.contains(pf);
+  }
+
   long writeCount() {
     return writes.get();
   }
@@ -133,7 +150,7 @@ final class KernelModel {
       driverFile(hostPath, seg[4], name, value, state);
     } else if (rel.startsWith("sys/devices/") && seg.length > 2 && dirName.equals("nvidia")
         && isCanonicalBdf(seg[seg.length - 3])) {
-      vgpu.write(hostPath, PciAddress.parse(seg[seg.length - 3]), name, value);
+      vgpu.write(hostPath, PciAddress.parse(seg[seg.length - 3]), name, value, state);
     } else if (rel.startsWith("sys/devices/") && seg.length > 3 && name.equals("create")
         && seg[seg.length - 3].equals("mdev_supported_types")
         && isCanonicalBdf(seg[seg.length - 4])) {
@@ -437,7 +454,7 @@ final class KernelModel {
         probe(vf.address(), state);
       }
     }
-    vgpu.vfsCreated(a, vfs);
+    vgpu.vfsCreated(a, vfs, state);
   }
 
   /** {@code remove}: the device, what sits behind it and its VFs disappear. */

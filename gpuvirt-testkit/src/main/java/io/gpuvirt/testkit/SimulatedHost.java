@@ -246,6 +246,11 @@ public final class SimulatedHost implements Closeable {
     }
   }
 
+  /** The kernel model, for the testkit's fake NVIDIA programs. */
+  KernelModel kernel() {
+    return kernel;
+  }
+
   /** How many writes this host's {@link #sysfs()} has received (failed ones included). */
   public long writeCount() {
     return kernel.writeCount();

@@ -17,9 +17,10 @@ import java.util.Optional;
 /**
  * What the NVIDIA vGPU host driver does with a VF's {@code nvidia/} directory (VGPU_MIG.md §2.2):
  * each VF of a vGPU-capable PF gets {@code creatable_vgpu_types} and {@code current_vgpu_type}
- * when its VFs are enabled. The GPU is homogeneous: until a VF takes a type every VF lists the
- * card's whole catalogue; then the free VFs list only that type while fewer than its maximum are
- * placed, and nothing (header only) when the GPU is full. A VF that carries a type lists nothing.
+ * when its VFs are enabled. A homogeneous GPU (the default): until a VF takes a type every VF lists
+ * the card's whole catalogue; then the free VFs list only that type while fewer than its maximum
+ * are placed, and nothing (header only) when the GPU is full. A GPU in heterogeneous mode
+ * ({@link #setHeterogeneous}) lists every type that still fits the card's framebuffer. A VF that carries a type lists nothing.
  * Writing an id that the VF does not list fails with EINVAL, writing a type to a VF that carries
  * one with EBUSY (both errnos inferred; the real driver's are not in the reference).
  */
@@ -44,10 +45,16 @@ final class VgpuModel {
         .map(d -> CATALOGUES.get(d.id()));
   }
 
-  /** Gives the new VFs of a vGPU PF their {@code nvidia/} directory. */
-  void vfsCreated(PciAddress pf, List<DeviceSpec> vfs) throws IOException {
+  /**
+   * Gives the new VFs of a vGPU PF their {@code nvidia/} directory; the GPU starts homogeneous
+   * (enabling VFs resets heterogeneous mode, as {@code sriov-manage -e} does).
+   */
+  void vfsCreated(PciAddress pf, List<DeviceSpec> vfs, HostState state) throws IOException {
     if (catalogue(pf).isEmpty()) {
       return;
+    }
+    if (state.heterogeneousVgpu.remove(pf)) {
+      state.changed();
     }
     for (DeviceSpec vf : vfs) {
       Path dir = tree.deviceDir(vf.address()).resolve("nvidia");
@@ -55,7 +62,41 @@ final class VgpuModel {
       HostTree.write(dir.resolve("current_vgpu_type"), "0\n");
       HostTree.write(dir.resolve("creatable_vgpu_types"), CreatableVgpuTypes.render(List.of()));
     }
-    refresh(pf);
+    refresh(pf, state);
+  }
+
+  /** Outcomes of {@code nvidia-smi vgpu -shm}, with the tool's exit codes (NEXT.md §2). */
+  enum ModeChange {
+    CHANGED(0), NOT_A_VGPU_GPU(6), NOT_SUPPORTED(3), IN_USE(19);
+
+    final int exitCode;
+
+    ModeChange(int exitCode) {
+      this.exitCode = exitCode;
+    }
+  }
+
+  /**
+   * Sets heterogeneous mode on or off: refused while a VF carries a type (rc 19, "In use by
+   * another client"), on a card whose catalogue does not support mixed sizes (rc 3), or on a
+   * device that is not a vGPU GPU with VFs enabled (rc 6).
+   */
+  ModeChange setHeterogeneous(PciAddress pf, boolean on, HostState state) throws IOException {
+    Optional<VgpuTypeCatalogue> catalogue = catalogue(pf);
+    if (catalogue.isEmpty() || tree.virtualFunctions(pf).isEmpty()) {
+      return ModeChange.NOT_A_VGPU_GPU;
+    }
+    if (!catalogue.get().mixedSizes()) {
+      return ModeChange.NOT_SUPPORTED;
+    }
+    if (anyActive(pf)) {
+      return ModeChange.IN_USE;
+    }
+    if (on ? state.heterogeneousVgpu.add(pf) : state.heterogeneousVgpu.remove(pf)) {
+      state.changed();
+    }
+    refresh(pf, state);
+    return ModeChange.CHANGED;
   }
 
   /** True when a VF of the PF carries a type (the driver refuses to disable SR-IOV then). */
@@ -72,7 +113,8 @@ final class VgpuModel {
   }
 
   /** A write to {@code <VF>/nvidia/<file>}. */
-  void write(String hostPath, PciAddress vf, String file, String value) throws IOException {
+  void write(String hostPath, PciAddress vf, String file, String value, HostState state)
+      throws IOException {
     Path physfn = tree.deviceDir(vf).resolve("physfn");
     if (!file.equals("current_vgpu_type") || !Files.isSymbolicLink(physfn)) {
       throw new KernelModel.KernelError(hostPath, KernelModel.Errno.EACCES);
@@ -88,26 +130,31 @@ final class VgpuModel {
       if (readId(current) != 0) {
         throw new KernelModel.KernelError(hostPath, KernelModel.Errno.EBUSY);
       }
-      boolean creatable = creatable(pf, vf).stream().anyMatch(t -> t.id() == id);
+      boolean creatable = creatable(pf, vf, state).stream().anyMatch(t -> t.id() == id);
       if (!creatable) {
         throw new KernelModel.KernelError(hostPath, KernelModel.Errno.EINVAL);
       }
     }
     HostTree.write(current, id + "\n");
-    refresh(pf);
+    refresh(pf, state);
   }
 
-  private void refresh(PciAddress pf) throws IOException {
+  private void refresh(PciAddress pf, HostState state) throws IOException {
     for (PciAddress vf : tree.virtualFunctions(pf)) {
       Path file = tree.deviceDir(vf).resolve("nvidia/creatable_vgpu_types");
-      List<CreatableVgpuTypes.Entry> entries = creatable(pf, vf).stream()
+      List<CreatableVgpuTypes.Entry> entries = creatable(pf, vf, state).stream()
           .map(t -> new CreatableVgpuTypes.Entry(t.id(), t.name())).toList();
       HostTree.write(file, CreatableVgpuTypes.render(entries));
     }
   }
 
-  /** The types VF {@code vf} of {@code pf} can take now. */
-  private List<VgpuType> creatable(PciAddress pf, PciAddress vf) throws IOException {
+  /**
+   * The types VF {@code vf} of {@code pf} can take now. In heterogeneous mode, every type of which
+   * fewer than its maximum are placed and whose framebuffer fits in what the placed vGPUs leave of
+   * the card's (inferred: the real driver also has placement rules not modelled here).
+   */
+  private List<VgpuType> creatable(PciAddress pf, PciAddress vf, HostState state)
+      throws IOException {
     VgpuTypeCatalogue catalogue = catalogue(pf).orElseThrow();
     Map<PciAddress, Integer> current = current(pf);
     if (current.getOrDefault(vf, 0) != 0) {
@@ -117,6 +164,14 @@ final class VgpuModel {
     current.values().stream().filter(id -> id != 0).forEach(placed::add);
     if (placed.isEmpty()) {
       return catalogue.types();
+    }
+    if (state.heterogeneousVgpu.contains(pf)) {
+      long used = placed.stream().mapToLong(id -> catalogue.byId(id).orElseThrow()
+          .framebufferMib()).sum();
+      return catalogue.types().stream()
+          .filter(t -> placed.stream().filter(id -> id == t.id()).count() < t.maxInstances())
+          .filter(t -> used + t.framebufferMib() <= catalogue.cardFramebufferMib())
+          .toList();
     }
     VgpuType type = catalogue.byId(placed.get(0)).orElseThrow();
     return placed.size() < type.maxInstances() ? List.of(type) : List.of();

@@ -22,7 +22,10 @@ import io.gpuvirt.core.vgpu.VgpuTypeCatalogue;
 import io.gpuvirt.qemu.vgpu.VgpuQemuDevices;
 import java.io.PrintWriter;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -93,7 +96,8 @@ final class VgpuCommand {
           out.println(c.pf() + " [" + c.id() + "] NUMA " + c.numaNode() + ", "
               + (c.vgpuInterface() == VgpuInterface.VENDOR_SPECIFIC
                   ? "vendor-specific, VFs " + c.virtualFunctions().size() + "/" + c.totalVfs()
-                      + (c.vfsEnabled() ? "" : " (not enabled: gpuvirt vgpu enable " + c.pf() + ")")
+                      + (c.vfsEnabled() ? ", " + mode(vgpu, c) + " mode"
+                          : " (not enabled: gpuvirt vgpu enable " + c.pf() + ")")
                   : "legacy mdev, " + vgpu.mdevs(c.pf()).size() + " mediated devices"));
           VgpuTypeCatalogue catalogue = VgpuProvisioner.DEFAULT_CATALOGUES.get(c.id());
           List<Integer> creatable = creatableNow(vgpu, c);
@@ -126,6 +130,9 @@ final class VgpuCommand {
         g.put("vfs", c.virtualFunctions().size());
         g.put("totalVfs", c.totalVfs());
         g.put("vfsEnabled", c.vfsEnabled());
+        if (c.vfsEnabled() && c.vgpuInterface() == VgpuInterface.VENDOR_SPECIFIC) {
+          g.put("mode", mode(vgpu, c));
+        }
         if (c.vgpuInterface() == VgpuInterface.LEGACY_MDEV) {
           ArrayNode mdevs = g.putArray("mdevs");
           vgpu.mdevs(c.pf()).forEach((uuid, type) ->
@@ -148,6 +155,15 @@ final class VgpuCommand {
         }
       }
       return array;
+    }
+  }
+
+  /** The GPU's vGPU mode in lower case, "unknown" when nvidia-smi cannot tell. */
+  static String mode(VgpuDevices vgpu, VgpuCapability c) {
+    try {
+      return vgpu.mode(c.pf()).name().toLowerCase(java.util.Locale.ROOT);
+    } catch (GpuvirtException e) {
+      return "unknown";
     }
   }
 
@@ -181,11 +197,14 @@ final class VgpuCommand {
     boolean all;
   }
 
-  /** {@code gpuvirt vgpu enable BDF|--all}. */
+  /** {@code gpuvirt vgpu enable BDF|--all [--heterogeneous]}. */
   @Command(name = "enable", mixinStandardHelpOptions = true,
       description = {"Enable a GPU's SR-IOV VFs with /usr/lib/nvidia/sriov-manage -e and check "
           + "each has nvidia/. Idempotent. VFs do not survive a reboot: 'gpuvirt doctor' gives "
-          + "the systemd unit that enables them at boot."},
+          + "the systemd unit that enables them at boot.",
+          "With --heterogeneous, then put the GPU in heterogeneous mode (nvidia-smi vgpu -shm 1) "
+              + "so it holds vGPUs of different sizes; only before its first vGPU, and only on "
+              + "cards that support it (with --all, the others stay homogeneous)."},
       exitCodeListHeading = "%nExit codes:%n",
       exitCodeList = {"0:enabled", "1:refused (the GPU is passed through whole, not on the "
           + "vGPU driver, or sriov-manage failed)", "2:bad arguments"})
@@ -194,7 +213,11 @@ final class VgpuCommand {
     @Mixin HostOptions hostOptions;
     @ArgGroup(exclusive = true, multiplicity = "1") Target target;
 
-    @Option(names = "--json", description = "Print {enabled: [{pf, vfs}]}.")
+    @Option(names = "--heterogeneous",
+        description = "Also set heterogeneous (mixed-size) mode before the first vGPU.")
+    boolean heterogeneous;
+
+    @Option(names = "--json", description = "Print {enabled: [{pf, vfs, mode}]}.")
     boolean json;
 
     @Override
@@ -202,6 +225,10 @@ final class VgpuCommand {
       PrintWriter out = spec.commandLine().getOut();
       try (HostContext host = hostOptions.open()) {
         VgpuDevices vgpu = devices(host);
+        Map<PciAddress, Boolean> mixedSizes = new HashMap<>();
+        vgpu.capabilities().forEach(c -> mixedSizes.put(c.pf(), Optional.ofNullable(
+            VgpuProvisioner.DEFAULT_CATALOGUES.get(c.id())).map(VgpuTypeCatalogue::mixedSizes)
+            .orElse(false)));
         List<PciAddress> gpus = target.all ? vgpu.capabilities().stream()
             .filter(c -> c.vgpuInterface() == VgpuInterface.VENDOR_SPECIFIC)
             .map(VgpuCapability::pf).toList() : List.of(gpu(target.gpu));
@@ -210,9 +237,16 @@ final class VgpuCommand {
         for (PciAddress pf : gpus) {
           try {
             int vfs = vgpu.enable(pf).size();
-            enabled.addObject().put("pf", pf.toString()).put("vfs", vfs);
+            boolean mixed = heterogeneous && (!target.all || mixedSizes.getOrDefault(pf, false));
+            if (mixed) {
+              vgpu.setHeterogeneous(pf);
+            }
+            String mode = mixed ? "heterogeneous" : heterogeneous ? "homogeneous (the card "
+                + "does not support mixed sizes)" : "";
+            enabled.addObject().put("pf", pf.toString()).put("vfs", vfs)
+                .put("mode", mixed ? "heterogeneous" : heterogeneous ? "homogeneous" : "unchanged");
             if (!json) {
-              out.println(pf + ": " + vfs + " VFs enabled");
+              out.println(pf + ": " + vfs + " VFs enabled" + (mode.isEmpty() ? "" : ", " + mode));
             }
           } catch (VgpuException e) {
             out.flush();

@@ -147,4 +147,17 @@ final class VgpuCommandTest {
         true, t.exitCode(), gone.out().contains("legacy mdev, 0 mediated devices")),
         types + "\n" + p + "\n" + status + "\n" + after + "\n" + t + "\n" + gone);
   }
+
+  @Test
+  void enableHeterogeneous_thenTypesSaysSoAndTwoSizesShareTheGpu() {
+    CliRun on = vgpu("enable", "0000:3d:00.0", "--heterogeneous");
+    CliRun types = vgpu("types", "--gpu", "0000:3d:00.0");
+    CliRun a = vgpu("provision", "--type", "L40S-3B", "--owner", "vm-1", "--numa", "0");
+    CliRun b = vgpu("provision", "--type", "L40S-1Q", "--owner", "vm-2", "--numa", "0");
+    assertEquals(List.of(true, true, Cli.OK, true), List.of(
+        on.out().contains("0000:3d:00.0: 32 VFs enabled, heterogeneous"),
+        types.out().contains("VFs 32/32, heterogeneous mode"), a.exitCode(),
+        b.exitCode() == Cli.OK && b.out().contains("of 0000:3d:00.0")),
+        on + "\n" + types + "\n" + a + "\n" + b);
+  }
 }

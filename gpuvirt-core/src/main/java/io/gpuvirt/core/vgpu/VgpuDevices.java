@@ -40,6 +40,8 @@ import java.util.UUID;
 public final class VgpuDevices {
   /** NVIDIA's script that enables a GPU's VFs; it must run again after every reboot. */
   public static final String SRIOV_MANAGE = "/usr/lib/nvidia/sriov-manage";
+  /** NVIDIA's management tool, for the vGPU mode of a GPU (found on the PATH). */
+  public static final String NVIDIA_SMI = "nvidia-smi";
 
   /**
    * A systemd unit that enables every GPU's VFs at boot (VFs do not survive a reboot), for
@@ -397,6 +399,90 @@ public final class VgpuDevices {
         + " after " + attempts + " attempts to write 0 to " + path
         + (last == null ? "" : " (" + reason(last) + ")")
         + "; stop the VM that uses it and run teardown again", last);
+  }
+
+  // ---- heterogeneous mode -------------------------------------------------------------------
+
+  /**
+   * The vGPU mode of a GPU, read from {@code nvidia-smi -q -i <PF>}'s {@code vGPU Heterogeneous
+   * Mode} line; a driver that prints no such line has only homogeneous mode.
+   *
+   * @throws VgpuException if nvidia-smi fails
+   * @throws InvalidValueException if the line's value is neither Enabled nor Disabled
+   */
+  public VgpuMode mode(PciAddress pf) {
+    Command command = Command.of(NVIDIA_SMI, "-q", "-i", pf.toString());
+    CommandResult result = commands.run(command);
+    if (!result.succeeded()) {
+      throw new VgpuException("vGPU: '" + String.join(" ", command.argv()) + "' failed (exit "
+          + result.exitCode() + "): " + (result.stderr() + result.stdout()).strip());
+    }
+    for (String line : result.stdout().split("\n")) {
+      String t = line.strip();
+      int colon = t.indexOf(':');
+      if (colon > 0 && t.substring(0, colon).strip().equals("vGPU Heterogeneous Mode")) {
+        String value = t.substring(colon + 1).strip();
+        switch (value) {
+          case "Enabled":
+            return VgpuMode.HETEROGENEOUS;
+          case "Disabled":
+            return VgpuMode.HOMOGENEOUS;
+          default:
+            throw new InvalidValueException("'" + String.join(" ", command.argv()) + "': vGPU "
+                + "Heterogeneous Mode is '" + value + "', expected Enabled or Disabled");
+        }
+      }
+    }
+    return VgpuMode.HOMOGENEOUS;
+  }
+
+  /**
+   * Puts a GPU in heterogeneous mode ({@code nvidia-smi vgpu -shm 1 -i <PF>}), so it can hold
+   * vGPUs of different framebuffer sizes: after its VFs are enabled ({@code sriov-manage -e}
+   * resets the mode) and before its first vGPU. A GPU in the mode already is left alone.
+   *
+   * @throws VgpuException if the VFs are not enabled, a VF carries a type (named), the card does
+   *     not support the mode, or nvidia-smi fails
+   */
+  public void setHeterogeneous(PciAddress pf) {
+    VgpuCapability cap = capability(pf);
+    if (cap.vgpuInterface() != VgpuInterface.VENDOR_SPECIFIC || !cap.vfsEnabled()) {
+      throw new VgpuException("vGPU: heterogeneous mode on " + pf + " needs its SR-IOV VFs "
+          + "enabled first ('gpuvirt vgpu enable " + pf + "'; enabling resets the mode)");
+    }
+    List<String> placed = new ArrayList<>();
+    for (PciAddress vf : cap.virtualFunctions()) {
+      int current = currentType(vf);
+      if (current != 0) {
+        placed.add("type " + current + " on VF " + vf);
+      }
+    }
+    if (!placed.isEmpty()) {
+      throw new VgpuException("vGPU: not setting heterogeneous mode on " + pf + ": it holds "
+          + placed + "; the mode must be set before the first vGPU, so tear those down first");
+    }
+    if (mode(pf) == VgpuMode.HETEROGENEOUS) {
+      return;
+    }
+    Command command = Command.of(NVIDIA_SMI, "vgpu", "-shm", "1", "-i", pf.toString());
+    CommandResult result = commands.run(command);
+    String output = (result.stderr() + result.stdout()).strip();
+    if (result.exitCode() == 3) {
+      throw new VgpuException("vGPU: GPU " + pf + " does not support heterogeneous mode ('"
+          + String.join(" ", command.argv()) + "': " + output + "); it holds one type at a time");
+    }
+    if (result.exitCode() == 19) {
+      throw new VgpuException("vGPU: GPU " + pf + " is in use by another client ('"
+          + String.join(" ", command.argv()) + "': " + output + "); stop what uses it and retry");
+    }
+    if (!result.succeeded()) {
+      throw new VgpuException("vGPU: '" + String.join(" ", command.argv()) + "' failed (exit "
+          + result.exitCode() + "): " + output);
+    }
+    if (mode(pf) != VgpuMode.HETEROGENEOUS) {
+      throw new VgpuException("vGPU: '" + String.join(" ", command.argv()) + "' succeeded but "
+          + "nvidia-smi -q -i " + pf + " does not report the mode Enabled");
+    }
   }
 
   // ---- legacy mdev --------------------------------------------------------------------------

@@ -190,7 +190,8 @@ public final class VgpuProvisioner {
           candidates.add(new Candidate(gpu, type.get(), free, placed));
         } else if (free.isPresent() && placed > 0 && !placedTypes.contains(type.get())) {
           refusals.add(gpu.pf() + ": holds " + placedTypes.stream().map(VgpuType::name).distinct()
-              .toList() + " (homogeneous: one type per GPU)");
+              .toList() + " and cannot take " + type.get().name() + " beside them (homogeneous "
+              + "mode: one type per GPU; heterogeneous mode: not enough framebuffer left)");
         } else {
           refusals.add(gpu.pf() + ": the GPU is full (" + placed + " vGPUs placed)");
         }

@@ -10,7 +10,9 @@ import java.util.Optional;
 
 /**
  * The programs of a simulated host: {@code nvidia-smi} (the GPUs on the nvidia driver, as the real
- * one lists them) and {@code fmpm}, both of its simulated Fabric Manager. Any other program, and
+ * one lists them) and {@code fmpm}, both of its simulated Fabric Manager; on a host with SR-IOV
+ * NVIDIA GPUs, {@code nvidia-smi}'s vGPU mode ({@code FakeNvidiaSmiVgpu}); and
+ * {@code sriov-manage}. Any other program, and
  * both on a host without Fabric Manager, cannot be started, as on a host without them.
  */
 final class SimulatedCommands implements CommandRunner {
@@ -29,6 +31,11 @@ final class SimulatedCommands implements CommandRunner {
     }
     Optional<SimulatedFabric> fabric = name.equals("nvidia-smi") || name.equals("fmpm")
         ? SimulatedFabric.ofHost(host) : Optional.empty();
+    if (name.equals("nvidia-smi") && (fabric.isEmpty() || command.argv().contains("vgpu"))
+        && host.profile().devices().stream().anyMatch(d -> d.sriov().isPresent()
+            && d.id().vendor() == 0x10de)) {
+      return new io.gpuvirt.testkit.FakeNvidiaSmiVgpu(host).run(command);
+    }
     if (fabric.isEmpty()) {
       throw new CommandException(command.argv(), "could not start " + program + ": no such file"
           + " on simulated host " + host.profile().name() + " at " + host.root()
