@@ -330,4 +330,50 @@ final class VgpuProvisionerTest {
     assertEquals(List.of(0, 1147), List.of(devices.currentType(vf),
         devices.currentType(vfOf(kept))));
   }
+
+  // ---- NVSwitch systems ----------------------------------------------------------------------
+
+  /** The L40S catalogue with a MIG-backed type added, for a host that claims to be HGX. */
+  private static java.util.Map<io.gpuvirt.core.pci.PciId, VgpuTypeCatalogue> withMigBacked() {
+    VgpuTypeCatalogue l40s = VgpuTypeCatalogue.l40s();
+    List<VgpuType> types = new ArrayList<>(l40s.types());
+    types.add(new VgpuType(9001, "NVIDIA L40S-1-12CME", io.gpuvirt.core.vgpu.VgpuSeries.C,
+        12 * 1024, 4, true));
+    return java.util.Map.of(new io.gpuvirt.core.pci.PciId(0x10de, 0x26b9),
+        VgpuTypeCatalogue.of("NVIDIA L40S", types, true));
+  }
+
+  @Test
+  void provision_migBackedTypeOnAnNvswitchSystemIsRefusedWithNvidiasReason() {
+    try (SimulatedHost hgx = SimulatedHost.create(HostProfile.l40sVgpu().toBuilder()
+        .file("/usr/share/nvidia/nvswitch/fabricmanager.cfg", "FABRIC_MODE=2\n").build())) {
+      VgpuDevices d = VgpuDevices.on(hgx.sysfs(), new FakeSriovManage(hgx.sysfs()));
+      d.enable(PF0);
+      LeaseLedger l = LeaseLedger.open(state.resolve("hgx"));
+      VgpuProvisioner p = VgpuProvisioner.on(d, l).withCatalogues(withMigBacked());
+      long writes = hgx.writeCount();
+      AllocationRefusedException e = assertThrows(AllocationRefusedException.class,
+          () -> p.provision(VgpuRequest.ofType("vm-1", "L40S-1-12CME")));
+      assertEquals(List.of(true, true, writes, List.of()), List.of(d.nvswitchSystem(),
+          e.getMessage().contains("NVIDIA supports only time-sliced vGPUs"), hgx.writeCount(),
+          l.leases()));
+      assertEquals(LeaseState.BOUND, p.provision(VgpuRequest.ofType("vm-2", "L40S-1Q")).state());
+    }
+  }
+
+  @Test
+  void provision_migBackedTypeOffNvswitchIsNotRefusedForThatReason() {
+    VgpuProvisioner p = vgpu.withCatalogues(withMigBacked());
+    assertFalse(devices.nvswitchSystem());
+    AllocationRefusedException e = assertThrows(AllocationRefusedException.class,
+        () -> p.provision(VgpuRequest.ofType("vm-1", "L40S-1-12CME")));
+    assertFalse(e.getMessage().contains("time-sliced"), e.getMessage());
+  }
+
+  @Test
+  void nvswitchSystem_isTrueOnHgxH100ByItsNvswitchFunctions() {
+    try (SimulatedHost hgx = SimulatedHost.hgxH100()) {
+      assertTrue(VgpuDevices.on(hgx.sysfs(), new FakeSriovManage(hgx.sysfs())).nvswitchSystem());
+    }
+  }
 }

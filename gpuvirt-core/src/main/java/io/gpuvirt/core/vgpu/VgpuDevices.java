@@ -401,6 +401,32 @@ public final class VgpuDevices {
         + "; stop the VM that uses it and run teardown again", last);
   }
 
+  // ---- NVSwitch systems ----------------------------------------------------------------------
+
+  /** Where NVIDIA Fabric Manager keeps its configuration on an NVSwitch system. */
+  static final String FABRIC_MANAGER_CFG = "/usr/share/nvidia/nvswitch/fabricmanager.cfg";
+
+  /**
+   * True on an NVSwitch system (HGX): the host has an NVIDIA NVSwitch PCI function (class 0x0680,
+   * A100/H100 boards) or a Fabric Manager configuration (B200, whose NVSwitches are not PCI
+   * functions). On such systems only time-sliced vGPUs are supported (reference VGPU_MIG.md §2.2,
+   * NVIDIA AI Enterprise "NVIDIA NVSwitch").
+   */
+  public boolean nvswitchSystem() {
+    if (sysfs.exists(FABRIC_MANAGER_CFG)) {
+      return true;
+    }
+    for (String name : sysfs.list("/sys/bus/pci/devices")) {
+      if (PciAddress.isValid(name)) {
+        String dir = DEVICES + name;
+        if (parseHex(dir + "/vendor") == NVIDIA && (parseHex(dir + "/class") >> 8) == 0x0680) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   // ---- heterogeneous mode -------------------------------------------------------------------
 
   /**

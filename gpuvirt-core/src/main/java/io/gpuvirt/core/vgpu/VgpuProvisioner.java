@@ -46,12 +46,13 @@ public final class VgpuProvisioner {
 
   /**
    * The catalogues gpuvirt ships, by PF id: L40S (10de:26b9), A10 (10de:2236), Tesla T4
-   * (10de:1eb8, legacy mdev).
+   * (10de:1eb8, legacy mdev), H200 SXM (10de:2335, the H200X types).
    */
   public static final Map<PciId, VgpuTypeCatalogue> DEFAULT_CATALOGUES = Map.of(
       new PciId(0x10de, 0x26b9), VgpuTypeCatalogue.l40s(),
       new PciId(0x10de, 0x2236), VgpuTypeCatalogue.a10(),
-      new PciId(0x10de, 0x1eb8), VgpuTypeCatalogue.t4());
+      new PciId(0x10de, 0x1eb8), VgpuTypeCatalogue.t4(),
+      new PciId(0x10de, 0x2335), VgpuTypeCatalogue.h200x());
 
   private final VgpuDevices devices;
   private final LeaseLedger ledger;
@@ -90,6 +91,7 @@ public final class VgpuProvisioner {
 
   private Lease doProvision(VgpuRequest request) {
     List<VgpuCapability> gpus = devices.capabilities();
+    refuseMigBackedOnNvswitch(request, gpus);
     Lease lease = ledger.allocateVgpus(request.owner(), existing -> satisfies(existing, request),
         others -> choose(request, gpus, others));
     VgpuAssignment v = lease.vgpus().get(0);
@@ -110,6 +112,23 @@ public final class VgpuProvisioner {
     LOG.info("vGPU {} ({}) at {} on {} leased to {}", v.type().id(), v.type().name(),
         v.sysfsPath(), v.pf(), request.owner());
     return bound;
+  }
+
+  /**
+   * On an NVSwitch system only time-sliced vGPUs are supported: a request that can only be met by a
+   * MIG-backed type is refused with NVIDIA's reason before anything is recorded.
+   */
+  private void refuseMigBackedOnNvswitch(VgpuRequest request, List<VgpuCapability> gpus) {
+    List<VgpuType> wanted = gpus.stream().map(g -> catalogues.get(g.id()))
+        .filter(java.util.Objects::nonNull).map(request::resolve).flatMap(Optional::stream)
+        .toList();
+    if (!wanted.isEmpty() && wanted.stream().allMatch(VgpuType::migBacked)
+        && devices.nvswitchSystem()) {
+      throw new AllocationRefusedException(request.owner(), "vGPU " + request.describe()
+          + " for " + request.owner() + " is MIG-backed (" + wanted.get(0).name() + "), and "
+          + "this host is an NVSwitch system, where NVIDIA supports only time-sliced vGPUs "
+          + "(MIG-backed vGPUs are not supported); choose a time-sliced type");
+    }
   }
 
   /**
