@@ -130,7 +130,8 @@ final class VgpuModel {
       if (readId(current) != 0) {
         throw new KernelModel.KernelError(hostPath, KernelModel.Errno.EBUSY);
       }
-      boolean creatable = creatable(pf, vf, state).stream().anyMatch(t -> t.id() == id);
+      boolean creatable = creatable(pf, vf, state, current(pf)).stream()
+          .anyMatch(t -> t.id() == id);
       if (!creatable) {
         throw new KernelModel.KernelError(hostPath, KernelModel.Errno.EINVAL);
       }
@@ -140,9 +141,10 @@ final class VgpuModel {
   }
 
   private void refresh(PciAddress pf, HostState state) throws IOException {
-    for (PciAddress vf : tree.virtualFunctions(pf)) {
+    Map<PciAddress, Integer> current = current(pf);
+    for (PciAddress vf : current.keySet()) {
       Path file = tree.deviceDir(vf).resolve("nvidia/creatable_vgpu_types");
-      List<CreatableVgpuTypes.Entry> entries = creatable(pf, vf, state).stream()
+      List<CreatableVgpuTypes.Entry> entries = creatable(pf, vf, state, current).stream()
           .map(t -> new CreatableVgpuTypes.Entry(t.id(), t.name())).toList();
       HostTree.write(file, CreatableVgpuTypes.render(entries));
     }
@@ -153,10 +155,9 @@ final class VgpuModel {
    * fewer than its maximum are placed and whose framebuffer fits in what the placed vGPUs leave of
    * the card's (inferred: the real driver also has placement rules not modelled here).
    */
-  private List<VgpuType> creatable(PciAddress pf, PciAddress vf, HostState state)
-      throws IOException {
+  private List<VgpuType> creatable(PciAddress pf, PciAddress vf, HostState state,
+      Map<PciAddress, Integer> current) {
     VgpuTypeCatalogue catalogue = catalogue(pf).orElseThrow();
-    Map<PciAddress, Integer> current = current(pf);
     if (current.getOrDefault(vf, 0) != 0) {
       return List.of();
     }
