@@ -273,6 +273,11 @@ final class HostTree {
   }
 
   private void joinGroup(PciAddress a, Path dir, int group) throws IOException {
+    joinGroup(a.toString(), dir, group);
+  }
+
+  /** Makes the device at {@code dir}, named {@code name}, a member of IOMMU group {@code group}. */
+  void joinGroup(String name, Path dir, int group) throws IOException {
     Path g = groups().resolve(Integer.toString(group));
     if (!Files.isDirectory(g)) {
       Files.createDirectories(g.resolve("devices"));
@@ -280,7 +285,7 @@ final class HostTree {
       write(g.resolve("reserved_regions"),
           "0x00000000fee00000 0x00000000feefffff msi\n");
     }
-    link(g.resolve("devices").resolve(a.toString()), dir);
+    link(g.resolve("devices").resolve(name), dir);
     link(dir.resolve("iommu_group"), g);
   }
 

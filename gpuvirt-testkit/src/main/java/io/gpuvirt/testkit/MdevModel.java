@@ -29,8 +29,8 @@ import java.util.regex.Pattern;
  * (inferred). Writing a non-zero number to {@code remove} removes the device, 0 does nothing,
  * anything else is EINVAL. The GPU is homogeneous: once a type is placed the other types have 0
  * available instances. Unbinding the GPU from {@code nvidia} while devices exist fails with
- * EBUSY. The devices get no IOMMU group in this model (a real host gives each its own, with the
- * UUID as the member).
+ * EBUSY. Each device gets an IOMMU group of its own whose one member is the UUID, as the mdev
+ * core's {@code vfio_mdev} gives it (a member that is not a PCI function).
  */
 final class MdevModel {
   private static final Map<PciId, VgpuTypeCatalogue> CATALOGUES = Map.of(
@@ -110,6 +110,7 @@ final class MdevModel {
     HostTree.write(dir.resolve("remove"), "");
     Files.createDirectories(bus);
     HostTree.link(bus.resolve(uuid), dir);
+    tree.joinGroup(uuid, dir, tree.maxGroup() + 1);
     HostTree.link(typeDir.resolve("devices").resolve(uuid), dir);
     refresh(pf);
   }
@@ -125,6 +126,8 @@ final class MdevModel {
     }
     Path dir = tree.deviceDir(pf).resolve(uuid);
     Path typeDir = dir.resolve(Files.readSymbolicLink(dir.resolve("mdev_type"))).normalize();
+    Path group = dir.resolve(Files.readSymbolicLink(dir.resolve("iommu_group"))).normalize();
+    HostTree.deleteTree(group);
     Files.deleteIfExists(typeDir.resolve("devices").resolve(uuid));
     Files.deleteIfExists(tree.root().resolve("sys/bus/mdev/devices").resolve(uuid));
     HostTree.deleteTree(dir);

@@ -116,6 +116,12 @@ final class Candidates {
           + topology.source() + "; rescan the host");
       return;
     }
+    if (!group.nonPciMembers().isEmpty()) {
+      excluded.put(n, "IOMMU group " + n + " also holds " + group.nonPciMembers()
+          + ", which are not PCI functions (platform or mediated devices) and cannot go to the VM"
+          + " with " + matched.get(0).address() + "; a VM gets whole groups only");
+      return;
+    }
     Map<PciAddress, DeviceRole> roles = new LinkedHashMap<>();
     for (PciDevice d : members) {
       if (d.isBridge()) {

@@ -63,6 +63,10 @@ public final class TopologyJson {
       n.put("number", g.number());
       ArrayNode members = n.putArray("members");
       g.members().forEach(m -> members.add(m.toString()));
+      if (!g.nonPciMembers().isEmpty()) {
+        ArrayNode others = n.putArray("nonPciMembers");
+        g.nonPciMembers().forEach(others::add);
+      }
     }
     try {
       return MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(root) + "\n";
@@ -138,7 +142,9 @@ public final class TopologyJson {
     }
     List<PciDevice> devices = r.array("devices", TopologyJson::readDevice);
     List<IommuGroup> groups = r.array("iommuGroups", g -> r.build(g, () ->
-        new IommuGroup(g.integer("number"), g.array("members", Reader::address))));
+        new IommuGroup(g.integer("number"), g.array("members", Reader::address),
+            g.optional("nonPciMembers").isPresent() ? g.array("nonPciMembers", Reader::text)
+                : List.of())));
     String source = r.text("source");
     return r.build(r, () -> new Topology(source, devices, groups));
   }

@@ -61,6 +61,9 @@ public final class TopologyScanner {
 
   private static final Pattern ROOT_BUS_DIR = Pattern.compile("pci([0-9a-f]{4,8}):([0-9a-f]{2})");
   private static final Pattern VIRTFN = Pattern.compile("virtfn([0-9]{1,5})");
+  /** A name that is meant as a PCI address (then parsed strictly), as opposed to another device. */
+  private static final Pattern PCI_LIKE =
+      Pattern.compile("[0-9a-fA-F]{1,8}:[0-9a-fA-F]{1,2}:[0-9a-fA-F]{1,2}\\.[0-9a-fA-F].*");
   private static final Pattern PCI_BUS_ENTRY = Pattern.compile("[0-9a-f]{4,8}:([0-9a-f]{2})");
 
   private TopologyScanner() {}
@@ -291,12 +294,32 @@ public final class TopologyScanner {
       int number = SysfsAttributes.decimalName(IOMMU_GROUPS, name, "group directories named");
       String devicesDir = IOMMU_GROUPS + "/" + number + "/devices";
       List<PciAddress> members = new ArrayList<>();
+      List<String> others = new ArrayList<>();
       for (String member : sysfs.list(devicesDir)) {
-        members.add(SysfsAttributes.address(devicesDir, member));
+        if (PCI_LIKE.matcher(member).matches()) {
+          members.add(SysfsAttributes.address(devicesDir, member));
+        } else {
+          others.add(nonPciMember(sysfs, devicesDir, member));
+        }
       }
-      groups.add(new IommuGroup(number, members));
+      groups.add(new IommuGroup(number, members, others));
     }
     return List.copyOf(groups);
+  }
+
+  /**
+   * A group member that is not a PCI function: it must be a link into {@code /sys/devices} (a
+   * platform or mediated device), or the entry is corrupt.
+   */
+  private static String nonPciMember(Sysfs sysfs, String devicesDir, String member) {
+    String path = devicesDir + "/" + member;
+    Optional<String> target = sysfs.readLink(path);
+    if (target.isEmpty() || !target.get().contains("/devices/") || member.contains("/")) {
+      throw new SysfsFormatException(path, target.orElse("not a link"),
+          "a link to a device under /sys/devices: a PCI function named like 0000:17:00.0, or a "
+              + "platform or mediated device");
+    }
+    return member;
   }
 
   private static void checkConsistent(Map<PciAddress, PciDevice> devices, List<IommuGroup> groups) {
