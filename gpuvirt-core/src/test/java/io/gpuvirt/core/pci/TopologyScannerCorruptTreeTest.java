@@ -200,9 +200,17 @@ final class TopologyScannerCorruptTreeTest {
   }
 
   @Test
-  void scan_iommuGroupMemberNotAnAddress_isRefused() throws Exception {
+  void scan_iommuGroupMemberNotAnAddressAndNoDeviceLink_isRefused() throws Exception {
     dev.iommuGroup(4);
     Files.createDirectories(root.resolve("sys/kernel/iommu_groups/4/devices/platform-thing"));
+    SysfsFormatException e = scanFails();
+    assertEquals("/sys/kernel/iommu_groups/4/devices/platform-thing", e.path());
+  }
+
+  @Test
+  void scan_iommuGroupMemberNamedLikeAnAddressButMalformed_isRefused() throws Exception {
+    dev.iommuGroup(4);
+    Files.createDirectories(root.resolve("sys/kernel/iommu_groups/4/devices/0000:17:00.0X"));
     SysfsFormatException e = scanFails();
     assertEquals("/sys/kernel/iommu_groups/4/devices", e.path());
   }
