@@ -194,6 +194,33 @@ final class LedgerCodec {
     return java.util.Optional.empty();
   }
 
+  /**
+   * One lease from its record form ({@link #encode(Lease)}), strictly.
+   *
+   * @throws io.gpuvirt.core.InvalidValueException naming what is wrong
+   */
+  static Lease decodeLease(String json) {
+    try {
+      JsonNode tree = MAPPER.readTree(json);
+      if (tree == null || !tree.isObject()) {
+        throw new io.gpuvirt.core.InvalidValueException("a lease record must be a JSON object, not "
+            + oneLine(json));
+      }
+      if (!tree.has("vgpus")) {
+        ((ObjectNode) tree).putArray("vgpus");
+      }
+      return toLease(MAPPER.treeToValue(tree, LeaseRecord.class));
+    } catch (IOException e) {
+      throw new io.gpuvirt.core.InvalidValueException("not a lease record (" + oneLine(
+          e.getMessage()) + ")");
+    } catch (io.gpuvirt.core.InvalidValueException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw new io.gpuvirt.core.InvalidValueException("invalid lease record (" + oneLine(
+          String.valueOf(e.getMessage())) + ")");
+    }
+  }
+
   /** The format version of a ledger file's bytes (already decoded once, so well-formed). */
   static int version(byte[] bytes) {
     try {
