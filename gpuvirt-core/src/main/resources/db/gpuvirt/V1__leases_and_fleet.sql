@@ -35,12 +35,12 @@ CREATE TABLE gpuvirt_gpu (
   model       text NOT NULL,
   numa_node   integer NOT NULL CHECK (numa_node >= -1),
   iommu_group integer NOT NULL CHECK (iommu_group >= 0),
-  module_id   integer CHECK (module_id > 0),
+  module_id   integer CHECK (module_id >= 0),
   owner       text,
   epoch       bigint,
   PRIMARY KEY (host_id, address),
-  UNIQUE (host_id, iommu_group),
-  UNIQUE (host_id, module_id),
+  UNIQUE (host_id, iommu_group) DEFERRABLE INITIALLY DEFERRED,
+  UNIQUE (host_id, module_id) DEFERRABLE INITIALLY DEFERRED,
   CHECK ((owner IS NULL) = (epoch IS NULL))
 );
 
