@@ -7,6 +7,8 @@ module io.gpuvirt.core {
   requires com.fasterxml.jackson.databind;
   requires org.apache.commons.exec;
   requires org.slf4j;
+  // the JDBC lease store and the fleet: plain java.sql against the platform's DataSource
+  requires java.sql;
 
   exports io.gpuvirt.core;
   exports io.gpuvirt.core.host;
@@ -21,6 +23,7 @@ module io.gpuvirt.core {
   exports io.gpuvirt.core.vgpu;
   exports io.gpuvirt.core.vmplan;
   exports io.gpuvirt.core.mig;
+  exports io.gpuvirt.core.fleet;
 
   // implementations of the ports, found by GpuHost
   uses io.gpuvirt.core.gpuhost.HostProvider;

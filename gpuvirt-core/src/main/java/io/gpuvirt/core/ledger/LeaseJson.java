@@ -12,6 +12,16 @@ public final class LeaseJson {
     return LedgerCodec.encode(lease);
   }
 
+  /**
+   * The lease {@link #of(Lease)} wrote, read back strictly (a store that keeps leases as text, such
+   * as the JDBC store, reads them this way).
+   *
+   * @throws io.gpuvirt.core.InvalidValueException when the text is not a valid lease record
+   */
+  public static Lease parse(String json) {
+    return LedgerCodec.decodeLease(json);
+  }
+
   /** Leases as a JSON array, in the order given. */
   public static String of(List<Lease> leases) {
     return LedgerCodec.encodeList(leases);

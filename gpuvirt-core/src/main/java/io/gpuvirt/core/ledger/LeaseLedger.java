@@ -27,8 +27,9 @@ import java.util.function.Function;
 
 /**
  * The durable record of which owner holds which IOMMU groups on this host (invariant 5: two
- * processes never lease the same group). No database: a JSON file in a state directory
- * ({@value #DEFAULT_STATE_DIRECTORY_NAME} by default).
+ * processes never lease the same group), kept by a {@link LeaseStore}: by default a JSON file in a
+ * state directory ({@value #DEFAULT_STATE_DIRECTORY_NAME} by default), for a fleet a database table
+ * ({@code io.gpuvirt.core.fleet.JdbcLeaseStore}, through {@link #open(LeaseStore, Clock)}).
  *
  * <pre>{@code
  * LeaseLedger ledger = LeaseLedger.open(Path.of("/var/lib/gpuvirt"));
@@ -61,16 +62,13 @@ public final class LeaseLedger {
   public static final String DEFAULT_STATE_DIRECTORY_NAME = "/var/lib/gpuvirt";
   /** The default state directory, {@value #DEFAULT_STATE_DIRECTORY_NAME}. */
   public static final Path DEFAULT_STATE_DIRECTORY = Path.of(DEFAULT_STATE_DIRECTORY_NAME);
-  private static final String OPERATIONS_LOCK = "operations.lock";
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(LeaseLedger.class);
 
-  private final Path directory;
-  private final LedgerStore store;
+  private final LeaseStore store;
   private final Clock clock;
 
-  private LeaseLedger(Path directory, Clock clock) {
-    this.directory = directory;
-    this.store = new LedgerStore(directory);
+  private LeaseLedger(LeaseStore store, Clock clock) {
+    this.store = store;
     this.clock = clock;
   }
 
@@ -114,19 +112,45 @@ public final class LeaseLedger {
       throw new LedgerException(dir, "cannot resolve the gpuvirt state directory " + dir + " ("
           + e + ")", e);
     }
-    LeaseLedger ledger = new LeaseLedger(dir, clock);
+    return open(new LedgerStore(dir), clock);
+  }
+
+  /**
+   * Opens a ledger whose leases {@code store} keeps (a {@link LeaseStore#jsonFile JSON file}, or a
+   * database table for a fleet), and checks that they can be read.
+   *
+   * @param clock stamps new leases
+   * @throws LedgerFormatException when the stored leases are corrupt or newer
+   */
+  public static LeaseLedger open(LeaseStore store, Clock clock) {
+    Objects.requireNonNull(store, "store");
+    Objects.requireNonNull(clock, "clock");
+    LeaseLedger ledger = new LeaseLedger(store, clock);
     ledger.leases();
     return ledger;
   }
 
-  /** The state directory. */
-  public Path stateDirectory() {
-    return directory;
+  /** The store that keeps this ledger's leases. */
+  public LeaseStore store() {
+    return store;
   }
 
-  /** The ledger file, {@code leases.json} in the state directory. */
+  /**
+   * The state directory.
+   *
+   * @throws LedgerException when the leases are not kept in a JSON file ({@link #store()})
+   */
+  public Path stateDirectory() {
+    return fileStore("state directory").directory();
+  }
+
+  /**
+   * The ledger file, {@code leases.json} in the state directory.
+   *
+   * @throws LedgerException when the leases are not kept in a JSON file ({@link #store()})
+   */
   public Path file() {
-    return store.file();
+    return fileStore("ledger file").file();
   }
 
   /**
@@ -308,8 +332,8 @@ public final class LeaseLedger {
     return transact(Optional.empty(), leases -> {
       Lease lease = leases.get(owner);
       if (lease == null) {
-        throw new LedgerException(store.file(), owner + " holds no lease in " + store.file()
-            + "; allocate first");
+        throw new LedgerException(store instanceof LedgerStore f ? f.file() : Path.of(""), owner
+            + " holds no lease in " + store.location() + "; allocate first");
       }
       Lease updated = change.apply(lease);
       if (!updated.owner().equals(owner)) {
@@ -342,9 +366,10 @@ public final class LeaseLedger {
    * shown as the leases the next change converts them to. Changes nothing.
    */
   public List<Lease> leases(Topology topology) {
-    TreeMap<String, Lease> leases = store.read();
-    if (store.hasLegacyBindings()) {
-      LegacyBindings.convert(store.legacyBindings(), topology, leases, clock.instant());
+    TreeMap<String, Lease> leases = new TreeMap<>(store.read());
+    if (hasLegacyBindings()) {
+      LegacyBindings.convert(((LedgerStore) store).legacyBindings(), topology, leases,
+          clock.instant());
     }
     return List.copyOf(leases.values());
   }
@@ -374,7 +399,7 @@ public final class LeaseLedger {
    * @return whether there was something to convert
    */
   public boolean upgrade(java.util.function.Supplier<Topology> topology) {
-    if (!store.hasLegacyBindings()) {
+    if (!hasLegacyBindings()) {
       return false;
     }
     transact(Optional.of(topology.get()), leases -> leases.size());
@@ -458,39 +483,29 @@ public final class LeaseLedger {
    * Not reentrant: do not call it from inside {@code work}.
    */
   public <T> T underOperationLock(java.util.function.Supplier<T> work) {
-    createDirectory();
-    try (LedgerLock lock = LedgerLock.acquire(directory.resolve(OPERATIONS_LOCK))) {
-      return work.get();
-    }
+    return store.underOperationLock(work);
   }
 
   /**
-   * Runs {@code change} on the leases under the lock, and writes them back if it changed them. Given
-   * the host's topology, it first converts an earlier release's bindings into leases.
+   * Runs {@code change} on the leases in one transaction of the store. Given the host's topology, a
+   * JSON file store first converts an earlier release's bindings into leases.
    */
   private <T> T transact(Optional<Topology> topology, Function<TreeMap<String, Lease>, T> change) {
-    createDirectory();
-    try (LedgerLock lock = LedgerLock.acquire(store.lockFile())) {
-      TreeMap<String, Lease> leases = store.read();
-      TreeMap<String, Lease> before = new TreeMap<>(leases);
-      boolean legacy = topology.isPresent() && store.hasLegacyBindings();
-      if (legacy) {
-        LegacyBindings.convert(store.legacyBindings(), topology.get(), leases, clock.instant());
-      }
-      T result = change.apply(leases);
-      if (legacy || !leases.equals(before)) {
-        store.write(leases.values(), legacy);
-      }
-      return result;
+    if (store instanceof LedgerStore file) {
+      return file.transact(topology, clock.instant(), change);
     }
+    return store.transact(change);
   }
 
-  private void createDirectory() {
-    try {
-      Files.createDirectories(directory);
-    } catch (IOException e) {
-      throw new LedgerException(directory, "cannot create the gpuvirt state directory "
-          + directory + " (" + e + "); create it or choose another with --state", e);
+  private LedgerStore fileStore(String what) {
+    if (store instanceof LedgerStore file) {
+      return file;
     }
+    throw new LedgerException(Path.of(""), "this ledger keeps its leases in " + store.location()
+        + ", not in a state directory, so it has no " + what);
+  }
+
+  private boolean hasLegacyBindings() {
+    return store instanceof LedgerStore file && file.hasLegacyBindings();
   }
 }

@@ -136,9 +136,6 @@ final class LedgerCodec {
       throw corrupt(file, "\"leases\" is null", null);
     }
     TreeMap<String, Lease> leases = new TreeMap<>();
-    Map<Integer, String> groups = new HashMap<>();
-    Map<PciAddress, String> devices = new HashMap<>();
-    Map<String, String> vgpuHolders = new HashMap<>();
     for (LeaseRecord r : ledger.leases()) {
       Lease lease;
       try {
@@ -150,33 +147,78 @@ final class LedgerCodec {
       if (leases.put(lease.owner(), lease) != null) {
         throw corrupt(file, "owner " + lease.owner() + " has two leases", null);
       }
+    }
+    conflict(leases.values()).ifPresent(what -> {
+      throw corrupt(file, what, null);
+    });
+    return leases;
+  }
+
+  /**
+   * The first thing two of these leases both hold (an IOMMU group, a device, a vGPU, or a VF held
+   * whole and as a vGPU), in words; empty when they hold disjoint resources.
+   */
+  static java.util.Optional<String> conflict(Collection<Lease> leases) {
+    Map<Integer, String> groups = new HashMap<>();
+    Map<PciAddress, String> devices = new HashMap<>();
+    Map<String, String> vgpuHolders = new HashMap<>();
+    for (Lease lease : leases) {
       for (LeasedGroup g : lease.groups()) {
         String other = groups.put(g.number(), lease.owner());
         if (other != null) {
-          throw corrupt(file, "IOMMU group " + g.number() + " is leased to both " + other
-              + " and " + lease.owner(), null);
+          return java.util.Optional.of("IOMMU group " + g.number() + " is leased to both " + other
+              + " and " + lease.owner());
         }
         for (LeasedDevice d : g.devices()) {
           String holder = devices.put(d.address(), lease.owner());
           if (holder != null) {
-            throw corrupt(file, d.address() + " is leased to both " + holder + " and "
-                + lease.owner(), null);
+            return java.util.Optional.of(d.address() + " is leased to both " + holder + " and "
+                + lease.owner());
           }
         }
       }
+    }
+    for (Lease lease : leases) {
       for (VgpuAssignment v : lease.vgpus()) {
         String holder = vgpuHolders.put(v.sysfsPath(), lease.owner());
         if (holder != null) {
-          throw corrupt(file, "vGPU " + v.sysfsPath() + " is leased to both " + holder + " and "
-              + lease.owner(), null);
+          return java.util.Optional.of("vGPU " + v.sysfsPath() + " is leased to both " + holder
+              + " and " + lease.owner());
         }
         if (v.vf().isPresent() && devices.containsKey(v.vf().get())) {
-          throw corrupt(file, v.vf().get() + " is leased whole to " + devices.get(v.vf().get())
-              + " and as a vGPU to " + lease.owner(), null);
+          return java.util.Optional.of(v.vf().get() + " is leased whole to "
+              + devices.get(v.vf().get()) + " and as a vGPU to " + lease.owner());
         }
       }
     }
-    return leases;
+    return java.util.Optional.empty();
+  }
+
+  /**
+   * One lease from its record form ({@link #encode(Lease)}), strictly.
+   *
+   * @throws io.gpuvirt.core.InvalidValueException naming what is wrong
+   */
+  static Lease decodeLease(String json) {
+    try {
+      JsonNode tree = MAPPER.readTree(json);
+      if (tree == null || !tree.isObject()) {
+        throw new io.gpuvirt.core.InvalidValueException("a lease record must be a JSON object, not "
+            + oneLine(json));
+      }
+      if (!tree.has("vgpus")) {
+        ((ObjectNode) tree).putArray("vgpus");
+      }
+      return toLease(MAPPER.treeToValue(tree, LeaseRecord.class));
+    } catch (IOException e) {
+      throw new io.gpuvirt.core.InvalidValueException("not a lease record (" + oneLine(
+          e.getMessage()) + ")");
+    } catch (io.gpuvirt.core.InvalidValueException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw new io.gpuvirt.core.InvalidValueException("invalid lease record (" + oneLine(
+          String.valueOf(e.getMessage())) + ")");
+    }
   }
 
   /** The format version of a ledger file's bytes (already decoded once, so well-formed). */

@@ -3,6 +3,7 @@ package io.gpuvirt.core.ledger;
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.internal.AtomicFiles;
 import io.gpuvirt.core.internal.BoundedFiles;
+import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.vfio.BindingStore;
 import io.gpuvirt.core.vfio.StoredBinding;
 import java.io.IOException;
@@ -11,9 +12,13 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Instant;
 import java.util.Collection;
 import java.util.List;
+import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * The ledger file in a state directory. Writes replace it atomically: write a temporary file, fsync
@@ -26,13 +31,18 @@ import java.util.TreeMap;
  * {@value #LEDGER_V1_BACKUP}; the bindings {@code gpuvirt bind} kept in {@code bindings.json} become
  * leases ({@link LegacyBindings}) and the file is renamed to {@value #BINDINGS_V1_BACKUP} once a
  * ledger holding them is on disk.
+ *
+ * <p>This is the default {@link LeaseStore} ({@link LeaseStore#jsonFile}): a transaction takes the
+ * directory's lock ({@value #LOCK}), reads the file afresh and replaces it when the leases changed;
+ * the operation lock is {@value #OPERATIONS_LOCK}.
  */
-final class LedgerStore {
+final class LedgerStore implements LeaseStore {
   static final String LEDGER = "leases.json";
   static final String TEMP = LEDGER + AtomicFiles.TEMP_SUFFIX;
   static final String LOCK = "leases.lock";
   static final String LEDGER_V1_BACKUP = "leases.json.v1.bak";
   static final String BINDINGS_V1_BACKUP = "bindings.json.v1.bak";
+  static final String OPERATIONS_LOCK = "operations.lock";
 
   private final Path directory;
   private final Path file;
@@ -54,8 +64,58 @@ final class LedgerStore {
     return directory.resolve(LOCK);
   }
 
+  @Override
+  public String location() {
+    return file.toString();
+  }
+
+  @Override
+  public <T> T transact(Function<TreeMap<String, Lease>, T> change) {
+    return transact(Optional.empty(), Instant.EPOCH, change);
+  }
+
+  /**
+   * As {@link #transact(Function)}; given the host's topology, it first converts an earlier
+   * release's {@code bindings.json} into leases stamped {@code now}.
+   */
+  <T> T transact(Optional<Topology> topology, Instant now,
+      Function<TreeMap<String, Lease>, T> change) {
+    createDirectory();
+    try (LedgerLock lock = LedgerLock.acquire(lockFile())) {
+      TreeMap<String, Lease> leases = read();
+      TreeMap<String, Lease> before = new TreeMap<>(leases);
+      boolean legacy = topology.isPresent() && hasLegacyBindings();
+      if (legacy) {
+        LegacyBindings.convert(legacyBindings(), topology.get(), leases, now);
+      }
+      T result = change.apply(leases);
+      if (legacy || !leases.equals(before)) {
+        write(leases.values(), legacy);
+      }
+      return result;
+    }
+  }
+
+  @Override
+  public <T> T underOperationLock(Supplier<T> work) {
+    createDirectory();
+    try (LedgerLock lock = LedgerLock.acquire(directory.resolve(OPERATIONS_LOCK))) {
+      return work.get();
+    }
+  }
+
+  private void createDirectory() {
+    try {
+      Files.createDirectories(directory);
+    } catch (IOException e) {
+      throw new LedgerException(directory, "cannot create the gpuvirt state directory "
+          + directory + " (" + e + "); create it or choose another with --state", e);
+    }
+  }
+
   /** The leases on disk, by owner; none when there is no ledger file yet. */
-  TreeMap<String, Lease> read() {
+  @Override
+  public TreeMap<String, Lease> read() {
     byte[] bytes = readBytes();
     return bytes == null ? new TreeMap<>() : LedgerCodec.decode(file, bytes);
   }
@@ -105,6 +165,11 @@ final class LedgerStore {
    */
   void write(Collection<Lease> leases, boolean legacyImported) {
     byte[] bytes = LedgerCodec.encode(leases);
+    java.util.Optional<String> conflict = LedgerCodec.conflict(leases);
+    if (conflict.isPresent()) {
+      throw new LedgerException(file, "refusing to write the lease ledger " + file + ": "
+          + conflict.get() + "; nothing was written, the ledger keeps its previous leases");
+    }
     try {
       Files.createDirectories(directory);
       byte[] old = readBytes();

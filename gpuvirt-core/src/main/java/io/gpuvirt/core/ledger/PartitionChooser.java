@@ -101,15 +101,9 @@ final class PartitionChooser {
     }
 
     Set<Integer> occupied = occupiedBy.keySet();
-    FabricPartition chosen = null;
-    List<Integer> chosenScore = null;
-    for (FabricPartition p : usable.keySet()) {
-      List<Integer> score = availableAfter(p, byId.values(), unsupported, occupied);
-      if (chosen == null || compare(score, chosenScore) > 0) {
-        chosen = p;
-        chosenScore = score;
-      }
-    }
+    FabricPartition chosen = BestFit.partition(usable.keySet(), byId.values(), unsupported,
+        occupied).orElseThrow();
+    List<Integer> chosenScore = availableAfter(chosen, byId.values(), unsupported, occupied);
     List<Integer> sizes = sizesDescending(byId.values());
     FabricPartition lowest = usable.keySet().iterator().next();
     List<String> reasons = new ArrayList<>();
@@ -218,7 +212,7 @@ final class PartitionChooser {
         .sorted((a, b) -> Integer.compare(b, a)).toList();
   }
 
-  private static int compare(List<Integer> a, List<Integer> b) {
+  static int compare(List<Integer> a, List<Integer> b) {
     for (int i = 0; i < a.size(); i++) {
       int c = Integer.compare(a.get(i), b.get(i));
       if (c != 0) {

@@ -1,0 +1,630 @@
+package io.gpuvirt.core.fleet;
+
+import io.gpuvirt.core.alloc.AllocationRefusedException;
+import io.gpuvirt.core.alloc.AllocationRequest;
+import io.gpuvirt.core.fabric.FabricPartition;
+import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.pci.PciId;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.OptionalLong;
+import java.util.Set;
+import javax.sql.DataSource;
+
+/**
+ * GPUs across many hosts in one PostgreSQL database: hosts publish their inventory and beat; the
+ * control plane allocates and releases; each host's agent provisions what it was assigned,
+ * presenting the lease's epoch.
+ *
+ * <pre>{@code
+ * Fleet fleet = Fleet.open(dataSource);                     // schema checked
+ * fleet.publish(HostInventory.of("gpu-17", topology, names, moduleIds, partitions));
+ * fleet.heartbeat("gpu-17", Duration.ofSeconds(30));
+ * FleetLease lease = fleet.allocate(FleetRequest.of("vm-42", 4));   // host and GPUs, epoch
+ * // on gpu-17, the agent: fleet.fence("gpu-17", "vm-42", lease.epoch()), provision, then
+ * fleet.report("gpu-17", "vm-42", lease.epoch(), FleetLease.State.PROVISIONED);
+ * fleet.release("vm-42");
+ * }</pre>
+ *
+ * <p><b>Allocation</b> is one READ COMMITTED transaction with compare-and-set, as Ubicloud does
+ * it: find a live host that can serve the size (its summary row, fullest first, ties at random),
+ * lock that row with {@code FOR UPDATE SKIP LOCKED} (so concurrent allocators take different
+ * hosts instead of queueing), choose the GPUs with the single-host rules ({@link HostState}), then
+ * {@code UPDATE gpuvirt_gpu SET owner = ? … WHERE … AND owner IS NULL}, whose row count must equal
+ * the request, and the same for the partition; anything else rolls back and retries (bounded).
+ * Idempotent by owner: allocating again for an owner returns its lease. Constraints in the
+ * schema back it: a GPU or partition can only be held by a lease row of its own host and epoch.
+ *
+ * <p><b>Liveness</b>: a host past its heartbeat deadline is never allocated; {@link #markLost}
+ * records it as lost. Its leases are kept: releasing them is the platform's decision.
+ *
+ * <p><b>Failures</b>: a transaction cut off by a lost connection, a restarted database or a
+ * statement timeout is rolled back by PostgreSQL and run again here; an allocation whose commit
+ * was acknowledged is durable (synchronous commit), and one whose outcome was unknown is found by
+ * its rerun (idempotent by owner).
+ */
+public final class Fleet {
+  private final DataSource dataSource;
+
+  private Fleet(DataSource dataSource) {
+    this.dataSource = dataSource;
+  }
+
+  /**
+   * The fleet in {@code dataSource}'s database.
+   *
+   * @throws SchemaVersionException when the database does not hold this gpuvirt's schema
+   */
+  public static Fleet open(DataSource dataSource) {
+    Objects.requireNonNull(dataSource, "dataSource");
+    JdbcSchema.check(dataSource);
+    return new Fleet(dataSource);
+  }
+
+  // ---- inventory and liveness ----------------------------------------------------------------
+
+  /**
+   * Publishes (or re-publishes) a host's inventory. An unchanged inventory changes nothing; a
+   * changed one replaces the host's rows: new GPUs and partitions are added, changed ones updated,
+   * free ones no longer there removed. A leased GPU or partition is kept as it is until its lease
+   * is released (its owner is named in the result).
+   *
+   * @return what the publication did
+   */
+  public PublishResult publish(HostInventory inventory) {
+    HostInventory.requireNonNull(inventory);
+    String digest = inventory.digest();
+    return Transactions.run(dataSource, "publishing the inventory of " + inventory.host(), c -> {
+      long hostId = HostNames.ensureHost(c, inventory.host());
+      try (PreparedStatement q = c.prepareStatement(
+          "SELECT inventory_digest FROM gpuvirt_host WHERE host_id = ? FOR UPDATE")) {
+        q.setLong(1, hostId);
+        try (ResultSet r = q.executeQuery()) {
+          r.next();
+          if (digest.equals(r.getString(1))) {
+            return new PublishResult(inventory.host(), false, List.of());
+          }
+        }
+      }
+      HostState before = HostState.load(c, hostId, inventory.host());
+      List<String> kept = new ArrayList<>();
+      Set<PciAddress> now = new HashSet<>();
+      inventory.gpus().forEach(g -> now.add(g.address()));
+      try (PreparedStatement del = c.prepareStatement(
+          "DELETE FROM gpuvirt_gpu WHERE host_id = ? AND address = ? AND owner IS NULL")) {
+        for (PciAddress a : before.gpus.keySet()) {
+          if (!now.contains(a)) {
+            if (before.gpuOwners.containsKey(a)) {
+              kept.add("GPU " + a + " (leased to " + before.gpuOwners.get(a) + ")");
+            } else {
+              del.setLong(1, hostId);
+              del.setString(2, a.toString());
+              del.addBatch();
+            }
+          }
+        }
+        del.executeBatch();
+      }
+      try (PreparedStatement up = c.prepareStatement("INSERT INTO gpuvirt_gpu (host_id, "
+          + "address, pci_id, model, numa_node, iommu_group, module_id) VALUES (?, ?, ?, ?, ?, ?, "
+          + "?) ON CONFLICT (host_id, address) DO UPDATE SET pci_id = excluded.pci_id, model = "
+          + "excluded.model, numa_node = excluded.numa_node, iommu_group = excluded.iommu_group, "
+          + "module_id = excluded.module_id")) {
+        for (InventoryGpu g : inventory.gpus()) {
+          up.setLong(1, hostId);
+          up.setString(2, g.address().toString());
+          up.setString(3, g.id().toString());
+          up.setString(4, g.model());
+          up.setInt(5, g.numaNode());
+          up.setInt(6, g.iommuGroup());
+          if (g.moduleId().isPresent()) {
+            up.setInt(7, g.moduleId().getAsInt());
+          } else {
+            up.setNull(7, java.sql.Types.INTEGER);
+          }
+          up.addBatch();
+        }
+        up.executeBatch();
+      }
+      Set<Integer> ids = new HashSet<>();
+      inventory.partitions().forEach(p -> ids.add(p.id()));
+      try (PreparedStatement del = c.prepareStatement("DELETE FROM gpuvirt_partition WHERE "
+          + "host_id = ? AND partition_id = ? AND owner IS NULL")) {
+        for (int id : before.partitions.keySet()) {
+          if (!ids.contains(id)) {
+            if (before.partitionOwners.containsKey(id)) {
+              kept.add("partition " + id + " (leased to " + before.partitionOwners.get(id) + ")");
+            } else {
+              del.setLong(1, hostId);
+              del.setInt(2, id);
+              del.addBatch();
+            }
+          }
+        }
+        del.executeBatch();
+      }
+      try (PreparedStatement up = c.prepareStatement("INSERT INTO gpuvirt_partition (host_id, "
+          + "partition_id, gpu_count, module_ids) VALUES (?, ?, ?, ?) ON CONFLICT (host_id, "
+          + "partition_id) DO UPDATE SET gpu_count = excluded.gpu_count, module_ids = "
+          + "excluded.module_ids WHERE gpuvirt_partition.owner IS NULL")) {
+        for (FabricPartition p : inventory.partitions()) {
+          up.setLong(1, hostId);
+          up.setInt(2, p.id());
+          up.setInt(3, p.size());
+          up.setArray(4, c.createArrayOf("integer", p.moduleIds().toArray()));
+          up.addBatch();
+        }
+        up.executeBatch();
+      }
+      HostState after = HostState.load(c, hostId, inventory.host());
+      after.writeSummary(c);
+      try (PreparedStatement u = c.prepareStatement(
+          "UPDATE gpuvirt_host SET inventory_digest = ? WHERE host_id = ?")) {
+        u.setString(1, kept.isEmpty() ? digest : "");
+        u.setLong(2, hostId);
+        u.executeUpdate();
+      }
+      return new PublishResult(inventory.host(), true, kept);
+    });
+  }
+
+  /**
+   * What {@link #publish} did.
+   *
+   * @param changed whether the stored inventory changed
+   * @param keptLeased leased GPUs and partitions the new inventory lacks, kept until released
+   */
+  public record PublishResult(String host, boolean changed, List<String> keptLeased) {
+    public PublishResult {
+      keptLeased = List.copyOf(keptLeased);
+    }
+  }
+
+  /**
+   * Records that {@code host} is alive; it is allocatable until {@code deadline} from now (and no
+   * longer lost).
+   *
+   * @throws FleetException when the host has not published an inventory
+   */
+  public void heartbeat(String host, Duration deadline) {
+    HostNames.check(host);
+    if (deadline.isNegative() || deadline.isZero()) {
+      throw new io.gpuvirt.core.InvalidValueException("a heartbeat deadline must be positive, was "
+          + deadline);
+    }
+    int rows = Transactions.run(dataSource, "the heartbeat of " + host, c -> {
+      try (PreparedStatement u = c.prepareStatement("UPDATE gpuvirt_host SET heartbeat_at = "
+          + "now(), heartbeat_deadline = now() + ? * interval '1 millisecond', lost = false "
+          + "WHERE name = ?")) {
+        u.setLong(1, deadline.toMillis());
+        u.setString(2, host);
+        return u.executeUpdate();
+      }
+    });
+    if (rows == 0) {
+      throw new FleetException("host " + host + " is not in the fleet; publish its inventory "
+          + "first (gpuvirt fleet register)");
+    }
+  }
+
+  /**
+   * Marks every host past its heartbeat deadline as lost (they were already never allocated);
+   * their leases are kept.
+   *
+   * @return the hosts marked now, sorted
+   */
+  public List<String> markLost() {
+    return Transactions.run(dataSource, "marking hosts lost", c -> {
+      List<String> marked = new ArrayList<>();
+      try (PreparedStatement u = c.prepareStatement("UPDATE gpuvirt_host SET lost = true WHERE "
+          + "host_id IN (SELECT host_id FROM gpuvirt_host WHERE NOT lost AND (heartbeat_deadline "
+          + "IS NULL OR heartbeat_deadline < now()) FOR UPDATE SKIP LOCKED) RETURNING name")) {
+        try (ResultSet r = u.executeQuery()) {
+          while (r.next()) {
+            marked.add(r.getString(1));
+          }
+        }
+      }
+      marked.sort(null);
+      return marked;
+    });
+  }
+
+  /** Every host, sorted by name. */
+  public List<FleetHost> hosts() {
+    return Transactions.run(dataSource, "listing the fleet's hosts", c -> {
+      List<FleetHost> hosts = new ArrayList<>();
+      try (PreparedStatement q = c.prepareStatement("SELECT h.name, h.heartbeat_at, "
+          + "h.heartbeat_deadline, h.lost OR h.heartbeat_deadline IS NULL OR "
+          + "h.heartbeat_deadline < now(), (SELECT count(*) FROM gpuvirt_gpu g WHERE g.host_id = "
+          + "h.host_id), h.free_gpus, (SELECT count(*) FROM gpuvirt_partition p WHERE p.host_id "
+          + "= h.host_id), h.free_sizes FROM gpuvirt_host h ORDER BY h.name");
+          ResultSet r = q.executeQuery()) {
+        while (r.next()) {
+          List<Integer> sizes = new ArrayList<>();
+          for (Object o : (Object[]) r.getArray(8).getArray()) {
+            sizes.add(((Number) o).intValue());
+          }
+          hosts.add(new FleetHost(r.getString(1), instant(r.getTimestamp(2)),
+              instant(r.getTimestamp(3)), r.getBoolean(4), r.getInt(5), r.getInt(6), r.getInt(7),
+              sizes));
+        }
+      }
+      return hosts;
+    });
+  }
+
+  // ---- allocation ----------------------------------------------------------------------------
+
+  /**
+   * Allocates for {@code request.owner()} on some live host, or returns the owner's lease when it
+   * holds one of the same size (idempotent by owner).
+   *
+   * @throws AllocationRefusedException when no live host can serve the request (naming how many
+   *     hosts are live and what they have free), or the owner holds a lease of another size
+   * @throws FleetException when the database stays unreachable
+   */
+  public FleetLease allocate(FleetRequest request) {
+    Objects.requireNonNull(request, "request");
+    Set<Long> unsuitable = new HashSet<>();
+    return Transactions.run(dataSource, "allocating " + request.count() + " GPUs for "
+        + request.owner(), c -> {
+      Optional<FleetLease> existing = lease(c, request.owner());
+      if (existing.isPresent()) {
+        if (existing.get().gpuCount() == request.count()) {
+          return existing.get();
+        }
+        throw new AllocationRefusedException(request.owner(), request.owner() + " already holds "
+            + "a fleet lease of " + existing.get().gpuCount() + " GPUs on "
+            + existing.get().host() + " (epoch " + existing.get().epoch() + "); release it first");
+      }
+      for (int hostTries = 0; hostTries < 16; hostTries++) {
+        Optional<HostState> candidate = lockCandidate(c, request, unsuitable);
+        if (candidate.isEmpty()) {
+          if (anyCandidate(c, request, unsuitable)) {
+            throw new Transactions.Conflict("every host that fits is being allocated by others");
+          }
+          throw refusal(c, request);
+        }
+        HostState host = candidate.get();
+        Optional<HostState.Choice> choice = host.choose(request);
+        if (choice.isEmpty()) {
+          unsuitable.add(host.hostId); // e.g. free GPUs of another model only
+          continue;
+        }
+        return take(c, host, choice.get(), request);
+      }
+      throw refusal(c, request);
+    });
+  }
+
+  private static Optional<HostState> lockCandidate(Connection c, FleetRequest request,
+      Set<Long> unsuitable) throws SQLException {
+    try (PreparedStatement q = c.prepareStatement("SELECT host_id, name FROM gpuvirt_host h "
+        + "WHERE NOT lost AND heartbeat_deadline > now() AND ? = ANY (free_sizes) "
+        + "AND NOT (host_id = ANY (?)) " + (request.model().isPresent()
+            ? "AND EXISTS (SELECT 1 FROM gpuvirt_gpu g WHERE g.host_id = h.host_id AND g.owner IS "
+                + "NULL AND g.pci_id = ?) " : "")
+        + "ORDER BY free_gpus, random() LIMIT 1 FOR UPDATE SKIP LOCKED")) {
+      q.setInt(1, request.count());
+      q.setArray(2, c.createArrayOf("bigint", unsuitable.toArray()));
+      if (request.model().isPresent()) {
+        q.setString(3, request.model().get().toString());
+      }
+      try (ResultSet r = q.executeQuery()) {
+        if (!r.next()) {
+          return Optional.empty();
+        }
+        return Optional.of(HostState.load(c, r.getLong(1), r.getString(2)));
+      }
+    }
+  }
+
+  private static boolean anyCandidate(Connection c, FleetRequest request, Set<Long> unsuitable)
+      throws SQLException {
+    try (PreparedStatement q = c.prepareStatement("SELECT 1 FROM gpuvirt_host WHERE NOT lost "
+        + "AND heartbeat_deadline > now() AND ? = ANY (free_sizes) AND NOT (host_id = ANY (?)) "
+        + "LIMIT 1")) {
+      q.setInt(1, request.count());
+      q.setArray(2, c.createArrayOf("bigint", unsuitable.toArray()));
+      try (ResultSet r = q.executeQuery()) {
+        return r.next();
+      }
+    }
+  }
+
+  private static AllocationRefusedException refusal(Connection c, FleetRequest request)
+      throws SQLException {
+    try (PreparedStatement q = c.prepareStatement("SELECT count(*), count(*) FILTER (WHERE NOT "
+        + "lost AND heartbeat_deadline > now()), coalesce(sum(free_gpus) FILTER (WHERE NOT lost "
+        + "AND heartbeat_deadline > now()), 0) FROM gpuvirt_host");
+        ResultSet r = q.executeQuery()) {
+      r.next();
+      return new AllocationRefusedException(request.owner(), "cannot allocate "
+          + request.count() + " GPUs" + request.model().map(m -> " of model " + m).orElse("")
+          + " for " + request.owner() + ": no live host has a free partition of that size or "
+          + "that many free GPUs (" + r.getLong(2) + " of " + r.getLong(1) + " hosts live, "
+          + r.getLong(3) + " GPUs free on them); nothing was changed. Release a lease, or add "
+          + "or revive hosts");
+    }
+  }
+
+  private static FleetLease take(Connection c, HostState host, HostState.Choice choice,
+      FleetRequest request) throws SQLException {
+    long epoch;
+    try (PreparedStatement q = c.prepareStatement("SELECT nextval('gpuvirt_lease_epoch')");
+        ResultSet r = q.executeQuery()) {
+      r.next();
+      epoch = r.getLong(1);
+    }
+    Instant created;
+    try (PreparedStatement ins = c.prepareStatement("INSERT INTO gpuvirt_fleet_lease (owner, "
+        + "host_id, epoch, gpu_count, partition_id, state) VALUES (?, ?, ?, ?, ?, 'ASSIGNED') "
+        + "ON CONFLICT (owner) DO NOTHING RETURNING created_at")) {
+      ins.setString(1, request.owner());
+      ins.setLong(2, host.hostId);
+      ins.setLong(3, epoch);
+      ins.setInt(4, request.count());
+      if (choice.partitionId().isPresent()) {
+        ins.setInt(5, choice.partitionId().getAsInt());
+      } else {
+        ins.setNull(5, java.sql.Types.INTEGER);
+      }
+      try (ResultSet r = ins.executeQuery()) {
+        if (!r.next()) {
+          throw new Transactions.Conflict(request.owner() + " was allocated concurrently");
+        }
+        created = r.getTimestamp(1).toInstant();
+      }
+    }
+    try (PreparedStatement cas = c.prepareStatement("UPDATE gpuvirt_gpu SET owner = ?, epoch = ? "
+        + "WHERE host_id = ? AND address = ANY (?) AND owner IS NULL")) {
+      cas.setString(1, request.owner());
+      cas.setLong(2, epoch);
+      cas.setLong(3, host.hostId);
+      cas.setArray(4, c.createArrayOf("text",
+          choice.gpus().stream().map(g -> g.address().toString()).toArray()));
+      int taken = cas.executeUpdate();
+      if (taken != choice.gpus().size()) {
+        throw new Transactions.Conflict("took " + taken + " of " + choice.gpus().size()
+            + " GPUs on " + host.name);
+      }
+    }
+    if (choice.partitionId().isPresent()) {
+      try (PreparedStatement cas = c.prepareStatement("UPDATE gpuvirt_partition SET owner = ?, "
+          + "epoch = ? WHERE host_id = ? AND partition_id = ? AND owner IS NULL")) {
+        cas.setString(1, request.owner());
+        cas.setLong(2, epoch);
+        cas.setLong(3, host.hostId);
+        cas.setInt(4, choice.partitionId().getAsInt());
+        if (cas.executeUpdate() != 1) {
+          throw new Transactions.Conflict("partition " + choice.partitionId().getAsInt() + " on "
+              + host.name + " was taken");
+        }
+      }
+    }
+    host.take(choice, request.owner());
+    host.writeSummary(c);
+    return new FleetLease(request.owner(), host.name, epoch, request.count(),
+        choice.partitionId(), choice.gpus(), FleetLease.State.ASSIGNED, created);
+  }
+
+  /**
+   * Releases the owner's fleet lease (the control plane's decision, whatever its epoch).
+   * Idempotent: an owner without a lease changes nothing.
+   *
+   * @return the lease released
+   */
+  public Optional<FleetLease> release(String owner) {
+    AllocationRequest.checkOwner(owner);
+    return Transactions.run(dataSource, "releasing the fleet lease of " + owner,
+        c -> release(c, owner, OptionalLong.empty(), Optional.empty()));
+  }
+
+  /**
+   * Releases the owner's lease on behalf of {@code host}'s agent, after its teardown: only while
+   * the lease is still {@code host}'s with {@code epoch}.
+   *
+   * @throws StaleEpochException when the lease was released or moved since
+   */
+  public FleetLease releaseFenced(String host, String owner, long epoch) {
+    HostNames.check(host);
+    AllocationRequest.checkOwner(owner);
+    return Transactions.run(dataSource, "releasing the fleet lease of " + owner + " for " + host,
+        c -> release(c, owner, OptionalLong.of(epoch), Optional.of(host))
+            .orElseThrow(() -> stale(c, host, owner, epoch)));
+  }
+
+  private static Optional<FleetLease> release(Connection c, String owner, OptionalLong epoch,
+      Optional<String> host) throws SQLException {
+    Optional<FleetLease> lease = lease(c, owner);
+    if (lease.isEmpty()) {
+      return Optional.empty();
+    }
+    if (epoch.isPresent() && (lease.get().epoch() != epoch.getAsLong()
+        || !lease.get().host().equals(host.orElseThrow()))) {
+      return Optional.empty();
+    }
+    long hostId;
+    try (PreparedStatement q = c.prepareStatement(
+        "SELECT host_id FROM gpuvirt_host WHERE name = ? FOR UPDATE")) {
+      q.setString(1, lease.get().host());
+      try (ResultSet r = q.executeQuery()) {
+        r.next();
+        hostId = r.getLong(1);
+      }
+    }
+    try (PreparedStatement d = c.prepareStatement("DELETE FROM gpuvirt_fleet_lease WHERE owner = "
+        + "? AND epoch = ?")) {
+      d.setString(1, owner);
+      d.setLong(2, lease.get().epoch());
+      if (d.executeUpdate() != 1) {
+        throw new Transactions.Conflict("the lease of " + owner + " changed while releasing it");
+      }
+    }
+    for (String table : List.of("gpuvirt_gpu", "gpuvirt_partition")) {
+      try (PreparedStatement u = c.prepareStatement("UPDATE " + table + " SET owner = NULL, "
+          + "epoch = NULL WHERE host_id = ? AND owner = ? AND epoch = ?")) {
+        u.setLong(1, hostId);
+        u.setString(2, owner);
+        u.setLong(3, lease.get().epoch());
+        u.executeUpdate();
+      }
+    }
+    HostState.load(c, hostId, lease.get().host()).writeSummary(c);
+    return lease;
+  }
+
+  // ---- leases and the host agent's fence -----------------------------------------------------
+
+  /** The owner's fleet lease, if it holds one. */
+  public Optional<FleetLease> lease(String owner) {
+    AllocationRequest.checkOwner(owner);
+    return Transactions.run(dataSource, "reading the fleet lease of " + owner,
+        c -> lease(c, owner));
+  }
+
+  /** Every fleet lease, sorted by owner. */
+  public List<FleetLease> leases() {
+    return Transactions.run(dataSource, "listing fleet leases", c -> leases(c, Optional.empty()));
+  }
+
+  /** The leases assigned to {@code host}, sorted by owner: what its agent should provision. */
+  public List<FleetLease> assignments(String host) {
+    HostNames.check(host);
+    return Transactions.run(dataSource, "listing the leases of " + host,
+        c -> leases(c, Optional.of(host)));
+  }
+
+  /**
+   * Checks, before {@code host}'s agent provisions or tears down {@code owner}'s devices, that the
+   * lease is still {@code host}'s with {@code epoch}.
+   *
+   * @return the lease
+   * @throws StaleEpochException when it was released or moved (the agent must not act)
+   */
+  public FleetLease fence(String host, String owner, long epoch) {
+    HostNames.check(host);
+    AllocationRequest.checkOwner(owner);
+    return Transactions.run(dataSource, "checking the epoch of " + owner + " on " + host, c -> {
+      Optional<FleetLease> lease = lease(c, owner);
+      if (lease.isPresent() && lease.get().epoch() == epoch && lease.get().host().equals(host)) {
+        return lease.get();
+      }
+      throw stale(c, host, owner, epoch);
+    });
+  }
+
+  /**
+   * Records what {@code host}'s agent did with {@code owner}'s lease of {@code epoch}.
+   *
+   * @throws StaleEpochException when the lease was released or moved (nothing is recorded)
+   */
+  public FleetLease report(String host, String owner, long epoch, FleetLease.State state) {
+    HostNames.check(host);
+    AllocationRequest.checkOwner(owner);
+    Objects.requireNonNull(state, "state");
+    return Transactions.run(dataSource, "recording " + state + " for " + owner + " on " + host,
+        c -> {
+          try (PreparedStatement u = c.prepareStatement("UPDATE gpuvirt_fleet_lease SET state = "
+              + "?, updated_at = now() WHERE owner = ? AND epoch = ? AND host_id = (SELECT host_id"
+              + " FROM gpuvirt_host WHERE name = ?)")) {
+            u.setString(1, state.name());
+            u.setString(2, owner);
+            u.setLong(3, epoch);
+            u.setString(4, host);
+            if (u.executeUpdate() != 1) {
+              throw stale(c, host, owner, epoch);
+            }
+          }
+          return lease(c, owner).orElseThrow();
+        });
+  }
+
+  private static StaleEpochException stale(Connection c, String host, String owner, long epoch) {
+    String now;
+    try {
+      now = lease(c, owner).map(l -> "it is now held on " + l.host() + " with epoch " + l.epoch())
+          .orElse("it was released");
+    } catch (SQLException e) {
+      now = "its current state could not be read";
+    }
+    return new StaleEpochException("refusing " + host + "'s action on the lease of " + owner
+        + " with epoch " + epoch + ": " + now + ". The agent must not touch its devices for "
+        + "this lease; re-read its assignments");
+  }
+
+  private static Optional<FleetLease> lease(Connection c, String owner) throws SQLException {
+    List<FleetLease> found = query(c, "WHERE l.owner = ?", owner);
+    return found.isEmpty() ? Optional.empty() : Optional.of(found.get(0));
+  }
+
+  private static List<FleetLease> leases(Connection c, Optional<String> host)
+      throws SQLException {
+    return host.isPresent() ? query(c, "WHERE h.name = ?", host.get()) : query(c, "", null);
+  }
+
+  private static List<FleetLease> query(Connection c, String where, String value)
+      throws SQLException {
+    String sql = "SELECT l.owner, h.name, l.epoch, l.gpu_count, l.partition_id, l.state, "
+        + "l.created_at, g.address, g.pci_id, g.model, g.numa_node, g.iommu_group, g.module_id "
+        + "FROM gpuvirt_fleet_lease l JOIN gpuvirt_host h ON h.host_id = l.host_id "
+        + "LEFT JOIN gpuvirt_gpu g ON g.host_id = l.host_id AND g.owner = l.owner AND g.epoch = "
+        + "l.epoch " + where + " ORDER BY l.owner, g.address";
+    List<FleetLease> leases = new ArrayList<>();
+    try (PreparedStatement q = c.prepareStatement(sql)) {
+      if (value != null) {
+        q.setString(1, value);
+      }
+      try (ResultSet r = q.executeQuery()) {
+        String owner = null;
+        List<InventoryGpu> gpus = new ArrayList<>();
+        Object[] head = null;
+        while (r.next()) {
+          if (!r.getString(1).equals(owner)) {
+            if (owner != null) {
+              leases.add(build(head, gpus));
+            }
+            owner = r.getString(1);
+            gpus = new ArrayList<>();
+            int p = r.getInt(5);
+            OptionalInt partition = r.wasNull() ? OptionalInt.empty() : OptionalInt.of(p);
+            head = new Object[] {owner, r.getString(2), r.getLong(3), r.getInt(4), partition,
+                r.getString(6), r.getTimestamp(7).toInstant()};
+          }
+          if (r.getString(8) != null) {
+            int m = r.getInt(13);
+            OptionalInt module = r.wasNull() ? OptionalInt.empty() : OptionalInt.of(m);
+            gpus.add(new InventoryGpu(PciAddress.parse(r.getString(8)),
+                PciId.parse(r.getString(9)), r.getString(10), r.getInt(11), r.getInt(12),
+                module));
+          }
+        }
+        if (owner != null) {
+          leases.add(build(head, gpus));
+        }
+      }
+    }
+    return leases;
+  }
+
+  private static FleetLease build(Object[] h, List<InventoryGpu> gpus) {
+    return new FleetLease((String) h[0], (String) h[1], (Long) h[2], (Integer) h[3],
+        (OptionalInt) h[4], gpus, FleetLease.State.valueOf((String) h[5]), (Instant) h[6]);
+  }
+
+  private static Optional<Instant> instant(Timestamp t) {
+    return t == null ? Optional.empty() : Optional.of(t.toInstant());
+  }
+}
