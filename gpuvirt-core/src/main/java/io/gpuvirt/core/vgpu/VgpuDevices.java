@@ -21,6 +21,8 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.UUID;
+import java.util.function.BooleanSupplier;
+import java.util.function.Function;
 
 /**
  * The vendor-specific vGPU path on one host, through the {@link Sysfs} and {@link CommandRunner}
@@ -200,9 +202,8 @@ public final class VgpuDevices {
     Command command = Command.of(SRIOV_MANAGE, "-e", pf.toString()).withTimeout(ENABLE_TIMEOUT);
     CommandResult result = commands.run(command);
     if (!result.succeeded()) {
-      throw new VgpuException("vGPU: '" + String.join(" ", command.argv()) + "' failed (exit "
-          + result.exitCode() + "): " + (result.stderr() + result.stdout()).strip()
-          + "; check the NVIDIA vGPU host driver (journalctl -u nvidia-vgpu-mgr)");
+      throw failed(command, result, "; check the NVIDIA vGPU host driver (journalctl -u "
+          + "nvidia-vgpu-mgr)");
     }
     List<PciAddress> vfs = virtualFunctions(pf);
     if (vfs.isEmpty()) {
@@ -223,8 +224,7 @@ public final class VgpuDevices {
     Command command = Command.of(SRIOV_MANAGE, "-d", pf.toString()).withTimeout(ENABLE_TIMEOUT);
     CommandResult result = commands.run(command);
     if (!result.succeeded()) {
-      throw new VgpuException("vGPU: '" + String.join(" ", command.argv()) + "' failed (exit "
-          + result.exitCode() + "): " + (result.stderr() + result.stdout()).strip());
+      throw failed(command, result, "");
     }
   }
 
@@ -378,14 +378,30 @@ public final class VgpuDevices {
    */
   public void deactivate(PciAddress vf) {
     String path = nvidiaDir(vf) + "/current_vgpu_type";
+    writeUntil(path, "0", () -> currentType(vf) == 0, last -> new VgpuException("vGPU: VF " + vf
+        + " still carries type " + currentType(vf) + " after " + attempts
+        + " attempts to write 0 to " + path + (last == null ? "" : " (" + reason(last) + ")")
+        + "; stop the VM that uses it and run teardown again", last));
+  }
+
+  /**
+   * Writes {@code value} to {@code path} until {@code done} holds (checked before each write and
+   * after it), {@link #attempts} times, {@link #pause} apart: the bounded retry of a clean-up the
+   * driver refuses while a VM that just exited still holds the device.
+   *
+   * @throws VgpuException {@code failure} of the last write error (null if the writes succeeded
+   *     but {@code done} never held)
+   */
+  private void writeUntil(String path, String value, BooleanSupplier done,
+      Function<HostAccessException, VgpuException> failure) {
     HostAccessException last = null;
     for (int attempt = 1; attempt <= attempts; attempt++) {
-      if (currentType(vf) == 0) {
+      if (done.getAsBoolean()) {
         return;
       }
       try {
-        sysfs.write(path, "0");
-        if (currentType(vf) == 0) {
+        sysfs.write(path, value);
+        if (done.getAsBoolean()) {
           return;
         }
       } catch (HostAccessException e) {
@@ -395,10 +411,7 @@ public final class VgpuDevices {
         sleep();
       }
     }
-    throw new VgpuException("vGPU: VF " + vf + " still carries type " + currentType(vf)
-        + " after " + attempts + " attempts to write 0 to " + path
-        + (last == null ? "" : " (" + reason(last) + ")")
-        + "; stop the VM that uses it and run teardown again", last);
+    throw failure.apply(last);
   }
 
   // ---- NVSwitch systems ----------------------------------------------------------------------
@@ -440,8 +453,7 @@ public final class VgpuDevices {
     Command command = Command.of(NVIDIA_SMI, "-q", "-i", pf.toString());
     CommandResult result = commands.run(command);
     if (!result.succeeded()) {
-      throw new VgpuException("vGPU: '" + String.join(" ", command.argv()) + "' failed (exit "
-          + result.exitCode() + "): " + (result.stderr() + result.stdout()).strip());
+      throw failed(command, result, "");
     }
     for (String line : result.stdout().split("\n")) {
       String t = line.strip();
@@ -502,8 +514,7 @@ public final class VgpuDevices {
           + String.join(" ", command.argv()) + "': " + output + "); stop what uses it and retry");
     }
     if (!result.succeeded()) {
-      throw new VgpuException("vGPU: '" + String.join(" ", command.argv()) + "' failed (exit "
-          + result.exitCode() + "): " + output);
+      throw failed(command, result, "");
     }
     if (mode(pf) != VgpuMode.HETEROGENEOUS) {
       throw new VgpuException("vGPU: '" + String.join(" ", command.argv()) + "' succeeded but "
@@ -523,12 +534,8 @@ public final class VgpuDevices {
     String types = mdevParentDir(pf) + "/mdev_supported_types";
     TreeMap<Integer, MdevType> byId = new TreeMap<>();
     for (String name : sysfs.list(types)) {
-      if (!name.matches("nvidia-[1-9][0-9]{0,8}")) {
-        throw new InvalidValueException(types + "/" + name + ": not an NVIDIA vGPU type "
-            + "directory (expected nvidia-<id>)");
-      }
       String dir = types + "/" + name;
-      int id = Integer.parseInt(name.substring("nvidia-".length()));
+      int id = mdevTypeId(dir, name);
       String available = sysfs.read(dir + "/available_instances").strip();
       if (!available.matches("[0-9]{1,4}")) {
         throw new InvalidValueException(dir + "/available_instances: '" + available
@@ -568,12 +575,16 @@ public final class VgpuDevices {
     }
     String link = sysfs.readLink(dir + "/mdev_type").orElseThrow(() -> new VgpuException(
         "vGPU: mediated device " + dir + " has no mdev_type link; is it an NVIDIA vGPU?"));
-    String type = link.substring(link.lastIndexOf('/') + 1);
-    if (!type.matches("nvidia-[1-9][0-9]{0,8}")) {
-      throw new InvalidValueException(dir + "/mdev_type: '" + link + "' is not an NVIDIA vGPU "
-          + "type (expected .../nvidia-<id>)");
+    return Optional.of(mdevTypeId(dir + "/mdev_type", link.substring(link.lastIndexOf('/') + 1)));
+  }
+
+  /** The id of an NVIDIA mdev type directory named {@code nvidia-<id>}, read at {@code path}. */
+  private static int mdevTypeId(String path, String name) {
+    if (!name.matches("nvidia-[1-9][0-9]{0,8}")) {
+      throw new InvalidValueException(path + ": '" + name + "' is not an NVIDIA vGPU type "
+          + "(expected a directory named nvidia-<id>)");
     }
-    return Optional.of(Integer.parseInt(type.substring("nvidia-".length())));
+    return Integer.parseInt(name.substring("nvidia-".length()));
   }
 
   /**
@@ -635,26 +646,10 @@ public final class VgpuDevices {
    */
   public void removeMdev(UUID uuid) {
     String remove = MDEV_DEVICES + uuid + "/remove";
-    HostAccessException last = null;
-    for (int attempt = 1; attempt <= attempts; attempt++) {
-      if (mdevType(uuid).isEmpty()) {
-        return;
-      }
-      try {
-        sysfs.write(remove, "1");
-        if (mdevType(uuid).isEmpty()) {
-          return;
-        }
-      } catch (HostAccessException e) {
-        last = e;
-      }
-      if (attempt < attempts) {
-        sleep();
-      }
-    }
-    throw new VgpuException("vGPU: mediated device " + uuid + " still exists after " + attempts
-        + " attempts to write 1 to " + remove + (last == null ? "" : " (" + reason(last) + ")")
-        + "; stop the VM that uses it and run teardown again", last);
+    writeUntil(remove, "1", () -> mdevType(uuid).isEmpty(), last -> new VgpuException("vGPU: "
+        + "mediated device " + uuid + " still exists after " + attempts + " attempts to write 1 "
+        + "to " + remove + (last == null ? "" : " (" + reason(last) + ")")
+        + "; stop the VM that uses it and run teardown again", last));
   }
 
   private String mdevParentDir(PciAddress pf) {
@@ -725,6 +720,12 @@ public final class VgpuDevices {
       Thread.currentThread().interrupt();
       throw new VgpuException("vGPU: interrupted while waiting to retry a deactivation", e);
     }
+  }
+
+  /** A command that failed: its argv, exit value and output, then {@code fix}. */
+  private static VgpuException failed(Command command, CommandResult result, String fix) {
+    return new VgpuException("vGPU: '" + String.join(" ", command.argv()) + "' failed (exit "
+        + result.exitCode() + "): " + (result.stderr() + result.stdout()).strip() + fix);
   }
 
   private static String reason(HostAccessException e) {
