@@ -142,16 +142,16 @@ final class MdevModel {
   /** Recomputes every type's available_instances: homogeneous, one type at a time. */
   private void refresh(PciAddress pf) throws IOException {
     VgpuTypeCatalogue catalogue = catalogue(pf).orElseThrow();
-    List<String> placed = devices(pf);
-    Optional<Integer> placedType = Optional.empty();
+    Map<Integer, Integer> placed = new java.util.HashMap<>();
     for (VgpuType t : catalogue.types()) {
-      if (count(pf, t) > 0) {
-        placedType = Optional.of(t.id());
+      int n = count(pf, t);
+      if (n > 0) {
+        placed.put(t.id(), n);
       }
     }
     for (VgpuType t : catalogue.types()) {
-      int available = placedType.isEmpty() ? t.maxInstances()
-          : placedType.get() == t.id() ? t.maxInstances() - placed.size() : 0;
+      int available = placed.isEmpty() ? t.maxInstances()
+          : t.maxInstances() - placed.getOrDefault(t.id(), t.maxInstances());
       HostTree.write(tree.deviceDir(pf).resolve("mdev_supported_types/nvidia-" + t.id()
           + "/available_instances"), available + "\n");
     }

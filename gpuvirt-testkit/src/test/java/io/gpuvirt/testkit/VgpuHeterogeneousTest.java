@@ -76,13 +76,7 @@ final class VgpuHeterogeneousTest {
   }
 
   private int typedVfs() {
-    int n = 0;
-    for (PciAddress pf : List.of(PF0, PF1)) {
-      for (PciAddress vf : devices.virtualFunctions(pf)) {
-        n += devices.currentType(vf) == 0 ? 0 : 1;
-      }
-    }
-    return n;
+    return VgpuProvisionerTest.typedVfs(devices, PF0, PF1);
   }
 
   @Test

@@ -74,8 +74,13 @@ final class VgpuProvisionerTest {
   }
 
   private int typedVfs() {
+    return typedVfs(devices, PF0, PF1);
+  }
+
+  /** How many VFs of these GPUs carry a vGPU type now. */
+  static int typedVfs(VgpuDevices devices, PciAddress... pfs) {
     int n = 0;
-    for (PciAddress pf : List.of(PF0, PF1)) {
+    for (PciAddress pf : pfs) {
       for (PciAddress vf : devices.virtualFunctions(pf)) {
         n += devices.currentType(vf) == 0 ? 0 : 1;
       }
