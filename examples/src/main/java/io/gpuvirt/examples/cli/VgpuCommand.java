@@ -226,9 +226,11 @@ final class VgpuCommand {
       try (HostContext host = hostOptions.open()) {
         VgpuDevices vgpu = devices(host);
         Map<PciAddress, Boolean> mixedSizes = new HashMap<>();
-        vgpu.capabilities().forEach(c -> mixedSizes.put(c.pf(), Optional.ofNullable(
-            VgpuProvisioner.DEFAULT_CATALOGUES.get(c.id())).map(VgpuTypeCatalogue::mixedSizes)
-            .orElse(false)));
+        if (heterogeneous && target.all) {
+          vgpu.capabilities().forEach(c -> mixedSizes.put(c.pf(), Optional.ofNullable(
+              VgpuProvisioner.DEFAULT_CATALOGUES.get(c.id())).map(VgpuTypeCatalogue::mixedSizes)
+              .orElse(false)));
+        }
         List<PciAddress> gpus = target.all ? vgpu.capabilities().stream()
             .filter(c -> c.vgpuInterface() == VgpuInterface.VENDOR_SPECIFIC)
             .map(VgpuCapability::pf).toList() : List.of(gpu(target.gpu));
