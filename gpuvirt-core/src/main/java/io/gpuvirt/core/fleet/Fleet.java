@@ -195,7 +195,7 @@ public final class Fleet {
    * Records that {@code host} is alive; it is allocatable until {@code deadline} from now (and no
    * longer lost).
    *
-   * @throws FleetException when the host has not published an inventory
+   * @throws HostNotRegisteredException when the host has not published an inventory
    */
   public void heartbeat(String host, Duration deadline) {
     HostNames.check(host);
@@ -213,8 +213,8 @@ public final class Fleet {
       }
     });
     if (rows == 0) {
-      throw new FleetException("host " + host + " is not in the fleet; publish its inventory "
-          + "first (gpuvirt fleet register)");
+      throw new HostNotRegisteredException("host " + host + " is not in the fleet; publish its "
+          + "inventory first (gpuvirt fleet register)");
     }
   }
 

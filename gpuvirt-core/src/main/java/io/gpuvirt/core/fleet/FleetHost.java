@@ -21,4 +21,15 @@ public record FleetHost(String name, Optional<Instant> heartbeatAt,
     Objects.requireNonNull(heartbeatDeadline, "heartbeatDeadline");
     freeSizes = List.copyOf(freeSizes);
   }
+
+  /**
+   * Checks a host name with the fleet's one rule (the schema's CHECK): 1 to 253 ASCII letters,
+   * digits, {@code .}, {@code _} or {@code -}, starting with a letter or digit.
+   *
+   * @return the name
+   * @throws io.gpuvirt.core.InvalidValueException naming the name and the rule
+   */
+  public static String checkName(String name) {
+    return HostNames.check(name);
+  }
 }

@@ -1,5 +1,7 @@
 package io.gpuvirt.core.fleet;
 
+import io.gpuvirt.core.fleet.testing.TestPostgres;
+import io.gpuvirt.core.fleet.testing.UrlDataSource;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

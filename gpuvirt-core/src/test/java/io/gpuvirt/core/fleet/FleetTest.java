@@ -1,5 +1,6 @@
 package io.gpuvirt.core.fleet;
 
+import io.gpuvirt.core.fleet.testing.TestPostgres;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;

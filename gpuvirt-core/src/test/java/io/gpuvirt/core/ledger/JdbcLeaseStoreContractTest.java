@@ -7,7 +7,7 @@ import io.gpuvirt.core.alloc.AllocationRequest;
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.fleet.JdbcLeaseStore;
 import io.gpuvirt.core.fleet.JdbcSchema;
-import io.gpuvirt.core.fleet.TestPostgres;
+import io.gpuvirt.core.fleet.testing.TestPostgres;
 import java.sql.Connection;
 import java.sql.Statement;
 import javax.sql.DataSource;

@@ -1,4 +1,4 @@
-package io.gpuvirt.core.fleet;
+package io.gpuvirt.core.fleet.testing;
 
 import java.io.PrintWriter;
 import java.sql.Connection;

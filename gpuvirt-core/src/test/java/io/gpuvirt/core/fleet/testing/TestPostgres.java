@@ -1,4 +1,4 @@
-package io.gpuvirt.core.fleet;
+package io.gpuvirt.core.fleet.testing;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
