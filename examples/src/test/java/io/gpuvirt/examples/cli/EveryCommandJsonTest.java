@@ -125,6 +125,31 @@ final class EveryCommandJsonTest {
             .after("vgpu", "enable", "--all", "--root", "VGPU"),
         Case.of(1, "vgpu", "provision", "--type", "L40S-99Z", "--owner", "vm-1", "--root",
             "VGPU").after("vgpu", "enable", "--all", "--root", "VGPU")));
+    String[] register = {"fleet", "register", "--jdbc", "JDBC", "--host", "hgx-1", "--root",
+        "HOST"};
+    c.put("fleet migrate", List.of(
+        Case.of(0, "fleet", "migrate", "--jdbc", "JDBC"),
+        Case.of(2, "fleet", "migrate", "--jdbc", "jdbc:mysql://127.0.0.1/fleet")));
+    c.put("fleet register", List.of(
+        Case.of(0, register),
+        Case.of(2, "fleet", "register", "--jdbc", "JDBC", "--host", "hgx 1", "--root", "HOST")));
+    c.put("fleet allocate", List.of(
+        Case.of(0, "fleet", "allocate", "--jdbc", "JDBC", "--gpus", "2", "--owner", "vm-1")
+            .after(register),
+        Case.of(1, "fleet", "allocate", "--jdbc", "JDBC", "--gpus", "9", "--owner", "vm-1")
+            .after(register)));
+    c.put("fleet list", List.of(
+        Case.of(0, "fleet", "list", "--jdbc", "JDBC").after(register),
+        Case.of(2, "fleet", "list", "--jdbc", "postgresql://127.0.0.1/fleet")));
+    c.put("fleet release", List.of(
+        Case.of(0, "fleet", "release", "--jdbc", "JDBC", "--owner", "vm-1").after(register)
+            .after("fleet", "allocate", "--jdbc", "JDBC", "--gpus", "2", "--owner", "vm-1"),
+        Case.of(2, "fleet", "release", "--jdbc", "JDBC", "--owner", "")));
+    c.put("fleet agent", List.of(
+        Case.of(0, "fleet", "agent", "--jdbc", "JDBC", "--host", "hgx-1", "--root", "HOST")
+            .after(register)
+            .after("fleet", "allocate", "--jdbc", "JDBC", "--gpus", "2", "--owner", "vm-1"),
+        Case.of(2, "fleet", "agent", "--jdbc", "JDBC", "--host", "hgx-2", "--root", "HOST")));
     c.put("guest-check", List.of(
         Case.of(1, "guest-check", "--root", "HOST", "--cuda-library", "NOLIB"),
         Case.of(2, "guest-check", "--root", "MISSING")));
@@ -211,9 +236,22 @@ final class EveryCommandJsonTest {
     assertFalse(cases().isEmpty());
   }
 
+  /** Per run directory, a fresh fleet schema, migrated (for the JDBC placeholder). */
+  private final Map<Path, String> fleets = new TreeMap<>();
+
+  private String fleetUrl(Path dir) {
+    return fleets.computeIfAbsent(dir, d -> {
+      io.gpuvirt.core.fleet.testing.UrlDataSource db =
+          io.gpuvirt.core.fleet.testing.TestPostgres.require().freshSchema();
+      io.gpuvirt.core.fleet.JdbcSchema.migrate(db);
+      return db.url();
+    });
+  }
+
   private String[] argv(Stream<String> args, Path dir) {
     Path h100 = dir.resolve("h100");
     return args.map(a -> switch (a) {
+      case "JDBC" -> fleetUrl(dir);
       case "HOST" -> dir.resolve("host").toString();
       case "MISSING" -> dir.resolve("missing").toString();
       case "NEW" -> dir.resolve("new").toString();
