@@ -241,6 +241,55 @@ public final class Fleet {
     });
   }
 
+  /**
+   * Removes a host from the fleet (decommissioned, or re-installed under another name): its GPUs,
+   * partitions and row. Refused while any fleet lease or host-ledger lease is on it: release
+   * those first. Idempotent: a host not in the fleet changes nothing.
+   *
+   * @return whether the host was in the fleet
+   * @throws HostHoldsLeasesException naming the leases that keep the host
+   */
+  public boolean remove(String host) {
+    HostNames.check(host);
+    return Transactions.run(dataSource, "removing host " + host, c -> {
+      long hostId;
+      try (PreparedStatement q = c.prepareStatement(
+          "SELECT host_id FROM gpuvirt_host WHERE name = ? FOR UPDATE")) {
+        q.setString(1, host);
+        try (ResultSet r = q.executeQuery()) {
+          if (!r.next()) {
+            return false;
+          }
+          hostId = r.getLong(1);
+        }
+      }
+      List<String> held = new ArrayList<>();
+      try (PreparedStatement q = c.prepareStatement("SELECT owner FROM gpuvirt_fleet_lease WHERE "
+          + "host_id = ? UNION SELECT owner FROM gpuvirt_host_lease WHERE host_id = ? ORDER BY 1")) {
+        q.setLong(1, hostId);
+        q.setLong(2, hostId);
+        try (ResultSet r = q.executeQuery()) {
+          while (r.next()) {
+            held.add(r.getString(1));
+          }
+        }
+      }
+      if (!held.isEmpty()) {
+        throw new HostHoldsLeasesException("refusing to remove host " + host + " from the fleet: it holds "
+            + "the leases of " + String.join(", ", held) + "; release them (gpuvirt fleet "
+            + "release --owner ID) and let its agent tear them down first");
+      }
+      for (String table : List.of("gpuvirt_gpu", "gpuvirt_partition", "gpuvirt_host")) {
+        try (PreparedStatement d = c.prepareStatement("DELETE FROM " + table
+            + " WHERE host_id = ?")) {
+          d.setLong(1, hostId);
+          d.executeUpdate();
+        }
+      }
+      return true;
+    });
+  }
+
   /** Every host, sorted by name. */
   public List<FleetHost> hosts() {
     return Transactions.run(dataSource, "listing the fleet's hosts", c -> {
@@ -289,7 +338,7 @@ public final class Fleet {
             + "a fleet lease of " + existing.get().gpuCount() + " GPUs on "
             + existing.get().host() + " (epoch " + existing.get().epoch() + "); release it first");
       }
-      for (int hostTries = 0; hostTries < 16; hostTries++) {
+      for (int hostTries = 0; hostTries < 64; hostTries++) {
         Optional<HostState> candidate = lockCandidate(c, request, unsuitable);
         if (candidate.isEmpty()) {
           if (anyCandidate(c, request, unsuitable)) {
@@ -309,38 +358,64 @@ public final class Fleet {
     });
   }
 
+  /**
+   * The live hosts that may serve {@code request} (other than {@code unsuitable}), by their
+   * summary row and, for a model or NUMA constraint, their free GPUs; {@code tail} orders, limits
+   * and locks.
+   */
+  private static PreparedStatement candidates(Connection c, FleetRequest request,
+      Set<Long> unsuitable, String columns, String tail) throws SQLException {
+    StringBuilder sql = new StringBuilder("SELECT ").append(columns).append(" FROM gpuvirt_host h "
+        + "WHERE NOT lost AND heartbeat_deadline > now() AND ? = ANY (free_sizes) "
+        + "AND NOT (host_id = ANY (?)) ");
+    if (!request.hosts().isEmpty()) {
+      sql.append("AND name = ANY (?) ");
+    }
+    if (request.model().isPresent() || request.numaNode().isPresent()) {
+      // enough free GPUs of the model / on the node (partitions are checked on the locked host)
+      sql.append("AND (SELECT count(*) FROM gpuvirt_gpu g WHERE g.host_id = h.host_id AND "
+          + "g.owner IS NULL")
+          .append(request.model().isPresent() ? " AND g.pci_id = ?" : "")
+          .append(request.numaNode().isPresent() ? " AND g.numa_node = ?" : "")
+          .append(") >= ? ");
+    }
+    sql.append(tail);
+    PreparedStatement q = c.prepareStatement(sql.toString());
+    int i = 1;
+    q.setInt(i++, request.count());
+    q.setArray(i++, c.createArrayOf("bigint", unsuitable.toArray()));
+    if (!request.hosts().isEmpty()) {
+      q.setArray(i++, c.createArrayOf("text", request.hosts().toArray()));
+    }
+    if (request.model().isPresent() || request.numaNode().isPresent()) {
+      if (request.model().isPresent()) {
+        q.setString(i++, request.model().get().toString());
+      }
+      if (request.numaNode().isPresent()) {
+        q.setInt(i++, request.numaNode().getAsInt());
+      }
+      q.setInt(i, request.count());
+    }
+    return q;
+  }
+
   private static Optional<HostState> lockCandidate(Connection c, FleetRequest request,
       Set<Long> unsuitable) throws SQLException {
-    try (PreparedStatement q = c.prepareStatement("SELECT host_id, name FROM gpuvirt_host h "
-        + "WHERE NOT lost AND heartbeat_deadline > now() AND ? = ANY (free_sizes) "
-        + "AND NOT (host_id = ANY (?)) " + (request.model().isPresent()
-            ? "AND EXISTS (SELECT 1 FROM gpuvirt_gpu g WHERE g.host_id = h.host_id AND g.owner IS "
-                + "NULL AND g.pci_id = ?) " : "")
-        + "ORDER BY free_gpus, random() LIMIT 1 FOR UPDATE SKIP LOCKED")) {
-      q.setInt(1, request.count());
-      q.setArray(2, c.createArrayOf("bigint", unsuitable.toArray()));
-      if (request.model().isPresent()) {
-        q.setString(3, request.model().get().toString());
+    try (PreparedStatement q = candidates(c, request, unsuitable, "host_id, name",
+        "ORDER BY free_gpus, random() LIMIT 1 FOR UPDATE SKIP LOCKED");
+        ResultSet r = q.executeQuery()) {
+      if (!r.next()) {
+        return Optional.empty();
       }
-      try (ResultSet r = q.executeQuery()) {
-        if (!r.next()) {
-          return Optional.empty();
-        }
-        return Optional.of(HostState.load(c, r.getLong(1), r.getString(2)));
-      }
+      return Optional.of(HostState.load(c, r.getLong(1), r.getString(2)));
     }
   }
 
   private static boolean anyCandidate(Connection c, FleetRequest request, Set<Long> unsuitable)
       throws SQLException {
-    try (PreparedStatement q = c.prepareStatement("SELECT 1 FROM gpuvirt_host WHERE NOT lost "
-        + "AND heartbeat_deadline > now() AND ? = ANY (free_sizes) AND NOT (host_id = ANY (?)) "
-        + "LIMIT 1")) {
-      q.setInt(1, request.count());
-      q.setArray(2, c.createArrayOf("bigint", unsuitable.toArray()));
-      try (ResultSet r = q.executeQuery()) {
-        return r.next();
-      }
+    try (PreparedStatement q = candidates(c, request, unsuitable, "1", "LIMIT 1");
+        ResultSet r = q.executeQuery()) {
+      return r.next();
     }
   }
 
@@ -352,9 +427,10 @@ public final class Fleet {
         ResultSet r = q.executeQuery()) {
       r.next();
       return new AllocationRefusedException(request.owner(), "cannot allocate "
-          + request.count() + " GPUs" + request.model().map(m -> " of model " + m).orElse("")
-          + " for " + request.owner() + ": no live host has a free partition of that size or "
-          + "that many free GPUs (" + r.getLong(2) + " of " + r.getLong(1) + " hosts live, "
+          + request.count() + " GPUs" + request.constraints() + " for " + request.owner()
+          + ": no live host" + (request.hosts().isEmpty() ? "" : " of those") + " has a free "
+          + "partition of that size or that many free GPUs" + (request.model().isPresent()
+              || request.numaNode().isPresent() ? " matching" : "") + " (" + r.getLong(2) + " of " + r.getLong(1) + " hosts live, "
           + r.getLong(3) + " GPUs free on them); nothing was changed. Release a lease, or add "
           + "or revive hosts");
     }

@@ -104,8 +104,11 @@ final class HostState {
     return m;
   }
 
-  /** Free partitions of {@code size} whose GPUs all match {@code model}, lowest id first. */
-  private List<FabricPartition> usable(int size, Optional<PciId> model) {
+  /**
+   * Free partitions of {@code size} whose GPUs all match {@code model} and sit on
+   * {@code numaNode}, lowest id first.
+   */
+  private List<FabricPartition> usable(int size, Optional<PciId> model, OptionalInt numaNode) {
     Set<Integer> occupied = occupiedModules();
     Map<Integer, InventoryGpu> modules = byModule();
     List<FabricPartition> usable = new ArrayList<>();
@@ -113,7 +116,8 @@ final class HostState {
       if (p.size() == size && !partitionOwners.containsKey(p.id())
           && p.moduleIds().stream().noneMatch(occupied::contains)
           && p.moduleIds().stream().allMatch(m -> modules.containsKey(m)
-              && model.map(id -> id.equals(modules.get(m).id())).orElse(true))) {
+              && model.map(id -> id.equals(modules.get(m).id())).orElse(true)
+              && (numaNode.isEmpty() || modules.get(m).numaNode() == numaNode.getAsInt()))) {
         usable.add(p);
       }
     }
@@ -132,7 +136,8 @@ final class HostState {
     if (sharedNvswitch()) {
       List<FabricPartition> all = partitions.values().stream()
           .map(p -> p.withActive(partitionOwners.containsKey(p.id()))).toList();
-      Optional<FabricPartition> p = BestFit.partition(usable(n, request.model()), all, Set.of(),
+      Optional<FabricPartition> p = BestFit.partition(usable(n, request.model(),
+          request.numaNode()), all, Set.of(),
           occupiedModules());
       if (p.isEmpty()) {
         return Optional.empty();
@@ -145,7 +150,8 @@ final class HostState {
     TreeMap<Integer, List<InventoryGpu>> byNode = new TreeMap<>();
     for (InventoryGpu g : gpus.values()) {
       if (!gpuOwners.containsKey(g.address())
-          && request.model().map(id -> id.equals(g.id())).orElse(true)) {
+          && request.model().map(id -> id.equals(g.id())).orElse(true)
+          && (request.numaNode().isEmpty() || g.numaNode() == request.numaNode().getAsInt())) {
         byNode.computeIfAbsent(g.numaNode(), k -> new ArrayList<>()).add(g);
       }
     }
@@ -190,7 +196,7 @@ final class HostState {
       Set<Integer> sizesOffered = new TreeSet<>();
       partitions.values().forEach(p -> sizesOffered.add(p.size()));
       for (int s : sizesOffered) {
-        if (!usable(s, Optional.empty()).isEmpty()) {
+        if (!usable(s, Optional.empty(), OptionalInt.empty()).isEmpty()) {
           sizes.add(s);
         }
       }

@@ -309,4 +309,83 @@ final class FleetTest {
     assertEquals(List.of(1, 2, 4), host.freeSizes());
     assertNotEquals(0, host.partitions());
   }
+
+  @Test
+  void allocate_numaNode_takesOnlyGpusOnThatNode() {
+    live(Inventories.plain("pcie-1", 4, 4));
+
+    FleetLease lease = fleet.allocate(FleetRequest.of("vm-a", 2).withNumaNode(1));
+
+    assertEquals(Set.of(1), nodes(lease));
+  }
+
+  @Test
+  void allocate_numaNodeOnB200_takesAPartitionOnThatNodeOnly() {
+    live(Inventories.b200("hgx-1"));
+
+    FleetLease four = fleet.allocate(FleetRequest.of("vm-a", 4).withNumaNode(1));
+
+    assertEquals(Set.of(1), nodes(four));
+    assertEquals(OptionalInt.of(3), four.partitionId());
+    assertThrows(AllocationRefusedException.class,
+        () -> fleet.allocate(FleetRequest.of("vm-b", 1).withNumaNode(1)));
+  }
+
+  @Test
+  void allocate_numaNodeNoHostHas_isRefusedNamingTheConstraint() {
+    live(Inventories.plain("pcie-1", 4, 4));
+
+    AllocationRefusedException e = assertThrows(AllocationRefusedException.class,
+        () -> fleet.allocate(FleetRequest.of("vm-a", 2).withNumaNode(2)));
+
+    assertTrue(e.getMessage().contains("on NUMA node 2"), e.getMessage());
+    assertEquals(List.of(), fleet.leases());
+  }
+
+  @Test
+  void allocate_hosts_choosesOnlyAmongThem() {
+    live(Inventories.plain("pcie-1", 4, 4));
+    live(Inventories.plain("pcie-2", 4, 4));
+    live(Inventories.plain("pcie-3", 4, 4));
+    fleet.allocate(FleetRequest.of("vm-x", 2).withHosts(List.of("pcie-1")));
+
+    FleetLease lease = fleet.allocate(FleetRequest.of("vm-a", 8)
+        .withHosts(List.of("pcie-2", "pcie-3")));
+
+    assertTrue(Set.of("pcie-2", "pcie-3").contains(lease.host()), lease.host());
+    assertThrows(AllocationRefusedException.class,
+        () -> fleet.allocate(FleetRequest.of("vm-b", 8).withHosts(List.of("pcie-1"))));
+  }
+
+  @Test
+  void request_badHostName_isRefused() {
+    assertThrows(InvalidValueException.class,
+        () -> FleetRequest.of("vm-a", 2).withHosts(List.of("../etc")));
+    assertThrows(InvalidValueException.class,
+        () -> FleetRequest.of("vm-a", 2).withNumaNode(-1));
+  }
+
+  @Test
+  void remove_freeHost_removesItsRowsAndItIsNeverChosen() throws Exception {
+    live(Inventories.b200("hgx-1"));
+    live(Inventories.b200("hgx-2"));
+
+    assertTrue(fleet.remove("hgx-1"));
+
+    assertEquals(List.of("hgx-2"), fleet.hosts().stream().map(FleetHost::name).toList());
+    assertEquals("hgx-2", fleet.allocate(FleetRequest.of("vm-a", 8)).host());
+    assertFalse(fleet.remove("hgx-1"), "a second removal changes nothing");
+    assertEquals(List.of(), FleetAudit.problems(db));
+  }
+
+  @Test
+  void remove_hostWithLease_isRefusedNamingTheOwner() {
+    live(Inventories.b200("hgx-1"));
+    fleet.allocate(FleetRequest.of("vm-42", 2));
+
+    FleetException e = assertThrows(FleetException.class, () -> fleet.remove("hgx-1"));
+
+    assertTrue(e.getMessage().contains("vm-42"), e.getMessage());
+    assertEquals(1, fleet.hosts().size());
+  }
 }
