@@ -12,6 +12,7 @@ import io.gpuvirt.core.fleet.FleetAgent;
 import io.gpuvirt.core.fleet.FleetHost;
 import io.gpuvirt.core.fleet.FleetLease;
 import io.gpuvirt.core.fleet.FleetRequest;
+import io.gpuvirt.core.fleet.HostHoldsLeasesException;
 import io.gpuvirt.core.fleet.HostInventory;
 import io.gpuvirt.core.fleet.InventoryGpu;
 import io.gpuvirt.core.fleet.JdbcSchema;
@@ -42,7 +43,7 @@ import picocli.CommandLine.Spec;
             + " agent, which provisions what the fleet assigned to it."},
     subcommands = {FleetCommand.Migrate.class, FleetCommand.Register.class,
         FleetCommand.Allocate.class, FleetCommand.ListFleet.class, FleetCommand.Release.class,
-        FleetCommand.Agent.class})
+        FleetCommand.Agent.class, FleetCommand.Remove.class})
 final class FleetCommand {
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -229,6 +230,14 @@ final class FleetCommand {
         description = "Only GPUs of this PCI id, such as 10de:2901.")
     Optional<String> model;
 
+    @Option(names = "--numa-node", paramLabel = "N",
+        description = "Every GPU on this NUMA node of its host.")
+    Optional<Integer> numaNode;
+
+    @Option(names = "--host", paramLabel = "NAME", converter = HostName.class,
+        description = "Only this host (repeat for a choice of hosts).")
+    List<String> hosts = List.of();
+
     @Option(names = "--json", description = "Print the lease as JSON.")
     boolean json;
 
@@ -237,6 +246,12 @@ final class FleetCommand {
       FleetRequest request = FleetRequest.of(owner, count);
       if (model.isPresent()) {
         request = request.withModel(PciId.parse(model.get()));
+      }
+      if (numaNode.isPresent()) {
+        request = request.withNumaNode(numaNode.get());
+      }
+      if (!hosts.isEmpty()) {
+        request = request.withHosts(hosts);
       }
       Fleet fleet = database.fleet();
       FleetLease lease;
@@ -403,6 +418,49 @@ final class FleetCommand {
         if (round.settled() && round.unchanged().isEmpty()) {
           out.println(host + " holds no fleet leases");
         }
+      }
+      out.flush();
+      return Cli.OK;
+    }
+  }
+
+  /** {@code gpuvirt fleet remove --jdbc URL --host NAME}. */
+  @Command(name = "remove", mixinStandardHelpOptions = true,
+      description = {"Remove a host from the fleet (decommissioned or renamed): its GPUs,"
+          + " partitions and row. Refused while it holds leases. Idempotent."},
+      exitCodeListHeading = "%nExit codes:%n",
+      exitCodeList = {"0:the host is not in the fleet now",
+          "1:refused: the host holds leases (named on stderr)",
+          "2:unreachable database or bad arguments"})
+  static final class Remove implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Mixin Database database;
+
+    @Option(names = "--host", required = true, paramLabel = "NAME", converter = HostName.class,
+        description = "The host's name in the fleet.")
+    String host;
+
+    @Option(names = "--json", description = "Print {\"host\", \"removed\"} as JSON.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+      Fleet fleet = database.fleet();
+      boolean removed;
+      try {
+        removed = fleet.remove(host);
+      } catch (HostHoldsLeasesException e) {
+        return Cli.refuse(spec.commandLine(), json, e.getMessage());
+      }
+      PrintWriter out = spec.commandLine().getOut();
+      if (json) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("host", host);
+        o.put("removed", removed);
+        out.println(o.toPrettyString());
+      } else {
+        out.println(removed ? "removed " + host + " from the fleet"
+            : host + " is not in the fleet; nothing to remove");
       }
       out.flush();
       return Cli.OK;

@@ -150,6 +150,10 @@ final class EveryCommandJsonTest {
             .after(register)
             .after("fleet", "allocate", "--jdbc", "JDBC", "--gpus", "2", "--owner", "vm-1"),
         Case.of(2, "fleet", "agent", "--jdbc", "JDBC", "--host", "hgx-2", "--root", "HOST")));
+    c.put("fleet remove", List.of(
+        Case.of(0, "fleet", "remove", "--jdbc", "JDBC", "--host", "hgx-1").after(register),
+        Case.of(1, "fleet", "remove", "--jdbc", "JDBC", "--host", "hgx-1").after(register)
+            .after("fleet", "allocate", "--jdbc", "JDBC", "--gpus", "2", "--owner", "vm-1")));
     c.put("guest-check", List.of(
         Case.of(1, "guest-check", "--root", "HOST", "--cuda-library", "NOLIB"),
         Case.of(2, "guest-check", "--root", "MISSING")));

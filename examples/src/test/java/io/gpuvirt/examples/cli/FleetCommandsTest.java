@@ -196,4 +196,32 @@ final class FleetCommandsTest {
     // nothing reached the database: its schema was never created
     assertEquals(2, run("fleet", "list", "--jdbc", jdbc).exitCode());
   }
+
+  @Test
+  void allocate_hostAndNumaNode_landsThereOnly() throws IOException {
+    registered();
+
+    JsonNode lease = json(ok("fleet", "allocate", "--jdbc", jdbc, "--gpus", "2", "--owner",
+        "vm-2", "--host", "hgx-b", "--numa-node", "1", "--json"));
+
+    assertEquals("hgx-b", lease.get("host").asText());
+    lease.get("gpus").forEach(g -> assertEquals(1, g.get("numaNode").asInt(), g.toString()));
+  }
+
+  @Test
+  void remove_hostWithLease_isRefusedThenRemovedAfterRelease() throws IOException {
+    registered();
+    ok("fleet", "allocate", "--jdbc", jdbc, "--gpus", "8", "--owner", "vm-8", "--host",
+        "hgx-a");
+
+    CliRun refused = run("fleet", "remove", "--jdbc", jdbc, "--host", "hgx-a");
+    ok("fleet", "release", "--jdbc", jdbc, "--owner", "vm-8");
+    JsonNode removed = json(ok("fleet", "remove", "--jdbc", jdbc, "--host", "hgx-a", "--json"));
+
+    assertEquals(1, refused.exitCode(), refused.toString());
+    assertTrue(refused.err().contains("vm-8"), refused.err());
+    assertTrue(removed.get("removed").asBoolean());
+    assertTrue(json(ok("fleet", "list", "--jdbc", jdbc, "--json")).get("hosts").toString()
+        .contains("hgx-b"));
+  }
 }
