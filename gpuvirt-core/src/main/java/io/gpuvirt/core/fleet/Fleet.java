@@ -364,7 +364,8 @@ public final class Fleet {
    * and locks.
    */
   private static PreparedStatement candidates(Connection c, FleetRequest request,
-      Set<Long> unsuitable, String columns, String tail) throws SQLException {
+      Set<Long> unsuitable, String columns, String tail,
+      java.util.function.UnaryOperator<String> wrap) throws SQLException {
     StringBuilder sql = new StringBuilder("SELECT ").append(columns).append(" FROM gpuvirt_host h "
         + "WHERE NOT lost AND heartbeat_deadline > now() AND ? = ANY (free_sizes) "
         + "AND NOT (host_id = ANY (?)) ");
@@ -380,7 +381,7 @@ public final class Fleet {
           .append(") >= ? ");
     }
     sql.append(tail);
-    PreparedStatement q = c.prepareStatement(sql.toString());
+    PreparedStatement q = c.prepareStatement(wrap.apply(sql.toString()));
     int i = 1;
     q.setInt(i++, request.count());
     q.setArray(i++, c.createArrayOf("bigint", unsuitable.toArray()));
@@ -401,19 +402,27 @@ public final class Fleet {
 
   private static Optional<HostState> lockCandidate(Connection c, FleetRequest request,
       Set<Long> unsuitable) throws SQLException {
+    long hostId;
+    String name;
     try (PreparedStatement q = candidates(c, request, unsuitable, "host_id, name",
-        "ORDER BY free_gpus, random() LIMIT 1 FOR UPDATE SKIP LOCKED");
+        "ORDER BY free_gpus, random() LIMIT 1 FOR UPDATE SKIP LOCKED",
+        java.util.function.UnaryOperator.identity());
         ResultSet r = q.executeQuery()) {
       if (!r.next()) {
         return Optional.empty();
       }
-      return Optional.of(HostState.load(c, r.getLong(1), r.getString(2)));
+      hostId = r.getLong(1);
+      name = r.getString(2);
     }
+    // a statement of its own, so that its snapshot is taken after the lock: under READ
+    // COMMITTED, rows read in the locking statement could predate the last holder's commit
+    return Optional.of(HostState.load(c, hostId, name));
   }
 
   private static boolean anyCandidate(Connection c, FleetRequest request, Set<Long> unsuitable)
       throws SQLException {
-    try (PreparedStatement q = candidates(c, request, unsuitable, "1", "LIMIT 1");
+    try (PreparedStatement q = candidates(c, request, unsuitable, "1", "LIMIT 1",
+        java.util.function.UnaryOperator.identity());
         ResultSet r = q.executeQuery()) {
       return r.next();
     }
@@ -438,62 +447,67 @@ public final class Fleet {
 
   private static FleetLease take(Connection c, HostState host, HostState.Choice choice,
       FleetRequest request) throws SQLException {
-    long epoch;
-    try (PreparedStatement q = c.prepareStatement("SELECT nextval('gpuvirt_lease_epoch')");
-        ResultSet r = q.executeQuery()) {
-      r.next();
-      epoch = r.getLong(1);
-    }
-    Instant created;
-    try (PreparedStatement ins = c.prepareStatement("INSERT INTO gpuvirt_fleet_lease (owner, "
-        + "host_id, epoch, gpu_count, partition_id, state) VALUES (?, ?, ?, ?, ?, 'ASSIGNED') "
-        + "ON CONFLICT (owner) DO NOTHING RETURNING created_at")) {
-      ins.setString(1, request.owner());
-      ins.setLong(2, host.hostId);
-      ins.setLong(3, epoch);
-      ins.setInt(4, request.count());
+    host.take(choice, request.owner());
+    Object[] summary = host.summary(c);
+    // one statement: the lease row with its new epoch, then compare-and-set on the GPUs and the
+    // partition (each must still be free), and the host's summary
+    try (PreparedStatement q = c.prepareStatement("WITH l AS (INSERT INTO gpuvirt_fleet_lease "
+        + "(owner, host_id, epoch, gpu_count, partition_id, state) VALUES (?, ?, "
+        + "nextval('gpuvirt_lease_epoch'), ?, ?, 'ASSIGNED') ON CONFLICT (owner) DO NOTHING "
+        + "RETURNING epoch, created_at), "
+        + "g AS (UPDATE gpuvirt_gpu SET owner = ?, epoch = (SELECT epoch FROM l) WHERE host_id = "
+        + "? AND address = ANY (?) AND owner IS NULL AND EXISTS (SELECT 1 FROM l) RETURNING 1), "
+        + "p AS (UPDATE gpuvirt_partition SET owner = ?, epoch = (SELECT epoch FROM l) WHERE "
+        + "host_id = ? AND partition_id = ? AND owner IS NULL AND EXISTS (SELECT 1 FROM l) "
+        + "RETURNING 1), "
+        + "s AS (UPDATE gpuvirt_host SET free_gpus = ?, free_sizes = ? WHERE host_id = ? AND "
+        + "EXISTS (SELECT 1 FROM l) RETURNING 1) "
+        + "SELECT (SELECT epoch FROM l), (SELECT created_at FROM l), (SELECT count(*) FROM g), "
+        + "(SELECT count(*) FROM p), (SELECT count(*) FROM s)")) {
+      int i = 1;
+      q.setString(i++, request.owner());
+      q.setLong(i++, host.hostId);
+      q.setInt(i++, request.count());
       if (choice.partitionId().isPresent()) {
-        ins.setInt(5, choice.partitionId().getAsInt());
+        q.setInt(i++, choice.partitionId().getAsInt());
       } else {
-        ins.setNull(5, java.sql.Types.INTEGER);
+        q.setNull(i++, java.sql.Types.INTEGER);
       }
-      try (ResultSet r = ins.executeQuery()) {
-        if (!r.next()) {
+      q.setString(i++, request.owner());
+      q.setLong(i++, host.hostId);
+      q.setArray(i++, c.createArrayOf("text",
+          choice.gpus().stream().map(g -> g.address().toString()).toArray()));
+      q.setString(i++, request.owner());
+      q.setLong(i++, host.hostId);
+      if (choice.partitionId().isPresent()) {
+        q.setInt(i++, choice.partitionId().getAsInt());
+      } else {
+        q.setNull(i++, java.sql.Types.INTEGER);
+      }
+      q.setInt(i++, (Integer) summary[0]);
+      q.setArray(i++, (java.sql.Array) summary[1]);
+      q.setLong(i, host.hostId);
+      try (ResultSet r = q.executeQuery()) {
+        r.next();
+        long epoch = r.getLong(1);
+        if (r.wasNull()) {
           throw new Transactions.Conflict(request.owner() + " was allocated concurrently");
         }
-        created = r.getTimestamp(1).toInstant();
-      }
-    }
-    try (PreparedStatement cas = c.prepareStatement("UPDATE gpuvirt_gpu SET owner = ?, epoch = ? "
-        + "WHERE host_id = ? AND address = ANY (?) AND owner IS NULL")) {
-      cas.setString(1, request.owner());
-      cas.setLong(2, epoch);
-      cas.setLong(3, host.hostId);
-      cas.setArray(4, c.createArrayOf("text",
-          choice.gpus().stream().map(g -> g.address().toString()).toArray()));
-      int taken = cas.executeUpdate();
-      if (taken != choice.gpus().size()) {
-        throw new Transactions.Conflict("took " + taken + " of " + choice.gpus().size()
-            + " GPUs on " + host.name);
-      }
-    }
-    if (choice.partitionId().isPresent()) {
-      try (PreparedStatement cas = c.prepareStatement("UPDATE gpuvirt_partition SET owner = ?, "
-          + "epoch = ? WHERE host_id = ? AND partition_id = ? AND owner IS NULL")) {
-        cas.setString(1, request.owner());
-        cas.setLong(2, epoch);
-        cas.setLong(3, host.hostId);
-        cas.setInt(4, choice.partitionId().getAsInt());
-        if (cas.executeUpdate() != 1) {
-          throw new Transactions.Conflict("partition " + choice.partitionId().getAsInt() + " on "
-              + host.name + " was taken");
+        Instant created = r.getTimestamp(2).toInstant();
+        long gpus = r.getLong(3);
+        long partitions = r.getLong(4);
+        if (gpus != choice.gpus().size()) {
+          throw new Transactions.Conflict("took " + gpus + " of " + choice.gpus().size()
+              + " GPUs on " + host.name);
         }
+        if (partitions != (choice.partitionId().isPresent() ? 1 : 0)) {
+          throw new Transactions.Conflict("partition " + choice.partitionId().getAsInt()
+              + " on " + host.name + " was taken");
+        }
+        return new FleetLease(request.owner(), host.name, epoch, request.count(),
+            choice.partitionId(), choice.gpus(), FleetLease.State.ASSIGNED, created);
       }
     }
-    host.take(choice, request.owner());
-    host.writeSummary(c);
-    return new FleetLease(request.owner(), host.name, epoch, request.count(),
-        choice.partitionId(), choice.gpus(), FleetLease.State.ASSIGNED, created);
   }
 
   /**
@@ -532,6 +546,8 @@ public final class Fleet {
         || !lease.get().host().equals(host.orElseThrow()))) {
       return Optional.empty();
     }
+    // lock the host row first (as allocation does: no deadlock), then read its rows in a
+    // statement of its own (a snapshot taken after the lock, see lockCandidate)
     long hostId;
     try (PreparedStatement q = c.prepareStatement(
         "SELECT host_id FROM gpuvirt_host WHERE name = ? FOR UPDATE")) {
@@ -541,24 +557,38 @@ public final class Fleet {
         hostId = r.getLong(1);
       }
     }
-    try (PreparedStatement d = c.prepareStatement("DELETE FROM gpuvirt_fleet_lease WHERE owner = "
-        + "? AND epoch = ?")) {
-      d.setString(1, owner);
-      d.setLong(2, lease.get().epoch());
-      if (d.executeUpdate() != 1) {
-        throw new Transactions.Conflict("the lease of " + owner + " changed while releasing it");
+    HostState state = HostState.load(c, hostId, lease.get().host());
+    state.free(owner);
+    Object[] summary = state.summary(c);
+    long epochHeld = lease.get().epoch();
+    try (PreparedStatement q = c.prepareStatement("WITH d AS (DELETE FROM gpuvirt_fleet_lease "
+        + "WHERE owner = ? AND epoch = ? RETURNING 1), "
+        + "g AS (UPDATE gpuvirt_gpu SET owner = NULL, epoch = NULL WHERE host_id = ? AND owner = ?"
+        + " AND epoch = ? RETURNING 1), "
+        + "p AS (UPDATE gpuvirt_partition SET owner = NULL, epoch = NULL WHERE host_id = ? AND "
+        + "owner = ? AND epoch = ? RETURNING 1), "
+        + "s AS (UPDATE gpuvirt_host SET free_gpus = ?, free_sizes = ? WHERE host_id = ? "
+        + "RETURNING 1) "
+        + "SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM g), (SELECT count(*) FROM p), "
+        + "(SELECT count(*) FROM s)")) {
+      int i = 1;
+      q.setString(i++, owner);
+      q.setLong(i++, epochHeld);
+      for (int k = 0; k < 2; k++) {
+        q.setLong(i++, state.hostId);
+        q.setString(i++, owner);
+        q.setLong(i++, epochHeld);
+      }
+      q.setInt(i++, (Integer) summary[0]);
+      q.setArray(i++, (java.sql.Array) summary[1]);
+      q.setLong(i, state.hostId);
+      try (ResultSet r = q.executeQuery()) {
+        r.next();
+        if (r.getLong(1) != 1) {
+          throw new Transactions.Conflict("the lease of " + owner + " changed while releasing it");
+        }
       }
     }
-    for (String table : List.of("gpuvirt_gpu", "gpuvirt_partition")) {
-      try (PreparedStatement u = c.prepareStatement("UPDATE " + table + " SET owner = NULL, "
-          + "epoch = NULL WHERE host_id = ? AND owner = ? AND epoch = ?")) {
-        u.setLong(1, hostId);
-        u.setString(2, owner);
-        u.setLong(3, lease.get().epoch());
-        u.executeUpdate();
-      }
-    }
-    HostState.load(c, hostId, lease.get().host()).writeSummary(c);
     return lease;
   }
 

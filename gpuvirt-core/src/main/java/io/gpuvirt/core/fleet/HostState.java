@@ -42,37 +42,74 @@ final class HostState {
     this.name = name;
   }
 
-  static HostState load(Connection c, long hostId, String name) throws SQLException {
-    HostState s = new HostState(hostId, name);
-    try (PreparedStatement q = c.prepareStatement("SELECT address, pci_id, model, numa_node, "
-        + "iommu_group, module_id, owner FROM gpuvirt_gpu WHERE host_id = ?")) {
-      q.setLong(1, hostId);
-      try (ResultSet r = q.executeQuery()) {
-        while (r.next()) {
-          int module = r.getInt(6);
+  /**
+   * The query that reads, in one round trip, the hosts {@code hosts} selects (a query returning
+   * {@code host_id, name}) with all their GPUs and partitions: one row per host (kind 0), per GPU
+   * (1) and per partition (2). {@link #read} turns the rows back into states.
+   */
+  private static String loading(String hosts) {
+    return "WITH h AS MATERIALIZED (" + hosts + ") "
+        + "SELECT h.host_id, h.name, 0, NULL::text, NULL::text, NULL::text, NULL::integer, "
+        + "NULL::integer, NULL::integer, NULL::text, NULL::integer, NULL::integer[] FROM h "
+        + "UNION ALL SELECT h.host_id, h.name, 1, g.address, g.pci_id, g.model, g.numa_node, "
+        + "g.iommu_group, g.module_id, g.owner, NULL, NULL FROM h JOIN gpuvirt_gpu g "
+        + "ON g.host_id = h.host_id "
+        + "UNION ALL SELECT h.host_id, h.name, 2, NULL, NULL, NULL, NULL, NULL, NULL, p.owner, "
+        + "p.partition_id, p.module_ids FROM h JOIN gpuvirt_partition p ON p.host_id = h.host_id";
+  }
+
+  /** The states in the rows of a {@link #loading} query, in the order their hosts came. */
+  static List<HostState> read(ResultSet r) throws SQLException {
+    Map<Long, HostState> states = new java.util.LinkedHashMap<>();
+    while (r.next()) {
+      long id = r.getLong(1);
+      HostState s = states.computeIfAbsent(id, k -> {
+        try {
+          return new HostState(k, r.getString(2));
+        } catch (SQLException e) {
+          throw new IllegalStateException(e);
+        }
+      });
+      switch (r.getInt(3)) {
+        case 1 -> {
+          int module = r.getInt(9);
           OptionalInt moduleId = r.wasNull() ? OptionalInt.empty() : OptionalInt.of(module);
-          InventoryGpu g = new InventoryGpu(PciAddress.parse(r.getString(1)),
-              PciId.parse(r.getString(2)), r.getString(3), r.getInt(4), r.getInt(5), moduleId);
+          InventoryGpu g = new InventoryGpu(PciAddress.parse(r.getString(4)),
+              PciId.parse(r.getString(5)), r.getString(6), r.getInt(7), r.getInt(8), moduleId);
           s.gpus.put(g.address(), g);
-          if (r.getString(7) != null) {
-            s.gpuOwners.put(g.address(), r.getString(7));
+          if (r.getString(10) != null) {
+            s.gpuOwners.put(g.address(), r.getString(10));
           }
         }
+        case 2 -> {
+          int partition = r.getInt(11);
+          s.partitions.put(partition, partition(partition, r.getArray(12), false));
+          if (r.getString(10) != null) {
+            s.partitionOwners.put(partition, r.getString(10));
+          }
+        }
+        default -> { } // the host's own row
       }
     }
-    try (PreparedStatement q = c.prepareStatement("SELECT partition_id, module_ids, owner "
-        + "FROM gpuvirt_partition WHERE host_id = ?")) {
+    return List.copyOf(states.values());
+  }
+
+  /**
+   * The host {@code hostId} with its GPUs and partitions, in one round trip. Lock the host row in
+   * an earlier statement: a statement that locks and reads could read rows older than the lock.
+   */
+  static HostState load(Connection c, long hostId, String name) throws SQLException {
+    try (PreparedStatement q = c.prepareStatement(loading("SELECT host_id, name FROM "
+        + "gpuvirt_host WHERE host_id = ?"))) {
       q.setLong(1, hostId);
       try (ResultSet r = q.executeQuery()) {
-        while (r.next()) {
-          s.partitions.put(r.getInt(1), partition(r.getInt(1), r.getArray(2), false));
-          if (r.getString(3) != null) {
-            s.partitionOwners.put(r.getInt(1), r.getString(3));
-          }
+        List<HostState> found = read(r);
+        if (found.isEmpty()) {
+          throw new SQLException("host " + name + " (id " + hostId + ") is not in the fleet");
         }
+        return found.get(0);
       }
     }
-    return s;
   }
 
   static FabricPartition partition(int id, Array modules, boolean active) throws SQLException {
@@ -206,6 +243,11 @@ final class HostState {
       }
     }
     return List.copyOf(sizes);
+  }
+
+  /** The summary columns the candidate query reads, as SQL values: free GPUs, free sizes. */
+  Object[] summary(Connection c) throws SQLException {
+    return new Object[] {freeGpus(), c.createArrayOf("integer", freeSizes().toArray())};
   }
 
   /** Writes the summary columns the candidate query reads. */

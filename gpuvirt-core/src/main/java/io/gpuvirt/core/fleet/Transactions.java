@@ -6,10 +6,16 @@ import java.util.Set;
 import javax.sql.DataSource;
 
 /**
- * One database transaction at READ COMMITTED, retried when it failed for a reason that goes away:
+ * One database transaction, retried when it failed for a reason that goes away:
  * a lost connection (the database restarted, {@code pg_terminate_backend}), a deadlock or
  * serialization failure, a statement timeout. Every transaction gpuvirt runs is safe to run again:
  * it either committed nothing, or committed and its rerun finds what it made (idempotent by owner).
+ *
+ * <p>The transactions are written for PostgreSQL's default isolation, READ COMMITTED: row locks
+ * ({@code FOR UPDATE [SKIP LOCKED]}) and compare-and-set updates whose row counts are checked
+ * make them correct there, and at any stronger level too (where a concurrent change is a
+ * serialization failure, which is retried). So the connection's isolation level is left as the
+ * platform's pool set it: setting it per transaction would cost a round trip each time.
  */
 final class Transactions {
   /** SQLSTATE classes and codes after which the whole transaction is run again. */
@@ -62,7 +68,6 @@ final class Transactions {
       try (Connection c = dataSource.getConnection()) {
         try {
           c.setAutoCommit(false);
-          c.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
           T result = work.run(c);
           c.commit();
           return result;
