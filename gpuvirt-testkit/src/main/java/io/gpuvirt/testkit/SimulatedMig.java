@@ -1,0 +1,219 @@
+package io.gpuvirt.testkit;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.gpuvirt.core.GpuvirtException;
+import io.gpuvirt.core.mig.GpuInstance;
+import io.gpuvirt.core.mig.GpuInstanceProfile;
+import io.gpuvirt.core.mig.MigLayout;
+import io.gpuvirt.core.mig.MigMode;
+import io.gpuvirt.core.mig.MigPlacement;
+import io.gpuvirt.core.mig.MigProfileTable;
+import io.gpuvirt.core.pci.PciAddress;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * The MIG side of the simulated NVIDIA driver: per GPU its mode (current and pending) and its GPU
+ * and compute instances, kept in {@value #STATE_FILE} under the host root so that every process
+ * (and every {@code nvidia-smi} run) sees the same GPUs. The simulated {@code nvidia-smi} reads and
+ * changes it; tests read it to check what a backend did.
+ *
+ * <p>It behaves as the driver is documented to: a mode change stays pending until the GPU is
+ * reset; a reset applies it and destroys every instance; a GPU instance is placed where
+ * {@link MigLayout#driverPlacement} says (the highest free start the profile allows), or refused
+ * with "Insufficient Resources"; a GPU instance with compute instances cannot be destroyed ("In use
+ * by another client"), nor MIG disabled while instances exist. GPU-instance ids: 0 for the
+ * full-GPU profile, else the lowest free id from 1 <i>(inferred; the real driver's ids follow its
+ * own table and must never be predicted: backends read them back)</i>. Only GPUs on the
+ * {@code nvidia} driver whose device id has a built-in {@link MigProfileTable} are visible.
+ */
+public final class SimulatedMig {
+  /** The state file, relative to the host root. */
+  public static final String STATE_FILE = ".gpuvirt-mig.json";
+
+  private final SimulatedHost host;
+
+  private SimulatedMig(SimulatedHost host) {
+    this.host = host;
+  }
+
+  /** The MIG state of {@code host}'s GPUs. */
+  public static SimulatedMig of(SimulatedHost host) {
+    return new SimulatedMig(host);
+  }
+
+  /** One compute instance. */
+  record Ci(int id, int profileId, String name) {}
+
+  /** One GPU instance with its compute instances. */
+  record Gi(int id, int profileId, MigPlacement placement, List<Ci> cis) {
+    Gi {
+      cis = List.copyOf(cis);
+    }
+  }
+
+  /** One GPU's MIG state. */
+  record GpuMig(MigMode mode, List<Gi> gis) {
+    GpuMig {
+      gis = List.copyOf(gis);
+    }
+
+    static final GpuMig OFF = new GpuMig(MigMode.DISABLED, List.of());
+  }
+
+  /** A GPU nvidia-smi sees: its index, address, table and state. */
+  record Visible(int index, PciAddress address, int deviceId, String name, MigProfileTable table,
+      GpuMig state) {
+    MigLayout layout() {
+      List<GpuInstance> instances = new ArrayList<>();
+      for (Gi gi : state.gis()) {
+        instances.add(new GpuInstance(gi.id(), table.profile(gi.profileId()), gi.placement()));
+      }
+      return new MigLayout(table, instances);
+    }
+  }
+
+  /** Work on the state under the host's lock; a change is saved when {@code work} returns. */
+  interface Change<T> {
+    T apply(List<Visible> gpus, Map<PciAddress, GpuMig> state);
+  }
+
+  <T> T transact(Change<T> work) {
+    try {
+      return TreeLock.with(host.root(), () -> {
+        Map<PciAddress, GpuMig> state = load();
+        Map<PciAddress, GpuMig> before = new TreeMap<>(state);
+        T result = work.apply(visible(state), state);
+        if (!state.equals(before)) {
+          save(state);
+        }
+        return result;
+      });
+    } catch (IOException e) {
+      throw new GpuvirtException("simulated MIG state of " + host.root() + ": " + e, e);
+    }
+  }
+
+  /** The MIG mode of the GPU at {@code address} (off for a GPU never touched). */
+  public MigMode mode(PciAddress address) {
+    return transact((gpus, state) -> state.getOrDefault(address, GpuMig.OFF).mode());
+  }
+
+  /** The GPU instances on the GPU at {@code address}, with its model's built-in table. */
+  public MigLayout layout(PciAddress address) {
+    return transact((gpus, state) -> gpus.stream().filter(g -> g.address().equals(address))
+        .findFirst().map(Visible::layout).orElseThrow(() -> new GpuvirtException("no MIG-capable"
+            + " GPU on the nvidia driver at " + address + " on " + host.root())));
+  }
+
+  /** How many compute instances the GPU at {@code address} has. */
+  public int computeInstanceCount(PciAddress address) {
+    return transact((gpus, state) -> state.getOrDefault(address, GpuMig.OFF).gis().stream()
+        .mapToInt(g -> g.cis().size()).sum());
+  }
+
+  private List<Visible> visible(Map<PciAddress, GpuMig> state) {
+    List<Visible> out = new ArrayList<>();
+    int index = 0;
+    for (DeviceSpec d : host.profile().devices()) {
+      if (d.id().vendor() != 0x10de || !d.pciClass().isGpu()) {
+        continue;
+      }
+      Optional<String> driver = host.sysfs().readLink("/sys/bus/pci/devices/" + d.address()
+          + "/driver").map(l -> l.substring(l.lastIndexOf('/') + 1));
+      if (!driver.equals(Optional.of("nvidia"))) {
+        continue; // bound to VFIO or unbound: the NVIDIA driver does not see it
+      }
+      Optional<MigProfileTable> table = MigProfileTable.builtInFor(d.id().device());
+      int i = index++;
+      table.ifPresent(t -> out.add(new Visible(i, d.address(), d.id().device(),
+          productName(d.id().device()), t, state.getOrDefault(d.address(), GpuMig.OFF))));
+    }
+    return out;
+  }
+
+  static String productName(int deviceId) {
+    return switch (deviceId) {
+      case 0x2901 -> "NVIDIA B200";
+      case 0x2330 -> "NVIDIA H100 80GB HBM3";
+      case 0x2321 -> "NVIDIA H100 NVL";
+      case 0x2335 -> "NVIDIA H200";
+      case 0x2941 -> "NVIDIA GB200";
+      default -> "NVIDIA GPU " + Integer.toHexString(deviceId);
+    };
+  }
+
+  /** The id the simulated driver gives a new GPU instance of {@code profile}. */
+  static int nextGpuInstanceId(GpuMig gpu, GpuInstanceProfile profile, MigProfileTable table) {
+    if (profile.computeSlices() == table.computeSlices()) {
+      return 0;
+    }
+    for (int id = 1; ; id++) {
+      int candidate = id;
+      if (gpu.gis().stream().noneMatch(g -> g.id() == candidate)) {
+        return id;
+      }
+    }
+  }
+
+  // ---- the state file ---------------------------------------------------------------------------
+
+  private Map<PciAddress, GpuMig> load() throws IOException {
+    Map<PciAddress, GpuMig> state = new TreeMap<>();
+    Path file = host.root().resolve(STATE_FILE);
+    if (!Files.exists(file)) {
+      return state;
+    }
+    JsonNode root = ProfileJson.MAPPER.readTree(Files.readString(file));
+    for (Map.Entry<String, JsonNode> e : root.path("gpus").properties()) {
+      JsonNode g = e.getValue();
+      MigMode mode = new MigMode(MigMode.State.valueOf(g.path("current").asText()),
+          MigMode.State.valueOf(g.path("pending").asText()));
+      List<Gi> gis = new ArrayList<>();
+      for (JsonNode gi : g.path("gpuInstances")) {
+        List<Ci> cis = new ArrayList<>();
+        for (JsonNode ci : gi.path("computeInstances")) {
+          cis.add(new Ci(ci.path("id").asInt(), ci.path("profileId").asInt(),
+              ci.path("name").asText()));
+        }
+        gis.add(new Gi(gi.path("id").asInt(), gi.path("profileId").asInt(),
+            MigPlacement.parse(gi.path("placement").asText()), cis));
+      }
+      state.put(PciAddress.parse(e.getKey()), new GpuMig(mode, gis));
+    }
+    return state;
+  }
+
+  private void save(Map<PciAddress, GpuMig> state) throws IOException {
+    ObjectNode root = ProfileJson.MAPPER.createObjectNode();
+    ObjectNode gpus = root.putObject("gpus");
+    state.forEach((a, g) -> {
+      ObjectNode o = gpus.putObject(a.toString());
+      o.put("current", g.mode().current().name());
+      o.put("pending", g.mode().pending().name());
+      ArrayNode gis = o.putArray("gpuInstances");
+      for (Gi gi : g.gis()) {
+        ObjectNode n = gis.addObject();
+        n.put("id", gi.id());
+        n.put("profileId", gi.profileId());
+        n.put("placement", gi.placement().toString());
+        ArrayNode cis = n.putArray("computeInstances");
+        gi.cis().forEach(ci -> cis.addObject().put("id", ci.id()).put("profileId", ci.profileId())
+            .put("name", ci.name()));
+      }
+    });
+    Path tmp = host.root().resolve(STATE_FILE + ".tmp");
+    Files.writeString(tmp, ProfileJson.MAPPER.writeValueAsString(root));
+    Files.move(tmp, host.root().resolve(STATE_FILE), StandardCopyOption.REPLACE_EXISTING,
+        StandardCopyOption.ATOMIC_MOVE);
+  }
+}
