@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
         DoctorCommand.class, BindCommand.class, AllocateCommand.class, ReleaseCommand.class,
         LeasesCommand.class, ReconcileCommand.class, PartitionsCommand.class,
         ModuleIdsCommand.class, io.gpuvirt.examples.guest.GuestCheckCommand.class,
-        VgpuCommand.class, FleetCommand.class,
+        VgpuCommand.class, MigCommand.class, FleetCommand.class,
         CommandLine.HelpCommand.class})
 public final class GpuvirtCli {
 

@@ -154,6 +154,19 @@ final class EveryCommandJsonTest {
         Case.of(0, "fleet", "remove", "--jdbc", "JDBC", "--host", "hgx-1").after(register),
         Case.of(1, "fleet", "remove", "--jdbc", "JDBC", "--host", "hgx-1").after(register)
             .after("fleet", "allocate", "--jdbc", "JDBC", "--gpus", "2", "--owner", "vm-1")));
+    c.put("mig status", List.of(
+        Case.of(0, "mig", "status", "--root", "HOST"),
+        Case.of(2, "mig", "status", "--root", "MISSING")));
+    c.put("mig apply", List.of(
+        Case.of(0, "mig", "apply", "-f", "MIGFILE", "-c", "balanced", "--root", "HOST"),
+        Case.of(2, "mig", "apply", "-f", "MIGFILE", "-c", "no-such-config", "--root", "HOST")));
+    c.put("mig assert", List.of(
+        Case.of(0, "mig", "assert", "-f", "MIGFILE", "-c", "balanced", "--root", "HOST")
+            .after("mig", "apply", "-f", "MIGFILE", "-c", "balanced", "--root", "HOST"),
+        Case.of(1, "mig", "assert", "-f", "MIGFILE", "-c", "balanced", "--root", "HOST")));
+    c.put("mig export", List.of(
+        Case.of(0, "mig", "export", "--root", "HOST"),
+        Case.of(2, "mig", "export", "--root", "MISSING")));
     c.put("guest-check", List.of(
         Case.of(1, "guest-check", "--root", "HOST", "--cuda-library", "NOLIB"),
         Case.of(2, "guest-check", "--root", "MISSING")));
@@ -256,6 +269,17 @@ final class EveryCommandJsonTest {
     Path h100 = dir.resolve("h100");
     return args.map(a -> switch (a) {
       case "JDBC" -> fleetUrl(dir);
+      case "MIGFILE" -> {
+        Path file = dir.resolve("mig.yaml");
+        try {
+          java.nio.file.Files.writeString(file, "version: v1\nmig-configs:\n  balanced:\n"
+              + "    - devices: all\n      mig-enabled: true\n      mig-devices:\n"
+              + "        \"3g.90gb\": 2\n");
+        } catch (IOException e) {
+          throw new java.io.UncheckedIOException(e);
+        }
+        yield file.toString();
+      }
       case "HOST" -> dir.resolve("host").toString();
       case "MISSING" -> dir.resolve("missing").toString();
       case "NEW" -> dir.resolve("new").toString();
