@@ -57,7 +57,8 @@ final class DoctorCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    Sysfs sysfs = Sysfs.at(HostOptions.resolve(root, spec.commandLine().getErr()));
+    java.nio.file.Path hostRoot = HostOptions.resolve(root, spec.commandLine().getErr());
+    Sysfs sysfs = Sysfs.at(hostRoot);
     List<Finding> fabric = new ArrayList<>();
     Optional<FabricManagerConfig> cfg = Optional.empty();
     try {
@@ -71,6 +72,10 @@ final class DoctorCommand implements Callable<Integer> {
     }
     cfg.ifPresent(c -> fabric.addAll(fabricFindings(c)));
     ReadinessReport report = HostDoctor.examine(sysfs, policy(cfg)).plus(fabric);
+    // MIG modes waiting for a reset, through the host's nvidia-smi
+    report = report.plus(io.gpuvirt.fabric.mig.MigReadiness.check(
+        io.gpuvirt.fabric.mig.NvidiaSmiMigBackend.on(
+            io.gpuvirt.core.gpuhost.GpuHost.environment(hostRoot).commands())));
     PrintWriter out = spec.commandLine().getOut();
     if (json) {
       out.println(toJson(report));

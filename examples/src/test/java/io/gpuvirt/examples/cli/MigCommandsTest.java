@@ -118,4 +118,14 @@ final class MigCommandsTest {
     assertTrue(r.err().contains("version"), r.err());
     assertEquals(2, missing.exitCode(), missing.toString());
   }
+
+  @Test
+  void doctor_pendingMode_warnsWithTheResetCommand() {
+    run("mig", "apply", "-f", file.toString(), "-c", "all-balanced", "--skip-reset");
+
+    CliRun doctor = run("doctor");
+
+    assertTrue(doctor.out().contains("MIG mode change to ENABLED is pending"), doctor.out());
+    assertTrue(doctor.out().contains("nvidia-smi -r -i 3"), doctor.out());
+  }
 }
