@@ -174,7 +174,8 @@ final class MigCommand {
       MigConfigurator.ApplyResult r;
       try (HostContext host = hostOptions.open()) {
         try {
-          r = MigConfigurator.on(backend(host)).skipReset(skipReset).apply(file, config.name);
+          r = MigConfigurator.on(backend(host)).protecting(host.gpuHost().ledger())
+              .skipReset(skipReset).apply(file, config.name);
         } catch (io.gpuvirt.core.mig.MigPlanException
             | io.gpuvirt.fabric.mig.MigApplyException e) {
           return Cli.refuse(spec.commandLine(), json, e.getMessage());

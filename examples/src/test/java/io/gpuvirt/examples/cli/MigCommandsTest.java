@@ -128,4 +128,16 @@ final class MigCommandsTest {
     assertTrue(doctor.out().contains("MIG mode change to ENABLED is pending"), doctor.out());
     assertTrue(doctor.out().contains("nvidia-smi -r -i 3"), doctor.out());
   }
+
+  @Test
+  void apply_gpuReservedForAVm_isRefusedNamingTheOwner() {
+    assertEquals(0, run("allocate", "--gpus", "1", "--owner", "vm-7").exitCode());
+
+    CliRun r = run("mig", "apply", "-f", file.toString(), "-c", "all-balanced");
+
+    assertEquals(1, r.exitCode(), r.toString());
+    assertTrue(r.err().contains("is leased to vm-7"), r.err());
+    assertTrue(run("mig", "status").out().contains("GPU 0 (0000:17:00.0, NVIDIA B200): MIG "
+        + "DISABLED"));
+  }
 }

@@ -2,6 +2,8 @@ package io.gpuvirt.fabric.mig;
 
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.InvalidValueException;
+import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.mig.ComputeInstance;
 import io.gpuvirt.core.mig.GpuInstance;
 import io.gpuvirt.core.mig.MigBackend;
@@ -12,6 +14,7 @@ import io.gpuvirt.core.mig.MigPlan;
 import io.gpuvirt.core.mig.MigPlanner;
 import io.gpuvirt.core.mig.MigProfileTable;
 import io.gpuvirt.core.mig.PlannedInstance;
+import io.gpuvirt.core.pci.PciAddress;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -41,6 +44,9 @@ import org.slf4j.LoggerFactory;
  * on each GPU still to change every compute instance, then every GPU instance, is destroyed and
  * the plan created in the planner's order, each instance's id and placement read back.
  *
+ * <p><b>Leases</b>: with {@link #protecting}, a GPU a lease holds is never changed: an apply that
+ * would change one is refused before anything changes.
+ *
  * <p><b>All or nothing</b>: when a step fails, every GPU this apply changed is put back as it was
  * (its mode, and GPU instances of the same profiles; the driver may give them other ids), and a
  * {@link MigApplyException} says what failed and that the GPUs were restored; when putting back
@@ -52,17 +58,36 @@ public final class MigConfigurator {
   private final MigBackend backend;
   private final List<MigProfileTable> tables;
   private final boolean skipReset;
+  private final Map<PciAddress, String> held;
 
-  private MigConfigurator(MigBackend backend, List<MigProfileTable> tables, boolean skipReset) {
+  private MigConfigurator(MigBackend backend, List<MigProfileTable> tables, boolean skipReset,
+      Map<PciAddress, String> held) {
     this.backend = backend;
     this.tables = tables;
     this.skipReset = skipReset;
+    this.held = held;
   }
 
   /** A configurator over {@code backend}, with the built-in profile tables. */
   public static MigConfigurator on(MigBackend backend) {
     return new MigConfigurator(Objects.requireNonNull(backend, "backend"),
-        MigProfileTable.builtIn(), false);
+        MigProfileTable.builtIn(), false, Map.of());
+  }
+
+  /**
+   * The same, refusing to change any GPU a lease of {@code ledger} holds (whole, as a reservation
+   * still on the nvidia driver, or as the physical function of its vGPUs): its MIG mode and
+   * instances stay until the lease ends. The refusal names the owner and changes nothing.
+   */
+  public MigConfigurator protecting(LeaseLedger ledger) {
+    Map<PciAddress, String> owners = new TreeMap<>();
+    for (Lease lease : ledger.leases()) {
+      lease.devices().forEach(d -> owners.merge(d.address(), lease.owner(), (a, b) -> a + ", "
+          + b));
+      lease.vgpus().forEach(v -> owners.merge(v.pf(), lease.owner(), (a, b) -> a.contains(b) ? a
+          : a + ", " + b));
+    }
+    return new MigConfigurator(backend, tables, skipReset, Map.copyOf(owners));
   }
 
   /**
@@ -70,7 +95,7 @@ public final class MigConfigurator {
    * -lgipp}, see {@link NvidiaSmiMig#profileTable}), first match by PCI device id wins.
    */
   public MigConfigurator withTables(List<MigProfileTable> value) {
-    return new MigConfigurator(backend, List.copyOf(value), skipReset);
+    return new MigConfigurator(backend, List.copyOf(value), skipReset, held);
   }
 
   /**
@@ -78,7 +103,7 @@ public final class MigConfigurator {
    * apply stops before the instances (reboot, or reset the GPUs, then apply again).
    */
   public MigConfigurator skipReset(boolean value) {
-    return new MigConfigurator(backend, tables, value);
+    return new MigConfigurator(backend, tables, value, held);
   }
 
   /** The profile table of {@code gpu}'s model. */
@@ -170,16 +195,25 @@ public final class MigConfigurator {
    *     what is left
    */
   public ApplyResult apply(MigPartedConfig config, String name) {
+    List<MigGpu> gpus = backend.gpus();
     List<MigGpuState> states = states();
     Map<Integer, MigTarget> targets = new LinkedHashMap<>();
     List<Integer> unchanged = new ArrayList<>();
+    List<String> leased = new ArrayList<>();
     for (MigGpuState gpu : states) {
       MigTarget target = MigParted.plan(config, name, gpu); // throws before any change
       if (MigParted.check(config, name, gpu).matches()) {
         unchanged.add(gpu.index());
       } else {
         targets.put(gpu.index(), target);
+        gpus.stream().filter(g -> g.index() == gpu.index() && held.containsKey(g.address()))
+            .forEach(g -> leased.add(g.describe() + " is leased to " + held.get(g.address())));
       }
+    }
+    if (!leased.isEmpty()) {
+      throw new MigApplyException("refusing to apply mig-config '" + name + "': "
+          + String.join("; ", leased) + ". A leased GPU keeps its MIG mode and instances until"
+          + " the lease ends (gpuvirt teardown --owner OWNER); nothing was changed");
     }
     Map<Integer, Before> touched = new LinkedHashMap<>();
     Map<Integer, List<GpuInstance>> configured = new TreeMap<>();

@@ -274,4 +274,22 @@ final class MigConfiguratorTest {
     assertTrue(e.getMessage().contains("GPU 1 was MIG ENABLED with {3g.90gb=2}, could not be put"
         + " back"), e.getMessage());
   }
+
+  @Test
+  void apply_gpuHeldByALease_isRefusedNamingTheOwnerAndChangesNothing() {
+    io.gpuvirt.core.ledger.LeaseLedger ledger = io.gpuvirt.core.ledger.LeaseLedger.open(
+        host.root().resolve("var/lib/gpuvirt"));
+    ledger.allocate(io.gpuvirt.core.alloc.AllocationRequest.builder("vm-1").count(1)
+        .selector(io.gpuvirt.core.alloc.DeviceSelector.parse("0000:3d:00.0")).build(),
+        io.gpuvirt.core.pci.TopologyScanner.scan(host.sysfs()));
+    MigConfigurator mig = MigConfigurator.on(backend).protecting(ledger);
+    Map<Integer, String> before = shape(mig);
+
+    MigApplyException e = assertThrows(MigApplyException.class,
+        () -> mig.apply(defaults, "all-balanced"));
+
+    assertTrue(e.getMessage().contains("GPU 1 (0000:3d:00.0, NVIDIA B200) is leased to vm-1"),
+        e.getMessage());
+    assertEquals(before, shape(mig));
+  }
 }
