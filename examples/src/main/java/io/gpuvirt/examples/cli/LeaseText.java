@@ -31,8 +31,10 @@ final class LeaseText {
     StringBuilder s = new StringBuilder();
     s.append(lease.owner()).append(": ").append(lease.request().count()).append(" x ")
         .append(lease.request().selector()).append(", IOMMU groups ")
-        .append(join(lease.groupNumbers())).append(", NUMA ")
-        .append(join(List.copyOf(lease.numaNodes())));
+        .append(lease.groups().isEmpty() ? "none" : join(lease.groupNumbers()));
+    if (!lease.numaNodes().isEmpty()) {
+      s.append(", NUMA ").append(join(List.copyOf(lease.numaNodes())));
+    }
     lease.partitionId().ifPresent(p -> s.append(", partition ").append(p));
     s.append(" (").append(lease.origin() == io.gpuvirt.core.alloc.LeaseOrigin.BIND
         ? "manual binding, " : "").append(lease.state()).append(", ").append(lease.createdAt())
@@ -53,6 +55,7 @@ final class LeaseText {
           .append(") on ").append(v.vf().map(vf -> "VF " + vf).orElseGet(() -> "mdev "
               + v.mdev().orElseThrow())).append(" of ").append(v.pf()).append('\n');
     }
+    lease.migs().forEach(m -> s.append("  MIG ").append(m).append('\n'));
     lease.reasons().forEach(r -> s.append("  why: ").append(r).append('\n'));
     return s.toString();
   }
@@ -68,10 +71,11 @@ final class LeaseText {
           join(l.groupNumbers()), join(List.copyOf(l.numaNodes())),
           l.partitionId().isPresent() ? String.valueOf(l.partitionId().getAsInt()) : "-",
           l.createdAt() + l.expiresAt().map(t -> " (reserved until " + t + ")").orElse(""),
-          Stream.concat(l.requestedDevices().stream().map(d -> names.describe(d.id())),
+          Stream.of(l.requestedDevices().stream().map(d -> names.describe(d.id())),
               l.vgpus().stream().map(v -> "vGPU " + v.type().name() + " on "
                   + v.vf().map(Object::toString).orElseGet(() -> v.mdev().orElseThrow()
-                      .toString()))).distinct().collect(Collectors.joining(", "))));
+                      .toString())), l.migs().stream().map(m -> "MIG " + m))
+              .flatMap(x -> x).distinct().collect(Collectors.joining(", "))));
     }
     return s.toString();
   }

@@ -197,7 +197,8 @@ final class MigCommand {
         out.println(o.toPrettyString());
       } else {
         for (Map.Entry<Integer, List<GpuInstance>> e : r.configured().entrySet()) {
-          out.println("GPU " + e.getKey() + ": " + (e.getValue().isEmpty() ? "MIG off"
+          out.println("GPU " + e.getKey() + ": " + (e.getValue().isEmpty() ? "configured, no GPU"
+              + " instances"
               : String.join(", ", e.getValue().stream().map(gi -> gi.profile().name() + " (id "
                   + gi.id() + " at " + gi.placement() + ")").toList())));
         }

@@ -55,6 +55,11 @@ final class ProvisionCommand implements Callable<Integer> {
         description = "One vGPU of this type (an id such as 1147 or a name such as L40S-1Q) on a"
             + " VF, instead of whole GPUs; as 'gpuvirt vgpu provision'.")
     String vgpu;
+
+    @Option(names = "--mig", required = true, paramLabel = "PROFILE",
+        description = "One MIG GPU instance of this profile (such as 3g.90gb) on the GPU where it"
+            + " fits best (MIG on, through nvidia-smi), instead of whole GPUs.")
+    String mig;
   }
 
   @ArgGroup(exclusive = true, multiplicity = "1") What what;
@@ -87,6 +92,27 @@ final class ProvisionCommand implements Callable<Integer> {
 
   @Mixin QemuOptions qemu;
 
+  private int provisionMig(PrintWriter out, boolean asJson) {
+    try (HostContext context = host.open()) {
+      io.gpuvirt.core.alloc.Lease lease;
+      try {
+        lease = io.gpuvirt.core.mig.MigProvisioner.on(MigCommand.backend(context),
+            context.gpuHost().ledger()).provision(owner, what.mig);
+      } catch (io.gpuvirt.core.alloc.AllocationRefusedException
+          | io.gpuvirt.core.mig.MigBackendException e) {
+        return Cli.refuse(spec.commandLine(), asJson, e.getMessage());
+      }
+      if (asJson) {
+        out.print(LeaseText.pretty(io.gpuvirt.core.ledger.LeaseJson.of(lease)));
+      } else {
+        out.println("provisioned " + owner + ": MIG " + lease.migs().get(0));
+        lease.reasons().forEach(r -> out.println("  " + r));
+      }
+      out.flush();
+      return Cli.OK;
+    }
+  }
+
   @Override
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
@@ -108,6 +134,13 @@ final class ProvisionCommand implements Callable<Integer> {
       }
       return VgpuCommand.provisionVgpu(spec.commandLine(), host, owner, what.vgpu, null, false,
           asJson);
+    }
+    if (what.mig != null) {
+      if (libvirt) {
+        throw new InvalidValueException("--format libvirt renders a whole-GPU VM plan; a MIG"
+            + " instance has no PCI device of its own to render");
+      }
+      return provisionMig(out, asJson);
     }
     int gpus = what.gpus;
     AllocationRequest.Builder requestBuilder = AllocationRequest.builder(owner).count(gpus)

@@ -2,6 +2,7 @@ package io.gpuvirt.examples.cli;
 
 import io.gpuvirt.core.provision.RecoveryReport;
 import java.io.PrintWriter;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -30,7 +31,15 @@ final class RecoverCommand implements Callable<Integer> {
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     try (HostContext host = hostOptions.open()) {
-      RecoveryReport report = host.gpuHost().provisioner().recover();
+      RecoveryReport whole = host.gpuHost().provisioner().recover();
+      // MIG leases: through the driver, and only where a MIG lease exists
+      List<String> mig = host.gpuHost().ledger().leases().stream()
+          .anyMatch(l -> !l.migs().isEmpty())
+          ? io.gpuvirt.core.mig.MigProvisioner.on(MigCommand.backend(host),
+              host.gpuHost().ledger()).recover() : List.of();
+      List<String> actions = new java.util.ArrayList<>(whole.actions());
+      actions.addAll(mig);
+      RecoveryReport report = new RecoveryReport(actions, whole.failures());
       if (json) {
         com.fasterxml.jackson.databind.node.ObjectNode root =
             new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();

@@ -48,7 +48,14 @@ final class TeardownCommand implements Callable<Integer> {
       });
       out.println("host: " + host.describe());
       try {
-        boolean held = builder.build().teardown(owner);
+        boolean held;
+        if (host.gpuHost().ledger().lease(owner).filter(l -> !l.migs().isEmpty()).isPresent()) {
+          // MIG GPU instances go back through the driver (nvidia-smi)
+          held = io.gpuvirt.core.mig.MigProvisioner.on(MigCommand.backend(host),
+              host.gpuHost().ledger()).teardown(owner).isPresent();
+        } else {
+          held = builder.build().teardown(owner);
+        }
         if (json) {
           PrintWriter stdout = spec.commandLine().getOut();
           stdout.println(new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode()
@@ -60,7 +67,7 @@ final class TeardownCommand implements Callable<Integer> {
         }
         out.flush();
         return Cli.OK;
-      } catch (ProvisioningException e) {
+      } catch (ProvisioningException | io.gpuvirt.core.mig.MigBackendException e) {
         out.flush();
         return Cli.refuse(spec.commandLine(), json, e.getMessage());
       }

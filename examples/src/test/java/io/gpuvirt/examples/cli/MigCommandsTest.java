@@ -140,4 +140,38 @@ final class MigCommandsTest {
     assertTrue(run("mig", "status").out().contains("GPU 0 (0000:17:00.0, NVIDIA B200): MIG "
         + "DISABLED"));
   }
+
+  @Test
+  void provisionMig_thenTeardown_leasesOneSliceAndGivesItBack() throws IOException {
+    Path two = dir.resolve("two.yaml");
+    Files.writeString(two, "version: v1\nmig-configs:\n  two:\n    - devices: [0, 1]\n"
+        + "      mig-enabled: true\n      mig-devices: {}\n    - devices: all\n"
+        + "      mig-enabled: false\n");
+    assertEquals(0, run("mig", "apply", "-f", two.toString(), "-c", "two").exitCode());
+
+    CliRun provision = run("provision", "--mig", "3g.90gb", "--owner", "vm-9", "--json");
+    JsonNode lease = JSON.readTree(provision.out());
+    CliRun leases = run("leases");
+    CliRun refused = run("mig", "apply", "-f", file.toString(), "-c", "all-disabled");
+    CliRun teardown = run("teardown", "--owner", "vm-9");
+    String status = run("mig", "status").out();
+
+    assertEquals(0, provision.exitCode(), provision.toString());
+    assertEquals("3g.90gb", lease.get("migs").get(0).get("profile").asText(), lease.toString());
+    assertTrue(leases.out().contains("vm-9"), leases.out());
+    assertEquals(1, refused.exitCode(), refused.toString());
+    assertTrue(refused.err().contains("is leased to vm-9"), refused.err());
+    assertEquals(0, teardown.exitCode(), teardown.toString());
+    assertTrue(!status.contains("3g.90gb at"), status);
+  }
+
+  @Test
+  void provisionMig_migOff_isRefusedNamingWhy() {
+    CliRun r = run("provision", "--mig", "3g.90gb", "--owner", "vm-9");
+
+    assertEquals(1, r.exitCode(), r.toString());
+    assertTrue(r.err().contains("MIG is DISABLED"), r.err());
+    assertTrue(run("leases", "--json").out().strip().equals("[ ]")
+        || !run("leases").out().contains("vm-9"));
+  }
 }

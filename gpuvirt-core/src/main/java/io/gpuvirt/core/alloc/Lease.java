@@ -2,6 +2,7 @@ package io.gpuvirt.core.alloc;
 
 import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.mig.MigAssignment;
 import io.gpuvirt.core.vgpu.VgpuAssignment;
 import java.time.Instant;
 import java.util.Collections;
@@ -33,11 +34,12 @@ import java.util.TreeSet;
  *     ({@code gpuvirt allocate}) has the lifetime it was given, or none
  * @param vgpus the vGPUs the lease holds (a VF carrying a type, or an mdev), next to or instead
  *     of whole groups; empty for a passthrough lease. A lease holds at least one group or vGPU
+ * @param migs the MIG GPU instances the lease holds, each on a GPU no lease holds whole
  */
 public record Lease(String owner, LeaseOrigin origin, LeaseState state,
     AllocationRequest request, List<LeasedGroup> groups, OptionalInt partitionId,
     List<String> reasons, Instant createdAt, Optional<Instant> expiresAt,
-    List<VgpuAssignment> vgpus) {
+    List<VgpuAssignment> vgpus, List<MigAssignment> migs) {
 
   public Lease {
     AllocationRequest.checkOwner(owner);
@@ -53,8 +55,17 @@ public record Lease(String owner, LeaseOrigin origin, LeaseState state,
     }
     groups = groups.stream().sorted(Comparator.comparingInt(LeasedGroup::number)).toList();
     vgpus = List.copyOf(vgpus);
-    if (groups.isEmpty() && vgpus.isEmpty()) {
-      throw new InvalidValueException("lease of " + owner + " has no IOMMU groups and no vGPUs");
+    migs = List.copyOf(migs);
+    if (groups.isEmpty() && vgpus.isEmpty() && migs.isEmpty()) {
+      throw new InvalidValueException("lease of " + owner + " has no IOMMU groups, vGPUs or MIG"
+          + " instances");
+    }
+    Set<String> migKeys = new HashSet<>();
+    for (MigAssignment m : migs) {
+      if (!migKeys.add(m.key())) {
+        throw new InvalidValueException("lease of " + owner + " lists MIG instance " + m.key()
+            + " twice");
+      }
     }
     Set<Integer> numbers = new HashSet<>();
     Set<PciAddress> addresses = new HashSet<>();
@@ -84,6 +95,20 @@ public record Lease(String owner, LeaseOrigin origin, LeaseState state,
     }
   }
 
+  /** A lease without MIG instances. */
+  public Lease(String owner, LeaseOrigin origin, LeaseState state, AllocationRequest request,
+      List<LeasedGroup> groups, OptionalInt partitionId, List<String> reasons, Instant createdAt,
+      Optional<Instant> expiresAt, List<VgpuAssignment> vgpus) {
+    this(owner, origin, state, request, groups, partitionId, reasons, createdAt, expiresAt, vgpus,
+        List.of());
+  }
+
+  /** The same lease holding these MIG instances. */
+  public Lease withMigs(List<MigAssignment> newMigs) {
+    return new Lease(owner, origin, state, request, groups, partitionId, reasons, createdAt,
+        expiresAt, vgpus, newMigs);
+  }
+
   /** A lease without vGPUs (whole IOMMU groups only), as before vGPU leases existed. */
   public Lease(String owner, LeaseOrigin origin, LeaseState state, AllocationRequest request,
       List<LeasedGroup> groups, OptionalInt partitionId, List<String> reasons, Instant createdAt,
@@ -95,7 +120,7 @@ public record Lease(String owner, LeaseOrigin origin, LeaseState state,
   /** The same lease holding these vGPUs. */
   public Lease withVgpus(List<VgpuAssignment> newVgpus) {
     return new Lease(owner, origin, state, request, groups, partitionId, reasons, createdAt,
-        expiresAt, newVgpus);
+        expiresAt, newVgpus, migs);
   }
 
   /** The vGPU on this VF, if the lease holds one there. */
@@ -157,25 +182,25 @@ public record Lease(String owner, LeaseOrigin origin, LeaseState state,
   /** The same lease as a reservation that lapses at {@code deadline}. */
   public Lease withExpiresAt(Instant deadline) {
     return new Lease(owner, origin, state, request, groups, partitionId, reasons, createdAt,
-        Optional.of(Objects.requireNonNull(deadline, "deadline")), vgpus);
+        Optional.of(Objects.requireNonNull(deadline, "deadline")), vgpus, migs);
   }
 
   /** The same lease with no deadline: it lasts until released. */
   public Lease withoutExpiry() {
     return new Lease(owner, origin, state, request, groups, partitionId, reasons, createdAt,
-        Optional.empty(), vgpus);
+        Optional.empty(), vgpus, migs);
   }
 
   /** The same lease in another state. */
   public Lease withState(LeaseState newState) {
     return new Lease(owner, origin, newState, request, groups, partitionId, reasons, createdAt,
-        expiresAt, vgpus);
+        expiresAt, vgpus, migs);
   }
 
   /** The same lease with another origin. */
   public Lease withOrigin(LeaseOrigin newOrigin) {
     return new Lease(owner, newOrigin, state, request, groups, partitionId, reasons, createdAt,
-        expiresAt, vgpus);
+        expiresAt, vgpus, migs);
   }
 
   /** The same lease with each device replaced by {@code change} applied to it. */
@@ -183,7 +208,7 @@ public record Lease(String owner, LeaseOrigin origin, LeaseState state,
     List<LeasedGroup> changed = groups.stream().map(g -> new LeasedGroup(g.number(),
         g.devices().stream().map(change).toList())).toList();
     return new Lease(owner, origin, state, request, changed, partitionId, reasons, createdAt,
-        expiresAt, vgpus);
+        expiresAt, vgpus, migs);
   }
 
   /** The lease's device at {@code address}, if it holds it. */

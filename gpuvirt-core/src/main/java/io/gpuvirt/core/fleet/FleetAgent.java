@@ -52,7 +52,7 @@ import org.slf4j.LoggerFactory;
  * <p><b>Ownership on a fleet host.</b> The agent owns every whole-GPU lease of origin
  * {@link LeaseOrigin#PROVISION} in the host's ledger: provision on a fleet host only through the
  * fleet, or the agent tears the lease down as unknown. Manual bindings ({@link LeaseOrigin#BIND})
- * and vGPU leases are never touched. Release a lease in the fleet only after its VM has stopped:
+ * vGPU and MIG leases are never touched. Release a lease in the fleet only after its VM has stopped:
  * the agent then gives the devices back to their drivers.
  *
  * <p><b>Database unreachable.</b> A round that cannot read the assignments changes nothing on the
@@ -235,7 +235,8 @@ public final class FleetAgent {
   }
 
   private static boolean isWholeGpu(Lease lease) {
-    return lease.origin() == LeaseOrigin.PROVISION && lease.vgpus().isEmpty();
+    return lease.origin() == LeaseOrigin.PROVISION && lease.vgpus().isEmpty()
+        && lease.migs().isEmpty();
   }
 
   private static SortedSet<PciAddress> gpus(Lease lease) {

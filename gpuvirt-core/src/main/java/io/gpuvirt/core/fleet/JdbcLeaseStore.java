@@ -226,7 +226,7 @@ public final class JdbcLeaseStore implements LeaseStore {
     return false;
   }
 
-  /** What a lease holds, as the keys unique per host: devices, IOMMU groups, vGPUs. */
+  /** What a lease holds, as the keys unique per host: devices, IOMMU groups, vGPUs, MIG instances. */
   static TreeSet<String> resources(Lease lease) {
     TreeSet<String> keys = new TreeSet<>();
     for (LeasedGroup g : lease.groups()) {
@@ -239,6 +239,7 @@ public final class JdbcLeaseStore implements LeaseStore {
       keys.add("vgpu:" + v.sysfsPath());
       v.vf().ifPresent(vf -> keys.add("pci:" + vf));
     }
+    lease.migs().forEach(m -> keys.add("mig:" + m.key()));
     return keys;
   }
 

@@ -71,10 +71,13 @@ final class Candidates {
     Map<Integer, String> leasedGroups = new HashMap<>();
     Map<PciAddress, String> leasedDevices = new HashMap<>();
     Map<PciAddress, String> vgpuParents = new HashMap<>();
+    Map<PciAddress, String> migParents = new HashMap<>();
     Candidates result = new Candidates();
     for (Lease lease : leases) {
       result.leaseOfOwner.put(lease.owner(), lease);
       lease.vgpus().forEach(v -> vgpuParents.merge(v.pf(), lease.owner(), (a, b) -> a + ", " + b));
+      lease.migs().forEach(m -> migParents.merge(m.gpu(), lease.owner(),
+          (a, b) -> a.contains(b) ? a : a + ", " + b));
       for (LeasedGroup g : lease.groups()) {
         leasedGroups.put(g.number(), lease.owner());
         g.devices().forEach(d -> leasedDevices.put(d.address(), lease.owner()));
@@ -83,7 +86,7 @@ final class Candidates {
     LocalityStep.Paths paths = new LocalityStep.Paths(topology);
     for (IommuGroup group : topology.iommuGroups()) {
       result.judge(group, request, topology, paths, leasedGroups, leasedDevices, vgpuParents,
-          vfioIsHostDriver);
+          migParents, vfioIsHostDriver);
     }
     return result;
   }
@@ -91,7 +94,7 @@ final class Candidates {
   private void judge(IommuGroup group, AllocationRequest request, Topology topology,
       LocalityStep.Paths locality, Map<Integer, String> leasedGroups,
       Map<PciAddress, String> leasedDevices, Map<PciAddress, String> vgpuParents,
-      boolean vfioIsHostDriver) {
+      Map<PciAddress, String> migParents, boolean vfioIsHostDriver) {
     List<PciDevice> members = new ArrayList<>();
     List<PciAddress> missing = new ArrayList<>();
     for (PciAddress a : group.members()) {
@@ -133,7 +136,11 @@ final class Candidates {
         excluded.put(n, inUseOutside(d, vfio.get()));
         return;
       }
-      Optional<String> refusal = sriovRefusal(d, leasedDevices, vgpuParents);
+      Optional<String> refusal = migParents.containsKey(d.address())
+          ? Optional.of(d.address() + " serves MIG GPU instances leased to "
+              + migParents.get(d.address()) + "; its driver must stay on the host while they "
+              + "exist (tear them down to pass the whole GPU through)")
+          : sriovRefusal(d, leasedDevices, vgpuParents);
       if (refusal.isPresent()) {
         excluded.put(n, refusal.get());
         return;

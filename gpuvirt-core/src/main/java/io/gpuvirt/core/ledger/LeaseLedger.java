@@ -235,6 +235,53 @@ public final class LeaseLedger {
     });
   }
 
+  /**
+   * Records a lease of MIG GPU instances for {@code owner} chosen by {@code chooser} under the
+   * ledger's lock, or returns the owner's lease when {@code sameRequest} accepts it (idempotent by
+   * owner). The chooser gets every other lease; a lease that takes an instance another lease
+   * holds, or a GPU another lease holds whole or serves vGPUs from, is refused.
+   *
+   * @throws AllocationRefusedException when the owner holds a lease that {@code sameRequest}
+   *     refuses, or the chooser refuses
+   */
+  public Lease allocateMig(String owner, java.util.function.Predicate<Lease> sameRequest,
+      Function<List<Lease>, Lease> chooser) {
+    AllocationRequest.checkOwner(owner);
+    Objects.requireNonNull(sameRequest, "sameRequest");
+    Objects.requireNonNull(chooser, "chooser");
+    return transact(Optional.empty(), leases -> {
+      reclaimExpired(leases);
+      Lease existing = leases.get(owner);
+      if (existing != null) {
+        if (sameRequest.test(existing)) {
+          return existing;
+        }
+        throw new AllocationRefusedException(owner, owner + " already holds a lease (IOMMU "
+            + "groups " + existing.groupNumbers() + ", vGPUs " + existing.vgpus().size()
+            + ", MIG instances " + existing.migs() + ") made for a different request; tear it "
+            + "down first or choose another owner");
+      }
+      Lease lease = chooser.apply(List.copyOf(leases.values()));
+      if (!lease.owner().equals(owner)) {
+        throw new InvalidValueException("the MIG lease chosen for " + owner + " names "
+            + lease.owner());
+      }
+      for (Lease other : leases.values()) {
+        for (io.gpuvirt.core.mig.MigAssignment m : lease.migs()) {
+          boolean taken = other.migs().stream().anyMatch(o -> o.key().equals(m.key()))
+              || other.device(m.gpu()).isPresent()
+              || other.vgpus().stream().anyMatch(v -> v.pf().equals(m.gpu()));
+          if (taken) {
+            throw new InvalidValueException("the lease of " + owner + " takes MIG instance "
+                + m + ", whose GPU or placement " + other.owner() + " holds");
+          }
+        }
+      }
+      leases.put(owner, lease);
+      return lease;
+    });
+  }
+
   private static void checkVgpusFree(Lease lease, TreeMap<String, Lease> leases) {
     for (Lease other : leases.values()) {
       if (other.owner().equals(lease.owner())) {
@@ -243,7 +290,8 @@ public final class LeaseLedger {
       for (io.gpuvirt.core.vgpu.VgpuAssignment v : lease.vgpus()) {
         boolean taken = other.vgpus().stream().anyMatch(o -> o.sysfsPath().equals(v.sysfsPath()))
             || v.vf().flatMap(other::device).isPresent()
-            || other.device(v.pf()).isPresent();
+            || other.device(v.pf()).isPresent()
+            || other.migs().stream().anyMatch(m -> m.gpu().equals(v.pf()));
         if (taken) {
           throw new InvalidValueException("the lease of " + lease.owner() + " takes vGPU "
               + v.sysfsPath() + " on " + v.pf() + ", which " + other.owner() + " holds");

@@ -12,6 +12,8 @@ import io.gpuvirt.core.alloc.AllocationRequest;
 import io.gpuvirt.core.alloc.DeviceRole;
 import io.gpuvirt.core.alloc.DeviceSelector;
 import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.mig.MigAssignment;
+import io.gpuvirt.core.mig.MigPlacement;
 import io.gpuvirt.core.alloc.LeaseState;
 import io.gpuvirt.core.alloc.LeasedDevice;
 import io.gpuvirt.core.alloc.LeasedGroup;
@@ -21,6 +23,7 @@ import io.gpuvirt.core.ledger.LedgerRecords.DeviceRecord;
 import io.gpuvirt.core.ledger.LedgerRecords.GroupRecord;
 import io.gpuvirt.core.ledger.LedgerRecords.LeaseRecord;
 import io.gpuvirt.core.ledger.LedgerRecords.LedgerFile;
+import io.gpuvirt.core.ledger.LedgerRecords.MigRecord;
 import io.gpuvirt.core.ledger.LedgerRecords.RequestRecord;
 import io.gpuvirt.core.ledger.LedgerRecords.ResetRecord;
 import io.gpuvirt.core.ledger.LedgerRecords.VgpuRecord;
@@ -155,8 +158,9 @@ final class LedgerCodec {
   }
 
   /**
-   * The first thing two of these leases both hold (an IOMMU group, a device, a vGPU, or a VF held
-   * whole and as a vGPU), in words; empty when they hold disjoint resources.
+   * The first thing two of these leases both hold (an IOMMU group, a device, a vGPU, a VF held
+   * whole and as a vGPU, a MIG instance, or a GPU held whole and by a MIG instance), in words;
+   * empty when they hold disjoint resources.
    */
   static java.util.Optional<String> conflict(Collection<Lease> leases) {
     Map<Integer, String> groups = new HashMap<>();
@@ -191,6 +195,20 @@ final class LedgerCodec {
         }
       }
     }
+    Map<String, String> migHolders = new HashMap<>();
+    for (Lease lease : leases) {
+      for (MigAssignment m : lease.migs()) {
+        String holder = migHolders.put(m.key(), lease.owner());
+        if (holder != null) {
+          return java.util.Optional.of("MIG instance " + m.key() + " is leased to both " + holder
+              + " and " + lease.owner());
+        }
+        if (devices.containsKey(m.gpu())) {
+          return java.util.Optional.of(m.gpu() + " is leased whole to " + devices.get(m.gpu())
+              + " and by a MIG instance to " + lease.owner());
+        }
+      }
+    }
     return java.util.Optional.empty();
   }
 
@@ -208,6 +226,9 @@ final class LedgerCodec {
       }
       if (!tree.has("vgpus")) {
         ((ObjectNode) tree).putArray("vgpus");
+      }
+      if (!tree.has("migs")) {
+        ((ObjectNode) tree).putArray("migs");
       }
       return toLease(MAPPER.treeToValue(tree, LeaseRecord.class));
     } catch (IOException e) {
@@ -280,6 +301,9 @@ final class LedgerCodec {
       if (lease.isObject() && !lease.has("vgpus")) {
         ((ObjectNode) lease).putArray("vgpus");
       }
+      if (lease.isObject() && !lease.has("migs")) {
+        ((ObjectNode) lease).putArray("migs");
+      }
     }
   }
 
@@ -302,7 +326,17 @@ final class LedgerCodec {
     return new LeaseRecord(lease.owner(), lease.origin().name(), lease.state().name(),
         lease.createdAt().toString(), lease.expiresAt().map(Instant::toString).orElse(null),
         request, lease.partitionId().isPresent() ? lease.partitionId().getAsInt() : null,
-        lease.reasons(), groups, lease.vgpus().stream().map(LedgerCodec::toRecord).toList());
+        lease.reasons(), groups, lease.vgpus().stream().map(LedgerCodec::toRecord).toList(),
+        lease.migs().stream().map(m -> new MigRecord(m.gpu().toString(), m.profile(),
+            m.profileId(), m.placement().toString(), m.gpuInstanceId().isPresent()
+                ? m.gpuInstanceId().getAsInt() : null)).toList());
+  }
+
+  private static MigAssignment toMig(MigRecord r) {
+    return new MigAssignment(PciAddress.parse(require(r.gpu(), "migs.gpu")),
+        require(r.profile(), "migs.profile"), r.profileId(),
+        MigPlacement.parse(require(r.placement(), "migs.placement")),
+        r.gpuInstanceId() == null ? OptionalInt.empty() : OptionalInt.of(r.gpuInstanceId()));
   }
 
   private static VgpuRecord toRecord(VgpuAssignment v) {
@@ -373,7 +407,8 @@ final class LedgerCodec {
         r.partition() == null ? OptionalInt.empty() : OptionalInt.of(r.partition()),
         require(r.reasons(), "reasons"), Instant.parse(require(r.createdAt(), "createdAt")),
         Optional.ofNullable(r.expiresAt()).map(Instant::parse),
-        require(r.vgpus(), "vgpus").stream().map(LedgerCodec::toVgpu).toList());
+        require(r.vgpus(), "vgpus").stream().map(LedgerCodec::toVgpu).toList(),
+        require(r.migs(), "migs").stream().map(LedgerCodec::toMig).toList());
   }
 
   private static PciClass parseClass(String text) {

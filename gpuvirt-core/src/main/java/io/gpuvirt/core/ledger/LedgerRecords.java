@@ -51,7 +51,16 @@ final class LedgerRecords {
   record LeaseRecord(String owner, String origin, String state, String createdAt,
       String expiresAt, RequestRecord request, Integer partition, List<String> reasons,
       List<GroupRecord> groups,
-      @JsonInclude(JsonInclude.Include.NON_EMPTY) List<VgpuRecord> vgpus) {}
+      @JsonInclude(JsonInclude.Include.NON_EMPTY) List<VgpuRecord> vgpus,
+      @JsonInclude(JsonInclude.Include.NON_EMPTY) List<MigRecord> migs) {}
+
+  /**
+   * One MIG GPU instance of a lease ({@code migs}, added like {@code vgpus}: left out when empty,
+   * read as empty when absent, refused by an older gpuvirt rather than lost): the GPU, the
+   * profile, the placement and the driver's GPU-instance id once created (null before).
+   */
+  record MigRecord(String gpu, String profile, int profileId, String placement,
+      Integer gpuInstanceId) {}
 
   /**
    * One vGPU of a lease: the PF, the VF or the mdev UUID (one of them null), and the whole type,

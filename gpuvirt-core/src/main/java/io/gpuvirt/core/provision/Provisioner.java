@@ -424,6 +424,14 @@ public final class Provisioner {
       LOG.info("{} holds no lease (no {}); nothing to tear down", owner, ledger.stateDirectory());
       return false;
     }
+    Optional<Lease> migLease = ledger.lease(owner).filter(l -> !l.migs().isEmpty());
+    if (migLease.isPresent()) {
+      // its GPU instances are destroyed through the MIG backend, which this provisioner lacks
+      throw new ProvisioningException(owner, ProvisionStep.RESTORE_DRIVERS, null, false,
+          "the lease of " + owner + " holds MIG GPU instances (" + migLease.get().migs()
+              + "); end it with MigProvisioner.teardown (gpuvirt teardown does); nothing was "
+              + "changed", null);
+    }
     Optional<Lease> vgpuLease = ledger.lease(owner)
         .filter(l -> !l.vgpus().isEmpty() && l.groups().isEmpty());
     if (vgpuLease.isPresent()) {
@@ -541,8 +549,8 @@ public final class Provisioner {
             + " (a provisioning that never continued)");
       }
       for (Lease lease : ledger.leases()) {
-        if (!lease.state().inFlight()) {
-          continue;
+        if (!lease.state().inFlight() || !lease.migs().isEmpty()) {
+          continue; // MIG leases are recovered by MigProvisioner.recover, through the driver
         }
         try {
           undo(lease, ProvisionStep.RELEASE, Optional.empty());

@@ -35,6 +35,17 @@ final class JdbcSchemaTest {
   }
 
   @Test
+  void migrate_version1Database_upgradesToTheCurrentVersionKeepingItsRows() throws Exception {
+    sql(JdbcSchema.script("V1__leases_and_fleet.sql"));
+    sql("INSERT INTO gpuvirt_host (name) VALUES ('h1')");
+
+    assertEquals(1, JdbcSchema.migrate(db));
+
+    JdbcSchema.check(db);
+    assertEquals(1, count("SELECT count(*) FROM gpuvirt_host"));
+  }
+
+  @Test
   void check_noSchema_saysHowToApplyIt() {
     SchemaVersionException e = assertThrows(SchemaVersionException.class,
         () -> JdbcSchema.check(db));
@@ -46,7 +57,8 @@ final class JdbcSchemaTest {
   @Test
   void check_newerSchema_isRefused() throws Exception {
     JdbcSchema.migrate(db);
-    sql("INSERT INTO gpuvirt_schema_version (version, description) VALUES (2, 'from the future')");
+    sql("INSERT INTO gpuvirt_schema_version (version, description) VALUES (" + (JdbcSchema.VERSION
+        + 1) + ", 'from the future')");
 
     SchemaVersionException e = assertThrows(SchemaVersionException.class,
         () -> JdbcSchema.check(db));
@@ -57,17 +69,19 @@ final class JdbcSchemaTest {
   @Test
   void migrate_newerSchema_isRefusedAndChangesNothing() throws Exception {
     JdbcSchema.migrate(db);
-    sql("INSERT INTO gpuvirt_schema_version (version, description) VALUES (2, 'from the future')");
+    sql("INSERT INTO gpuvirt_schema_version (version, description) VALUES (" + (JdbcSchema.VERSION
+        + 1) + ", 'from the future')");
 
     assertThrows(SchemaVersionException.class, () -> JdbcSchema.migrate(db));
 
-    assertEquals(2, count("SELECT count(*) FROM gpuvirt_schema_version"));
+    assertEquals(JdbcSchema.VERSION + 1, count("SELECT count(*) FROM gpuvirt_schema_version"));
   }
 
   @Test
   void openStore_newerSchema_isRefused() throws Exception {
     JdbcSchema.migrate(db);
-    sql("INSERT INTO gpuvirt_schema_version (version, description) VALUES (2, 'from the future')");
+    sql("INSERT INTO gpuvirt_schema_version (version, description) VALUES (" + (JdbcSchema.VERSION
+        + 1) + ", 'from the future')");
 
     assertThrows(SchemaVersionException.class, () -> JdbcLeaseStore.open(db, "h1"));
   }

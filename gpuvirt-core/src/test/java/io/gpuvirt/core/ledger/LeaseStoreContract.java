@@ -132,6 +132,37 @@ abstract class LeaseStoreContract {
     assertEquals(Map.of(), store().read());
   }
 
+  /** A MIG lease as MigProvisioner records it: one GPU instance, its id set. */
+  private static Lease migLease(String owner, String gpu, String placement) {
+    return new Lease(owner, io.gpuvirt.core.alloc.LeaseOrigin.PROVISION, LeaseState.BOUND,
+        AllocationRequest.builder(owner).count(1).selector(io.gpuvirt.core.alloc.DeviceSelector
+            .parse(gpu)).build(), List.of(), java.util.OptionalInt.empty(),
+        List.of("best fit"), CLOCK.instant(), java.util.Optional.empty(), List.of(),
+        List.of(new io.gpuvirt.core.mig.MigAssignment(io.gpuvirt.core.pci.PciAddress.parse(gpu),
+            "3g.90gb", 9, io.gpuvirt.core.mig.MigPlacement.parse(placement),
+            java.util.OptionalInt.of(2))));
+  }
+
+  @Test
+  void transact_migLease_readsBackEqual() {
+    Lease lease = migLease("vm-9", "0000:17:00.0", "4:4");
+
+    store().transact(leases -> leases.put("vm-9", lease));
+
+    assertEquals(Map.of("vm-9", lease), store().read());
+  }
+
+  @Test
+  void transact_twoLeasesHoldingOneMigInstance_isRefusedAndCommitsNothing() {
+    assertThrows(LedgerException.class, () -> store().transact(leases -> {
+      leases.put("vm-1", migLease("vm-1", "0000:17:00.0", "4:4"));
+      leases.put("vm-2", migLease("vm-2", "0000:17:00.0", "4:4"));
+      return null;
+    }));
+
+    assertEquals(Map.of(), store().read());
+  }
+
   @Test
   void transact_returnsTheChangesResult() {
     int size = store().transact(leases -> leases.size() + 41);

@@ -76,7 +76,8 @@ public final class MigConfigurator {
 
   /**
    * The same, refusing to change any GPU a lease of {@code ledger} holds (whole, as a reservation
-   * still on the nvidia driver, or as the physical function of its vGPUs): its MIG mode and
+   * still on the nvidia driver, as the physical function of its vGPUs, or by its MIG instances,
+   * which an apply would destroy): its MIG mode and
    * instances stay until the lease ends. The refusal names the owner and changes nothing.
    */
   public MigConfigurator protecting(LeaseLedger ledger) {
@@ -85,6 +86,8 @@ public final class MigConfigurator {
       lease.devices().forEach(d -> owners.merge(d.address(), lease.owner(), (a, b) -> a + ", "
           + b));
       lease.vgpus().forEach(v -> owners.merge(v.pf(), lease.owner(), (a, b) -> a.contains(b) ? a
+          : a + ", " + b));
+      lease.migs().forEach(m -> owners.merge(m.gpu(), lease.owner(), (a, b) -> a.contains(b) ? a
           : a + ", " + b));
     }
     return new MigConfigurator(backend, tables, skipReset, Map.copyOf(owners));
