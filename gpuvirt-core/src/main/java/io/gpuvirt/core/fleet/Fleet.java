@@ -275,9 +275,9 @@ public final class Fleet {
         }
       }
       if (!held.isEmpty()) {
-        throw new HostHoldsLeasesException("refusing to remove host " + host + " from the fleet: it holds "
-            + "the leases of " + String.join(", ", held) + "; release them (gpuvirt fleet "
-            + "release --owner ID) and let its agent tear them down first");
+        throw new HostHoldsLeasesException("refusing to remove host " + host + " from the "
+            + "fleet: it holds the leases of " + String.join(", ", held) + "; release them "
+            + "(gpuvirt fleet release --owner ID) and let its agent tear them down first");
       }
       for (String table : List.of("gpuvirt_gpu", "gpuvirt_partition", "gpuvirt_host")) {
         try (PreparedStatement d = c.prepareStatement("DELETE FROM " + table
@@ -364,8 +364,7 @@ public final class Fleet {
    * and locks.
    */
   private static PreparedStatement candidates(Connection c, FleetRequest request,
-      Set<Long> unsuitable, String columns, String tail,
-      java.util.function.UnaryOperator<String> wrap) throws SQLException {
+      Set<Long> unsuitable, String columns, String tail) throws SQLException {
     StringBuilder sql = new StringBuilder("SELECT ").append(columns).append(" FROM gpuvirt_host h "
         + "WHERE NOT lost AND heartbeat_deadline > now() AND ? = ANY (free_sizes) "
         + "AND NOT (host_id = ANY (?)) ");
@@ -381,7 +380,18 @@ public final class Fleet {
           .append(") >= ? ");
     }
     sql.append(tail);
-    PreparedStatement q = c.prepareStatement(wrap.apply(sql.toString()));
+    PreparedStatement q = c.prepareStatement(sql.toString());
+    try {
+      bindCandidates(c, q, request, unsuitable);
+    } catch (SQLException | RuntimeException e) {
+      q.close();
+      throw e;
+    }
+    return q;
+  }
+
+  private static void bindCandidates(Connection c, PreparedStatement q, FleetRequest request,
+      Set<Long> unsuitable) throws SQLException {
     int i = 1;
     q.setInt(i++, request.count());
     q.setArray(i++, c.createArrayOf("bigint", unsuitable.toArray()));
@@ -397,7 +407,6 @@ public final class Fleet {
       }
       q.setInt(i, request.count());
     }
-    return q;
   }
 
   private static Optional<HostState> lockCandidate(Connection c, FleetRequest request,
@@ -405,8 +414,7 @@ public final class Fleet {
     long hostId;
     String name;
     try (PreparedStatement q = candidates(c, request, unsuitable, "host_id, name",
-        "ORDER BY free_gpus, random() LIMIT 1 FOR UPDATE SKIP LOCKED",
-        java.util.function.UnaryOperator.identity());
+        "ORDER BY free_gpus, random() LIMIT 1 FOR UPDATE SKIP LOCKED");
         ResultSet r = q.executeQuery()) {
       if (!r.next()) {
         return Optional.empty();
@@ -421,8 +429,7 @@ public final class Fleet {
 
   private static boolean anyCandidate(Connection c, FleetRequest request, Set<Long> unsuitable)
       throws SQLException {
-    try (PreparedStatement q = candidates(c, request, unsuitable, "1", "LIMIT 1",
-        java.util.function.UnaryOperator.identity());
+    try (PreparedStatement q = candidates(c, request, unsuitable, "1", "LIMIT 1");
         ResultSet r = q.executeQuery()) {
       return r.next();
     }

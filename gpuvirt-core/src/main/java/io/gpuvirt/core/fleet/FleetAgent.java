@@ -51,9 +51,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Ownership on a fleet host.</b> The agent owns every whole-GPU lease of origin
  * {@link LeaseOrigin#PROVISION} in the host's ledger: provision on a fleet host only through the
- * fleet, or the agent tears the lease down as unknown. Manual bindings ({@link LeaseOrigin#BIND})
- * vGPU and MIG leases are never touched. Release a lease in the fleet only after its VM has stopped:
- * the agent then gives the devices back to their drivers.
+ * fleet, or the agent tears the lease down as unknown. Manual bindings ({@link LeaseOrigin#BIND}),
+ * vGPU and MIG leases are never touched. Release a lease in the fleet only after its VM has
+ * stopped: the agent then gives the devices back to their drivers.
  *
  * <p><b>Database unreachable.</b> A round that cannot read the assignments changes nothing on the
  * host: what it holds keeps running, and the next round that reaches the database reconciles.
