@@ -75,7 +75,9 @@ public final class MigProvisioner {
    *
    * @throws AllocationRefusedException naming every GPU and why it cannot take the instance;
    *     nothing was changed
-   * @throws MigBackendException when the driver refused the creation; the lease was released
+   * @throws MigBackendException when the driver refused the creation (the lease was released), or
+   *     the instance could not be read back (it was destroyed and the lease released; where that
+   *     failed too, the lease stays {@code ACTIVATING} for {@link #recover})
    */
   public Lease provision(String owner, String profile) {
     AllocationRequest.checkOwner(owner);
@@ -106,7 +108,16 @@ public final class MigProvisioner {
       created = backend.createGpuInstance(gpu.index(), table(gpu).orElseThrow()
           .profile(planned.profile()));
     } catch (GpuvirtException e) {
-      ledger.release(owner); // the driver's refusal changed nothing
+      // a refusal changed nothing; a failure after the driver made it (reading it back) did:
+      // destroy what is at the planned placement, then release
+      try {
+        destroy(owner, planned);
+      } catch (GpuvirtException undo) {
+        e.addSuppressed(undo);
+        LOG.warn("{}: the lease stays ACTIVATING for recovery: {}", owner, undo.getMessage());
+        throw e;
+      }
+      ledger.release(owner);
       throw e;
     }
     MigAssignment made = new MigAssignment(planned.gpu(), planned.profile(), planned.profileId(),
