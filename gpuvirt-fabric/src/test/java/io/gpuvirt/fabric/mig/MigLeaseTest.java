@@ -181,6 +181,23 @@ final class MigLeaseTest {
         .lease("vm-9").orElseThrow());
   }
 
+  @Test
+  void provision_driverMadeItButReadingBackFailed_destroysItAndReleases() {
+    Crashing readBackFails = new Crashing(backend, Integer.MAX_VALUE) {
+      @Override
+      public GpuInstance createGpuInstance(int gpu, GpuInstanceProfile profile) {
+        super.createGpuInstance(gpu, profile);
+        throw new io.gpuvirt.core.mig.MigBackendException("nvidia-smi mig -lgi printed garbage");
+      }
+    };
+
+    assertThrows(io.gpuvirt.core.mig.MigBackendException.class,
+        () -> MigProvisioner.on(readBackFails, ledger).provision("vm-9", "3g.90gb"));
+
+    assertEquals(Set.of(), instances());
+    assertEquals(List.of(), ledger.leases());
+  }
+
   // ---- a crash at every driver call --------------------------------------------------------
 
   /** The process dies: nothing after it runs, no catch block either. */
@@ -190,7 +207,7 @@ final class MigLeaseTest {
     }
   }
 
-  private static final class Crashing implements MigBackend {
+  private static class Crashing implements MigBackend {
     private final MigBackend real;
     private final int at;
     int calls;
