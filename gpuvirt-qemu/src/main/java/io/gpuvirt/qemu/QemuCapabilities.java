@@ -1,6 +1,7 @@
 package io.gpuvirt.qemu;
 
 import io.gpuvirt.core.InvalidValueException;
+import io.gpuvirt.core.host.CpuArchitecture;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -25,15 +26,23 @@ public final class QemuCapabilities {
   public static final String VFIO_PCI = "vfio-pci";
   /** The generic PCI Express root port device type. */
   public static final String PCIE_ROOT_PORT = "pcie-root-port";
+  /** The PCI Express expander bus device type. */
+  public static final String PXB_PCIE = "pxb-pcie";
+  /** The object that ties a PCI device to a guest NUMA node (ACPI SRAT generic initiator). */
+  public static final String ACPI_GENERIC_INITIATOR = "acpi-generic-initiator";
 
   private final QemuVersion version;
   private final Set<String> machines;
   private final Set<String> accelerators;
   private final Map<String, Set<String>> devices;
   private final Set<String> absentDevices;
+  private final CpuArchitecture architecture;
+  private final Optional<Set<String>> objects;
 
   private QemuCapabilities(Builder b) {
     this.version = b.version;
+    this.architecture = b.architecture;
+    this.objects = b.objects.map(Set::copyOf);
     this.machines = Set.copyOf(b.machines);
     this.accelerators = Set.copyOf(b.accelerators);
     Map<String, Set<String>> copy = new TreeMap<>();
@@ -54,6 +63,8 @@ public final class QemuCapabilities {
     b.accelerators.addAll(accelerators);
     devices.forEach((k, v) -> b.devices.put(k, new TreeSet<>(v)));
     b.absentDevices.addAll(absentDevices);
+    b.architecture = architecture;
+    b.objects = objects.map(TreeSet::new);
     return b;
   }
 
@@ -89,6 +100,55 @@ public final class QemuCapabilities {
         .device("host-x86_64-cpu", java.util.List.of("host-phys-bits", "host-phys-bits-limit",
             "phys-bits"))
         .build();
+  }
+
+  /**
+   * Capabilities assumed from the version alone for a binary of {@code arch}: for x86_64 those of
+   * {@link #assumed(QemuVersion)}; for aarch64 the {@code virt} machine, {@code vfio-pci},
+   * {@code pcie-root-port} and {@code pxb-pcie} as there, CPU models {@code host} and
+   * {@code max}, and the objects {@code iommufd} and {@code acpi-generic-initiator} from 9.0
+   * (reference NEXT.md §5, §6).
+   */
+  public static QemuCapabilities assumed(QemuVersion version, CpuArchitecture arch) {
+    QemuCapabilities x86 = assumed(version);
+    if (arch == CpuArchitecture.X86_64) {
+      return x86;
+    }
+    Builder b = builder(version).architecture(arch).machines(java.util.List.of("virt"))
+        .accelerators(java.util.List.of("kvm", "tcg"))
+        .device(VFIO_PCI, x86.devices.get(VFIO_PCI))
+        .device(PCIE_ROOT_PORT, x86.devices.get(PCIE_ROOT_PORT))
+        .device(PXB_PCIE, java.util.List.of("id", "bus", "addr", "bus_nr", "numa_node"))
+        .device("host-arm-cpu", java.util.List.of()).device("max-arm-cpu", java.util.List.of());
+    java.util.List<String> objects = new java.util.ArrayList<>(java.util.List.of(
+        "memory-backend-ram", "memory-backend-file"));
+    if (version.isAtLeast(QemuVersion.of(9, 0, 0))) {
+      objects.add("iommufd");
+      objects.add(ACPI_GENERIC_INITIATOR);
+    }
+    return b.objects(objects).build();
+  }
+
+  /**
+   * The architecture of the binary's guests ({@code qemu-system-aarch64} runs aarch64 guests),
+   * x86_64 unless the probe or the builder said otherwise.
+   */
+  public CpuArchitecture architecture() {
+    return architecture;
+  }
+
+  /** The user-creatable object types ({@code -object help}); empty when not probed. */
+  public Optional<Set<String>> objectTypes() {
+    return objects;
+  }
+
+  /**
+   * Whether the binary can create objects of {@code type} ({@code acpi-generic-initiator}):
+   * from the probed list, or, when none was probed, whether the version is at least
+   * {@code since}.
+   */
+  public boolean hasObject(String type, QemuVersion since) {
+    return objects.map(o -> o.contains(type)).orElse(version.isAtLeast(since));
   }
 
   /** The binary's version. */
@@ -158,18 +218,20 @@ public final class QemuCapabilities {
   public boolean equals(Object o) {
     return o instanceof QemuCapabilities c && version.equals(c.version)
         && machines.equals(c.machines) && accelerators.equals(c.accelerators)
-        && devices.equals(c.devices) && absentDevices.equals(c.absentDevices);
+        && devices.equals(c.devices) && absentDevices.equals(c.absentDevices)
+        && architecture == c.architecture && objects.equals(c.objects);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(version, machines, accelerators, devices, absentDevices);
+    return Objects.hash(version, machines, accelerators, devices, absentDevices, architecture,
+        objects);
   }
 
   @Override
   public String toString() {
-    return "QemuCapabilities[" + version + ", machines=" + machines.size() + ", accelerators="
-        + new TreeSet<>(accelerators) + ", devices=" + devices.keySet() + ", absent="
+    return "QemuCapabilities[" + version + ", " + architecture.kernelName() + ", machines="
+        + machines.size() + ", accelerators=" + new TreeSet<>(accelerators) + ", devices=" + devices.keySet() + ", absent="
         + new TreeSet<>(absentDevices) + "]";
   }
 
@@ -180,6 +242,8 @@ public final class QemuCapabilities {
     private final Set<String> accelerators = new TreeSet<>();
     private final Map<String, Set<String>> devices = new TreeMap<>();
     private final Set<String> absentDevices = new TreeSet<>();
+    private CpuArchitecture architecture = CpuArchitecture.X86_64;
+    private Optional<Set<String>> objects = Optional.empty();
 
     private Builder(QemuVersion version) {
       this.version = Objects.requireNonNull(version, "version");
@@ -204,6 +268,26 @@ public final class QemuCapabilities {
       properties.forEach(p -> props.add(name("property of " + type, p)));
       devices.put(type, props);
       absentDevices.remove(type);
+      return this;
+    }
+
+    /** The architecture of the binary's guests (x86_64 by default). */
+    public Builder architecture(CpuArchitecture value) {
+      this.architecture = Objects.requireNonNull(value, "architecture");
+      return this;
+    }
+
+    /** The user-creatable object types the binary lists ({@code -object help}). */
+    public Builder objects(Iterable<String> types) {
+      Set<String> set = new TreeSet<>();
+      types.forEach(t -> set.add(name("object type", t)));
+      this.objects = Optional.of(set);
+      return this;
+    }
+
+    /** Forgets the object types: they count as not probed. */
+    public Builder unknownObjects() {
+      this.objects = Optional.empty();
       return this;
     }
 

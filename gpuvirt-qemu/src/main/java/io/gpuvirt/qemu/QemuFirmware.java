@@ -3,6 +3,7 @@ package io.gpuvirt.qemu;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.gpuvirt.core.InvalidValueException;
+import io.gpuvirt.core.host.CpuArchitecture;
 import io.gpuvirt.core.host.HostAccessException;
 import io.gpuvirt.core.host.Sysfs;
 import java.io.IOException;
@@ -91,8 +92,10 @@ public final class QemuFirmware {
   }
 
   /**
-   * The firmware QEMU's descriptors choose for an x86_64 q35 UEFI guest on this host, or empty
-   * when there is none (no {@code ovmf} installed).
+   * The firmware QEMU's descriptors choose for a UEFI guest of the binary's architecture on this
+   * host: x86_64 q35 (OVMF) for {@code qemu-system-x86_64}, aarch64 {@code virt} (AAVMF) for
+   * {@code qemu-system-aarch64}; empty when there is none (no {@code ovmf} or
+   * {@code qemu-efi-aarch64} installed).
    *
    * @param host the host whose {@code /usr/share} and {@code /etc} hold the descriptors
    * @param binary the QEMU binary; when it is an absolute path its own {@code
@@ -151,7 +154,7 @@ public final class QemuFirmware {
       if (text.isBlank()) {
         continue; // an empty file masks a descriptor of the same name
       }
-      parse(text, path).ifPresent(out::add);
+      parse(text, path, QemuProbe.architectureOf(binary, List.of())).ifPresent(out::add);
     }
     return List.copyOf(out);
   }
@@ -161,6 +164,14 @@ public final class QemuFirmware {
    * other descriptor or one that cannot be read as a descriptor.
    */
   static Optional<QemuFirmware> parse(String json, String source) {
+    return parse(json, source, CpuArchitecture.X86_64);
+  }
+
+  /**
+   * The firmware a descriptor names when it is UEFI, in flash, for the guests of {@code arch}:
+   * x86_64 q35 (OVMF), or aarch64 {@code virt} (AAVMF, Debian's {@code qemu-efi-aarch64}).
+   */
+  static Optional<QemuFirmware> parse(String json, String source, CpuArchitecture arch) {
     JsonNode d;
     try {
       d = JSON.readTree(json);
@@ -178,7 +189,7 @@ public final class QemuFirmware {
     if (!mode.equals("split") && !mode.equals("stateless")) {
       return Optional.empty();
     }
-    if (!targetsQ35(d.path("targets"))) {
+    if (!targets(d.path("targets"), arch)) {
       return Optional.empty();
     }
     String code = mapping.path("executable").path("filename").asText("");
@@ -202,15 +213,17 @@ public final class QemuFirmware {
         contains(features, "requires-smm"), secure, source));
   }
 
-  private static boolean targetsQ35(JsonNode targets) {
+  private static boolean targets(JsonNode targets, CpuArchitecture arch) {
     for (JsonNode t : targets) {
-      if (!"x86_64".equals(t.path("architecture").asText())) {
+      if (!arch.kernelName().equals(t.path("architecture").asText())) {
         continue;
       }
       for (JsonNode m : t.path("machines")) {
-        // machine patterns are globs over versioned names: "pc-q35-*", "pc-q35-8.*"
+        // machine patterns are globs over versioned names: "pc-q35-*", "pc-q35-8.*", "virt-*"
         String glob = m.asText();
-        if (glob.startsWith("pc-q35-") || glob.equals("q35")) {
+        if (arch == CpuArchitecture.X86_64 && (glob.startsWith("pc-q35-") || glob.equals("q35"))
+            || arch == CpuArchitecture.AARCH64 && (glob.startsWith("virt-")
+                || glob.equals("virt"))) {
           return true;
         }
       }

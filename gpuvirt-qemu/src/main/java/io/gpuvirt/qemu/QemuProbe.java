@@ -4,6 +4,7 @@ import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.host.Command;
 import io.gpuvirt.core.host.CommandResult;
 import io.gpuvirt.core.host.CommandRunner;
+import io.gpuvirt.core.host.CpuArchitecture;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -15,8 +16,11 @@ import java.util.regex.Pattern;
 
 /**
  * Probes a QEMU binary for its {@link QemuCapabilities} by running it with {@code --version},
- * {@code -machine help}, {@code -accel help} and {@code -device TYPE,help} (each a short run
- * that starts no guest) through a {@link CommandRunner}.
+ * {@code -machine help}, {@code -accel help}, {@code -object help} and {@code -device TYPE,help}
+ * (each a short run that starts no guest) through a {@link CommandRunner}. It works for
+ * {@code qemu-system-x86_64} and {@code qemu-system-aarch64}: the architecture is read from the
+ * binary's name, else from its machines ({@code virt} without {@code q35} is aarch64), and picks
+ * the default device types.
  *
  * <pre>{@code
  * QemuCapabilities caps = QemuProbe.probe(CommandRunner.system(), "qemu-system-x86_64");
@@ -33,6 +37,15 @@ public final class QemuProbe {
    */
   public static final List<String> DEFAULT_DEVICE_TYPES = List.of(QemuCapabilities.VFIO_PCI,
       QemuCapabilities.PCIE_ROOT_PORT, "host-x86_64-cpu", "max-x86_64-cpu");
+
+  /**
+   * The device types probed by default for an aarch64 binary: {@code vfio-pci},
+   * {@code pcie-root-port}, {@code pxb-pcie} (one per GPU on Grace) and the CPU types of
+   * {@code -cpu host} and {@code -cpu max}.
+   */
+  public static final List<String> DEFAULT_AARCH64_DEVICE_TYPES = List.of(
+      QemuCapabilities.VFIO_PCI, QemuCapabilities.PCIE_ROOT_PORT, QemuCapabilities.PXB_PCIE,
+      "host-arm-cpu", "max-arm-cpu");
 
   /** How long each probing run may take. */
   public static final Duration TIMEOUT = Duration.ofSeconds(30);
@@ -70,7 +83,23 @@ public final class QemuProbe {
     Objects.requireNonNull(runner, "runner");
     Objects.requireNonNull(timeout, "timeout");
     Objects.requireNonNull(binary, "binary");
-    Set<String> types = new LinkedHashSet<>(DEFAULT_DEVICE_TYPES);
+    for (String t : extraDeviceTypes) {
+      if (t == null || !NAME.matcher(t).matches()) {
+        throw new InvalidValueException("device type '" + t
+            + "' is not a QEMU type name (letters, digits, '_', '.', '-')");
+      }
+    }
+    CommandResult version = run(runner, timeout, binary, "--version");
+    QemuCapabilities.Builder caps = QemuCapabilities.builder(parseVersion(binary, version.stdout()));
+    List<String> machines = parseMachines(binary, run(runner, timeout, binary, "-machine", "help")
+        .stdout());
+    caps.machines(machines);
+    CpuArchitecture arch = architectureOf(binary, machines);
+    caps.architecture(arch);
+    caps.accelerators(parseAccelerators(run(runner, timeout, binary, "-accel", "help").stdout()));
+    caps.objects(parseObjects(binary, run(runner, timeout, binary, "-object", "help").stdout()));
+    Set<String> types = new LinkedHashSet<>(arch == CpuArchitecture.AARCH64
+        ? DEFAULT_AARCH64_DEVICE_TYPES : DEFAULT_DEVICE_TYPES);
     for (String t : extraDeviceTypes) {
       if (t == null || !NAME.matcher(t).matches()) {
         throw new InvalidValueException("device type '" + t
@@ -78,10 +107,6 @@ public final class QemuProbe {
       }
       types.add(t);
     }
-    CommandResult version = run(runner, timeout, binary, "--version");
-    QemuCapabilities.Builder caps = QemuCapabilities.builder(parseVersion(binary, version.stdout()));
-    caps.machines(parseMachines(binary, run(runner, timeout, binary, "-machine", "help").stdout()));
-    caps.accelerators(parseAccelerators(run(runner, timeout, binary, "-accel", "help").stdout()));
     for (String type : types) {
       CommandResult r = runner.run(Command.of(binary, "-device", type + ",help")
           .withTimeout(timeout));
@@ -138,6 +163,53 @@ public final class QemuProbe {
       }
     }
     return List.copyOf(machines);
+  }
+
+  /**
+   * The architecture of a binary's guests: {@code qemu-system-aarch64} or
+   * {@code qemu-system-x86_64} by its file name, else aarch64 when its machines have {@code virt}
+   * and no {@code q35}, else x86_64.
+   */
+  public static CpuArchitecture architectureOf(String binary, List<String> machines) {
+    String file = binary.substring(binary.lastIndexOf('/') + 1);
+    if (file.startsWith("qemu-system-")) {
+      try {
+        return CpuArchitecture.parse(file.substring("qemu-system-".length()));
+      } catch (InvalidValueException e) {
+        // another target (qemu-system-riscv64): fall back to its machines
+      }
+    }
+    return machines.contains("virt") && !machines.contains("q35") ? CpuArchitecture.AARCH64
+        : CpuArchitecture.X86_64;
+  }
+
+  /**
+   * Reads {@code -object help}: the type names after {@code List of user creatable objects:}.
+   *
+   * @throws QemuException when the header is missing
+   */
+  public static List<String> parseObjects(String binary, String output) {
+    List<String> lines = output.lines().toList();
+    int header = -1;
+    for (int i = 0; i < lines.size(); i++) {
+      if (lines.get(i).strip().startsWith("List of user creatable objects")) {
+        header = i;
+        break;
+      }
+    }
+    if (header < 0) {
+      throw new QemuException(binary + " -object help did not list object types (no 'List of"
+          + " user creatable objects:' line in '" + QemuVersion.abbreviate(output.strip())
+          + "'); check that " + binary + " is a qemu-system binary");
+    }
+    List<String> names = new ArrayList<>();
+    for (String line : lines.subList(header + 1, lines.size())) {
+      String s = line.strip();
+      if (NAME.matcher(s).matches()) {
+        names.add(s);
+      }
+    }
+    return List.copyOf(names);
   }
 
   /** Reads {@code -accel help}: one accelerator name a line after the header. */

@@ -63,6 +63,16 @@ final class QemuFirmwareTest {
   }
 
   @Test
+  void find_forTheAarch64Binary_takesTheVirtDescriptorNotTheQ35One() throws IOException {
+    write("/usr/share/qemu/firmware", "50-x86.json", descriptor("/fw/X.fd", "/fw/XV.fd"));
+    write("/usr/share/qemu/firmware", "60-arm.json", descriptor("/fw/AAVMF_CODE.fd",
+        "/fw/AAVMF_VARS.fd").replace("x86_64", "aarch64").replace("pc-q35-*", "virt-*"));
+    assertEquals(List.of("/fw/AAVMF_CODE.fd", "/fw/X.fd"), List.of(
+        QemuFirmware.find(Sysfs.at(root), "/usr/bin/qemu-system-aarch64").orElseThrow().code(),
+        QemuFirmware.find(Sysfs.at(root), "qemu-system-x86_64").orElseThrow().code()));
+  }
+
+  @Test
   void find_biosOrAarch64OrMalformedDescriptors_findsNothing() throws IOException {
     write("/usr/share/qemu/firmware", "10-bad.json", "{not json");
     write("/usr/share/qemu/firmware", "20-arm.json", descriptor("/fw/A.fd", "/fw/AV.fd")

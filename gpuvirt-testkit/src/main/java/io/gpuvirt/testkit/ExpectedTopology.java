@@ -49,8 +49,14 @@ final class ExpectedTopology {
       }
       devices.add(b.build());
     }
+    Map<Integer, List<String>> platform = new TreeMap<>();
+    profile.platformDevices().forEach((name, g) -> {
+      groups.computeIfAbsent(g, k -> new ArrayList<>());
+      platform.computeIfAbsent(g, k -> new ArrayList<>()).add(name);
+    });
     List<IommuGroup> groupList = new ArrayList<>();
-    groups.forEach((n, members) -> groupList.add(new IommuGroup(n, members)));
+    groups.forEach((n, members) -> groupList.add(new IommuGroup(n, members,
+        platform.getOrDefault(n, List.of()))));
     return new Topology(source, devices, groupList);
   }
 

@@ -32,6 +32,17 @@ enum GpuModel {
       List.of(shape(0, 64 * Presets.M, 0x0080_0000_0000L, Kind.PREF64),
           shape(2, 256 * Presets.G, 0, Kind.PREF64),
           shape(4, 32 * Presets.M, 0x0080_4400_0000L, Kind.PREF64))),
+  /**
+   * HGX GB200 10de:2941 (a Grace-attached Blackwell: SYSFS.md §9, the nvgrace-gpu id table, the
+   * vfio driver {@code nvgrace_gpu_vfio_pci}); the reference has no lspci capture of one, so the
+   * subsystem id is illustrative and the BAR layout is inferred from the B200's (64M, 256G, 32M).
+   * On the host the GPU's memory is coherent with the CPUs and sits on NUMA nodes of its own;
+   * nvgrace-gpu-vfio-pci presents it to a guest as a cacheable BAR2.
+   */
+  GB200(Presets.GB200, new PciId(0x10de, 0x20d2), Presets.DISPLAY_3D, 0xa1, 2,
+      List.of(shape(0, 64 * Presets.M, 0x0080_0000_0000L, Kind.PREF64),
+          shape(2, 256 * Presets.G, 0, Kind.PREF64),
+          shape(4, 32 * Presets.M, 0x0080_4400_0000L, Kind.PREF64))),
   H100_SXM5(Presets.H100_SXM5, new PciId(0x10de, 0x16c1), Presets.DISPLAY_3D, 0xa1, 2,
       hopper()),
   H100_PCIE(Presets.H100_PCIE, new PciId(0x10de, 0x1626), Presets.DISPLAY_3D, 0xa1, 2,

@@ -2,6 +2,7 @@ package io.gpuvirt.testkit;
 
 import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.fabric.ModuleIdMap;
+import io.gpuvirt.core.host.CpuArchitecture;
 import io.gpuvirt.core.host.HostPaths;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciId;
@@ -48,6 +49,9 @@ public final class HostProfile {
   private final SortedSet<String> modules;
   private final OptionalInt fabricMode;
   private final SortedMap<String, String> files;
+  private final CpuArchitecture architecture;
+  private final List<NumaNodeSpec> numaNodes;
+  private final SortedMap<String, Integer> platformDevices;
 
   private HostProfile(Builder b) {
     this.name = b.name;
@@ -59,6 +63,11 @@ public final class HostProfile {
     this.modules = Collections.unmodifiableSortedSet(new TreeSet<>(b.modules));
     this.fabricMode = b.fabricMode;
     this.files = Collections.unmodifiableSortedMap(new TreeMap<>(b.files));
+    this.architecture = b.architecture;
+    List<NumaNodeSpec> nodes = new ArrayList<>(b.numaNodes.values());
+    nodes.sort((x, y) -> Integer.compare(x.id(), y.id()));
+    this.numaNodes = List.copyOf(nodes);
+    this.platformDevices = Collections.unmodifiableSortedMap(new TreeMap<>(b.platformDevices));
   }
 
   /**
@@ -166,10 +175,25 @@ public final class HostProfile {
     return Presets.t4Mdev();
   }
 
+  /**
+   * A GB200 NVL4 host (aarch64): two Grace CPUs (NUMA nodes 0 and 1, 72 cores each) and four
+   * Blackwell GPUs 10de:2941 at {@code 0008:01:00.0}, {@code 0009:01:00.0} (Grace 0) and
+   * {@code 0018:01:00.0}, {@code 0019:01:00.0} (Grace 1), each alone behind its own root port in
+   * a PCI segment of its own; each GPU's coherent memory on a CPU-less NUMA node followed by 7
+   * empty nodes for MIG (nodes 2-9, 10-17, 18-25, 26-33); an NVMe drive and a ConnectX-7 per
+   * Grace; SMMUv3 IOMMU groups, the first NVMe's group also holding the platform USB controller
+   * {@code PNP0D10:00}; GPUs on {@code nvidia}, the VFIO variant driver
+   * {@code nvgrace_gpu_vfio_pci} loaded beside vfio-pci; {@code iommu.passthrough=1}.
+   * Segment numbers, root-port ids and the NUMA numbering are inferred (see {@code Presets}).
+   */
+  public static HostProfile gb200Nvl4() {
+    return Presets.gb200Nvl4();
+  }
+
   /** The names {@link #preset(String)} accepts. */
   public static List<String> presetNames() {
     return List.of("hgx-b200", "hgx-h100", "hgx-h100-shared-groups", "workstation", "no-acs",
-        "iommu-off", "vmd", "l40s-vgpu", "t4-mdev");
+        "iommu-off", "vmd", "l40s-vgpu", "t4-mdev", "gb200-nvl4");
   }
 
   /**
@@ -197,6 +221,8 @@ public final class HostProfile {
         return l40sVgpu();
       case "t4-mdev":
         return t4Mdev();
+      case "gb200-nvl4":
+        return gb200Nvl4();
       default:
         throw new InvalidValueException("unknown host profile '" + presetName
             + "'; choose one of " + presetNames());
@@ -218,6 +244,9 @@ public final class HostProfile {
     b.modules.addAll(modules);
     b.fabricMode = fabricMode;
     b.files.putAll(files);
+    b.architecture = architecture;
+    numaNodes.forEach(n -> b.numaNodes.put(n.id(), n));
+    b.platformDevices.putAll(platformDevices);
     return b;
   }
 
@@ -270,6 +299,28 @@ public final class HostProfile {
     return files;
   }
 
+  /** The CPU architecture ({@code /proc/cpuinfo}, the IOMMU's kind, the kernel options). */
+  public CpuArchitecture architecture() {
+    return architecture;
+  }
+
+  /**
+   * The NUMA nodes written to {@code /sys/devices/system/node}, sorted by id; empty for the
+   * presets that do not model them (their devices' {@code numa_node} is all there is).
+   */
+  public List<NumaNodeSpec> numaNodes() {
+    return numaNodes;
+  }
+
+  /**
+   * Platform devices (not PCI functions) that are IOMMU group members, by name
+   * ({@code /sys/devices/platform/<name>}) to group number: on Arm an SMMU-attached controller can
+   * share a group with PCI functions.
+   */
+  public SortedMap<String, Integer> platformDevices() {
+    return platformDevices;
+  }
+
   /** Whether the IOMMU is on (the devices have IOMMU groups). */
   public boolean iommuEnabled() {
     return devices.stream().anyMatch(d -> d.iommuGroup().isPresent());
@@ -291,12 +342,15 @@ public final class HostProfile {
     HostProfile p = (HostProfile) o;
     return name.equals(p.name) && devices.equals(p.devices) && cmdline.equals(p.cmdline)
         && drivers.equals(p.drivers) && modules.equals(p.modules)
-        && fabricMode.equals(p.fabricMode) && files.equals(p.files);
+        && fabricMode.equals(p.fabricMode) && files.equals(p.files)
+        && architecture == p.architecture && numaNodes.equals(p.numaNodes)
+        && platformDevices.equals(p.platformDevices);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(name, devices, cmdline, drivers, modules, fabricMode, files);
+    return Objects.hash(name, devices, cmdline, drivers, modules, fabricMode, files,
+        architecture, numaNodes, platformDevices);
   }
 
   @Override
@@ -314,8 +368,42 @@ public final class HostProfile {
     private final Set<String> modules = new TreeSet<>();
     private OptionalInt fabricMode = OptionalInt.empty();
     private final Map<String, String> files = new TreeMap<>();
+    private CpuArchitecture architecture = CpuArchitecture.X86_64;
+    private final Map<Integer, NumaNodeSpec> numaNodes = new TreeMap<>();
+    private final Map<String, Integer> platformDevices = new TreeMap<>();
 
     private Builder() {}
+
+    /** The CPU architecture (default x86_64). */
+    public Builder architecture(CpuArchitecture value) {
+      this.architecture = Objects.requireNonNull(value, "architecture");
+      return this;
+    }
+
+    /** Adds a NUMA node, or replaces the one with its id. */
+    public Builder numaNode(NumaNodeSpec value) {
+      Objects.requireNonNull(value, "NUMA node");
+      numaNodes.put(value.id(), value);
+      return this;
+    }
+
+    /**
+     * Adds a platform device ({@code /sys/devices/platform/<name>}) as a member of IOMMU group
+     * {@code group}: letters, digits, {@code : . _ -}, and not named like a PCI address.
+     */
+    public Builder platformDevice(String deviceName, int group) {
+      if (deviceName == null || !deviceName.matches("[A-Za-z0-9][A-Za-z0-9:._-]{0,63}")
+          || deviceName.matches("[0-9a-fA-F]{1,8}:[0-9a-fA-F]{1,2}:[0-9a-fA-F]{1,2}\\..*")) {
+        throw new InvalidValueException("platform device name '" + deviceName + "' must be 1-64"
+            + " letters, digits or ':._-' and not a PCI address");
+      }
+      if (group < 0) {
+        throw new InvalidValueException("IOMMU group of platform device " + deviceName
+            + " must be 0 or more, was " + group);
+      }
+      platformDevices.put(deviceName, group);
+      return this;
+    }
 
     /** The name: lower-case letters, digits and '-'. */
     public Builder name(String value) {
@@ -412,14 +500,16 @@ public final class HostProfile {
 
     /**
      * The same hardware booted with the IOMMU off: IOMMU groups dropped from every device and
-     * {@code intel_iommu=on}/{@code amd_iommu=on}/{@code iommu=pt} dropped from the command line.
+     * {@code intel_iommu=on}/{@code amd_iommu=on}/{@code iommu=pt}/{@code iommu.passthrough=1}
+     * dropped from the command line, platform group members dropped.
      */
     public Builder withoutIommu() {
       devices.replaceAll((a, d) -> d.toBuilder().noIommuGroup().build());
+      platformDevices.clear();
       StringBuilder sb = new StringBuilder();
       for (String token : cmdline.split(" +")) {
         if (!token.isEmpty() && !token.equals("intel_iommu=on") && !token.equals("amd_iommu=on")
-            && !token.equals("iommu=pt")) {
+            && !token.equals("iommu=pt") && !token.equals("iommu.passthrough=1")) {
           sb.append(sb.length() == 0 ? "" : " ").append(token);
         }
       }

@@ -1,8 +1,10 @@
 package io.gpuvirt.testkit;
 
+import io.gpuvirt.core.host.CpuArchitecture;
 import io.gpuvirt.core.pci.Bar;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciId;
+import io.gpuvirt.core.vfio.VfioDrivers;
 import io.gpuvirt.testkit.BridgeWindows.Range;
 import io.gpuvirt.testkit.BridgeWindows.Windows;
 import java.io.IOException;
@@ -35,18 +37,38 @@ final class HostTree {
 
   private final Path root;
   private final String domainType;
+  private final String msiRegion;
 
   /**
    * A tree at {@code root} (a real path); {@code domainType} is the IOMMU groups' default domain
    * type ({@code identity} with {@code iommu=pt}, else {@code DMA}).
    */
   HostTree(Path root, String domainType) {
+    this(root, domainType, CpuArchitecture.X86_64);
+  }
+
+  /**
+   * A tree whose IOMMU groups reserve the MSI window of {@code architecture}: the x86 interrupt
+   * range at {@code 0xfee00000}, or on arm64 the software MSI window the SMMU driver reserves at
+   * {@code 0x8000000} (size 1M).
+   */
+  HostTree(Path root, String domainType, CpuArchitecture architecture) {
     this.root = root;
     this.domainType = domainType;
+    this.msiRegion = architecture == CpuArchitecture.AARCH64
+        ? "0x0000000008000000 0x00000000080fffff msi\n"
+        : "0x00000000fee00000 0x00000000feefffff msi\n";
+  }
+
+  /** The tree of {@code p} at {@code root}. */
+  static HostTree of(Path root, HostProfile p) {
+    return new HostTree(root, domainType(p), p.architecture());
   }
 
   static String domainType(HostProfile p) {
-    return (" " + p.cmdline() + " ").contains(" iommu=pt ") ? "identity" : "DMA";
+    String line = " " + p.cmdline() + " ";
+    return line.contains(" iommu=pt ") || line.contains(" iommu.passthrough=1 ") ? "identity"
+        : "DMA";
   }
 
   Path root() {
@@ -142,7 +164,10 @@ final class HostTree {
     if (Files.isDirectory(dir)) {
       try (DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
         for (Path p : s) {
-          out.add(PciAddress.parse(p.getFileName().toString()));
+          String name = p.getFileName().toString();
+          if (PciAddress.isValid(name)) {
+            out.add(PciAddress.parse(name)); // platform and mediated members are not functions
+          }
         }
       }
     }
@@ -169,7 +194,7 @@ final class HostTree {
     Path dir = deviceDir(a);
     link(dir.resolve("driver"), driverDir(driver));
     link(driverDir(driver).resolve(a.toString()), dir);
-    if (driver.equals("vfio-pci")) {
+    if (VfioDrivers.isVfioDriver(driver)) {
       OptionalInt g = group(a);
       if (g.isPresent()) {
         Path node = root.resolve("dev/vfio").resolve(Integer.toString(g.getAsInt()));
@@ -187,18 +212,19 @@ final class HostTree {
     Files.deleteIfExists(dir.resolve("driver"));
     if (driver.isPresent()) {
       Files.deleteIfExists(driverDir(driver.get()).resolve(a.toString()));
-      if (driver.get().equals("vfio-pci")) {
+      if (VfioDrivers.isVfioDriver(driver.get())) {
         OptionalInt g = group(a);
-        if (g.isPresent() && noMemberOn(g.getAsInt(), "vfio-pci")) {
+        if (g.isPresent() && noMemberOnVfio(g.getAsInt())) {
           Files.deleteIfExists(root.resolve("dev/vfio").resolve(Integer.toString(g.getAsInt())));
         }
       }
     }
   }
 
-  private boolean noMemberOn(int group, String driver) throws IOException {
+  /** Whether no member of the group is on vfio-pci or a VFIO variant driver any more. */
+  private boolean noMemberOnVfio(int group) throws IOException {
     for (PciAddress m : groupMembers(group)) {
-      if (boundDriver(m).equals(Optional.of(driver))) {
+      if (boundDriver(m).filter(VfioDrivers::isVfioDriver).isPresent()) {
         return false;
       }
     }
@@ -282,8 +308,7 @@ final class HostTree {
     if (!Files.isDirectory(g)) {
       Files.createDirectories(g.resolve("devices"));
       write(g.resolve("type"), domainType + "\n");
-      write(g.resolve("reserved_regions"),
-          "0x00000000fee00000 0x00000000feefffff msi\n");
+      write(g.resolve("reserved_regions"), msiRegion);
     }
     link(g.resolve("devices").resolve(name), dir);
     link(dir.resolve("iommu_group"), g);

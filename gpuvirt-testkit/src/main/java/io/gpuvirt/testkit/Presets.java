@@ -1,5 +1,6 @@
 package io.gpuvirt.testkit;
 
+import io.gpuvirt.core.host.CpuArchitecture;
 import io.gpuvirt.core.pci.Bar;
 import io.gpuvirt.core.pci.BusRange;
 import io.gpuvirt.core.pci.PciAddress;
@@ -25,6 +26,9 @@ final class Presets {
   static final PciId PEX890XX = new PciId(0x1000, 0xc030);
   static final PciId PEX880XX = new PciId(0x1000, 0xc010);
   static final PciId B200 = new PciId(0x10de, 0x2901);
+  static final PciId GB200 = new PciId(0x10de, 0x2941);
+  /** The Grace CPU's PCIe root port (inferred: the id lspci shows on GH200 hosts). */
+  static final PciId GRACE_ROOT_PORT = new PciId(0x10de, 0x22b2);
   static final PciId H100_SXM5 = new PciId(0x10de, 0x2330);
   static final PciId H100_PCIE = new PciId(0x10de, 0x2331);
   static final PciId H100_NVSWITCH = new PciId(0x10de, 0x22a3);
@@ -467,5 +471,76 @@ final class Presets {
       b.loadModule(module);
     }
     return withDevices(b, numberGroups(list, List.of(), 0)).build();
+  }
+
+  /** The GPU memory of one GB200 (HBM3e, 186 GB in NVIDIA's GB200 NVL4 data; inferred). */
+  static final long GB200_MEMORY = 186 * G;
+  /** NUMA nodes per GPU on a Grace host: the memory node and 7 for MIG (NEXT.md §5). */
+  static final int GRACE_NODES_PER_GPU = 8;
+
+  /**
+   * A GB200 NVL4 host (NEXT.md §5, ANCHORS.md §1.2, SYSFS.md §9). Inferred, for want of a capture
+   * of one: a PCI segment per root port as on GH200 hosts (GPUs at {@code 0008}, {@code 0009},
+   * {@code 0018}, {@code 0019}:01:00.0, the NVMe and ConnectX-7 of each Grace at {@code 0000},
+   * {@code 0001} and {@code 0010}, {@code 0011}), the root-port id, the NUMA numbering (Grace
+   * nodes 0 and 1, then 8 nodes per GPU: the first holds its memory, 7 stay empty for MIG), the
+   * platform USB controller {@code PNP0D10:00} in the first NVMe's SMMU group, the kernel version
+   * and every BAR address. The GPU id 10de:2941 and the driver name are from the reference.
+   */
+  static HostProfile gb200Nvl4() {
+    int[] gpuSegments = {0x0008, 0x0009, 0x0018, 0x0019};
+    List<DeviceSpec.Builder> list = new ArrayList<>();
+    for (int socket = 0; socket < 2; socket++) {
+      int nvmeSegment = socket * 0x10;
+      int nicSegment = socket * 0x10 + 1;
+      PciAddress nvmePort = new PciAddress(nvmeSegment, 0, 0, 0);
+      PciAddress nicPort = new PciAddress(nicSegment, 0, 0, 0);
+      list.add(bridge(nvmePort, null, GRACE_ROOT_PORT, PciePortType.ROOT_PORT, 1, 1, socket)
+          .subsystem(GRACE_ROOT_PORT));
+      list.add(nvme(new PciAddress(nvmeSegment, 1, 0, 0), nvmePort,
+          0x9000_0000L + socket * 0x0100_0000L, socket));
+      list.add(bridge(nicPort, null, GRACE_ROOT_PORT, PciePortType.ROOT_PORT, 1, 1, socket)
+          .subsystem(GRACE_ROOT_PORT));
+      list.add(DeviceSpec.builder(new PciAddress(nicSegment, 1, 0, 0)).parent(nicPort)
+          .id(CONNECTX7).subsystem(new PciId(0x15b3, 0x0026)).pciClass(INFINIBAND)
+          .addBar(pref64(0, 0x3000_0000_0000L + socket * 0x0100_0000_0000L, 32 * M))
+          .numaNode(socket).driver("mlx5_core").resettable(true));
+    }
+    for (int k = 0; k < gpuSegments.length; k++) {
+      int socket = k / 2;
+      PciAddress port = new PciAddress(gpuSegments[k], 0, 0, 0);
+      long block = 0x4000_0000_0000L + k * 0x0100_0000_0000L;
+      list.add(bridge(port, null, GRACE_ROOT_PORT, PciePortType.ROOT_PORT, 1, 1, socket)
+          .subsystem(GRACE_ROOT_PORT));
+      list.add(GpuModel.GB200.device(new PciAddress(gpuSegments[k], 1, 0, 0),
+              GpuModel.GB200.bars(block, 0)).parent(port).numaNode(socket).driver("nvidia")
+          .resettable(true).label("#GPU" + k));
+    }
+    HostProfile.Builder b = HostProfile.builder().name("gb200-nvl4")
+        .architecture(CpuArchitecture.AARCH64)
+        .cmdline("BOOT_IMAGE=/boot/vmlinuz-6.17.0-1003-nvidia-64k "
+            + "root=UUID=0b7c5e7a-3c41-4d8e-9f0a-6e2d8c1b4a90 ro iommu.passthrough=1");
+    for (String driver : List.of("nvidia", "vfio-pci", "nvgrace_gpu_vfio_pci", "pcieport",
+        "nvme", "mlx5_core")) {
+      b.loadDriver(driver);
+    }
+    for (String module : List.of("vfio", "vfio_iommu_type1", "vfio_pci_core", "nvidia_uvm",
+        "arm_smmu_v3")) {
+      b.loadModule(module);
+    }
+    b.numaNode(NumaNodeSpec.cpu(0, "0-71", 480 * G)).numaNode(NumaNodeSpec.cpu(1, "72-143",
+        480 * G));
+    for (int k = 0; k < gpuSegments.length; k++) {
+      PciAddress gpu = new PciAddress(gpuSegments[k], 1, 0, 0);
+      for (int i = 0; i < GRACE_NODES_PER_GPU; i++) {
+        b.numaNode(NumaNodeSpec.gpuMemory(2 + GRACE_NODES_PER_GPU * k + i, gpu,
+            i == 0 ? GB200_MEMORY : 0));
+      }
+    }
+    List<DeviceSpec> devices = numberGroups(list, List.of(), 0);
+    int nvmeGroup = devices.stream().filter(d -> d.address().equals(new PciAddress(0, 1, 0, 0)))
+        .findFirst().orElseThrow().iommuGroup().getAsInt();
+    b.platformDevice("PNP0D10:00", nvmeGroup);
+    return withDevices(b, devices).build();
   }
 }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.gpuvirt.core.host.CpuArchitecture;
 import io.gpuvirt.core.pci.Bar;
 import io.gpuvirt.core.pci.BusRange;
 import io.gpuvirt.core.pci.PciAddress;
@@ -40,6 +41,15 @@ final class ProfileJson {
     }
     ObjectNode files = root.putObject("files");
     p.files().forEach(files::put);
+    root.put("architecture", p.architecture().kernelName());
+    ArrayNode nodes = root.putArray("numaNodes");
+    for (NumaNodeSpec n : p.numaNodes()) {
+      ObjectNode o = nodes.addObject().put("id", n.id()).put("cpuList", n.cpuList())
+          .put("memoryBytes", n.memoryBytes());
+      n.gpuMemoryOf().ifPresent(g -> o.put("gpuMemoryOf", g.toString()));
+    }
+    ObjectNode platform = root.putObject("platformDevices");
+    p.platformDevices().forEach(platform::put);
     ArrayNode devices = root.putArray("devices");
     for (DeviceSpec d : p.devices()) {
       devices.add(device(d));
@@ -128,6 +138,17 @@ final class ProfileJson {
       }
       for (JsonNode d : root.path("devices")) {
         b.device(device(d));
+      }
+      if (root.hasNonNull("architecture")) {
+        b.architecture(CpuArchitecture.parse(text(root, "architecture")));
+      }
+      for (JsonNode n : root.path("numaNodes")) {
+        b.numaNode(new NumaNodeSpec(n.path("id").asInt(), text(n, "cpuList"),
+            n.path("memoryBytes").asLong(), n.hasNonNull("gpuMemoryOf")
+                ? Optional.of(PciAddress.parse(text(n, "gpuMemoryOf"))) : Optional.empty()));
+      }
+      for (Map.Entry<String, JsonNode> e : root.path("platformDevices").properties()) {
+        b.platformDevice(e.getKey(), e.getValue().asInt());
       }
       return b.build();
     } catch (JsonProcessingException | RuntimeException e) {

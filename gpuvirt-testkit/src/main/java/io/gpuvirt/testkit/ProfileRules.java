@@ -91,6 +91,32 @@ final class ProfileRules {
       throw bad(d, "it has no IOMMU group but other devices have one; with the IOMMU on every "
           + "device is in a group" + where);
     }
+    // Platform group members only with the IOMMU on.
+    if (!p.platformDevices().isEmpty() && grouped == 0) {
+      throw new InvalidValueException("platform device " + p.platformDevices().firstKey()
+          + " has IOMMU group " + p.platformDevices().get(p.platformDevices().firstKey())
+          + " but the IOMMU is off (no device has a group)" + where);
+    }
+    // NUMA nodes: a declared node for every device's numa_node; GPU memory nodes of GPUs.
+    if (!p.numaNodes().isEmpty()) {
+      Set<Integer> ids = new HashSet<>();
+      p.numaNodes().forEach(n -> ids.add(n.id()));
+      for (DeviceSpec d : p.devices()) {
+        if (d.numaNode() >= 0 && !ids.contains(d.numaNode())) {
+          throw bad(d, "its NUMA node " + d.numaNode() + " is not one of the profile's nodes "
+              + ids + where);
+        }
+      }
+      for (NumaNodeSpec n : p.numaNodes()) {
+        if (n.gpuMemoryOf().isPresent()) {
+          DeviceSpec gpu = byAddress.get(n.gpuMemoryOf().get());
+          if (gpu == null || !gpu.pciClass().isGpu()) {
+            throw new InvalidValueException("NUMA node " + n.id() + " holds memory of "
+                + n.gpuMemoryOf().get() + ", which is not a GPU" + where);
+          }
+        }
+      }
+    }
     // Mounts: each controller on one device, each block device and mount point once.
     Map<String, PciAddress> controllers = new HashMap<>();
     Set<String> blockDevices = new HashSet<>();

@@ -49,7 +49,7 @@ public final class SimulatedHost implements Closeable {
     this.root = root;
     this.profile = profile;
     this.deleteOnClose = deleteOnClose;
-    this.kernel = new KernelModel(profile, new HostTree(root, HostTree.domainType(profile)));
+    this.kernel = new KernelModel(profile, HostTree.of(root, profile));
     this.sysfs = new SimulatedSysfs(root, kernel);
   }
 
@@ -183,7 +183,7 @@ public final class SimulatedHost implements Closeable {
     SimulatedHost host = new SimulatedHost(dir, profile, deleteOnClose);
     try {
       TreeLock.with(dir, () -> {
-        new TreeWriter(profile, new HostTree(dir, HostTree.domainType(profile))).writeAll();
+        new TreeWriter(profile, HostTree.of(dir, profile)).writeAll();
         return null;
       });
     } catch (IOException e) {

@@ -1,5 +1,6 @@
 package io.gpuvirt.testkit;
 
+import io.gpuvirt.core.host.CpuArchitecture;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.testkit.BridgeWindows.Windows;
 import java.io.IOException;
@@ -61,9 +62,15 @@ final class TreeWriter {
       HostTree.write(root.resolve("dev/vfio/vfio"), "");
     }
     if (profile.iommuEnabled()) {
-      Files.createDirectories(root.resolve("sys/class/iommu/dmar0"));
+      for (String unit : iommuUnits(profile)) {
+        Files.createDirectories(root.resolve("sys/class/iommu").resolve(unit));
+      }
     }
     HostTree.write(root.resolve("proc/cmdline"), profile.cmdline() + "\n");
+    if (profile.architecture() == CpuArchitecture.AARCH64) {
+      HostTree.write(root.resolve("proc/cpuinfo"), armCpuinfo(profile));
+    }
+    writeNumaNodes();
     if (profile.fabricMode().isPresent()) {
       Path cfg = root.resolve(HostTree.FABRIC_MANAGER_CFG);
       Files.createDirectories(cfg.getParent());
@@ -88,9 +95,120 @@ final class TreeWriter {
       }
     }
     writeBlockDevices();
+    for (Map.Entry<String, Integer> e : profile.platformDevices().entrySet()) {
+      Path dir = root.resolve("sys/devices/platform").resolve(e.getKey());
+      Files.createDirectories(dir);
+      HostTree.write(dir.resolve("uevent"), "");
+      tree.joinGroup(e.getKey(), dir, e.getValue());
+    }
     Files.createDirectories(root.resolve("proc/self"));
     HostTree.write(root.resolve("proc/self/mounts"), mounts(profile));
     HostTree.write(root.resolve(HostTree.PROFILE_FILE), ProfileJson.write(profile));
+  }
+
+  /**
+   * The IOMMU units under {@code /sys/class/iommu}: Intel's {@code dmar0} on x86, and on arm64 one
+   * SMMUv3 per PCI segment, named by its MMIO base as the arm-smmu-v3 driver names them
+   * ({@code smmu3.0x0000000011000000}; the bases are illustrative).
+   */
+  static List<String> iommuUnits(HostProfile profile) {
+    if (profile.architecture() != CpuArchitecture.AARCH64) {
+      return List.of("dmar0");
+    }
+    List<String> out = new ArrayList<>();
+    profile.devices().stream().mapToInt(d -> d.address().domain()).distinct().sorted()
+        .forEach(domain -> out.add(String.format("smmu3.0x%016x",
+            0x0000_0000_1100_0000L + (long) domain * 0x0100_0000L)));
+    return out;
+  }
+
+  /**
+   * {@code /proc/cpuinfo} as an arm64 kernel writes it for Neoverse V2 cores (Grace: implementer
+   * 0x41, part 0xd4f), one block per CPU of the profile's nodes (one CPU when none are declared).
+   */
+  private static String armCpuinfo(HostProfile profile) {
+    int cpus = 0;
+    for (NumaNodeSpec n : profile.numaNodes()) {
+      cpus += cpuCount(n.cpuList());
+    }
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0; i < Math.max(cpus, 1); i++) {
+      sb.append("processor\t: ").append(i).append('\n')
+          .append("BogoMIPS\t: 2000.00\n")
+          .append("Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp"
+              + " cpuid asimdrdm jscvt fcma lrcpc dcpop sha3 sm3 sm4 asimddp sha512 sve asimdfhm"
+              + " dit uscat ilrcpc flagm ssbs sb paca pacg dcpodp sve2 sveaes svepmull svebitperm"
+              + " svesha3 svesm4 flagm2 frint svei8mm svebf16 i8mm bf16 dgh bti\n")
+          .append("CPU implementer\t: 0x41\n")
+          .append("CPU architecture: 8\n")
+          .append("CPU variant\t: 0x0\n")
+          .append("CPU part\t: 0xd4f\n")
+          .append("CPU revision\t: 0\n\n");
+    }
+    return sb.toString();
+  }
+
+  private static int cpuCount(String cpuList) {
+    int count = 0;
+    for (String part : cpuList.split(",")) {
+      if (part.isEmpty()) {
+        continue;
+      }
+      String[] ends = part.split("-");
+      count += ends.length == 1 ? 1 : Integer.parseInt(ends[1]) - Integer.parseInt(ends[0]) + 1;
+    }
+    return count;
+  }
+
+  /**
+   * {@code /sys/devices/system/node}: {@code online}, {@code has_cpu}, {@code has_memory} and per
+   * node {@code cpulist} and {@code meminfo} (its {@code MemTotal} line).
+   */
+  private void writeNumaNodes() throws IOException {
+    if (profile.numaNodes().isEmpty()) {
+      return;
+    }
+    Path nodes = tree.root().resolve("sys/devices/system/node");
+    Files.createDirectories(nodes);
+    List<Integer> all = new ArrayList<>();
+    List<Integer> withCpu = new ArrayList<>();
+    List<Integer> withMemory = new ArrayList<>();
+    for (NumaNodeSpec n : profile.numaNodes()) {
+      all.add(n.id());
+      if (!n.cpuList().isEmpty()) {
+        withCpu.add(n.id());
+      }
+      if (n.memoryBytes() > 0) {
+        withMemory.add(n.id());
+      }
+      Path dir = nodes.resolve("node" + n.id());
+      Files.createDirectories(dir);
+      HostTree.write(dir.resolve("cpulist"), n.cpuList() + "\n");
+      HostTree.write(dir.resolve("meminfo"), String.format("Node %d MemTotal:       %d kB%n",
+          n.id(), n.memoryBytes() / 1024));
+    }
+    HostTree.write(nodes.resolve("online"), ranges(all) + "\n");
+    HostTree.write(nodes.resolve("possible"), ranges(all) + "\n");
+    HostTree.write(nodes.resolve("has_cpu"), ranges(withCpu) + "\n");
+    HostTree.write(nodes.resolve("has_memory"), ranges(withMemory) + "\n");
+  }
+
+  /** A sorted list of ids as the kernel prints a node mask: {@code 0-1,3}. */
+  static String ranges(List<Integer> ids) {
+    StringBuilder sb = new StringBuilder();
+    int i = 0;
+    while (i < ids.size()) {
+      int j = i;
+      while (j + 1 < ids.size() && ids.get(j + 1) == ids.get(j) + 1) {
+        j++;
+      }
+      sb.append(sb.length() == 0 ? "" : ",").append(ids.get(i));
+      if (j > i) {
+        sb.append('-').append(ids.get(j));
+      }
+      i = j + 1;
+    }
+    return sb.toString();
   }
 
   /**

@@ -39,9 +39,11 @@ final class ContractReader {
     List<IommuGroup> groups = new ArrayList<>();
     if (s.isDirectory("/sys/kernel/iommu_groups")) {
       for (String n : s.list("/sys/kernel/iommu_groups")) {
-        List<PciAddress> members = s.list("/sys/kernel/iommu_groups/" + n + "/devices").stream()
+        List<String> names = s.list("/sys/kernel/iommu_groups/" + n + "/devices");
+        List<PciAddress> members = names.stream().filter(PciAddress::isValid)
             .map(PciAddress::parse).toList();
-        groups.add(new IommuGroup(Integer.parseInt(n), members));
+        List<String> others = names.stream().filter(m -> !PciAddress.isValid(m)).toList();
+        groups.add(new IommuGroup(Integer.parseInt(n), members, others));
       }
     }
     return new Topology("contract reader", devices, groups);

@@ -57,6 +57,15 @@ final class HostOptions {
     return resolve(root, err());
   }
 
+  /**
+   * The CPU architecture of the host this command works on, from its {@code /proc/cpuinfo}
+   * (a simulated host's says what its profile says).
+   */
+  io.gpuvirt.core.host.CpuArchitecture architecture() {
+    Path resolved = root != null ? root : demoExists() ? HostContext.demoRoot() : Path.of("/");
+    return io.gpuvirt.core.host.CpuArchitecture.of(io.gpuvirt.core.host.Sysfs.at(resolved));
+  }
+
   /** The host this command works on. */
   HostContext open() {
     return HostContext.open(root(), state);

@@ -147,6 +147,7 @@ final class ProvisionCommand implements Callable<Integer> {
         .selector(DeviceSelector.parse(device));
     allow.forEach(a -> requestBuilder.allowForeign(PciAddress.parse(a)));
     AllocationRequest request = requestBuilder.build();
+    qemu.hostArchitecture(host.architecture());
     qemu.capabilities(); // a bad --qemu or --qemu-version fails before the host is touched
     try (HostContext context = host.openOrCreateDemo()) {
       List<ProgressEvent> events = new ArrayList<>();

@@ -60,6 +60,7 @@ final class QemuArgsCommand implements Callable<Integer> {
       throw new InvalidValueException("--plan prints the plan as text; leave out --format "
           + chosen + (json ? " (--json)" : ""));
     }
+    qemu.hostArchitecture(hostOptions.architecture());
     qemu.capabilities(); // a bad QEMU option fails before the ledger is read
     Path stateDirectory = hostOptions.stateDirectory();
     Optional<Lease> lease = LeaseLedger.open(stateDirectory).lease(owner);

@@ -4,6 +4,7 @@ import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.host.CommandException;
 import io.gpuvirt.core.host.CommandRunner;
+import io.gpuvirt.core.host.CpuArchitecture;
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.qemu.QemuCapabilities;
 import io.gpuvirt.qemu.QemuException;
@@ -31,8 +32,10 @@ import picocli.CommandLine.Option;
  * The options that say which QEMU the command is for and what the VM gets. With {@code --qemu BIN}
  * the binary is probed (version, machines, device properties) and becomes the command's program;
  * with {@code --qemu-version} its capabilities are taken from the version alone; with neither,
- * {@code qemu-system-x86_64} is probed when it is on PATH, else the version the default planner
- * assumes ({@link QemuVmPlanner#ASSUMED_VERSION}) is assumed (and the output says so). The UEFI
+ * the host architecture's binary ({@code qemu-system-x86_64}, or {@code qemu-system-aarch64} on
+ * an arm64 host such as a Grace GB200) is probed when it is on PATH, else the version the default
+ * planner assumes ({@link QemuVmPlanner#ASSUMED_VERSION}) is assumed (and the output says so).
+ * The host architecture is data the command sets ({@link #hostArchitecture}). The UEFI
  * firmware comes from QEMU's firmware descriptors ({@link QemuFirmware#find}) unless
  * {@code --firmware} names it.
  */
@@ -92,9 +95,21 @@ final class QemuOptions {
   String source;
   private QemuCapabilities capabilities;
   private String program = QemuCommandBuilder.DEFAULT_BINARY;
+  private CpuArchitecture hostArchitecture = CpuArchitecture.X86_64;
   private boolean probed;
   private Optional<QemuFirmware> chosenFirmware;
   private String chosenDiskFormat;
+
+  /**
+   * The architecture of the host the VM runs on ({@code CpuArchitecture.of} its root): it picks
+   * the default binary and the capabilities assumed without one. Call before
+   * {@link #capabilities()}.
+   */
+  void hostArchitecture(CpuArchitecture value) {
+    this.hostArchitecture = value;
+    this.program = value == CpuArchitecture.AARCH64 ? QemuCommandBuilder.AARCH64_BINARY
+        : QemuCommandBuilder.DEFAULT_BINARY;
+  }
 
   /**
    * Checks every option and probes or assumes QEMU once, before a command touches the host: a
@@ -133,13 +148,14 @@ final class QemuOptions {
     }
     if (version != null) {
       QemuVersion given = parseVersionOption(version);
-      source = "QEMU " + given.number() + " from --qemu-version (not probed)";
-      return QemuCapabilities.assumed(given);
+      source = "QEMU " + given.number() + " from --qemu-version (not probed)"
+          + archNote();
+      return QemuCapabilities.assumed(given, hostArchitecture);
     }
     try {
-      QemuCapabilities found = QemuProbe.probe(CommandRunner.system(),
-          QemuCommandBuilder.DEFAULT_BINARY, List.of(), timeout());
-      source = "probed " + QemuCommandBuilder.DEFAULT_BINARY + " on PATH";
+      QemuCapabilities found = QemuProbe.probe(CommandRunner.system(), program, List.of(),
+          timeout());
+      source = "probed " + program + " on PATH";
       probed = true;
       return found;
     } catch (CommandException e) {
@@ -148,11 +164,16 @@ final class QemuOptions {
       }
       // Not installed here (a control host, a CI machine): assume a version and say so.
     }
-    source = "assumed QEMU " + QemuVmPlanner.ASSUMED_VERSION.number() + " (no "
-        + QemuCommandBuilder.DEFAULT_BINARY
+    source = "assumed QEMU " + QemuVmPlanner.ASSUMED_VERSION.number() + archNote() + " (no "
+        + program
         + " on PATH; pass --qemu BIN to probe the binary the VM will run, or --qemu-version"
         + " X.Y.Z)";
-    return QemuCapabilities.assumed(QemuVmPlanner.ASSUMED_VERSION);
+    return QemuCapabilities.assumed(QemuVmPlanner.ASSUMED_VERSION, hostArchitecture);
+  }
+
+  private String archNote() {
+    return hostArchitecture == CpuArchitecture.X86_64 ? ""
+        : " for an " + hostArchitecture.kernelName() + " host";
   }
 
   /** {@code --qemu-version}: digits only, {@code MAJOR.MINOR[.MICRO]}. */
@@ -180,10 +201,13 @@ final class QemuOptions {
     }
     Optional<QemuFirmware> found = QemuFirmware.find(Sysfs.host(), program);
     if (found.isEmpty() && probed) {
-      throw new QemuException("no UEFI firmware for an x86_64 q35 guest: no descriptor in "
-          + String.join(", ", QemuFirmware.searchDirectories(program)) + " names one; install"
-          + " OVMF (Debian/Ubuntu: apt-get install ovmf; Fedora/RHEL: dnf install edk2-ovmf) or"
-          + " pass --firmware CODE[,VARS]");
+      boolean arm = capabilities.architecture() == CpuArchitecture.AARCH64;
+      throw new QemuException("no UEFI firmware for an " + (arm ? "aarch64 virt" : "x86_64 q35")
+          + " guest: no descriptor in " + String.join(", ",
+              QemuFirmware.searchDirectories(program)) + " names one; install "
+          + (arm ? "AAVMF (Debian/Ubuntu: apt-get install qemu-efi-aarch64; Fedora/RHEL: dnf"
+              + " install edk2-aarch64)" : "OVMF (Debian/Ubuntu: apt-get install ovmf;"
+              + " Fedora/RHEL: dnf install edk2-ovmf)") + " or pass --firmware CODE[,VARS]");
     }
     return found;
   }

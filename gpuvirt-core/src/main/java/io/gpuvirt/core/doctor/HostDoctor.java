@@ -1,6 +1,7 @@
 package io.gpuvirt.core.doctor;
 
 import io.gpuvirt.core.GpuvirtException;
+import io.gpuvirt.core.host.CpuArchitecture;
 import io.gpuvirt.core.host.HostPaths;
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.pci.IommuGroup;
@@ -8,6 +9,7 @@ import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyScanner;
+import io.gpuvirt.core.vfio.VfioDriverRule;
 import io.gpuvirt.core.vfio.VfioDrivers;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -39,28 +41,51 @@ public final class HostDoctor {
   private final String cmdline;
   private final List<String> cmdlineArgs;
   private final OsFamily os;
+  private final VfioDriverRule rule;
+  private final CpuArchitecture arch;
 
-  private HostDoctor(Sysfs sysfs, GpuDriverPolicy policy) {
+  private HostDoctor(Sysfs sysfs, GpuDriverPolicy policy, VfioDriverRule rule) {
     this.sysfs = Objects.requireNonNull(sysfs, "sysfs");
     this.policy = Objects.requireNonNull(policy, "policy");
+    this.rule = Objects.requireNonNull(rule, "rule");
+    this.arch = CpuArchitecture.of(sysfs);
     this.cmdline = readOptional("/proc/cmdline").orElse("").strip();
     this.cmdlineArgs = List.of(cmdline.split("\\s+"));
     this.os = OsFamily.of(readOptional("/etc/os-release")
         .or(() -> readOptional("/usr/lib/os-release")).orElse(""));
   }
 
-  /** Examines the host behind {@code sysfs} under the given driver policy. */
+  /**
+   * Examines the host behind {@code sysfs} under the given driver policy, with the standard rule
+   * for VFIO variant drivers ({@link VfioDriverRule#standard()}).
+   */
   public static ReadinessReport examine(Sysfs sysfs, GpuDriverPolicy policy) {
-    return new HostDoctor(sysfs, policy).run();
+    return examine(sysfs, policy, VfioDriverRule.standard());
+  }
+
+  /**
+   * Examines the host behind {@code sysfs} under the given driver policy; {@code rule} says which
+   * VFIO driver each GPU goes to (and so which variant driver modules must be loaded). The CPU
+   * architecture ({@code /proc/cpuinfo}) decides the IOMMU checks: VT-d/AMD-Vi and
+   * {@code iommu=pt} on x86_64, SMMUv3 and {@code iommu.passthrough=1} on arm64.
+   */
+  public static ReadinessReport examine(Sysfs sysfs, GpuDriverPolicy policy,
+      VfioDriverRule rule) {
+    return new HostDoctor(sysfs, policy, rule).run();
   }
 
   private ReadinessReport run() {
     Topology topology = TopologyScanner.scan(sysfs);
     List<String> args = cmdlineArgs;
     List<Finding> findings = new ArrayList<>();
+    if (arch == CpuArchitecture.AARCH64) {
+      findings.add(smmuPresent(topology));
+    }
     findings.add(iommuEnabled(topology, cmdline, args));
-    findings.add(iommuPassthrough(args, topology));
+    findings.add(arch == CpuArchitecture.AARCH64 ? armPassthrough(args, topology)
+        : iommuPassthrough(args, topology));
     findings.add(vfioLoaded());
+    findings.addAll(variantDriversLoaded(topology));
     findings.add(vfioEarly());
     findings.add(vfioIds(topology, args));
     findings.add(hostDriverBlacklist());
@@ -81,7 +106,9 @@ public final class HostDoctor {
         || a.equals("amd_iommu=off") || a.equals("iommu=off")).toList();
     boolean asked = args.contains("intel_iommu=on") || amd();
     String why;
-    if (!off.isEmpty()) {
+    if (arch == CpuArchitecture.AARCH64) {
+      why = "no IOMMU groups: the SMMUv3 is not probed (see the iommu.smmu finding)";
+    } else if (!off.isEmpty()) {
       why = "the kernel command line turns it off (" + String.join(" ", off) + ")";
     } else if (asked) {
       why = "the kernel command line allows it but no IOMMU groups exist; enable "
@@ -91,6 +118,91 @@ public final class HostDoctor {
     }
     return new Finding("iommu.enabled", Severity.ERROR, "the IOMMU is off: " + why, evidence,
         Optional.of(grubFix(topology)));
+  }
+
+  /** arm64: an SMMU registered with the IOMMU core ({@code /sys/class/iommu/smmu3.*}). */
+  private Finding smmuPresent(Topology topology) {
+    List<String> units = sysfs.isDirectory("/sys/class/iommu") ? sysfs.list("/sys/class/iommu")
+        : List.of();
+    List<String> smmus = units.stream().filter(u -> u.startsWith("smmu")).toList();
+    List<String> evidence = List.of("/sys/class/iommu: " + (units.isEmpty() ? "empty"
+        : String.join(" ", units)), "/sys/module/arm_smmu_v3 "
+        + (sysfs.isDirectory("/sys/module/arm_smmu_v3") ? "exists" : "missing (or built in)"));
+    if (!smmus.isEmpty()) {
+      return new Finding("iommu.smmu", Severity.OK, "arm64 host: " + smmus.size()
+          + " SMMU(s) registered (" + smmus.get(0) + (smmus.size() > 1 ? ", ..." : "") + ")",
+          evidence, Optional.empty());
+    }
+    return new Finding("iommu.smmu", Severity.ERROR, "arm64 host without an SMMU: no"
+        + " /sys/class/iommu/smmu3.* entry, so no device can be isolated for a VM", evidence,
+        Optional.of(new Fix("load the SMMUv3 driver now and at every boot; if it is loaded and"
+            + " still no SMMU appears, enable the SMMU (ACPI IORT) in the firmware setup",
+            Optional.of("/etc/modules-load.d/arm-smmu-v3.conf"), "arm_smmu_v3\n",
+            List.of("modprobe arm_smmu_v3", os.initramfsCommand(), "reboot"))));
+  }
+
+  /**
+   * arm64 spells x86's {@code iommu=pt} {@code iommu.passthrough=1} (kernel-parameters.txt); an
+   * arm64 kernel ignores {@code iommu=pt}.
+   */
+  private Finding armPassthrough(List<String> args, Topology topology) {
+    Optional<String> set = args.stream().filter(a -> a.startsWith("iommu.passthrough="))
+        .reduce((a, b) -> b);
+    boolean on = set.map(a -> List.of("1", "y", "Y", "on")
+        .contains(a.substring(a.indexOf('=') + 1))).orElse(false);
+    if (on) {
+      return new Finding("iommu.passthrough", Severity.OK, set.get() + " is set: host devices"
+          + " keep identity-mapped DMA", List.of("/proc/cmdline contains " + set.get()),
+          Optional.empty());
+    }
+    String why = set.isPresent() ? set.get() + " is on the kernel command line"
+        : args.contains("iommu=pt") ? "the kernel command line has iommu=pt, which is x86's"
+            + " option and ignored on arm64; arm64 needs iommu.passthrough=1"
+            : "iommu.passthrough=1 is not on the kernel command line";
+    return new Finding("iommu.passthrough", Severity.WARNING, why + ": host DMA goes through"
+        + " SMMU translation, which costs throughput", List.of("/proc/cmdline: " + cmdline),
+        Optional.of(grubFix(topology)));
+  }
+
+  /**
+   * The VFIO variant driver modules the GPUs need by the driver rule
+   * ({@code nvgrace_gpu_vfio_pci} for Grace-attached GPUs): each must be loaded, or provisioning
+   * cannot bind them.
+   */
+  private List<Finding> variantDriversLoaded(Topology topology) {
+    java.util.TreeMap<String, List<PciDevice>> needed = new java.util.TreeMap<>();
+    for (PciDevice gpu : topology.gpus()) {
+      if (!gpu.isVirtualFunction()) {
+        rule.variantFor(gpu.id()).ifPresent(d -> needed.computeIfAbsent(d,
+            k -> new ArrayList<>()).add(gpu));
+      }
+    }
+    List<Finding> out = new ArrayList<>();
+    for (var e : needed.entrySet()) {
+      String driver = e.getKey();
+      List<PciDevice> gpus = e.getValue();
+      String module = driver.replace('-', '_');
+      boolean loaded = sysfs.isDirectory(HostPaths.join("/sys/module", module));
+      boolean registered = sysfs.isDirectory(HostPaths.join("/sys/bus/pci/drivers", driver));
+      List<String> evidence = List.of("/sys/module/" + module + (loaded ? " exists" : " missing"),
+          "/sys/bus/pci/drivers/" + driver + (registered ? " exists" : " missing"),
+          "driver rule: " + rule.explain(gpus.get(0)));
+      String which = gpus.stream().map(g -> g.address() + " (" + g.id() + ")")
+          .collect(java.util.stream.Collectors.joining(", "));
+      if (loaded && registered) {
+        out.add(new Finding("vfio.variant", Severity.OK, "the VFIO variant driver " + driver
+            + " is loaded for " + which, evidence, Optional.empty()));
+      } else {
+        String modprobeName = module.replace('_', '-');
+        out.add(new Finding("vfio.variant", Severity.ERROR, "the VFIO variant driver " + driver
+            + " is not loaded; provisioning binds " + which + " to it", evidence,
+            Optional.of(new Fix("load " + modprobeName + " (Linux 6.9 or later) now and at every"
+                + " boot", Optional.of("/etc/modules-load.d/vfio.conf"),
+                String.join("\n", VFIO_MODULES) + "\n" + modprobeName + "\n",
+                List.of("modprobe " + modprobeName, os.initramfsCommand())))));
+      }
+    }
+    return out;
   }
 
   private Finding iommuPassthrough(List<String> args, Topology topology) {
@@ -259,16 +371,28 @@ public final class HostDoctor {
       String driver = gpu.driver().orElse("none");
       String where = gpu.address() + " (" + gpu.id() + ")";
       List<String> evidence = List.of(gpu.address().sysfsPath("driver") + " -> " + driver);
-      if (VfioDrivers.isVfioDriver(driver)) {
-        out.add(new Finding("gpu.driver", Severity.OK, where + " is on " + driver, evidence,
+      String wanted = rule.driverFor(gpu);
+      List<String> ruled = new ArrayList<>(evidence);
+      ruled.add("driver rule: " + rule.explain(gpu));
+      if (driver.equals(wanted)) {
+        out.add(new Finding("gpu.driver", Severity.OK, where + " is on " + driver, ruled,
             Optional.empty()));
+      } else if (VfioDrivers.isVfioDriver(driver)) {
+        out.add(new Finding("gpu.driver", rule.variantFor(gpu.id()).isPresent()
+            ? Severity.WARNING : Severity.OK, where + " is on " + driver
+            + (rule.variantFor(gpu.id()).isPresent() ? ", not " + wanted + ": " + rule.explain(gpu)
+                : ""), ruled, rule.variantFor(gpu.id()).isPresent() && policy
+                    == GpuDriverPolicy.STATIC_VFIO ? Optional.of(new Fix("bind it to " + wanted
+                        + " instead, once no VM uses it", Optional.empty(), "",
+                        List.of("gpuvirt bind --driver " + wanted + " " + gpu.address())))
+                    : Optional.empty()));
       } else if (policy == GpuDriverPolicy.REBIND_PER_VM) {
         out.add(new Finding("gpu.driver", Severity.INFO, where + " is on " + driver
-            + "; gpuvirt binds it to vfio-pci when a VM gets it", evidence, Optional.empty()));
+            + "; gpuvirt binds it to " + wanted + " when a VM gets it", ruled, Optional.empty()));
       } else {
         out.add(new Finding("gpu.driver", Severity.ERROR, where + " is on " + driver
-            + ", not vfio-pci", evidence, Optional.of(new Fix("bind it to vfio-pci now",
-                Optional.empty(), "", List.of("gpuvirt bind --driver vfio-pci "
+            + ", not " + wanted, ruled, Optional.of(new Fix("bind it to " + wanted + " now",
+                Optional.empty(), "", List.of("gpuvirt bind --driver " + wanted + " "
                     + gpu.address())))));
       }
     }
@@ -317,7 +441,8 @@ public final class HostDoctor {
     List<String> words = new ArrayList<>();
     for (String word : current.orElse("").strip().split("\\s+")) {
       if (!word.isEmpty() && !word.startsWith("intel_iommu=") && !word.startsWith("amd_iommu=")
-          && !word.startsWith("iommu=") && !word.startsWith("vfio-pci.ids=")
+          && !word.startsWith("iommu=") && !word.startsWith("iommu.passthrough=")
+          && !word.startsWith("vfio-pci.ids=")
           && !word.startsWith("vfio_pci.ids=")) {
         words.add(word);
       }
@@ -339,10 +464,14 @@ public final class HostDoctor {
   /** The kernel options passthrough needs here: the IOMMU on, pass-through, static vfio ids. */
   private List<String> iommuOptions(Topology topology) {
     List<String> words = new ArrayList<>();
-    if (!amd()) {
-      words.add("intel_iommu=on");
+    if (arch == CpuArchitecture.AARCH64) {
+      words.add("iommu.passthrough=1"); // arm64: the SMMU is on when present; no intel_iommu
+    } else {
+      if (!amd()) {
+        words.add("intel_iommu=on");
+      }
+      words.add("iommu=pt");
     }
-    words.add("iommu=pt");
     Set<String> ids = passthroughIds(topology);
     if (policy == GpuDriverPolicy.STATIC_VFIO && !ids.isEmpty()) {
       words.add("vfio-pci.ids=" + String.join(",", ids));
@@ -359,6 +488,7 @@ public final class HostDoctor {
     List<String> add = iommuOptions(topology);
     List<String> remove = cmdlineArgs.stream().filter(a -> !add.contains(a)
         && (a.startsWith("intel_iommu=") || a.startsWith("amd_iommu=") || a.startsWith("iommu=")
+            || a.startsWith("iommu.passthrough=")
             || a.startsWith("vfio-pci.ids=") || a.startsWith("vfio_pci.ids="))).toList();
     String grubby = "grubby --update-kernel=ALL"
         + (remove.isEmpty() ? "" : " --remove-args=\"" + String.join(" ", remove) + "\"")

@@ -9,6 +9,7 @@ import io.gpuvirt.core.alloc.DeviceSelector;
 import io.gpuvirt.core.alloc.LeaseOrigin;
 import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.doctor.GpuDriverPolicy;
+import io.gpuvirt.core.vfio.VfioDriverRule;
 import io.gpuvirt.core.vfio.VfioDrivers;
 import java.util.Collection;
 import io.gpuvirt.core.alloc.Lease;
@@ -25,6 +26,7 @@ import io.gpuvirt.core.ledger.AllocationOptions;
 import io.gpuvirt.core.ledger.Discrepancy;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.PciAddress;
+import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyScanner;
 import io.gpuvirt.core.vfio.BindException;
@@ -96,6 +98,7 @@ public final class Provisioner {
   private final LeaseLedger ledger;
   private final Optional<PartitionContext> partitions;
   private final String vfioDriver;
+  private final Optional<VfioDriverRule> driverRule;
   private final boolean resetBeforeBind;
   private final GpuDriverPolicy driverPolicy;
   private final Duration reservationTimeout;
@@ -111,7 +114,8 @@ public final class Provisioner {
     this.partitions = b.partitions.map(p -> p.fabricManager() instanceof RestartAwareFabricManager
         ? p : new PartitionContext(RestartAwareFabricManager.wrap(p.fabricManager(),
             b.ledger::leasedActivePartitionIds), p.moduleIds()));
-    this.vfioDriver = b.vfioDriver;
+    this.vfioDriver = b.vfioDriver.orElse(b.driverRule.fallback());
+    this.driverRule = b.vfioDriver.isPresent() ? Optional.empty() : Optional.of(b.driverRule);
     this.resetBeforeBind = b.resetBeforeBind;
     this.driverPolicy = b.driverPolicy;
     this.reservationTimeout = b.reservationTimeout;
@@ -224,13 +228,18 @@ public final class Provisioner {
 
   /** How one provisioning or binding is carried out. */
   private record Flow(LeaseOrigin origin, String driver, boolean reset,
-      Optional<BindRequest> template) {}
+      Optional<BindRequest> template) {
+    Flow withDriver(String value) {
+      return new Flow(origin, value, reset, template);
+    }
+  }
 
-  private Provisioned doProvision(AllocationRequest request, Flow flow) {
+  private Provisioned doProvision(AllocationRequest request, Flow requested) {
     String owner = request.owner();
     Optional<Lease> existing = ledger.lease(owner);
     if (existing.isPresent() && existing.get().state() == LeaseState.BOUND
-        && existing.get().request().equals(request) && existing.get().origin() == flow.origin()) {
+        && existing.get().request().equals(request)
+        && existing.get().origin() == requested.origin()) {
       return alreadyProvisioned(existing.get());
     }
     if (existing.isPresent() && existing.get().state().inFlight()) {
@@ -247,9 +256,9 @@ public final class Provisioner {
       lease = timed(owner, ProvisionStep.ALLOCATE, Optional.empty(), () -> {
         Topology topology = TopologyScanner.scan(sysfs);
         scanned[0] = topology;
-        AllocationOptions options = AllocationOptions.defaults().withOrigin(flow.origin())
+        AllocationOptions options = AllocationOptions.defaults().withOrigin(requested.origin())
             .withDriverPolicy(driverPolicy).withLifetime(reservationTimeout);
-        if (partitions.isPresent() && flow.origin() == LeaseOrigin.PROVISION) {
+        if (partitions.isPresent() && requested.origin() == LeaseOrigin.PROVISION) {
           options = options.withPartitions(partitions.get());
         }
         return ledger.allocate(request, topology, options);
@@ -268,6 +277,25 @@ public final class Provisioner {
     // The binder's refusals (a foreign device, a mounted filesystem, a driver that is not a VFIO
     // driver) come before anything changes on the host: no reset of a device that cannot be bound.
     Topology topology = scanned[0];
+    Flow flow = requested;
+    if (requested.origin() == LeaseOrigin.PROVISION && driverRule.isPresent()) {
+      try {
+        flow = requested.withDriver(driverRule.get().driverFor(lease.passedThroughDevices()
+            .stream().map(d -> topology.device(d.address())).flatMap(Optional::stream)
+            .filter(PciDevice::isGpu).toList()));
+      } catch (InvalidValueException e) {
+        undo(lease, ProvisionStep.ALLOCATE, reserved);
+        throw new io.gpuvirt.core.vfio.GroupRefusedException("refusing to provision " + owner
+            + ": " + e.getMessage() + ". Nothing was changed", lease.passedThroughDevices()
+                .stream().map(LeasedDevice::address).toList());
+      }
+    }
+    return bindAndCommit(request, flow, lease, reserved, topology);
+  }
+
+  private Provisioned bindAndCommit(AllocationRequest request, Flow flow, Lease lease,
+      Optional<Lease> reserved, Topology topology) {
+    String owner = request.owner();
     try {
       binder.plan(bindRequest(lease, flow), topology);
     } catch (io.gpuvirt.core.vfio.GroupRefusedException e) {
@@ -807,7 +835,8 @@ public final class Provisioner {
     private final Sysfs sysfs;
     private final LeaseLedger ledger;
     private Optional<PartitionContext> partitions = Optional.empty();
-    private String vfioDriver = BindRequest.VFIO_PCI;
+    private Optional<String> vfioDriver = Optional.empty();
+    private VfioDriverRule driverRule = VfioDriverRule.standard();
     private boolean resetBeforeBind = true;
     private GpuDriverPolicy driverPolicy = GpuDriverPolicy.REBIND_PER_VM;
     private Duration reservationTimeout = DEFAULT_RESERVATION_TIMEOUT;
@@ -825,9 +854,22 @@ public final class Provisioner {
       return this;
     }
 
-    /** The VFIO driver to bind to (default {@code vfio-pci}). */
+    /**
+     * One VFIO driver for every device, whatever its id (overrides {@link #vfioDriverRule}).
+     * Without it each lease's GPUs go to the driver the rule picks for them.
+     */
     public Builder vfioDriver(String driver) {
-      this.vfioDriver = BindRequest.checkDriverName(driver);
+      this.vfioDriver = Optional.of(BindRequest.checkDriverName(driver));
+      return this;
+    }
+
+    /**
+     * The rule that picks the VFIO driver by GPU id (default {@link VfioDriverRule#standard()}:
+     * {@code nvgrace_gpu_vfio_pci} for Grace-attached GPUs, {@code vfio-pci} otherwise).
+     */
+    public Builder vfioDriverRule(VfioDriverRule rule) {
+      this.driverRule = Objects.requireNonNull(rule, "vfioDriverRule");
+      this.vfioDriver = Optional.empty();
       return this;
     }
 

@@ -1,5 +1,6 @@
 package io.gpuvirt.qemu.command;
 
+import io.gpuvirt.core.host.CpuArchitecture;
 import io.gpuvirt.qemu.QemuFirmware;
 import java.util.List;
 import java.util.Objects;
@@ -22,10 +23,17 @@ import java.util.Optional;
  * @param fwCfg the {@code -fw_cfg} value that sets OVMF's 64-bit aperture, when it is needed
  * @param extraArguments arguments appended as given
  * @param numaNodes the guest NUMA nodes (NUMA placement), empty for one flat node
+ * @param architecture the guest architecture: x86_64 ({@code q35}) or aarch64 ({@code virt})
+ * @param machineOption the whole {@code -machine} value ({@code q35},
+ *     {@code virt,gic-version=3,highmem=on})
+ * @param gpuNodes the CPU-less, memory-less guest NUMA nodes of the GPUs and the
+ *     {@code acpi-generic-initiator} that ties each to its device (aarch64 on QEMU 9.2+), empty
+ *     otherwise
  */
 public record GuestMachine(String binary, Accelerator accelerator, boolean smm, QemuOption cpu,
     long memoryMiB, int cpus, Optional<QemuFirmware> firmware, Optional<Disk> disk,
-    Optional<QemuOption> fwCfg, List<String> extraArguments, List<NumaNode> numaNodes) {
+    Optional<QemuOption> fwCfg, List<String> extraArguments, List<NumaNode> numaNodes,
+    CpuArchitecture architecture, String machineOption, List<GpuNode> gpuNodes) {
 
   public GuestMachine {
     Objects.requireNonNull(binary, "binary");
@@ -36,6 +44,25 @@ public record GuestMachine(String binary, Accelerator accelerator, boolean smm, 
     Objects.requireNonNull(fwCfg, "fwCfg");
     extraArguments = List.copyOf(extraArguments);
     numaNodes = List.copyOf(numaNodes);
+    Objects.requireNonNull(architecture, "architecture");
+    Objects.requireNonNull(machineOption, "machineOption");
+    gpuNodes = List.copyOf(gpuNodes);
+  }
+
+  /**
+   * A guest NUMA node that belongs to one passed-through GPU (NVIDIA's Grace layout: the first
+   * for the device's coherent memory, the others for MIG instances), tied to it by an ACPI
+   * generic initiator.
+   *
+   * @param nodeId the guest node id
+   * @param device the QEMU id of the GPU's vfio-pci device ({@code hostdev0})
+   * @param initiator the {@code acpi-generic-initiator} object's id
+   */
+  public record GpuNode(int nodeId, String device, String initiator) {
+    public GpuNode {
+      Objects.requireNonNull(device, "device");
+      Objects.requireNonNull(initiator, "initiator");
+    }
   }
 
   /**

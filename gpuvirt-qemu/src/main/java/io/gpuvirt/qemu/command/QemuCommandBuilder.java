@@ -1,6 +1,7 @@
 package io.gpuvirt.qemu.command;
 
 import io.gpuvirt.core.InvalidValueException;
+import io.gpuvirt.core.host.CpuArchitecture;
 import io.gpuvirt.core.pci.Bar;
 import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.PciNames;
@@ -91,8 +92,26 @@ public final class QemuCommandBuilder {
   /** Bus numbers per expander bus: pcie.0 keeps 0..0x1f, node k's bus starts at 0x20 * (k + 1). */
   private static final int EXPANDER_BUS_SPACING = 0x20;
 
+  /** The aarch64 binary's name. */
+  public static final String AARCH64_BINARY = "qemu-system-aarch64";
+  /**
+   * Guest NUMA nodes per GPU on aarch64 with generic initiators: NVIDIA's Grace layout, 8 (the
+   * first for the device's memory, 7 for MIG instances; reference NEXT.md §5, OpenNebula's
+   * {@code ACPI_NODES="2-9"}). Inferred from designs, not a kernel requirement:
+   * {@link #gpuNumaNodes} changes it.
+   */
+  public static final int DEFAULT_GPU_NUMA_NODES = 8;
+  /** QEMU that has {@code acpi-generic-initiator} with the BDF-order fix (NEXT.md §5). */
+  static final QemuVersion GENERIC_INITIATOR_VERSION = QemuVersion.of(9, 2, 0);
+  /** QEMU whose {@code virt} machine takes {@code highmem-mmio-size} (NEXT.md §5). */
+  static final QemuVersion HIGHMEM_MMIO_SIZE_VERSION = QemuVersion.of(10, 0, 0);
+  /** The {@code virt} machine's high PCIe MMIO window before {@code highmem-mmio-size}. */
+  static final long VIRT_HIGH_MMIO_BYTES = 512L << 30;
+  /** Bus numbers per per-GPU expander bus on aarch64 (a pxb-pcie and its one root port). */
+  private static final int GPU_EXPANDER_BUS_SPACING = 0x10;
+
   private final QemuCapabilities caps;
-  private String binary = DEFAULT_BINARY;
+  private String binary;
   private Accelerator accelerator = Accelerator.KVM;
   private String cpuModel = "host";
   private PhysBits physBits = PhysBits.host();
@@ -111,6 +130,8 @@ public final class QemuCommandBuilder {
   private QemuVersion minimumVersion = DEFAULT_MINIMUM_VERSION;
   private boolean numaPlacement;
   private HostIommufd hostIommufd;
+  private boolean guestSmmu;
+  private int gpuNumaNodes = DEFAULT_GPU_NUMA_NODES;
 
   private QemuCommandBuilder(QemuCapabilities caps) {
     this.caps = Objects.requireNonNull(caps, "capabilities");
@@ -121,7 +142,12 @@ public final class QemuCommandBuilder {
     return new QemuCommandBuilder(capabilities);
   }
 
-  /** The program, first element of the argv; {@value #DEFAULT_BINARY} by default. */
+  /**
+   * The program, first element of the argv; by default {@value #DEFAULT_BINARY}, or
+   * {@value #AARCH64_BINARY} when the capabilities are an aarch64 binary's
+   * ({@link QemuCapabilities#architecture()}: the architecture is the capabilities' data, and
+   * decides machine, firmware, CPU, layout and which options apply).
+   */
   public QemuCommandBuilder binary(String value) {
     if (value == null || value.isBlank()) {
       throw new InvalidValueException("QEMU binary must not be blank");
@@ -213,6 +239,27 @@ public final class QemuCommandBuilder {
     }
     this.diskPath = path;
     this.diskFormat = format;
+    return this;
+  }
+
+  /**
+   * aarch64 only: a virtual SMMUv3 for the guest ({@code -machine virt,iommu=smmuv3}); off by
+   * default.
+   */
+  public QemuCommandBuilder guestSmmu(boolean value) {
+    this.guestSmmu = value;
+    return this;
+  }
+
+  /**
+   * aarch64 only: how many CPU-less, memory-less guest NUMA nodes each GPU gets when QEMU has
+   * generic initiators (1..16; {@value #DEFAULT_GPU_NUMA_NODES} by default, NVIDIA's layout).
+   */
+  public QemuCommandBuilder gpuNumaNodes(int count) {
+    if (count < 1 || count > 16) {
+      throw new InvalidValueException("GPU NUMA nodes per GPU must be 1..16, was " + count);
+    }
+    this.gpuNumaNodes = count;
     return this;
   }
 
@@ -320,6 +367,14 @@ public final class QemuCommandBuilder {
     return new Plan().build();
   }
 
+  private boolean arm() {
+    return caps.architecture() == CpuArchitecture.AARCH64;
+  }
+
+  private String binaryName() {
+    return binary != null ? binary : arm() ? AARCH64_BINARY : DEFAULT_BINARY;
+  }
+
   /** One build: collects argv and decisions. */
   private final class Plan {
     private final List<String> argv = new ArrayList<>();
@@ -328,6 +383,9 @@ public final class QemuCommandBuilder {
     private final List<PlacedDevice> placed = new ArrayList<>();
     private final List<ExpanderBus> expanders = new ArrayList<>();
     private final List<GuestMachine.NumaNode> numaNodes = new ArrayList<>();
+    private final List<GuestMachine.GpuNode> gpuNodes = new ArrayList<>();
+    private final String binary = binaryName();
+    private String machineOption;
 
     QemuArgs build() {
       if (!caps.version().isAtLeast(minimumVersion)) {
@@ -337,14 +395,22 @@ public final class QemuCommandBuilder {
             + minimumVersion.number() + " or newer (Debian 12 ships 7.2), or lower"
             + " QemuCommandBuilder.minimumVersion if this build backports them");
       }
+      if (guestSmmu && !arm()) {
+        throw new QemuArgsException("guestSmmu is for aarch64 guests (virt,iommu=smmuv3); "
+            + binary + " builds x86_64 q35 guests");
+      }
       argv.add(binary);
-      machine();
+      MmioAperture aperture = aperture();
+      if (arm()) {
+        armMachine(aperture);
+      } else {
+        machine();
+      }
       accelerator();
       firmware();
       List<QemuOption> deviceOptions = devicesAndPorts();
-      MmioAperture aperture = aperture();
       int requiredBits = aperture.requiredPhysBits(memoryMiB << 20);
-      QemuOption cpu = cpu(requiredBits, aperture);
+      QemuOption cpu = arm() ? armCpu() : cpu(requiredBits, aperture);
       argv.add("-cpu");
       argv.add(cpu.render());
       argv.add("-m");
@@ -363,6 +429,10 @@ public final class QemuCommandBuilder {
         argv.add(QemuOption.of("node").with("nodeid", n.id()).with("cpus", n.cpuRange())
             .with("memdev", "ram-node" + n.id()).render());
       }
+      for (GuestMachine.GpuNode n : gpuNodes) {
+        argv.add("-numa");
+        argv.add(QemuOption.of("node").with("nodeid", n.nodeId()).render());
+      }
       for (ExpanderBus x : expanders) {
         argv.add("-device");
         argv.add(x.option().render());
@@ -375,14 +445,19 @@ public final class QemuCommandBuilder {
         argv.add("-device");
         argv.add(o.render());
       }
-      Optional<QemuOption> fwCfg = fwCfg(aperture);
+      for (GuestMachine.GpuNode n : gpuNodes) {
+        argv.add("-object");
+        argv.add(QemuOption.of(QemuCapabilities.ACPI_GENERIC_INITIATOR).with("id", n.initiator())
+            .with("pci-dev", n.device()).with("node", n.nodeId()).render());
+      }
+      Optional<QemuOption> fwCfg = arm() ? armAperture(aperture) : fwCfg(aperture);
       disk();
       argv.addAll(extraArguments);
       GuestMachine machine = new GuestMachine(binary, accelerator,
           firmware != null && firmware.requiresSmm(), cpu, memoryMiB, cpus,
           Optional.ofNullable(firmware), diskPath == null ? Optional.empty()
               : Optional.of(new GuestMachine.Disk(diskPath, diskFormat)), fwCfg, extraArguments,
-          numaNodes);
+          numaNodes, caps.architecture(), machineOption, gpuNodes);
       return new QemuArgs(argv, plan, ports, placed, aperture, requiredBits, caps.version(),
           machine, expanders);
     }
@@ -397,6 +472,7 @@ public final class QemuCommandBuilder {
       String machine = smm ? "q35,smm=on" : "q35";
       argv.add("-machine");
       argv.add(machine);
+      machineOption = machine;
       plan.add(Decision.of(Topic.MACHINE, "vm", "-machine " + machine,
           "q35 has a PCI Express root complex; only there can devices sit behind PCIe root ports,"
               + " the hierarchy the NVIDIA driver expects (i440fx is conventional PCI)"
@@ -404,6 +480,13 @@ public final class QemuCommandBuilder {
     }
 
     private void firmware() {
+      if (firmware == null && arm()) {
+        plan.add(Decision.of(Topic.FIRMWARE, "vm", "no firmware",
+            "no UEFI firmware given: the virt machine then boots only a -kernel given in the extra"
+                + " arguments, and nothing enumerates PCI for a firmware-booted guest; install"
+                + " AAVMF (Debian's qemu-efi-aarch64) or give the firmware").asWarning());
+        return;
+      }
       if (firmware == null) {
         plan.add(Decision.of(Topic.FIRMWARE, "vm", "QEMU's default firmware (SeaBIOS)",
             "no UEFI firmware given: SeaBIOS cannot place the 64-bit BARs of large-BAR GPUs, and"
@@ -420,7 +503,10 @@ public final class QemuCommandBuilder {
       argv.add("-drive");
       argv.add(code.render());
       String choice = "code " + firmware.code();
-      String reason = "UEFI firmware (OVMF) from " + firmware.source() + ": it places the 64-bit"
+      String reason = arm() ? "UEFI firmware (AAVMF) from " + firmware.source() + ": it"
+          + " enumerates the PCIe hierarchy and places the devices' BARs in the virt machine's"
+          + " high MMIO window (ACPI, as the NVIDIA driver expects on Grace)"
+          : "UEFI firmware (OVMF) from " + firmware.source() + ": it places the 64-bit"
           + " MMIO aperture the large BARs need";
       if (firmware.vars().isPresent()) {
         QemuOption vars = QemuOption.of().with("if", "pflash")
@@ -563,8 +649,14 @@ public final class QemuCommandBuilder {
       }
       List<Integer> hostNodes = numaNodes(units);
       boolean numa = hostNodes.size() > 1;
-      boolean packed = !numa && total > maxRootPortSlots;
+      boolean perUnit = arm();
+      boolean packed = !numa && !perUnit && total > maxRootPortSlots;
       int slotsUsed = numa ? hostNodes.size() + hotplugPorts : packed ? (total + 7) / 8 : total;
+      if (perUnit && units.size() > 0xf0 / GPU_EXPANDER_BUS_SPACING - 1) {
+        throw new QemuArgsException(units.size() + " devices need an expander bus each on"
+            + " aarch64, more than the " + (0xf0 / GPU_EXPANDER_BUS_SPACING - 1) + " that fit in"
+            + " the 256 bus numbers; give the VM fewer devices");
+      }
       int lastSlot = firstRootPortSlot + slotsUsed - 1;
       if (lastSlot > LAST_FREE_SLOT) {
         throw new QemuArgsException(total + " root ports need pcie.0 slots 0x"
@@ -582,7 +674,14 @@ public final class QemuCommandBuilder {
       if (numa) {
         numaLayout(units, hostNodes);
       }
-      plan.add(Decision.of(Topic.ROOT_PORT, "pcie.0", numa
+      if (perUnit) {
+        gpuLayout(units);
+      }
+      plan.add(Decision.of(Topic.ROOT_PORT, "pcie.0", perUnit
+              ? "expander buses at slots 0x" + Integer.toHexString(firstRootPortSlot) + "..0x"
+                  + Integer.toHexString(firstRootPortSlot + units.size() - 1)
+                  + (hotplugPorts > 0 ? ", hotplug ports after them" : "")
+              : numa
               ? "expander buses at slots 0x" + Integer.toHexString(firstRootPortSlot) + "..0x"
                   + Integer.toHexString(firstRootPortSlot + hostNodes.size() - 1)
                   + (hotplugPorts > 0 ? ", hotplug ports after them" : "")
@@ -591,7 +690,9 @@ public final class QemuCommandBuilder {
                   + Integer.toHexString(lastSlot) + ", 8 ports per slot, multifunction=on"
               : "one slot per port: 0x" + Integer.toHexString(firstRootPortSlot) + "..0x"
                   + Integer.toHexString(lastSlot),
-          numa ? "each node's root ports sit on its expander bus, one per slot"
+          perUnit ? "each device's root port sits alone on its own expander bus (slot 0), as on"
+              + " a Grace host, where every GPU has a root port and PCI segment of its own"
+              : numa ? "each node's root ports sit on its expander bus, one per slot"
               : packed
               ? total + " ports are more than " + maxRootPortSlots + " slots; packing them as"
                   + " functions of multifunction slots leaves pcie.0 slots for other devices"
@@ -613,7 +714,12 @@ public final class QemuCommandBuilder {
         String bus = PCIE_ROOT;
         int slot = packed ? firstRootPortSlot + i / 8 : firstRootPortSlot + i;
         int fn = packed ? i % 8 : 0;
-        if (numa && !hotplug) {
+        if (perUnit && !hotplug) {
+          bus = expanders.get(i).id();
+          slot = 0;
+        } else if (perUnit) {
+          slot = firstRootPortSlot + units.size() + (i - units.size());
+        } else if (numa && !hotplug) {
           int k = hostNodes.indexOf(units.get(i).primary().numaNode());
           bus = expanders.get(k).id();
           slot = onNode[k]++;
@@ -681,6 +787,9 @@ public final class QemuCommandBuilder {
      * node is known; otherwise (and with a decision saying why) none.
      */
     private List<Integer> numaNodes(List<PassthroughUnit> units) {
+      if (arm()) {
+        return List.of(); // aarch64 has its own layout: an expander bus per GPU (gpuLayout)
+      }
       if (!numaPlacement) {
         return List.of();
       }
@@ -743,6 +852,154 @@ public final class QemuCommandBuilder {
             + " than an expander bus's " + (EXPANDER_BUS_SPACING - 1) + " bus numbers; turn NUMA"
             + " placement off");
       }
+    }
+
+    /**
+     * aarch64: {@code virt} with GIC v3 (the interrupt controller KVM on Grace offers and the only
+     * one with ITS for MSIs), {@code highmem=on} (the PCIe MMIO window above 4 GiB the large BARs
+     * need), {@code iommu=smmuv3} when asked, and on QEMU 10.0+ {@code highmem-mmio-size} when
+     * the devices need more than the 512 GiB window.
+     */
+    private void armMachine(MmioAperture aperture) {
+      if (!caps.hasMachine("virt")) {
+        throw new QemuArgsException(binary + " " + caps.version() + " has no virt machine type;"
+            + " aarch64 GPU passthrough needs virt's PCI Express root complex; install"
+            + " qemu-system-arm (Debian) or a qemu-system-aarch64 build with virt");
+      }
+      QemuOption m = QemuOption.of("virt").with("gic-version", 3);
+      if (guestSmmu) {
+        m = m.with("iommu", "smmuv3");
+      }
+      m = m.with("highmem", true);
+      boolean bigger = aperture.sizeBytes() > VIRT_HIGH_MMIO_BYTES
+          && caps.version().isAtLeast(HIGHMEM_MMIO_SIZE_VERSION);
+      if (bigger) {
+        m = m.with("highmem-mmio-size", (aperture.sizeBytes() >> 30) + "G");
+      }
+      machineOption = m.render();
+      argv.add("-machine");
+      argv.add(machineOption);
+      plan.add(Decision.of(Topic.MACHINE, "vm", "-machine " + machineOption,
+          "virt is the aarch64 machine with a PCI Express root complex; gic-version=3 for a"
+              + " GICv3 with ITS (MSI-X of passed-through devices), as on Grace; highmem=on for"
+              + " the PCIe MMIO window above 4 GiB that 64-bit BARs need"
+              + (guestSmmu ? "; iommu=smmuv3 gives the guest a virtual SMMUv3 (asked for)" : "")
+              + (bigger ? "; highmem-mmio-size enlarges the high MMIO window past its 512 GiB"
+                  + " default to the " + Sizes.of(aperture.sizeBytes()) + " the devices need"
+                  + " (QEMU 10.0+)" : "")));
+    }
+
+    /** aarch64: the CPU model ({@code host} under KVM, {@code max} for TCG), no x86 options. */
+    private QemuOption armCpu() {
+      String type = cpuModel + "-arm-cpu";
+      if (!caps.isProbed(type)) {
+        throw new QemuArgsException("CPU model '" + cpuModel + "': its type " + type + " was not"
+            + " probed, so it is unknown; probe it with QemuProbe.probe(runner, \"" + binary
+            + "\", List.of(\"" + type + "\"))");
+      }
+      if (!caps.hasDevice(type)) {
+        throw new QemuArgsException(binary + " " + caps.version() + " has no CPU model '"
+            + cpuModel + "' (" + type + "; 'host' needs a build with KVM on an arm64 host, use"
+            + " 'max' under TCG); choose one from '" + binary + " -cpu help'");
+      }
+      plan.add(Decision.of(Topic.CPU, "vm", "-cpu " + cpuModel, "the guest's physical address"
+          + " space is the virt machine's (KVM's IPA size on the host); x86's host-phys-bits"
+          + " does not apply on aarch64"));
+      return QemuOption.of(cpuModel);
+    }
+
+    /**
+     * aarch64: one {@code pxb-pcie} expander bus per device with its root port behind it (NVIDIA's
+     * and OpenNebula's Grace layout), and, on QEMU 9.2+, guest NUMA nodes per GPU tied to it by
+     * {@code acpi-generic-initiator}; a plain layout without them otherwise.
+     */
+    private void gpuLayout(List<PassthroughUnit> units) {
+      if (!caps.hasDevice(QemuCapabilities.PXB_PCIE)) {
+        throw new QemuArgsException(binary + " " + caps.version() + " has no pxb-pcie device (or"
+            + " it was not probed); the aarch64 layout gives each GPU an expander bus; probe with"
+            + " QemuProbe.probe");
+      }
+      boolean initiators = caps.version().isAtLeast(GENERIC_INITIATOR_VERSION)
+          && caps.hasObject(QemuCapabilities.ACPI_GENERIC_INITIATOR, GENERIC_INITIATOR_VERSION);
+      List<PassthroughUnit> gpus = units.stream()
+          .filter(u -> u.role() == PassthroughUnit.Role.GPU).toList();
+      if (initiators && !gpus.isEmpty()) {
+        numaNodes.add(new GuestMachine.NumaNode(0, Math.max(0, gpus.get(0).primary().numaNode()),
+            0, cpus, memoryMiB));
+      }
+      int nextNode = 1;
+      for (int k = 0; k < units.size(); k++) {
+        PassthroughUnit unit = units.get(k);
+        int busNr = GPU_EXPANDER_BUS_SPACING * (k + 1);
+        String addr = String.format("0x%x.0", firstRootPortSlot + k);
+        QemuOption pxb = QemuOption.of(QemuCapabilities.PXB_PCIE).with("id", "pxb" + k)
+            .with("bus_nr", busNr);
+        if (!numaNodes.isEmpty()) {
+          pxb = pxb.with("numa_node", 0);
+        }
+        pxb = pxb.with("bus", PCIE_ROOT).with("addr", addr);
+        expanders.add(new ExpanderBus("pxb" + k, busNr, 0,
+            unit.primary().numaNode(), addr, pxb));
+        if (initiators && unit.role() == PassthroughUnit.Role.GPU) {
+          int first = nextNode;
+          for (int i = 0; i < gpuNumaNodes; i++) {
+            gpuNodes.add(new GuestMachine.GpuNode(nextNode, "hostdev" + k, "gi" + k + "-" + i));
+            nextNode++;
+          }
+          plan.add(Decision.of(Topic.NUMA, unit.primary().address().toString(),
+              "guest NUMA nodes " + first + "-" + (nextNode - 1) + " (no CPUs, no memory), each"
+                  + " tied to hostdev" + k + " by an acpi-generic-initiator",
+              "NVIDIA's Grace layout: the GPU's coherent memory is onlined by the guest driver on"
+                  + " the first of its nodes, the others are for MIG instances; the SRAT generic"
+                  + " initiator affinity tells the guest which nodes are the GPU's (QEMU "
+                  + caps.version().number() + " has acpi-generic-initiator with the 9.2 BDF-order"
+                  + " fix)"));
+        }
+      }
+      if (initiators && !gpus.isEmpty()) {
+        plan.add(Decision.of(Topic.NUMA, "vm", "guest node 0: CPUs " + numaNodes.get(0)
+            .cpuRange() + ", " + memoryMiB + " MiB", "the guest's CPUs and RAM on node 0; the"
+            + " GPUs' nodes follow it"));
+      } else if (!gpus.isEmpty()) {
+        plan.add(Decision.of(Topic.NUMA, "vm", "plain layout: one guest NUMA node, no GPU nodes",
+            "QEMU " + caps.version().number() + " has no acpi-generic-initiator with the BDF-order"
+                + " fix (QEMU 9.2 or later)").withCost("the guest gets no NUMA nodes for the GPUs'"
+                    + " coherent memory: the NVIDIA driver cannot online it as NUMA memory and"
+                    + " MIG instances get no nodes of their own, so CUDA sees the GPU but"
+                    + " not its memory as system memory (inferred from NVIDIA's Grace"
+                    + " virtualization notes); upgrade QEMU to 9.2 or later"));
+      }
+      plan.add(Decision.of(Topic.ROOT_PORT, "pxb0" + (units.size() > 1 ? "..pxb"
+              + (units.size() - 1) : ""), units.size() + " x pxb-pcie, one per device, bus_nr "
+              + "0x" + Integer.toHexString(GPU_EXPANDER_BUS_SPACING) + " apart",
+          "each device behind its own expander bus and root port, as each GPU on a Grace host sits"
+              + " in a PCI segment of its own (NVIDIA's and OpenNebula's layout: one pxb per"
+              + " GPU)"));
+    }
+
+    /**
+     * aarch64: no {@code -fw_cfg} aperture (OVMF's q35 knob); the virt machine's high MMIO window
+     * holds the BARs; says what happens when it is too small.
+     */
+    private Optional<QemuOption> armAperture(MmioAperture aperture) {
+      String need = Sizes.of(aperture.requiredBytes()) + " of 64-bit prefetchable windows behind "
+          + aperture.windows().size() + " root port(s), " + Sizes.of(aperture.sizeBytes())
+          + " with headroom";
+      if (aperture.sizeBytes() <= VIRT_HIGH_MMIO_BYTES) {
+        plan.add(Decision.of(Topic.APERTURE, "vm", "virt's 512 GiB high MMIO window",
+            need + ", within the window; no -fw_cfg X-PciMmio64Mb (that is OVMF's q35 knob)"));
+      } else if (caps.version().isAtLeast(HIGHMEM_MMIO_SIZE_VERSION)) {
+        plan.add(Decision.of(Topic.APERTURE, "vm", "highmem-mmio-size="
+            + (aperture.sizeBytes() >> 30) + "G", need + ", more than virt's 512 GiB default"
+            + " high MMIO window; set on -machine"));
+      } else {
+        plan.add(Decision.of(Topic.APERTURE, "vm", "virt's 512 GiB high MMIO window (too small)",
+            need + ", more than the 512 GiB window of QEMU " + caps.version().number()
+                + "'s virt machine, which only QEMU 10.0 can enlarge (highmem-mmio-size)")
+            .asWarning().withCost("the firmware leaves BARs that do not fit unassigned: those"
+                + " GPUs fail in the guest; upgrade QEMU to 10.0 or give the VM fewer GPUs"));
+      }
+      return Optional.empty();
     }
 
     /** Whether the devices go through iommufd; the decision says which backend and why. */
@@ -863,6 +1120,13 @@ public final class QemuCommandBuilder {
 
     /** Which devices get x-no-mmap, and the decision that says why. */
     private NoMmap noMmap(List<PassthroughUnit> units) {
+      if (arm()) {
+        plan.add(Decision.of(Topic.LARGE_BAR, "vm", "BARs mmapped (no x-no-mmap on aarch64)",
+            "x-no-mmap is this builder's x86 workaround for the boot stall of old QEMU with large"
+                + " BARs; on Grace the GPU's coherent memory reaches the guest as the cacheable"
+                + " BAR2 of nvgrace-gpu-vfio-pci, which must be mmapped to be cacheable"));
+        return NoMmap.NONE;
+      }
       List<PciDevice> large = new ArrayList<>();
       for (PassthroughUnit u : units) {
         for (PciDevice d : u.functions()) {

@@ -234,6 +234,11 @@ public final class LibvirtDomain {
     LibvirtDomain render() {
       checkPlan();
       GuestMachine m = plan.machine();
+      if (m.architecture() != io.gpuvirt.core.host.CpuArchitecture.X86_64) {
+        throw new LibvirtException("the plan is for an " + m.architecture().kernelName()
+            + " guest (" + m.machineOption() + "); the domain XML renderer writes x86_64 q35"
+            + " domains only so far: run the QEMU argv of the plan instead");
+      }
       Element domain = doc.createElement("domain");
       doc.appendChild(domain);
       domain.setAttribute("type", m.accelerator() == Accelerator.KVM ? "kvm" : "qemu");

@@ -1,6 +1,7 @@
 package io.gpuvirt.qemu.qmp;
 
 import io.gpuvirt.core.InvalidValueException;
+import io.gpuvirt.core.host.CpuArchitecture;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -262,7 +263,16 @@ public final class QmpClient implements AutoCloseable {
       }
     }
     caps.accelerators(accels);
-    Set<String> types = new LinkedHashSet<>(QemuProbe.DEFAULT_DEVICE_TYPES);
+    CpuArchitecture arch = CpuArchitecture.parse(execute("query-target").path("arch").asText());
+    caps.architecture(arch);
+    List<String> objects = new ArrayList<>();
+    for (JsonNode t : execute("qom-list-types", Map.of("implements", "user-creatable",
+        "abstract", false))) {
+      objects.add(t.path("name").asText());
+    }
+    caps.objects(objects);
+    Set<String> types = new LinkedHashSet<>(arch == CpuArchitecture.AARCH64
+        ? QemuProbe.DEFAULT_AARCH64_DEVICE_TYPES : QemuProbe.DEFAULT_DEVICE_TYPES);
     types.addAll(extraDeviceTypes);
     for (String type : types) {
       try {

@@ -39,6 +39,34 @@ public final class Hosts {
         .build();
   }
 
+  /** The GB200 GPUs of a GB200 NVL4 host (a PCI segment each), in PCI order. */
+  public static final List<String> GB200_GPUS =
+      List.of("0008:01:00.0", "0009:01:00.0", "0018:01:00.0", "0019:01:00.0");
+
+  /**
+   * A GB200 (10de:2941, class 0x030200) on nvgrace_gpu_vfio_pci as the testkit's gb200-nvl4
+   * preset has it: BARs 64M, 256G, 32M (inferred from the B200's), NUMA node 0 for segments
+   * below 0x10, 1 above.
+   */
+  public static PciDevice gb200(String bdf) {
+    PciAddress address = PciAddress.parse(bdf);
+    long base = 0x400000000000L + (address.domain() & 0xf) * 0x10000000000L
+        + (address.domain() >> 4) * 0x40000000000L;
+    return PciDevice.builder(address).id(new PciId(0x10de, 0x2941))
+        .numaNode(address.domain() < 0x10 ? 0 : 1)
+        .pciClass(new PciClass(0x030200)).revision(0xa1).driver("nvgrace_gpu_vfio_pci")
+        .addBar(new Bar(0, base + 0x8000000000L, 64 * MIB, true, true, false))
+        .addBar(new Bar(2, base, 256 * GIB, true, true, false))
+        .addBar(new Bar(4, base + 0x8044000000L, 32 * MIB, true, true, false))
+        .build();
+  }
+
+  /** A VM with the first {@code n} GB200s of a GB200 NVL4 host, one unit each. */
+  public static PassthroughDevices gb200Vm(int n) {
+    return PassthroughDevices.of(GB200_GPUS.subList(0, n).stream().map(Hosts::gb200)
+        .map(PassthroughUnit::gpu).toList());
+  }
+
   /** The first {@code n} B200 GPUs of an HGX B200. */
   public static List<PciDevice> b200s(int n) {
     List<PciDevice> out = new ArrayList<>();

@@ -34,6 +34,9 @@ public final class RecordedQemu {
       if (a.equals(List.of("-accel", "help"))) {
         return ok(command, resource("accel-help.txt"));
       }
+      if (a.equals(List.of("-object", "help"))) {
+        return ok(command, resource("object-help.txt"));
+      }
       if (a.size() == 2 && a.get(0).equals("-device") && a.get(1).endsWith(",help")) {
         String type = a.get(1).substring(0, a.get(1).length() - ",help".length());
         String out = resourceOrNull(type + "-help.txt");

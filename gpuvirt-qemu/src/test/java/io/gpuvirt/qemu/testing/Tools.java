@@ -22,6 +22,14 @@ public final class Tools {
     return require(QEMU, "qemu-system-x86");
   }
 
+  /** The QEMU system emulator for aarch64 (Debian's qemu-system-arm). */
+  public static final String QEMU_AARCH64 = "qemu-system-aarch64";
+
+  /** The aarch64 QEMU binary's name, or skipped (failed under GPUVIRT_REQUIRE_TOOLS=1). */
+  public static String qemuAarch64() {
+    return require(QEMU_AARCH64, "qemu-system-arm");
+  }
+
   /** libvirt's shell, for {@code define} and {@code domxml-to-native} (libvirt-clients). */
   public static String virsh() {
     return require("virsh", "libvirt-clients and libvirt-daemon-driver-qemu");
