@@ -28,7 +28,7 @@ public final class JdbcSchema {
   public static final int VERSION = 2;
   /** The scripts, in order; script {@code i} brings the schema to version {@code i + 1}. */
   static final List<String> SCRIPTS = List.of("V1__leases_and_fleet.sql",
-      "V2__mig_instance_resources.sql");
+      "V2__mig_resources_and_host_order.sql");
   /** Where the scripts are on the class path: {@value}. */
   public static final String LOCATION = "db/gpuvirt";
   /** Serializes migrations of one database (a transaction-scoped advisory lock). */
