@@ -39,10 +39,14 @@ public final class FakeNvidiaSmiMig implements CommandRunner {
     this.mig = SimulatedMig.of(host);
   }
 
-  /** Whether {@code host} has a GPU whose model has MIG (a built-in profile table). */
-  public static boolean hasMigGpus(SimulatedHost host) {
+  /**
+   * Whether {@code host} has an NVIDIA GPU, and so an {@code nvidia-smi} whose MIG commands this
+   * fake answers (GPUs without MIG are left out of its lists, as backends skip their
+   * {@code [N/A]} modes).
+   */
+  public static boolean hasNvidiaGpus(SimulatedHost host) {
     return host.profile().devices().stream().anyMatch(d -> d.id().vendor() == 0x10de
-        && io.gpuvirt.core.mig.MigProfileTable.builtInFor(d.id().device()).isPresent());
+        && d.pciClass().isGpu());
   }
 
   /** Whether {@code args} (without the program) are MIG commands this fake answers. */

@@ -72,8 +72,15 @@ final class DoctorCommand implements Callable<Integer> {
     }
     cfg.ifPresent(c -> fabric.addAll(fabricFindings(c)));
     ReadinessReport report = HostDoctor.examine(sysfs, policy(cfg)).plus(fabric);
-    // MIG modes waiting for a reset, through the host's nvidia-smi
-    report = report.plus(io.gpuvirt.fabric.mig.MigReadiness.check(
+    // MIG modes waiting for a reset, through the host's nvidia-smi (on a host with NVIDIA GPUs)
+    boolean nvidia;
+    try {
+      nvidia = io.gpuvirt.core.pci.TopologyScanner.scan(sysfs).gpus().stream()
+          .anyMatch(d -> d.id().vendor() == 0x10de);
+    } catch (io.gpuvirt.core.GpuvirtException unreadable) {
+      nvidia = false; // the host checks above already report why the tree cannot be read
+    }
+    report = !nvidia ? report : report.plus(io.gpuvirt.fabric.mig.MigReadiness.check(
         io.gpuvirt.fabric.mig.NvidiaSmiMigBackend.on(
             io.gpuvirt.core.gpuhost.GpuHost.environment(hostRoot).commands())));
     PrintWriter out = spec.commandLine().getOut();

@@ -12,7 +12,7 @@ import java.util.Optional;
  * The programs of a simulated host: {@code nvidia-smi} (the GPUs on the nvidia driver, as the real
  * one lists them) and {@code fmpm}, both of its simulated Fabric Manager; on a host with SR-IOV
  * NVIDIA GPUs, {@code nvidia-smi}'s vGPU mode ({@code FakeNvidiaSmiVgpu}); on a host with
- * MIG-capable GPUs, {@code nvidia-smi}'s MIG commands ({@code FakeNvidiaSmiMig}); and
+ * NVIDIA GPUs, {@code nvidia-smi}'s MIG commands ({@code FakeNvidiaSmiMig}); and
  * {@code sriov-manage}. Any other program, and
  * both on a host without Fabric Manager, cannot be started, as on a host without them.
  */
@@ -32,7 +32,7 @@ final class SimulatedCommands implements CommandRunner {
     }
     if (name.equals("nvidia-smi") && io.gpuvirt.testkit.FakeNvidiaSmiMig.handles(
         command.argv().subList(1, command.argv().size()))
-        && io.gpuvirt.testkit.FakeNvidiaSmiMig.hasMigGpus(host)) {
+        && io.gpuvirt.testkit.FakeNvidiaSmiMig.hasNvidiaGpus(host)) {
       return new io.gpuvirt.testkit.FakeNvidiaSmiMig(host).run(command);
     }
     Optional<SimulatedFabric> fabric = name.equals("nvidia-smi") || name.equals("fmpm")
