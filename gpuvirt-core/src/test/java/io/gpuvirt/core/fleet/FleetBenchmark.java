@@ -23,9 +23,9 @@ import java.util.stream.LongStream;
  * <p>Run with the test class path of gpuvirt-core (after {@code mvn -pl gpuvirt-core
  * test-compile}):
  * {@code java -cp gpuvirt-core/target/test-classes:gpuvirt-core/target/classes:$(cat cp.txt)
- * io.gpuvirt.core.fleet.FleetBenchmark [SECONDS [THREADS [HOSTS]]]} where {@code cp.txt} comes
+ * io.gpuvirt.core.fleet.FleetBenchmark [SECONDS [THREADS [HOSTS [POOL]]]]} where {@code cp.txt} comes
  * from {@code mvn -pl gpuvirt-core dependency:build-classpath -Dmdep.outputFile=cp.txt}. Defaults:
- * 20 s, 16 threads per JVM (32 in all), 1,000 hosts.
+ * 20 s, 16 threads per JVM (32 in all), 1,000 hosts, a pool of as many connections as threads.
  */
 final class FleetBenchmark {
   private FleetBenchmark() {}
@@ -34,11 +34,12 @@ final class FleetBenchmark {
     int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 20;
     int threads = args.length > 1 ? Integer.parseInt(args[1]) : 16;
     int hosts = args.length > 2 ? Integer.parseInt(args[2]) : 1_000;
+    int pool = args.length > 3 ? Integer.parseInt(args[3]) : threads;
     TestPostgres pg = TestPostgres.require();
     UrlDataSource schema = pg.freshSchema();
     JdbcSchema.migrate(schema);
     Path dir = Files.createTempDirectory("fleet-benchmark");
-    try (HikariDataSource db = Pools.hikari(schema.url(), threads)) {
+    try (HikariDataSource db = Pools.hikari(schema.url(), pool)) {
       long t0 = System.nanoTime();
       FleetConcurrencyTest.publish(db, hosts);
       System.out.printf("published %d hosts x 8 GPUs in %.1f s%n", hosts,
@@ -49,7 +50,7 @@ final class FleetBenchmark {
           Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
           System.getProperty("java.class.path"), FleetWorker.class.getName(), schema.url(),
           "jvm2", String.valueOf(threads), String.valueOf(seconds * 1_000L), "8",
-          journal.toString()))
+          journal.toString(), String.valueOf(pool)))
           .redirectErrorStream(true).redirectOutput(dir.resolve("jvm2.out").toFile()).start();
       FleetWorker.Result here = FleetWorker.run(db, "jvm1", threads, Duration.ofSeconds(seconds),
           7);
@@ -63,8 +64,8 @@ final class FleetBenchmark {
       long releases = here.releases() + there.releases();
       long[] latencies = LongStream.concat(LongStream.of(here.latencies()),
           LongStream.of(there.latencies())).sorted().toArray();
-      System.out.printf("%d allocators in 2 JVMs for %d s on %d hosts:%n", 2 * threads, seconds,
-          hosts);
+      System.out.printf("%d allocators in 2 JVMs (%d connections each) for %d s on %d hosts:%n",
+          2 * threads, pool, seconds, hosts);
       System.out.printf("  allocations: %d (%.0f/s), releases: %d (%.0f/s), refused: %d, "
           + "failed: %d%n", allocations, allocations / (double) seconds, releases,
           releases / (double) seconds, here.refusals() + there.refusals(),

@@ -105,16 +105,16 @@ public final class FleetWorker {
   }
 
   /**
-   * {@code URL PREFIX THREADS MILLIS SEED OUT}: runs {@link #run} against the database at
+   * {@code URL PREFIX THREADS MILLIS SEED OUT [POOL]}: runs {@link #run} against the database at
    * {@code URL} and writes the journal, then "# allocations releases refusals failures" and each
    * latency ("L nanos") and error ("E text"), to {@code OUT}.
    */
   public static void main(String[] args) throws IOException {
-    if (args.length != 6) {
-      System.err.println("usage: FleetWorker URL PREFIX THREADS MILLIS SEED OUT");
+    if (args.length != 6 && args.length != 7) {
+      System.err.println("usage: FleetWorker URL PREFIX THREADS MILLIS SEED OUT [POOL]");
       System.exit(2);
     }
-    DataSource db = Pools.hikari(args[0], Integer.parseInt(args[2]));
+    DataSource db = Pools.hikari(args[0], Integer.parseInt(args.length == 7 ? args[6] : args[2]));
     Result r = run(db, args[1], Integer.parseInt(args[2]),
         Duration.ofMillis(Long.parseLong(args[3])), Long.parseLong(args[4]));
     try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(Path.of(args[5]),
