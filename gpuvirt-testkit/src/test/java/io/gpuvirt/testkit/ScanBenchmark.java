@@ -45,7 +45,8 @@ import java.util.concurrent.TimeUnit;
  * is what one scan costs per function, without the JVM's start-up and class loading (what is left
  * besides file calls is mostly the JVM's own threads). {@code lspci} is counted whole (start-up
  * included) under {@code strace -f -c}. Set {@code -Dgpuvirt.testkit.dir=/dev/shm} to measure a
- * RAM file system.
+ * RAM file system. {@code ScanBenchmark write DIR BOARDS} writes a host to keep ({@code BOARDS}
+ * 0: the B200) for measuring by hand, {@code ScanBenchmark scan DIR N} scans it 1 + N times.
  *
  * <p>Measured on the 2-core development machine, /tmp, 40 rounds (issue 18), before the scanner
  * work: B200 scan 15.5 ms vs lspci 13.9 ms (1.12x), 283 us CPU per function; 4,118 functions
@@ -60,6 +61,12 @@ final class ScanBenchmark {
   public static void main(String[] args) throws IOException, InterruptedException {
     if (args.length == 3 && args[0].equals("scan")) {
       scanOnly(Path.of(args[1]), Integer.parseInt(args[2]));
+      return;
+    }
+    if (args.length == 3 && args[0].equals("write")) {
+      int n = Integer.parseInt(args[2]);
+      SimulatedHost.create(n == 0 ? HostProfile.hgxB200() : ManyBoards.profile(n), Path.of(args[1]))
+          .close();
       return;
     }
     int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 40;

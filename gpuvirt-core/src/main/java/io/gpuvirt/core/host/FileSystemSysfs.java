@@ -8,9 +8,12 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.NotLinkException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
@@ -72,22 +75,65 @@ final class FileSystemSysfs implements Sysfs {
   @Override
   public byte[] readBytes(String path) {
     Path file = local(path);
-    int max = path.startsWith("/sys/") ? SYSFS_MAX
-        : path.startsWith("/usr/share/") ? DATABASE_MAX : OTHER_MAX;
+    int max = maxBytes(path);
     try {
       return BoundedFiles.read(file, max);
     } catch (BoundedFiles.RefusedFileException e) {
-      throw new SysfsFormatException(path, e.found(), "a regular file of at most " + max
-          + " bytes" + (max == SYSFS_MAX ? " (a sysfs attribute is at most a page)" : ""));
+      throw refused(path, max, e);
     } catch (IOException e) {
       throw failure("reading", path, e);
     }
   }
 
+  /** One {@code stat(2)} (nothing there: empty, as {@link #exists} says), then one read. */
+  @Override
+  public Optional<String> readIfExists(String path) {
+    return readBytesIfExists(path).map(b -> new String(b, StandardCharsets.UTF_8));
+  }
+
+  @Override
+  public Optional<byte[]> readBytesIfExists(String path) {
+    Path file = local(path);
+    BasicFileAttributes attributes;
+    try {
+      attributes = Files.readAttributes(file, BasicFileAttributes.class);
+    } catch (IOException e) {
+      return Optional.empty(); // what exists() calls missing: no entry, a dangling link, a loop
+    }
+    if (!attributes.isRegularFile()) {
+      return Optional.of(readBytes(path)); // refused, naming what it is, as read refuses it
+    }
+    int max = maxBytes(path);
+    try {
+      return Optional.of(BoundedFiles.readRegular(file, attributes.size(), max));
+    } catch (BoundedFiles.RefusedFileException e) {
+      throw refused(path, max, e);
+    } catch (IOException e) {
+      throw failure("reading", path, e);
+    }
+  }
+
+  private static int maxBytes(String path) {
+    return path.startsWith("/sys/") ? SYSFS_MAX
+        : path.startsWith("/usr/share/") ? DATABASE_MAX : OTHER_MAX;
+  }
+
+  private static SysfsFormatException refused(String path, int max,
+      BoundedFiles.RefusedFileException e) {
+    return new SysfsFormatException(path, e.found(), "a regular file of at most " + max
+        + " bytes" + (max == SYSFS_MAX ? " (a sysfs attribute is at most a page)" : ""));
+  }
+
   @Override
   public List<String> list(String directory) {
+    Path dir = local(directory);
+    String[] fast = dir.toFile().list(); // no Path per entry; null on any failure
+    if (fast != null) {
+      Arrays.sort(fast);
+      return List.of(fast);
+    }
     List<String> names = new ArrayList<>();
-    try (DirectoryStream<Path> entries = Files.newDirectoryStream(local(directory))) {
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
       for (Path entry : entries) {
         names.add(entry.getFileName().toString());
       }
@@ -98,15 +144,18 @@ final class FileSystemSysfs implements Sysfs {
     return List.copyOf(names);
   }
 
+  /** One {@code readlink(2)}: not a link (EINVAL) and nothing there are both empty. */
   @Override
   public Optional<String> readLink(String path) {
     Path p = local(path);
-    if (!Files.isSymbolicLink(p)) {
-      return Optional.empty();
-    }
     try {
       return Optional.of(Files.readSymbolicLink(p).toString());
+    } catch (NotLinkException | NoSuchFileException e) {
+      return Optional.empty();
     } catch (IOException e) {
+      if (!Files.isSymbolicLink(p)) {
+        return Optional.empty(); // as before: what is not (or not reachable as) a link
+      }
       throw failure("reading link", path, e);
     }
   }

@@ -44,6 +44,27 @@ public interface Sysfs {
   /** The whole content of a binary file (PCI {@code config}). */
   byte[] readBytes(String path);
 
+  /**
+   * The whole content of a file as text, or empty when {@link #exists} would say there is nothing
+   * at the path (no entry, or a link that does not resolve): {@code exists} then {@code read} in
+   * one call, for optional attributes. What is there but cannot be read is an error, as for
+   * {@link #read}.
+   *
+   * <p>The default implementation is {@code exists(path) ? Optional.of(read(path)) :
+   * Optional.empty()}; the file-system seam overrides it with one {@code stat(2)} and one read.
+   */
+  default Optional<String> readIfExists(String path) {
+    return exists(path) ? Optional.of(read(path)) : Optional.empty();
+  }
+
+  /**
+   * The whole content of a binary file, or empty when {@link #exists} would say there is nothing
+   * at the path; {@link #readIfExists} for {@link #readBytes}.
+   */
+  default Optional<byte[]> readBytesIfExists(String path) {
+    return exists(path) ? Optional.of(readBytes(path)) : Optional.empty();
+  }
+
   /** The names of the entries in a directory, sorted. A missing directory is an error. */
   List<String> list(String directory);
 

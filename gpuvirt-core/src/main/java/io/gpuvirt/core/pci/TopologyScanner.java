@@ -6,9 +6,11 @@ import io.gpuvirt.core.host.HostPaths;
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.host.SysfsFormatException;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -79,9 +81,10 @@ public final class TopologyScanner {
     String source = "host root " + sysfs.root();
     requireSysfsTree(sysfs);
     Map<PciAddress, PciDevice> devices = new TreeMap<>();
+    SysfsWalk walk = new SysfsWalk(sysfs);
     for (String name : sysfs.list(DEVICES)) {
       PciAddress address = SysfsAttributes.address(DEVICES, name);
-      devices.put(address, readDevice(sysfs, address));
+      devices.put(address, readDevice(sysfs, walk, address));
     }
     List<IommuGroup> groups = readGroups(sysfs);
     checkConsistent(devices, groups);
@@ -102,50 +105,100 @@ public final class TopologyScanner {
     }
   }
 
-  private static PciDevice readDevice(Sysfs sysfs, PciAddress a) {
+  /**
+   * One device directory, listed once: an attribute that is not listed is missing without a look
+   * of its own (as {@link Sysfs#exists} would say); one that is listed is read with
+   * {@link Sysfs#readIfExists}, which still says missing for a link that does not resolve. When
+   * the directory cannot be listed every attribute is looked at, as if listed.
+   */
+  private static final class Entry {
+    final PciAddress address;
+    final String dir;
+    final String prefix;
+    final String canonical;
+    private final Optional<List<String>> listing;
+    private final Set<String> names;
+
+    Entry(Sysfs sysfs, SysfsWalk walk, PciAddress address) {
+      this.address = address;
+      this.dir = address.sysfsPath();
+      this.prefix = dir + "/";
+      this.canonical = walk.canonicalDevicePath(dir);
+      Optional<List<String>> listed;
+      try {
+        listed = Optional.of(sysfs.list(dir));
+      } catch (GpuvirtException e) {
+        listed = Optional.empty();
+      }
+      this.listing = listed;
+      this.names = listed.<Set<String>>map(HashSet::new).orElse(Set.of());
+    }
+
+    String path(String attribute) {
+      return prefix + attribute;
+    }
+
+    /** Whether the attribute may be there: listed, or the directory could not be listed. */
+    boolean has(String attribute) {
+      return listing.isEmpty() || names.contains(attribute);
+    }
+
+    /** The directory's entries, sorted, as {@link Sysfs#list} gives them. */
+    List<String> list(Sysfs sysfs) {
+      return listing.isPresent() ? listing.get() : sysfs.list(dir);
+    }
+  }
+
+  private static PciDevice readDevice(Sysfs sysfs, SysfsWalk walk, PciAddress a) {
     PciDevice.Builder b = PciDevice.builder(a);
-    readPlace(sysfs, a, b);
-    b.id(new PciId(hex(sysfs, a, "vendor", 4), hex(sysfs, a, "device", 4)));
-    b.subsystem(new PciId(optionalHex(sysfs, a, "subsystem_vendor", 4),
-        optionalHex(sysfs, a, "subsystem_device", 4)));
-    b.pciClass(new PciClass(hex(sysfs, a, "class", 6)));
-    b.revision(optionalHex(sysfs, a, "revision", 2));
-    b.driver(driver(sysfs, a).orElse(null));
-    b.driverOverride(driverOverride(sysfs, a).orElse(null));
-    String groupLink = a.sysfsPath("iommu_group");
-    sysfs.readLink(groupLink).ifPresent(t -> b.iommuGroup(SysfsAttributes.decimalName(groupLink,
-        SysfsAttributes.basename(groupLink, t), "a link to /sys/kernel/iommu_groups/N")));
-    String numa = a.sysfsPath("numa_node");
-    b.numaNode(sysfs.exists(numa)
-        ? SysfsAttributes.decimal(numa, sysfs.read(numa), -1, Integer.MAX_VALUE) : -1);
-    b.bars(SysfsAttributes.resource(a.sysfsPath("resource"), sysfs.read(a.sysfsPath("resource"))));
-    readBusRange(sysfs, a).ifPresent(b::busRange);
-    String config = a.sysfsPath("config");
-    if (sysfs.exists(config)) {
-      SysfsAttributes.portType(config, sysfs.readBytes(config)).ifPresent(b::portType);
+    Entry e = new Entry(sysfs, walk, a);
+    readPlace(a, e.canonical, b);
+    b.id(new PciId(hex(sysfs, e, "vendor", 4), hex(sysfs, e, "device", 4)));
+    b.subsystem(new PciId(optionalHex(sysfs, e, "subsystem_vendor", 4),
+        optionalHex(sysfs, e, "subsystem_device", 4)));
+    b.pciClass(new PciClass(hex(sysfs, e, "class", 6)));
+    b.revision(optionalHex(sysfs, e, "revision", 2));
+    b.driver(driver(sysfs, walk, e).orElse(null));
+    b.driverOverride(e.has("driver_override")
+        ? driverOverride(sysfs, a).orElse(null) : null);
+    String groupLink = e.path("iommu_group");
+    if (e.has("iommu_group")) {
+      sysfs.readLink(groupLink).ifPresent(t -> b.iommuGroup(SysfsAttributes.decimalName(groupLink,
+          SysfsAttributes.basename(groupLink, t), "a link to /sys/kernel/iommu_groups/N")));
     }
-    readSriov(sysfs, a).ifPresent(b::sriov);
-    String physfn = a.sysfsPath("physfn");
-    sysfs.readLink(physfn).ifPresent(t ->
-        b.physicalFunction(SysfsAttributes.address(physfn, SysfsAttributes.basename(physfn, t))));
-    b.resettable(sysfs.exists(a.sysfsPath("reset")));
-    String label = a.sysfsPath("label");
-    if (sysfs.exists(label)) {
-      String text = sysfs.read(label).strip();
+    String numa = e.path("numa_node");
+    b.numaNode(optional(sysfs, e, "numa_node")
+        .map(c -> SysfsAttributes.decimal(numa, c, -1, Integer.MAX_VALUE)).orElse(-1));
+    String resource = e.path("resource");
+    b.bars(SysfsAttributes.resource(resource, sysfs.read(resource)));
+    readBusRange(sysfs, e).ifPresent(b::busRange);
+    String config = e.path("config");
+    if (e.has("config")) {
+      sysfs.readBytesIfExists(config)
+          .flatMap(bytes -> SysfsAttributes.portType(config, bytes)).ifPresent(b::portType);
+    }
+    readSriov(sysfs, e).ifPresent(b::sriov);
+    String physfn = e.path("physfn");
+    if (e.has("physfn")) {
+      sysfs.readLink(physfn).ifPresent(t ->
+          b.physicalFunction(SysfsAttributes.address(physfn, SysfsAttributes.basename(physfn, t))));
+    }
+    b.resettable(e.has("reset") && sysfs.exists(e.path("reset")));
+    optional(sysfs, e, "label").ifPresent(label -> {
+      String text = label.strip();
       b.label(text.isEmpty() ? null : text);
-    }
+    });
     try {
       return b.build();
-    } catch (IllegalArgumentException | InvalidValueException e) {
-      throw new SysfsFormatException(a.sysfsPath(), e.getMessage(), "a consistent PCI device");
+    } catch (IllegalArgumentException | InvalidValueException ex) {
+      throw new SysfsFormatException(a.sysfsPath(), ex.getMessage(), "a consistent PCI device");
     }
   }
 
   /** Parent and root bus from the canonical path: {@code /sys/devices/pci0000:14/.../<bdf>}. */
-  private static void readPlace(Sysfs sysfs, PciAddress a, PciDevice.Builder b) {
-    String canonical = sysfs.canonicalPath(a.sysfsPath());
+  private static void readPlace(PciAddress a, String canonical, PciDevice.Builder b) {
     String[] segments = canonical.split("/");
-    if (!segments[segments.length - 1].equals(a.toString())) {
+    if (segments.length == 0 || !segments[segments.length - 1].equals(a.toString())) {
       throw new SysfsFormatException(a.sysfsPath(), canonical,
           "a link to a device directory named " + a);
     }
@@ -169,6 +222,21 @@ public final class TopologyScanner {
       }
     }
     throw new SysfsFormatException(a.sysfsPath(), canonical, expected);
+  }
+
+  /** The driver from the listed {@code driver} link, its target resolved once per driver. */
+  private static Optional<String> driver(Sysfs sysfs, SysfsWalk walk, Entry e) {
+    if (!e.has("driver")) {
+      return Optional.empty(); // no entry: unbound, as driver(sysfs, a) says without a link
+    }
+    Optional<String> target = sysfs.readLink(e.path("driver"));
+    if (target.isPresent()) {
+      Optional<String> name = walk.driverName(e.canonical, target.get());
+      if (name.isPresent()) {
+        return name;
+      }
+    }
+    return driver(sysfs, e.address); // the long way: the same answer, or the exact refusal
   }
 
   /**
@@ -215,22 +283,27 @@ public final class TopologyScanner {
    * {@code (null)} (the kernel's word for unset). The one reader of the attribute.
    */
   public static Optional<String> driverOverride(Sysfs sysfs, PciAddress a) {
-    String path = a.sysfsPath("driver_override");
-    if (!sysfs.exists(path)) {
+    Optional<String> content = sysfs.readIfExists(a.sysfsPath("driver_override"));
+    if (content.isEmpty()) {
       return Optional.empty();
     }
-    String value = sysfs.read(path).strip();
+    String value = content.get().strip();
     return value.isEmpty() || value.equals("(null)") ? Optional.empty() : Optional.of(value);
   }
 
-  private static Optional<BusRange> readBusRange(Sysfs sysfs, PciAddress a) {
-    String secondary = a.sysfsPath("secondary_bus_number");
-    String subordinate = a.sysfsPath("subordinate_bus_number");
-    if (!sysfs.exists(secondary) && !sysfs.exists(subordinate)) {
-      return busFromPciBusDirectory(sysfs, a);
+  private static Optional<BusRange> readBusRange(Sysfs sysfs, Entry e) {
+    String secondary = e.path("secondary_bus_number");
+    String subordinate = e.path("subordinate_bus_number");
+    Optional<String> secondaryText = optional(sysfs, e, "secondary_bus_number");
+    Optional<String> subordinateText = secondaryText.isPresent() ? Optional.empty()
+        : optional(sysfs, e, "subordinate_bus_number");
+    if (secondaryText.isEmpty() && subordinateText.isEmpty()) {
+      return busFromPciBusDirectory(sysfs, e);
     }
-    int sec = SysfsAttributes.decimal(secondary, sysfs.read(secondary), 0, 0xff);
-    int sub = SysfsAttributes.decimal(subordinate, sysfs.read(subordinate), 0, 0xff);
+    int sec = SysfsAttributes.decimal(secondary,
+        secondaryText.isPresent() ? secondaryText.get() : sysfs.read(secondary), 0, 0xff);
+    int sub = SysfsAttributes.decimal(subordinate,
+        subordinateText.isPresent() ? subordinateText.get() : sysfs.read(subordinate), 0, 0xff);
     if (sub < sec) {
       throw new SysfsFormatException(subordinate, Integer.toString(sub),
           "a subordinate bus number at least the secondary bus number " + sec);
@@ -243,9 +316,9 @@ public final class TopologyScanner {
    * {@code pci_bus/DDDD:BB} directory. Its secondary bus is then BB; the subordinate bus is not
    * shown, so it is taken as BB too. Either way the device is a bridge ({@link PciDevice#isBridge}).
    */
-  private static Optional<BusRange> busFromPciBusDirectory(Sysfs sysfs, PciAddress a) {
-    String dir = a.sysfsPath("pci_bus");
-    if (!sysfs.isDirectory(dir)) {
+  private static Optional<BusRange> busFromPciBusDirectory(Sysfs sysfs, Entry e) {
+    String dir = e.path("pci_bus");
+    if (!e.has("pci_bus") || !sysfs.isDirectory(dir)) {
       return Optional.empty();
     }
     for (String entry : sysfs.list(dir)) {
@@ -259,23 +332,24 @@ public final class TopologyScanner {
         "an entry DDDD:BB naming the bridge's secondary bus");
   }
 
-  private static Optional<Sriov> readSriov(Sysfs sysfs, PciAddress a) {
-    String totalPath = a.sysfsPath("sriov_totalvfs");
-    if (!sysfs.exists(totalPath)) {
+  private static Optional<Sriov> readSriov(Sysfs sysfs, Entry e) {
+    String totalPath = e.path("sriov_totalvfs");
+    Optional<String> totalText = optional(sysfs, e, "sriov_totalvfs");
+    if (totalText.isEmpty()) {
       return Optional.empty();
     }
-    int total = SysfsAttributes.decimal(totalPath, sysfs.read(totalPath), 0, 0xffff);
-    String numPath = a.sysfsPath("sriov_numvfs");
+    int total = SysfsAttributes.decimal(totalPath, totalText.get(), 0, 0xffff);
+    String numPath = e.path("sriov_numvfs");
     int num = SysfsAttributes.decimal(numPath, sysfs.read(numPath), 0, 0xffff);
     if (num > total) {
       throw new SysfsFormatException(numPath, Integer.toString(num),
           "at most sriov_totalvfs (" + total + ") VFs");
     }
     TreeMap<Integer, PciAddress> vfs = new TreeMap<>();
-    for (String entry : sysfs.list(a.sysfsPath())) {
+    for (String entry : e.list(sysfs)) {
       Matcher m = VIRTFN.matcher(entry);
       if (m.matches()) {
-        String link = HostPaths.join(a.sysfsPath(), entry);
+        String link = HostPaths.join(e.dir, entry);
         String target = sysfs.readLink(link).orElseThrow(() ->
             new SysfsFormatException(link, "a regular file", "a link to the VF's directory"));
         vfs.put(Integer.parseInt(m.group(1)),
@@ -366,12 +440,18 @@ public final class TopologyScanner {
     return d;
   }
 
-  private static int hex(Sysfs sysfs, PciAddress a, String attribute, int digits) {
-    String path = a.sysfsPath(attribute);
+  private static int hex(Sysfs sysfs, Entry e, String attribute, int digits) {
+    String path = e.path(attribute);
     return SysfsAttributes.hex(path, sysfs.read(path), digits);
   }
 
-  private static int optionalHex(Sysfs sysfs, PciAddress a, String attribute, int digits) {
-    return sysfs.exists(a.sysfsPath(attribute)) ? hex(sysfs, a, attribute, digits) : 0;
+  private static int optionalHex(Sysfs sysfs, Entry e, String attribute, int digits) {
+    return optional(sysfs, e, attribute)
+        .map(content -> SysfsAttributes.hex(e.path(attribute), content, digits)).orElse(0);
+  }
+
+  /** An optional attribute: empty when it is not listed, or {@link Sysfs#exists} says missing. */
+  private static Optional<String> optional(Sysfs sysfs, Entry e, String attribute) {
+    return e.has(attribute) ? sysfs.readIfExists(e.path(attribute)) : Optional.empty();
   }
 }
