@@ -29,7 +29,7 @@ import java.util.concurrent.TimeUnit;
  * mvn -o -q -pl gpuvirt-testkit dependency:build-classpath -Dmdep.outputFile=/tmp/cp.txt \
  *     -Dmdep.includeScope=test
  * java -cp gpuvirt-core/target/classes:gpuvirt-testkit/target/classes:\
- * gpuvirt-testkit/target/test-classes:$(cat /tmp/cp.txt) io.gpuvirt.testkit.ScanBenchmark [rounds] [boards]
+ * gpuvirt-testkit/target/test-classes:$(cat /tmp/cp.txt) io.gpuvirt.testkit.ScanBenchmark [rounds] [boards] [nostrace]
  * </pre>
  *
  * <p>Timings: the scan reads through {@code Sysfs.at(root)} (the file-system seam a real host uses;
@@ -76,9 +76,9 @@ final class ScanBenchmark {
         System.getProperty("java.io.tmpdir")) + ", lspci: " + (lspci.isEmpty() ? "none" : lspci));
     compare(HostProfile.hgxB200(), rounds, lspci);
     compare(ManyBoards.profile(boards), Math.max(5, rounds / 4), lspci);
-    String strace = tool("strace").orElse("");
+    String strace = args.length > 2 && args[2].equals("nostrace") ? "" : tool("strace").orElse("");
     if (strace.isEmpty()) {
-      System.out.println("no strace on the PATH: system calls not counted");
+      System.out.println("system calls not counted (nostrace, or no strace on the PATH)");
       return;
     }
     syscalls(HostProfile.hgxB200(), 10, strace, lspci);

@@ -4,19 +4,24 @@ import io.gpuvirt.core.internal.BoundedFiles;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.channels.SeekableByteChannel;
+import java.nio.file.DirectoryIteratorException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotLinkException;
 import java.nio.file.Path;
+import java.nio.file.SecureDirectoryStream;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * {@link Sysfs} over a directory of the local file system.
@@ -142,6 +147,117 @@ final class FileSystemSysfs implements Sysfs {
     }
     Collections.sort(names);
     return List.copyOf(names);
+  }
+
+  /**
+   * The directory opened once ({@code open}, {@code fdopendir}, one listing); entries are looked
+   * at with {@code fstatat(2)} and opened with {@code openat(2)} relative to it. Whatever is not a
+   * plain regular file there (missing, a FIFO, a directory ...) and every failure goes to the
+   * path-based method, which answers or raises exactly as it does without the view.
+   */
+  @Override
+  public Sysfs.Directory directory(String directory) {
+    HostPaths.check(directory);
+    Path dir = local(directory);
+    try {
+      DirectoryStream<Path> stream = Files.newDirectoryStream(dir);
+      if (stream instanceof SecureDirectoryStream) {
+        return new OpenDirectory(directory, (SecureDirectoryStream<Path>) stream);
+      }
+      stream.close();
+    } catch (IOException e) {
+      // cannot be opened: the path-based methods raise what they raise
+    }
+    return Sysfs.super.directory(directory);
+  }
+
+  /** A directory held open: reads relative to it, the path-based methods for anything else. */
+  private final class OpenDirectory implements Sysfs.Directory {
+    private final String directory;
+    private final SecureDirectoryStream<Path> stream;
+    private final Optional<List<String>> names;
+
+    OpenDirectory(String directory, SecureDirectoryStream<Path> stream) {
+      this.directory = directory;
+      this.stream = stream;
+      Optional<List<String>> listed;
+      try {
+        List<String> list = new ArrayList<>();
+        for (Path entry : stream) {
+          list.add(entry.getFileName().toString());
+        }
+        Collections.sort(list);
+        listed = Optional.of(List.copyOf(list));
+      } catch (DirectoryIteratorException e) {
+        listed = Optional.empty(); // list() asks the path-based way, for its exact error
+      }
+      this.names = listed;
+    }
+
+    @Override
+    public List<String> list() {
+      return names.isPresent() ? names.get() : FileSystemSysfs.this.list(directory);
+    }
+
+    @Override
+    public String read(String name) {
+      return new String(readBytes(name), StandardCharsets.UTF_8);
+    }
+
+    private byte[] readBytes(String name) {
+      String path = HostPaths.join(directory, name);
+      Optional<BasicFileAttributes> regular = regularFile(name);
+      return regular.isPresent() ? relative(path, name, regular.get())
+          : FileSystemSysfs.this.readBytes(path);
+    }
+
+    @Override
+    public Optional<String> readIfExists(String name) {
+      return readBytesIfExists(name).map(b -> new String(b, StandardCharsets.UTF_8));
+    }
+
+    @Override
+    public Optional<byte[]> readBytesIfExists(String name) {
+      String path = HostPaths.join(directory, name);
+      Optional<BasicFileAttributes> regular = regularFile(name);
+      return regular.isPresent() ? Optional.of(relative(path, name, regular.get()))
+          : FileSystemSysfs.this.readBytesIfExists(path);
+    }
+
+    /** The attributes of the entry when it is, or links to, a regular file; one fstatat(2). */
+    private Optional<BasicFileAttributes> regularFile(String name) {
+      if (name.indexOf('/') >= 0) {
+        return Optional.empty();
+      }
+      try {
+        BasicFileAttributes a = stream.getFileAttributeView(Path.of(name),
+            BasicFileAttributeView.class).readAttributes();
+        return a.isRegularFile() ? Optional.of(a) : Optional.empty();
+      } catch (IOException | RuntimeException e) {
+        return Optional.empty();
+      }
+    }
+
+    private byte[] relative(String path, String name, BasicFileAttributes attributes) {
+      int max = maxBytes(path);
+      try (SeekableByteChannel channel = stream.newByteChannel(Path.of(name),
+          Set.of(StandardOpenOption.READ))) {
+        return BoundedFiles.readAll(channel, local(path), attributes.size(), max);
+      } catch (BoundedFiles.RefusedFileException e) {
+        throw refused(path, max, e);
+      } catch (IOException e) {
+        throw failure("reading", path, e);
+      }
+    }
+
+    @Override
+    public void close() {
+      try {
+        stream.close();
+      } catch (IOException e) {
+        // nothing was written: closing a directory cannot lose data
+      }
+    }
   }
 
   /** One {@code readlink(2)}: not a link (EINVAL) and nothing there are both empty. */

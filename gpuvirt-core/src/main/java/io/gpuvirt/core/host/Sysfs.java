@@ -65,6 +65,74 @@ public interface Sysfs {
     return exists(path) ? Optional.of(readBytes(path)) : Optional.empty();
   }
 
+  /**
+   * A view of {@code directory} for reading several of its entries (the attributes of one
+   * device): each call gives exactly what the path-based call on {@code directory + "/" + name}
+   * gives, with the same errors naming that host path. Close it when done; it holds the directory
+   * open.
+   *
+   * <pre>{@code
+   * try (Sysfs.Directory d = sysfs.directory("/sys/bus/pci/devices/0000:17:00.0")) {
+   *   String vendor = d.read("vendor");
+   * }
+   * }</pre>
+   *
+   * <p>The default implementation calls the path-based methods; the file-system seam opens the
+   * directory once and reads relative to it ({@code fstatat(2)} and {@code openat(2)} on the
+   * directory), so that the kernel does not walk the whole path, links included, for each entry.
+   * Opening never fails: a directory that cannot be opened answers through the path-based
+   * methods, which raise what they raise.
+   */
+  default Directory directory(String directory) {
+    HostPaths.check(directory);
+    return new Directory() {
+      @Override
+      public List<String> list() {
+        return Sysfs.this.list(directory);
+      }
+
+      @Override
+      public String read(String name) {
+        return Sysfs.this.read(HostPaths.join(directory, name));
+      }
+
+      @Override
+      public Optional<String> readIfExists(String name) {
+        return Sysfs.this.readIfExists(HostPaths.join(directory, name));
+      }
+
+      @Override
+      public Optional<byte[]> readBytesIfExists(String name) {
+        return Sysfs.this.readBytesIfExists(HostPaths.join(directory, name));
+      }
+
+      @Override
+      public void close() {}
+    };
+  }
+
+  /**
+   * One directory opened for several reads ({@link Sysfs#directory}); each method is the
+   * path-based method of the same name on the entry {@code name} of the directory.
+   */
+  interface Directory extends AutoCloseable {
+    /** {@link Sysfs#list} of the directory. */
+    List<String> list();
+
+    /** {@link Sysfs#read} of the entry {@code name}. */
+    String read(String name);
+
+    /** {@link Sysfs#readIfExists} of the entry {@code name}. */
+    Optional<String> readIfExists(String name);
+
+    /** {@link Sysfs#readBytesIfExists} of the entry {@code name}. */
+    Optional<byte[]> readBytesIfExists(String name);
+
+    /** Releases the directory; no I/O error escapes. */
+    @Override
+    void close();
+  }
+
   /** The names of the entries in a directory, sorted. A missing directory is an error. */
   List<String> list(String directory);
 

@@ -98,25 +98,34 @@ public final class BoundedFiles {
    * @throws IOException when it cannot be opened or read
    */
   public static byte[] readRegular(Path file, long size, long max) throws IOException {
+    try (SeekableByteChannel channel = Files.newByteChannel(file)) {
+      return readAll(channel, file, size, max);
+    }
+  }
+
+  /**
+   * {@link #readRegular} of a file already opened as {@code channel} (relative to a directory, say);
+   * {@code file} names it in a refusal. The channel is left open.
+   */
+  public static byte[] readAll(SeekableByteChannel channel, Path file, long size, long max)
+      throws IOException {
     long first = size > 0 ? Math.min(size, max) + 1 : Math.min(max + 1, 8192);
     ByteBuffer buffer = ByteBuffer.allocate((int) Math.min(first, Integer.MAX_VALUE - 8));
-    try (SeekableByteChannel channel = Files.newByteChannel(file)) {
-      while (true) {
-        if (!buffer.hasRemaining()) {
-          long grown = Math.min(max + 1, 2L * buffer.capacity());
-          buffer = ByteBuffer.allocate((int) Math.min(grown, Integer.MAX_VALUE - 8))
-              .put(buffer.flip());
-        }
-        int n = channel.read(buffer);
-        if (n < 0) {
-          break;
-        }
-        if (buffer.position() > max) {
-          throw new RefusedFileException(file, "longer than " + max + " bytes");
-        }
-        if (buffer.position() == size) {
-          break; // the whole announced size in hand
-        }
+    while (true) {
+      if (!buffer.hasRemaining()) {
+        long grown = Math.min(max + 1, 2L * buffer.capacity());
+        buffer = ByteBuffer.allocate((int) Math.min(grown, Integer.MAX_VALUE - 8))
+            .put(buffer.flip());
+      }
+      int n = channel.read(buffer);
+      if (n < 0) {
+        break;
+      }
+      if (buffer.position() > max) {
+        throw new RefusedFileException(file, "longer than " + max + " bytes");
+      }
+      if (buffer.position() == size) {
+        break; // the whole announced size in hand
       }
     }
     return Arrays.copyOf(buffer.array(), buffer.position());

@@ -111,11 +111,12 @@ public final class TopologyScanner {
    * {@link Sysfs#readIfExists}, which still says missing for a link that does not resolve. When
    * the directory cannot be listed every attribute is looked at, as if listed.
    */
-  private static final class Entry {
+  private static final class Entry implements AutoCloseable {
     final PciAddress address;
     final String dir;
     final String prefix;
     final String canonical;
+    final Sysfs.Directory files;
     private final Optional<List<String>> listing;
     private final Set<String> names;
 
@@ -124,9 +125,10 @@ public final class TopologyScanner {
       this.dir = address.sysfsPath();
       this.prefix = dir + "/";
       this.canonical = walk.canonicalDevicePath(dir);
+      this.files = sysfs.directory(dir);
       Optional<List<String>> listed;
       try {
-        listed = Optional.of(sysfs.list(dir));
+        listed = Optional.of(files.list());
       } catch (GpuvirtException e) {
         listed = Optional.empty();
       }
@@ -147,34 +149,44 @@ public final class TopologyScanner {
     List<String> list(Sysfs sysfs) {
       return listing.isPresent() ? listing.get() : sysfs.list(dir);
     }
+
+    @Override
+    public void close() {
+      files.close();
+    }
   }
 
   private static PciDevice readDevice(Sysfs sysfs, SysfsWalk walk, PciAddress a) {
+    try (Entry e = new Entry(sysfs, walk, a)) {
+      return readDevice(sysfs, walk, e);
+    }
+  }
+
+  private static PciDevice readDevice(Sysfs sysfs, SysfsWalk walk, Entry e) {
+    PciAddress a = e.address;
     PciDevice.Builder b = PciDevice.builder(a);
-    Entry e = new Entry(sysfs, walk, a);
     readPlace(a, e.canonical, b);
-    b.id(new PciId(hex(sysfs, e, "vendor", 4), hex(sysfs, e, "device", 4)));
-    b.subsystem(new PciId(optionalHex(sysfs, e, "subsystem_vendor", 4),
-        optionalHex(sysfs, e, "subsystem_device", 4)));
-    b.pciClass(new PciClass(hex(sysfs, e, "class", 6)));
-    b.revision(optionalHex(sysfs, e, "revision", 2));
+    b.id(new PciId(hex(e, "vendor", 4), hex(e, "device", 4)));
+    b.subsystem(new PciId(optionalHex(e, "subsystem_vendor", 4),
+        optionalHex(e, "subsystem_device", 4)));
+    b.pciClass(new PciClass(hex(e, "class", 6)));
+    b.revision(optionalHex(e, "revision", 2));
     b.driver(driver(sysfs, walk, e).orElse(null));
-    b.driverOverride(e.has("driver_override")
-        ? driverOverride(sysfs, a).orElse(null) : null);
+    b.driverOverride(overrideValue(optional(e, "driver_override")).orElse(null));
     String groupLink = e.path("iommu_group");
     if (e.has("iommu_group")) {
       sysfs.readLink(groupLink).ifPresent(t -> b.iommuGroup(SysfsAttributes.decimalName(groupLink,
           SysfsAttributes.basename(groupLink, t), "a link to /sys/kernel/iommu_groups/N")));
     }
     String numa = e.path("numa_node");
-    b.numaNode(optional(sysfs, e, "numa_node")
+    b.numaNode(optional(e, "numa_node")
         .map(c -> SysfsAttributes.decimal(numa, c, -1, Integer.MAX_VALUE)).orElse(-1));
     String resource = e.path("resource");
-    b.bars(SysfsAttributes.resource(resource, sysfs.read(resource)));
+    b.bars(SysfsAttributes.resource(resource, e.files.read("resource")));
     readBusRange(sysfs, e).ifPresent(b::busRange);
     String config = e.path("config");
     if (e.has("config")) {
-      sysfs.readBytesIfExists(config)
+      e.files.readBytesIfExists("config")
           .flatMap(bytes -> SysfsAttributes.portType(config, bytes)).ifPresent(b::portType);
     }
     readSriov(sysfs, e).ifPresent(b::sriov);
@@ -184,7 +196,7 @@ public final class TopologyScanner {
           b.physicalFunction(SysfsAttributes.address(physfn, SysfsAttributes.basename(physfn, t))));
     }
     b.resettable(e.has("reset") && sysfs.exists(e.path("reset")));
-    optional(sysfs, e, "label").ifPresent(label -> {
+    optional(e, "label").ifPresent(label -> {
       String text = label.strip();
       b.label(text.isEmpty() ? null : text);
     });
@@ -283,7 +295,11 @@ public final class TopologyScanner {
    * {@code (null)} (the kernel's word for unset). The one reader of the attribute.
    */
   public static Optional<String> driverOverride(Sysfs sysfs, PciAddress a) {
-    Optional<String> content = sysfs.readIfExists(a.sysfsPath("driver_override"));
+    return overrideValue(sysfs.readIfExists(a.sysfsPath("driver_override")));
+  }
+
+  /** The override a {@code driver_override} content sets: none for empty or {@code (null)}. */
+  private static Optional<String> overrideValue(Optional<String> content) {
     if (content.isEmpty()) {
       return Optional.empty();
     }
@@ -294,16 +310,16 @@ public final class TopologyScanner {
   private static Optional<BusRange> readBusRange(Sysfs sysfs, Entry e) {
     String secondary = e.path("secondary_bus_number");
     String subordinate = e.path("subordinate_bus_number");
-    Optional<String> secondaryText = optional(sysfs, e, "secondary_bus_number");
+    Optional<String> secondaryText = optional(e, "secondary_bus_number");
     Optional<String> subordinateText = secondaryText.isPresent() ? Optional.empty()
-        : optional(sysfs, e, "subordinate_bus_number");
+        : optional(e, "subordinate_bus_number");
     if (secondaryText.isEmpty() && subordinateText.isEmpty()) {
       return busFromPciBusDirectory(sysfs, e);
     }
-    int sec = SysfsAttributes.decimal(secondary,
-        secondaryText.isPresent() ? secondaryText.get() : sysfs.read(secondary), 0, 0xff);
-    int sub = SysfsAttributes.decimal(subordinate,
-        subordinateText.isPresent() ? subordinateText.get() : sysfs.read(subordinate), 0, 0xff);
+    int sec = SysfsAttributes.decimal(secondary, secondaryText.isPresent()
+        ? secondaryText.get() : e.files.read("secondary_bus_number"), 0, 0xff);
+    int sub = SysfsAttributes.decimal(subordinate, subordinateText.isPresent()
+        ? subordinateText.get() : e.files.read("subordinate_bus_number"), 0, 0xff);
     if (sub < sec) {
       throw new SysfsFormatException(subordinate, Integer.toString(sub),
           "a subordinate bus number at least the secondary bus number " + sec);
@@ -334,13 +350,13 @@ public final class TopologyScanner {
 
   private static Optional<Sriov> readSriov(Sysfs sysfs, Entry e) {
     String totalPath = e.path("sriov_totalvfs");
-    Optional<String> totalText = optional(sysfs, e, "sriov_totalvfs");
+    Optional<String> totalText = optional(e, "sriov_totalvfs");
     if (totalText.isEmpty()) {
       return Optional.empty();
     }
     int total = SysfsAttributes.decimal(totalPath, totalText.get(), 0, 0xffff);
     String numPath = e.path("sriov_numvfs");
-    int num = SysfsAttributes.decimal(numPath, sysfs.read(numPath), 0, 0xffff);
+    int num = SysfsAttributes.decimal(numPath, e.files.read("sriov_numvfs"), 0, 0xffff);
     if (num > total) {
       throw new SysfsFormatException(numPath, Integer.toString(num),
           "at most sriov_totalvfs (" + total + ") VFs");
@@ -440,18 +456,17 @@ public final class TopologyScanner {
     return d;
   }
 
-  private static int hex(Sysfs sysfs, Entry e, String attribute, int digits) {
-    String path = e.path(attribute);
-    return SysfsAttributes.hex(path, sysfs.read(path), digits);
+  private static int hex(Entry e, String attribute, int digits) {
+    return SysfsAttributes.hex(e.path(attribute), e.files.read(attribute), digits);
   }
 
-  private static int optionalHex(Sysfs sysfs, Entry e, String attribute, int digits) {
-    return optional(sysfs, e, attribute)
+  private static int optionalHex(Entry e, String attribute, int digits) {
+    return optional(e, attribute)
         .map(content -> SysfsAttributes.hex(e.path(attribute), content, digits)).orElse(0);
   }
 
   /** An optional attribute: empty when it is not listed, or {@link Sysfs#exists} says missing. */
-  private static Optional<String> optional(Sysfs sysfs, Entry e, String attribute) {
-    return e.has(attribute) ? sysfs.readIfExists(e.path(attribute)) : Optional.empty();
+  private static Optional<String> optional(Entry e, String attribute) {
+    return e.has(attribute) ? e.files.readIfExists(attribute) : Optional.empty();
   }
 }
