@@ -34,8 +34,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Timings: the scan reads through {@code Sysfs.at(root)} (the file-system seam a real host uses;
  * the simulated host's own {@code host.sysfs()}, which also checks for injected faults, is printed
- * beside it). Each round times one scan and one lspci process; medians over the rounds after 20
- * warm-up scans (the JIT has compiled the scanner). {@code cpu/function} is the process's CPU time
+ * beside it). Each round times one scan and one lspci process; medians over the rounds after
+ * warm-up scans (at least 20, and at least 5 s of them: the JIT has compiled the scanner). {@code cpu/function} is the process's CPU time
  * (all threads) per function over as many scans again.
  *
  * <p>System calls: when {@code strace} is on the PATH, the benchmark writes the tree to a directory
@@ -55,6 +55,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class ScanBenchmark {
   private static final int WARMUP = 20;
+  private static final long WARMUP_NANOS = 5_000_000_000L;
 
   private ScanBenchmark() {}
 
@@ -99,7 +100,8 @@ final class ScanBenchmark {
     try (SimulatedHost host = SimulatedHost.create(profile)) {
       Sysfs files = Sysfs.at(host.root());
       int functions = TopologyScanner.scan(files).devices().size();
-      for (int i = 0; i < WARMUP; i++) {
+      long warmUntil = System.nanoTime() + WARMUP_NANOS;
+      for (int i = 0; i < WARMUP || System.nanoTime() < warmUntil; i++) {
         TopologyScanner.scan(files);
         TopologyScanner.scan(host.sysfs());
       }

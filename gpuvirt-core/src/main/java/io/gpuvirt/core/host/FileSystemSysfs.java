@@ -171,6 +171,22 @@ final class FileSystemSysfs implements Sysfs {
     return Sysfs.super.directory(directory);
   }
 
+  private static final Set<StandardOpenOption> READ_ONLY = Set.of(StandardOpenOption.READ);
+
+  /** Whether {@code name} is one path segment that {@link HostPaths#join} accepts as it is. */
+  private static boolean isPlainName(String name) {
+    if (name.isEmpty() || name.equals(".") || name.equals("..")) {
+      return false;
+    }
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      if (c == '/' || c == '\0' || c == '\n' || c == '\r' || c == '\\') {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** A directory held open: reads relative to it, the path-based methods for anything else. */
   private final class OpenDirectory implements Sysfs.Directory {
     private final String directory;
@@ -205,10 +221,16 @@ final class FileSystemSysfs implements Sysfs {
     }
 
     private byte[] readBytes(String name) {
-      String path = HostPaths.join(directory, name);
-      Optional<BasicFileAttributes> regular = regularFile(name);
-      return regular.isPresent() ? relative(path, name, regular.get())
+      String path = path(name);
+      Path entry = Path.of(name);
+      Optional<BasicFileAttributes> regular = regularFile(entry);
+      return regular.isPresent() ? relative(path, entry, regular.get())
           : FileSystemSysfs.this.readBytes(path);
+    }
+
+    /** The host path of the entry; a name that is not one plain segment is refused as join does. */
+    private String path(String name) {
+      return isPlainName(name) ? directory + "/" + name : HostPaths.join(directory, name);
     }
 
     @Override
@@ -218,19 +240,17 @@ final class FileSystemSysfs implements Sysfs {
 
     @Override
     public Optional<byte[]> readBytesIfExists(String name) {
-      String path = HostPaths.join(directory, name);
-      Optional<BasicFileAttributes> regular = regularFile(name);
-      return regular.isPresent() ? Optional.of(relative(path, name, regular.get()))
+      String path = path(name);
+      Path entry = Path.of(name);
+      Optional<BasicFileAttributes> regular = regularFile(entry);
+      return regular.isPresent() ? Optional.of(relative(path, entry, regular.get()))
           : FileSystemSysfs.this.readBytesIfExists(path);
     }
 
     /** The attributes of the entry when it is, or links to, a regular file; one fstatat(2). */
-    private Optional<BasicFileAttributes> regularFile(String name) {
-      if (name.indexOf('/') >= 0) {
-        return Optional.empty();
-      }
+    private Optional<BasicFileAttributes> regularFile(Path entry) {
       try {
-        BasicFileAttributes a = stream.getFileAttributeView(Path.of(name),
+        BasicFileAttributes a = stream.getFileAttributeView(entry,
             BasicFileAttributeView.class).readAttributes();
         return a.isRegularFile() ? Optional.of(a) : Optional.empty();
       } catch (IOException | RuntimeException e) {
@@ -238,11 +258,10 @@ final class FileSystemSysfs implements Sysfs {
       }
     }
 
-    private byte[] relative(String path, String name, BasicFileAttributes attributes) {
+    private byte[] relative(String path, Path entry, BasicFileAttributes attributes) {
       int max = maxBytes(path);
-      try (SeekableByteChannel channel = stream.newByteChannel(Path.of(name),
-          Set.of(StandardOpenOption.READ))) {
-        return BoundedFiles.readAll(channel, local(path), attributes.size(), max);
+      try (SeekableByteChannel channel = stream.newByteChannel(entry, READ_ONLY)) {
+        return BoundedFiles.readAll(channel, path, attributes.size(), max);
       } catch (BoundedFiles.RefusedFileException e) {
         throw refused(path, max, e);
       } catch (IOException e) {

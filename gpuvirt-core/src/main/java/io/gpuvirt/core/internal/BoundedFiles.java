@@ -41,6 +41,10 @@ public final class BoundedFiles {
     private final String found;
 
     RefusedFileException(Path file, String found) {
+      this(file.toString(), found);
+    }
+
+    RefusedFileException(String file, String found) {
       super(file + " is " + found + "; expected a regular file");
       this.found = found;
     }
@@ -99,7 +103,7 @@ public final class BoundedFiles {
    */
   public static byte[] readRegular(Path file, long size, long max) throws IOException {
     try (SeekableByteChannel channel = Files.newByteChannel(file)) {
-      return readAll(channel, file, size, max);
+      return readAll(channel, file.toString(), size, max);
     }
   }
 
@@ -107,7 +111,7 @@ public final class BoundedFiles {
    * {@link #readRegular} of a file already opened as {@code channel} (relative to a directory, say);
    * {@code file} names it in a refusal. The channel is left open.
    */
-  public static byte[] readAll(SeekableByteChannel channel, Path file, long size, long max)
+  public static byte[] readAll(SeekableByteChannel channel, String file, long size, long max)
       throws IOException {
     long first = size > 0 ? Math.min(size, max) + 1 : Math.min(max + 1, 8192);
     ByteBuffer buffer = ByteBuffer.allocate((int) Math.min(first, Integer.MAX_VALUE - 8));
