@@ -80,8 +80,10 @@ public interface Sysfs {
    * <p>The default implementation calls the path-based methods; the file-system seam opens the
    * directory once and reads relative to it ({@code fstatat(2)} and {@code openat(2)} on the
    * directory), so that the kernel does not walk the whole path, links included, for each entry.
-   * Opening never fails: a directory that cannot be opened answers through the path-based
-   * methods, which raise what they raise.
+   * Opening does not touch the host's errors: a directory that cannot be opened answers through
+   * the path-based methods, which raise what they raise.
+   *
+   * @throws IllegalHostPathException when {@code directory} is not a well-formed host path
    */
   default Directory directory(String directory) {
     HostPaths.check(directory);
