@@ -162,7 +162,7 @@ final class FileSystemSysfs implements Sysfs {
     try {
       DirectoryStream<Path> stream = Files.newDirectoryStream(dir);
       if (stream instanceof SecureDirectoryStream) {
-        return new OpenDirectory(directory, (SecureDirectoryStream<Path>) stream);
+        return new OpenDirectory(directory, dir.toString(), (SecureDirectoryStream<Path>) stream);
       }
       stream.close();
     } catch (IOException e) {
@@ -193,14 +193,18 @@ final class FileSystemSysfs implements Sysfs {
     private final SecureDirectoryStream<Path> stream;
     private final Optional<List<String>> names;
 
-    OpenDirectory(String directory, SecureDirectoryStream<Path> stream) {
+    OpenDirectory(String directory, String local, SecureDirectoryStream<Path> stream) {
       this.directory = directory;
       this.stream = stream;
       Optional<List<String>> listed;
       try {
         List<String> list = new ArrayList<>();
+        int cut = local.length() + 1;
         for (Path entry : stream) {
-          list.add(entry.getFileName().toString());
+          // each entry is local/name: cutting the string is cheaper than getFileName()
+          String whole = entry.toString();
+          list.add(whole.length() > cut && whole.startsWith(local) && whole.charAt(cut - 1) == '/'
+              ? whole.substring(cut) : entry.getFileName().toString());
         }
         Collections.sort(list);
         listed = Optional.of(List.copyOf(list));

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -414,18 +415,18 @@ public final class TopologyScanner {
 
   private static void checkConsistent(Map<PciAddress, PciDevice> devices, List<IommuGroup> groups) {
     for (PciDevice d : devices.values()) {
-      d.parent().ifPresent(p -> requireListed(devices, p, d.address().sysfsPath(), "its parent"));
+      d.parent().ifPresent(p -> requireListed(devices, p, d.address()::sysfsPath, "its parent"));
       d.physicalFunction().ifPresent(
-          p -> requireListed(devices, p, d.address().sysfsPath("physfn"), "its PF"));
+          p -> requireListed(devices, p, () -> d.address().sysfsPath("physfn"), "its PF"));
       d.sriov().ifPresent(s -> s.virtualFunctions()
-          .forEach(vf -> requireListed(devices, vf, d.address().sysfsPath(), "its VF")));
+          .forEach(vf -> requireListed(devices, vf, d.address()::sysfsPath, "its VF")));
     }
     Map<Integer, IommuGroup> byNumber = new TreeMap<>();
     for (IommuGroup g : groups) {
       byNumber.put(g.number(), g);
-      String dir = IOMMU_GROUPS + "/" + g.number() + "/devices";
       for (PciAddress member : g.members()) {
-        PciDevice d = requireListed(devices, member, dir, "a member");
+        PciDevice d = requireListed(devices, member,
+            () -> IOMMU_GROUPS + "/" + g.number() + "/devices", "a member");
         if (d.iommuGroup().isEmpty() || d.iommuGroup().getAsInt() != g.number()) {
           throw new SysfsFormatException(member.sysfsPath("iommu_group"),
               d.iommuGroup().isEmpty() ? "no link" : "group " + d.iommuGroup().getAsInt(),
@@ -447,10 +448,10 @@ public final class TopologyScanner {
   }
 
   private static PciDevice requireListed(Map<PciAddress, PciDevice> devices, PciAddress a,
-      String where, String role) {
+      Supplier<String> where, String role) {
     PciDevice d = devices.get(a);
     if (d == null) {
-      throw new SysfsFormatException(where, a.toString(),
+      throw new SysfsFormatException(where.get(), a.toString(),
           role + " to be listed in " + DEVICES + " as well");
     }
     return d;
