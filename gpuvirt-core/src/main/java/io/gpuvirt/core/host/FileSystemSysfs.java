@@ -4,16 +4,24 @@ import io.gpuvirt.core.internal.BoundedFiles;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.channels.SeekableByteChannel;
+import java.nio.file.DirectoryIteratorException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.NotLinkException;
 import java.nio.file.Path;
+import java.nio.file.SecureDirectoryStream;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributeView;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * {@link Sysfs} over a directory of the local file system.
@@ -72,22 +80,65 @@ final class FileSystemSysfs implements Sysfs {
   @Override
   public byte[] readBytes(String path) {
     Path file = local(path);
-    int max = path.startsWith("/sys/") ? SYSFS_MAX
-        : path.startsWith("/usr/share/") ? DATABASE_MAX : OTHER_MAX;
+    int max = maxBytes(path);
     try {
       return BoundedFiles.read(file, max);
     } catch (BoundedFiles.RefusedFileException e) {
-      throw new SysfsFormatException(path, e.found(), "a regular file of at most " + max
-          + " bytes" + (max == SYSFS_MAX ? " (a sysfs attribute is at most a page)" : ""));
+      throw refused(path, max, e);
     } catch (IOException e) {
       throw failure("reading", path, e);
     }
   }
 
+  /** One {@code stat(2)} (nothing there: empty, as {@link #exists} says), then one read. */
+  @Override
+  public Optional<String> readIfExists(String path) {
+    return readBytesIfExists(path).map(b -> new String(b, StandardCharsets.UTF_8));
+  }
+
+  @Override
+  public Optional<byte[]> readBytesIfExists(String path) {
+    Path file = local(path);
+    BasicFileAttributes attributes;
+    try {
+      attributes = Files.readAttributes(file, BasicFileAttributes.class);
+    } catch (IOException e) {
+      return Optional.empty(); // what exists() calls missing: no entry, a dangling link, a loop
+    }
+    if (!attributes.isRegularFile()) {
+      return Optional.of(readBytes(path)); // refused, naming what it is, as read refuses it
+    }
+    int max = maxBytes(path);
+    try {
+      return Optional.of(BoundedFiles.readRegular(file, attributes.size(), max));
+    } catch (BoundedFiles.RefusedFileException e) {
+      throw refused(path, max, e);
+    } catch (IOException e) {
+      throw failure("reading", path, e);
+    }
+  }
+
+  private static int maxBytes(String path) {
+    return path.startsWith("/sys/") ? SYSFS_MAX
+        : path.startsWith("/usr/share/") ? DATABASE_MAX : OTHER_MAX;
+  }
+
+  private static SysfsFormatException refused(String path, int max,
+      BoundedFiles.RefusedFileException e) {
+    return new SysfsFormatException(path, e.found(), "a regular file of at most " + max
+        + " bytes" + (max == SYSFS_MAX ? " (a sysfs attribute is at most a page)" : ""));
+  }
+
   @Override
   public List<String> list(String directory) {
+    Path dir = local(directory);
+    String[] fast = dir.toFile().list(); // no Path per entry; null on any failure
+    if (fast != null) {
+      Arrays.sort(fast);
+      return List.of(fast);
+    }
     List<String> names = new ArrayList<>();
-    try (DirectoryStream<Path> entries = Files.newDirectoryStream(local(directory))) {
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
       for (Path entry : entries) {
         names.add(entry.getFileName().toString());
       }
@@ -98,15 +149,152 @@ final class FileSystemSysfs implements Sysfs {
     return List.copyOf(names);
   }
 
+  /**
+   * The directory opened once ({@code open}, {@code fdopendir}, one listing); entries are looked
+   * at with {@code fstatat(2)} and opened with {@code openat(2)} relative to it. Whatever is not a
+   * plain regular file there (missing, a FIFO, a directory ...) and every failure goes to the
+   * path-based method, which answers or raises exactly as it does without the view.
+   */
+  @Override
+  public Sysfs.Directory directory(String directory) {
+    HostPaths.check(directory);
+    Path dir = local(directory);
+    try {
+      DirectoryStream<Path> stream = Files.newDirectoryStream(dir);
+      if (stream instanceof SecureDirectoryStream) {
+        return new OpenDirectory(directory, dir.toString(), (SecureDirectoryStream<Path>) stream);
+      }
+      stream.close();
+    } catch (IOException e) {
+      // cannot be opened: the path-based methods raise what they raise
+    }
+    return Sysfs.super.directory(directory);
+  }
+
+  private static final Set<StandardOpenOption> READ_ONLY = Set.of(StandardOpenOption.READ);
+
+  /** Whether {@code name} is one path segment that {@link HostPaths#join} accepts as it is. */
+  private static boolean isPlainName(String name) {
+    if (name.isEmpty() || name.equals(".") || name.equals("..")) {
+      return false;
+    }
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      if (c == '/' || c == '\0' || c == '\n' || c == '\r' || c == '\\') {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** A directory held open: reads relative to it, the path-based methods for anything else. */
+  private final class OpenDirectory implements Sysfs.Directory {
+    private final String directory;
+    private final SecureDirectoryStream<Path> stream;
+    private final Optional<List<String>> names;
+
+    OpenDirectory(String directory, String local, SecureDirectoryStream<Path> stream) {
+      this.directory = directory;
+      this.stream = stream;
+      Optional<List<String>> listed;
+      try {
+        List<String> list = new ArrayList<>();
+        int cut = local.length() + 1;
+        for (Path entry : stream) {
+          // each entry is local/name: cutting the string is cheaper than getFileName()
+          String whole = entry.toString();
+          list.add(whole.length() > cut && whole.startsWith(local) && whole.charAt(cut - 1) == '/'
+              ? whole.substring(cut) : entry.getFileName().toString());
+        }
+        Collections.sort(list);
+        listed = Optional.of(List.copyOf(list));
+      } catch (DirectoryIteratorException e) {
+        listed = Optional.empty(); // list() asks the path-based way, for its exact error
+      }
+      this.names = listed;
+    }
+
+    @Override
+    public List<String> list() {
+      return names.isPresent() ? names.get() : FileSystemSysfs.this.list(directory);
+    }
+
+    @Override
+    public String read(String name) {
+      return new String(readBytes(name), StandardCharsets.UTF_8);
+    }
+
+    private byte[] readBytes(String name) {
+      String path = path(name);
+      Path entry = Path.of(name);
+      Optional<BasicFileAttributes> regular = regularFile(entry);
+      return regular.isPresent() ? relative(path, entry, regular.get())
+          : FileSystemSysfs.this.readBytes(path);
+    }
+
+    /** The host path of the entry; a name that is not one plain segment is refused as join does. */
+    private String path(String name) {
+      return isPlainName(name) ? directory + "/" + name : HostPaths.join(directory, name);
+    }
+
+    @Override
+    public Optional<String> readIfExists(String name) {
+      return readBytesIfExists(name).map(b -> new String(b, StandardCharsets.UTF_8));
+    }
+
+    @Override
+    public Optional<byte[]> readBytesIfExists(String name) {
+      String path = path(name);
+      Path entry = Path.of(name);
+      Optional<BasicFileAttributes> regular = regularFile(entry);
+      return regular.isPresent() ? Optional.of(relative(path, entry, regular.get()))
+          : FileSystemSysfs.this.readBytesIfExists(path);
+    }
+
+    /** The attributes of the entry when it is, or links to, a regular file; one fstatat(2). */
+    private Optional<BasicFileAttributes> regularFile(Path entry) {
+      try {
+        BasicFileAttributes a = stream.getFileAttributeView(entry,
+            BasicFileAttributeView.class).readAttributes();
+        return a.isRegularFile() ? Optional.of(a) : Optional.empty();
+      } catch (IOException | RuntimeException e) {
+        return Optional.empty();
+      }
+    }
+
+    private byte[] relative(String path, Path entry, BasicFileAttributes attributes) {
+      int max = maxBytes(path);
+      try (SeekableByteChannel channel = stream.newByteChannel(entry, READ_ONLY)) {
+        return BoundedFiles.readAll(channel, path, attributes.size(), max);
+      } catch (BoundedFiles.RefusedFileException e) {
+        throw refused(path, max, e);
+      } catch (IOException e) {
+        throw failure("reading", path, e);
+      }
+    }
+
+    @Override
+    public void close() {
+      try {
+        stream.close();
+      } catch (IOException e) {
+        // nothing was written: closing a directory cannot lose data
+      }
+    }
+  }
+
+  /** One {@code readlink(2)}: not a link (EINVAL) and nothing there are both empty. */
   @Override
   public Optional<String> readLink(String path) {
     Path p = local(path);
-    if (!Files.isSymbolicLink(p)) {
-      return Optional.empty();
-    }
     try {
       return Optional.of(Files.readSymbolicLink(p).toString());
+    } catch (NotLinkException | NoSuchFileException e) {
+      return Optional.empty();
     } catch (IOException e) {
+      if (!Files.isSymbolicLink(p)) {
+        return Optional.empty(); // as before: what is not (or not reachable as) a link
+      }
       throw failure("reading link", path, e);
     }
   }

@@ -23,13 +23,24 @@ public final class HostPaths {
     if (path.length() == 1) {
       return path;
     }
-    String body = path.endsWith("/") ? path.substring(1, path.length() - 1) : path.substring(1);
-    for (String segment : body.split("/", -1)) {
-      if (segment.isEmpty() || segment.equals(".") || segment.equals("..")) {
+    int end = path.endsWith("/") ? path.length() - 1 : path.length();
+    int start = 1;
+    while (start <= end) {
+      int slash = path.indexOf('/', start);
+      int stop = slash < 0 || slash > end ? end : slash;
+      if (!isNormalSegment(path, start, stop)) {
         throw new IllegalHostPathException(path, "it has an empty, '.' or '..' segment");
       }
+      start = stop + 1;
     }
     return path;
+  }
+
+  /** Whether {@code path[from, to)} is a segment other than empty, {@code .} and {@code ..}. */
+  private static boolean isNormalSegment(String path, int from, int to) {
+    int length = to - from;
+    return length > 2 || length == 1 && path.charAt(from) != '.'
+        || length == 2 && !(path.charAt(from) == '.' && path.charAt(from + 1) == '.');
   }
 
   /**

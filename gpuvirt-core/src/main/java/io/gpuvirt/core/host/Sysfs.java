@@ -44,6 +44,97 @@ public interface Sysfs {
   /** The whole content of a binary file (PCI {@code config}). */
   byte[] readBytes(String path);
 
+  /**
+   * The whole content of a file as text, or empty when {@link #exists} would say there is nothing
+   * at the path (no entry, or a link that does not resolve): {@code exists} then {@code read} in
+   * one call, for optional attributes. What is there but cannot be read is an error, as for
+   * {@link #read}.
+   *
+   * <p>The default implementation is {@code exists(path) ? Optional.of(read(path)) :
+   * Optional.empty()}; the file-system seam overrides it with one {@code stat(2)} and one read.
+   */
+  default Optional<String> readIfExists(String path) {
+    return exists(path) ? Optional.of(read(path)) : Optional.empty();
+  }
+
+  /**
+   * The whole content of a binary file, or empty when {@link #exists} would say there is nothing
+   * at the path; {@link #readIfExists} for {@link #readBytes}.
+   */
+  default Optional<byte[]> readBytesIfExists(String path) {
+    return exists(path) ? Optional.of(readBytes(path)) : Optional.empty();
+  }
+
+  /**
+   * A view of {@code directory} for reading several of its entries (the attributes of one
+   * device): each call gives exactly what the path-based call on {@code directory + "/" + name}
+   * gives, with the same errors naming that host path. Close it when done; it holds the directory
+   * open.
+   *
+   * <pre>{@code
+   * try (Sysfs.Directory d = sysfs.directory("/sys/bus/pci/devices/0000:17:00.0")) {
+   *   String vendor = d.read("vendor");
+   * }
+   * }</pre>
+   *
+   * <p>The default implementation calls the path-based methods; the file-system seam opens the
+   * directory once and reads relative to it ({@code fstatat(2)} and {@code openat(2)} on the
+   * directory), so that the kernel does not walk the whole path, links included, for each entry.
+   * Opening does not touch the host's errors: a directory that cannot be opened answers through
+   * the path-based methods, which raise what they raise.
+   *
+   * @throws IllegalHostPathException when {@code directory} is not a well-formed host path
+   */
+  default Directory directory(String directory) {
+    HostPaths.check(directory);
+    return new Directory() {
+      @Override
+      public List<String> list() {
+        return Sysfs.this.list(directory);
+      }
+
+      @Override
+      public String read(String name) {
+        return Sysfs.this.read(HostPaths.join(directory, name));
+      }
+
+      @Override
+      public Optional<String> readIfExists(String name) {
+        return Sysfs.this.readIfExists(HostPaths.join(directory, name));
+      }
+
+      @Override
+      public Optional<byte[]> readBytesIfExists(String name) {
+        return Sysfs.this.readBytesIfExists(HostPaths.join(directory, name));
+      }
+
+      @Override
+      public void close() {}
+    };
+  }
+
+  /**
+   * One directory opened for several reads ({@link Sysfs#directory}); each method is the
+   * path-based method of the same name on the entry {@code name} of the directory.
+   */
+  interface Directory extends AutoCloseable {
+    /** {@link Sysfs#list} of the directory. */
+    List<String> list();
+
+    /** {@link Sysfs#read} of the entry {@code name}. */
+    String read(String name);
+
+    /** {@link Sysfs#readIfExists} of the entry {@code name}. */
+    Optional<String> readIfExists(String name);
+
+    /** {@link Sysfs#readBytesIfExists} of the entry {@code name}. */
+    Optional<byte[]> readBytesIfExists(String name);
+
+    /** Releases the directory; no I/O error escapes. */
+    @Override
+    void close();
+  }
+
   /** The names of the entries in a directory, sorted. A missing directory is an error. */
   List<String> list(String directory);
 

@@ -1,14 +1,15 @@
 package io.gpuvirt.core.internal;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.util.Arrays;
 
 /**
  * Reads a whole file of bounded size, refusing anything that is not a regular file before it is
@@ -16,9 +17,9 @@ import java.nio.file.attribute.BasicFileAttributes;
  * ({@code /dev/zero} never ends), a socket or a directory. A symbolic link is followed; a link that
  * resolves to a regular file is read like one, a dangling link or a loop is refused.
  *
- * <p>The type is checked, then the file is opened: a file swapped for a FIFO between the two is
- * not caught (Java cannot open with {@code O_NONBLOCK}); the size bound still holds for whatever is
- * read.
+ * <p>One {@code stat(2)} checks the type, then the file is opened and read (usually in one
+ * {@code read(2)}). A file swapped for a FIFO between the two is not caught (Java cannot open
+ * with {@code O_NONBLOCK}); the size bound still holds for whatever is read.
  *
  * <p>Not part of the API: the package is not exported.
  */
@@ -40,6 +41,10 @@ public final class BoundedFiles {
     private final String found;
 
     RefusedFileException(Path file, String found) {
+      this(file.toString(), found);
+    }
+
+    RefusedFileException(String file, String found) {
       super(file + " is " + found + "; expected a regular file");
       this.found = found;
     }
@@ -59,21 +64,75 @@ public final class BoundedFiles {
    * @throws IOException when it cannot be read
    */
   public static byte[] read(Path file, long max) throws IOException {
-    requireRegularFile(file);
-    try (InputStream in = Files.newInputStream(file)) {
-      ByteArrayOutputStream out = new ByteArrayOutputStream();
-      byte[] buffer = new byte[8192];
-      long total = 0;
-      int n;
-      while ((n = in.read(buffer, 0, (int) Math.min(buffer.length, max - total + 1))) > 0) {
-        total += n;
-        if (total > max) {
-          throw new RefusedFileException(file, "longer than " + max + " bytes");
-        }
-        out.write(buffer, 0, n);
-      }
-      return out.toByteArray();
+    return readRegular(file, regularFile(file).size(), max);
+  }
+
+  /**
+   * The attributes of {@code file}, which is, or links to, a regular file: one {@code stat(2)}
+   * that follows links. Anything else is refused exactly as {@link #requireRegularFile} refuses
+   * it (which then looks closer, for the message).
+   *
+   * @throws NoSuchFileException when nothing is at {@code file} (not even a dangling link)
+   * @throws RefusedFileException naming what it is instead
+   * @throws IOException when its attributes cannot be read
+   */
+  public static BasicFileAttributes regularFile(Path file) throws IOException {
+    BasicFileAttributes attributes;
+    try {
+      attributes = Files.readAttributes(file, BasicFileAttributes.class);
+    } catch (IOException e) {
+      requireRegularFile(file); // the exact refusal: nothing there, a dangling link, a loop
+      throw e; // it resolves now: the tree changed between the two looks
     }
+    if (!attributes.isRegularFile()) {
+      requireRegularFile(file); // a FIFO, a device, a directory ...: named
+      throw new RefusedFileException(file, "not a regular file");
+    }
+    return attributes;
+  }
+
+  /**
+   * The whole content of the regular file {@code file} (checked by the caller, as
+   * {@link #regularFile} does) whose {@code stat(2)} size was {@code size}, at most {@code max}
+   * bytes. When the first {@code read(2)} returns the whole announced size, that is the file: no
+   * second read to see end of file (a file whose size the kernel does not know, such as a
+   * {@code /proc} file or a sysfs text attribute, is read until a read returns end of file).
+   *
+   * @throws RefusedFileException when it is longer than {@code max} bytes
+   * @throws IOException when it cannot be opened or read
+   */
+  public static byte[] readRegular(Path file, long size, long max) throws IOException {
+    try (SeekableByteChannel channel = Files.newByteChannel(file)) {
+      return readAll(channel, file.toString(), size, max);
+    }
+  }
+
+  /**
+   * {@link #readRegular} of a file already opened as {@code channel} (relative to a directory, say);
+   * {@code file} names it in a refusal. The channel is left open.
+   */
+  public static byte[] readAll(SeekableByteChannel channel, String file, long size, long max)
+      throws IOException {
+    long first = size > 0 ? Math.min(size, max) + 1 : Math.min(max + 1, 8192);
+    ByteBuffer buffer = ByteBuffer.allocate((int) Math.min(first, Integer.MAX_VALUE - 8));
+    while (true) {
+      if (!buffer.hasRemaining()) {
+        long grown = Math.min(max + 1, 2L * buffer.capacity());
+        buffer = ByteBuffer.allocate((int) Math.min(grown, Integer.MAX_VALUE - 8))
+            .put(buffer.flip());
+      }
+      int n = channel.read(buffer);
+      if (n < 0) {
+        break;
+      }
+      if (buffer.position() > max) {
+        throw new RefusedFileException(file, "longer than " + max + " bytes");
+      }
+      if (buffer.position() == size) {
+        break; // the whole announced size in hand
+      }
+    }
+    return Arrays.copyOf(buffer.array(), buffer.position());
   }
 
   /**

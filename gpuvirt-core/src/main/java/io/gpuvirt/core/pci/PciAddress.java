@@ -1,7 +1,6 @@
 package io.gpuvirt.core.pci;
 
 import io.gpuvirt.core.host.HostPaths;
-import java.util.Comparator;
 
 /**
  * A PCI function address (BDF) with its domain: {@code 0000:17:00.0}.
@@ -20,9 +19,8 @@ import java.util.Comparator;
 public record PciAddress(int domain, int bus, int device, int function)
     implements Comparable<PciAddress> {
 
-  private static final Comparator<PciAddress> ORDER = Comparator.comparingInt(PciAddress::domain)
-      .thenComparingInt(PciAddress::bus).thenComparingInt(PciAddress::device)
-      .thenComparingInt(PciAddress::function);
+  private static final String DEVICES_PREFIX = "/sys/bus/pci/devices/";
+  private static final char[] HEX = "0123456789abcdef".toCharArray();
 
   public PciAddress {
     if (domain < 0) {
@@ -48,21 +46,23 @@ public record PciAddress(int domain, int bus, int device, int function)
     if (text == null) {
       throw new InvalidPciAddressException("null", "no address given");
     }
-    String[] colon = text.split(":", -1);
+    int first = text.indexOf(':');
+    int second = first < 0 ? -1 : text.indexOf(':', first + 1);
+    int third = second < 0 ? -1 : text.indexOf(':', second + 1);
     String domainPart;
     String busPart;
     String slotPart;
-    if (colon.length == 3) {
-      domainPart = colon[0];
-      busPart = colon[1];
-      slotPart = colon[2];
+    if (second >= 0 && third < 0) {
+      domainPart = text.substring(0, first);
+      busPart = text.substring(first + 1, second);
+      slotPart = text.substring(second + 1);
       if (domainPart.length() < 4 || domainPart.length() > 8) {
         throw new InvalidPciAddressException(text, "the domain must have 4 to 8 hex digits");
       }
-    } else if (colon.length == 2) {
+    } else if (first >= 0 && second < 0) {
       domainPart = "0000";
-      busPart = colon[0];
-      slotPart = colon[1];
+      busPart = text.substring(0, first);
+      slotPart = text.substring(first + 1);
     } else {
       throw new InvalidPciAddressException(text, "expected DDDD:BB:DD.F or BB:DD.F");
     }
@@ -116,7 +116,8 @@ public record PciAddress(int domain, int bus, int device, int function)
 
   /** The sysfs directory of this device: {@code /sys/bus/pci/devices/0000:17:00.0}. */
   public String sysfsPath() {
-    return HostPaths.join("/sys/bus/pci/devices", toString());
+    // The canonical form is hex digits, ':' and '.': always one well-formed path segment.
+    return DEVICES_PREFIX + this;
   }
 
   /** A file of this device's sysfs directory, such as {@code vendor}. */
@@ -126,7 +127,11 @@ public record PciAddress(int domain, int bus, int device, int function)
 
   /** The bus this function sits on, {@code 0000:17}. */
   public String busId() {
-    return String.format("%04x:%02x", domain, bus);
+    char[] c = new char[domainDigits() + 3];
+    int at = hex(c, 0, domain, domainDigits());
+    c[at] = ':';
+    hex(c, at + 1, bus, 2);
+    return new String(c);
   }
 
   /** The same slot with another function number. */
@@ -136,12 +141,42 @@ public record PciAddress(int domain, int bus, int device, int function)
 
   @Override
   public int compareTo(PciAddress other) {
-    return ORDER.compare(this, other);
+    int c = Integer.compare(domain, other.domain);
+    if (c == 0) {
+      c = Integer.compare(bus, other.bus);
+    }
+    if (c == 0) {
+      c = Integer.compare(device, other.device);
+    }
+    return c != 0 ? c : Integer.compare(function, other.function);
   }
 
   /** The canonical form, {@code 0000:17:00.0}. */
   @Override
   public String toString() {
-    return String.format("%04x:%02x:%02x.%d", domain, bus, device, function);
+    int d = domainDigits();
+    char[] c = new char[d + 8];
+    int at = hex(c, 0, domain, d);
+    c[at] = ':';
+    at = hex(c, at + 1, bus, 2);
+    c[at] = ':';
+    at = hex(c, at + 1, device, 2);
+    c[at] = '.';
+    c[at + 1] = (char) ('0' + function);
+    return new String(c);
+  }
+
+  /** The digits {@code %04x} prints for the domain: 4, or more for a domain above 0xffff. */
+  private int domainDigits() {
+    return Math.max(4, (35 - Integer.numberOfLeadingZeros(domain)) / 4);
+  }
+
+  /** Writes {@code value} as {@code digits} lower-case hex digits at {@code at}; the next index. */
+  private static int hex(char[] out, int at, int value, int digits) {
+    for (int i = digits - 1; i >= 0; i--) {
+      out[at + i] = HEX[value & 0xf];
+      value >>>= 4;
+    }
+    return at + digits;
   }
 }

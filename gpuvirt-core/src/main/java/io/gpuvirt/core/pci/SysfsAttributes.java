@@ -6,7 +6,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.regex.Pattern;
 
 /**
  * Parsers for the content of sysfs attribute files. Each one takes the host path (for the message)
@@ -30,8 +29,6 @@ final class SysfsAttributes {
   private static final int CONFIG_CAP_POINTER = 0x34;
   private static final int CAP_ID_PCIE = 0x10;
 
-  private static final Pattern RESOURCE_NUMBER = Pattern.compile("0x[0-9a-fA-F]{1,16}");
-  private static final Pattern DECIMAL = Pattern.compile("-?[0-9]{1,10}");
 
   private SysfsAttributes() {}
 
@@ -56,7 +53,7 @@ final class SysfsAttributes {
   /** A decimal attribute ({@code "-1\n"}, {@code "23\n"}) between {@code min} and {@code max}. */
   static int decimal(String path, String content, int min, int max) {
     String value = oneLine(path, content, "a decimal number from " + min + " to " + max);
-    if (!DECIMAL.matcher(value).matches()) {
+    if (!isDecimal(value, true, 10)) {
       throw new SysfsFormatException(path, content,
           "a decimal number from " + min + " to " + max + " and a newline");
     }
@@ -70,7 +67,7 @@ final class SysfsAttributes {
 
   /** A decimal name such as an IOMMU group directory or link target ({@code 17}). */
   static int decimalName(String path, String name, String what) {
-    if (!name.matches("[0-9]{1,9}")) {
+    if (!isDecimal(name, false, 9)) {
       throw new SysfsFormatException(path, name, what + " as a decimal number");
     }
     return Integer.parseInt(name);
@@ -113,32 +110,42 @@ final class SysfsAttributes {
    */
   static List<Bar> resource(String path, String content) {
     String body = content.endsWith("\n") ? content.substring(0, content.length() - 1) : content;
-    String[] lines = body.isEmpty() ? new String[0] : body.split("\n", -1);
-    if (lines.length < MIN_RESOURCE_LINES || lines.length > MAX_RESOURCE_LINES) {
+    int count = 0;
+    if (!body.isEmpty()) {
+      count = 1;
+      for (int i = body.indexOf('\n'); i >= 0; i = body.indexOf('\n', i + 1)) {
+        count++;
+      }
+    }
+    if (count < MIN_RESOURCE_LINES || count > MAX_RESOURCE_LINES) {
       throw new SysfsFormatException(path, content, MIN_RESOURCE_LINES + " to "
           + MAX_RESOURCE_LINES + " lines of 'start end flags' (the kernel writes 7, 11, 13 or 17),"
-          + " found " + lines.length);
+          + " found " + count);
     }
     List<Bar> bars = new ArrayList<>();
-    for (int i = 0; i < lines.length; i++) {
-      String[] f = lines[i].split(" ", -1);
-      if (f.length != 3 || !RESOURCE_NUMBER.matcher(f[0]).matches()
-          || !RESOURCE_NUMBER.matcher(f[1]).matches() || !RESOURCE_NUMBER.matcher(f[2]).matches()) {
-        throw new SysfsFormatException(path, lines[i], "line " + i
+    long[] f = new long[3];
+    int from = 0;
+    for (int i = 0; i < count; i++) {
+      int newline = body.indexOf('\n', from);
+      int to = newline < 0 ? body.length() : newline;
+      if (!resourceLine(body, from, to, f)) {
+        throw new SysfsFormatException(path, body.substring(from, to), "line " + i
             + " as three hex numbers 'start end flags' (0x%016llx 0x%016llx 0x%016llx)");
       }
+      int lineStart = from;
+      from = to + 1;
       if (i > 5) {
         continue; // ROM, SR-IOV BARs and bridge windows: not standard BARs
       }
-      long start = Long.parseUnsignedLong(f[0].substring(2), 16);
-      long end = Long.parseUnsignedLong(f[1].substring(2), 16);
-      long flags = Long.parseUnsignedLong(f[2].substring(2), 16);
+      long start = f[0];
+      long end = f[1];
+      long flags = f[2];
       if (end == 0) {
         continue;
       }
       long size = end - start + 1;
       if (Long.compareUnsigned(end, start) < 0 || size <= 0) {
-        throw new SysfsFormatException(path, lines[i],
+        throw new SysfsFormatException(path, body.substring(lineStart, to),
             "line " + i + " with end >= start and a size that fits in 63 bits");
       }
       boolean io = (flags & IORESOURCE_IO) != 0;
@@ -146,6 +153,55 @@ final class SysfsAttributes {
           !io && (flags & IORESOURCE_PREFETCH) != 0, io));
     }
     return List.copyOf(bars);
+  }
+
+  /**
+   * Parses {@code s[from, to)} as exactly three numbers {@code 0x} + 1 to 16 hex digits (either
+   * case) separated by single spaces into {@code out}; false for anything else.
+   */
+  private static boolean resourceLine(String s, int from, int to, long[] out) {
+    int at = from;
+    for (int field = 0; field < 3; field++) {
+      if (field > 0) {
+        if (at >= to || s.charAt(at) != ' ') {
+          return false;
+        }
+        at++;
+      }
+      if (at + 2 > to || s.charAt(at) != '0' || s.charAt(at + 1) != 'x') {
+        return false;
+      }
+      at += 2;
+      int digits = 0;
+      long value = 0;
+      while (at < to && s.charAt(at) != ' ') {
+        int d = hexDigit(s.charAt(at));
+        if (d < 0 || ++digits > 16) {
+          return false;
+        }
+        value = value << 4 | d;
+        at++;
+      }
+      if (digits == 0) {
+        return false;
+      }
+      out[field] = value;
+    }
+    return at == to;
+  }
+
+  /** The value of an ASCII hex digit of either case, or -1. */
+  private static int hexDigit(char c) {
+    if (c >= '0' && c <= '9') {
+      return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+      return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+      return c - 'A' + 10;
+    }
+    return -1;
   }
 
   /**
@@ -194,6 +250,22 @@ final class SysfsAttributes {
 
   private static int u8(byte[] b, int offset) {
     return b[offset] & 0xff;
+  }
+
+  /** Whether {@code s} is 1 to {@code maxDigits} ASCII digits, after one '-' if allowed. */
+  private static boolean isDecimal(String s, boolean sign, int maxDigits) {
+    int from = sign && s.startsWith("-") ? 1 : 0;
+    int digits = s.length() - from;
+    if (digits < 1 || digits > maxDigits) {
+      return false;
+    }
+    for (int i = from; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c < '0' || c > '9') {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static boolean isLowerHexDigits(String s, int from, int to) {

@@ -6,10 +6,13 @@ import io.gpuvirt.core.host.HostPaths;
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.host.SysfsFormatException;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -79,9 +82,10 @@ public final class TopologyScanner {
     String source = "host root " + sysfs.root();
     requireSysfsTree(sysfs);
     Map<PciAddress, PciDevice> devices = new TreeMap<>();
+    SysfsWalk walk = new SysfsWalk(sysfs);
     for (String name : sysfs.list(DEVICES)) {
       PciAddress address = SysfsAttributes.address(DEVICES, name);
-      devices.put(address, readDevice(sysfs, address));
+      devices.put(address, readDevice(sysfs, walk, address));
     }
     List<IommuGroup> groups = readGroups(sysfs);
     checkConsistent(devices, groups);
@@ -102,50 +106,112 @@ public final class TopologyScanner {
     }
   }
 
-  private static PciDevice readDevice(Sysfs sysfs, PciAddress a) {
+  /**
+   * One device directory, listed once: an attribute that is not listed is missing without a look
+   * of its own (as {@link Sysfs#exists} would say); one that is listed is read with
+   * {@link Sysfs#readIfExists}, which still says missing for a link that does not resolve. When
+   * the directory cannot be listed every attribute is looked at, as if listed.
+   */
+  private static final class Entry implements AutoCloseable {
+    final PciAddress address;
+    final String dir;
+    final String prefix;
+    final String canonical;
+    final Sysfs.Directory files;
+    private final Optional<List<String>> listing;
+    private final Set<String> names;
+
+    Entry(Sysfs sysfs, SysfsWalk walk, PciAddress address) {
+      this.address = address;
+      this.dir = address.sysfsPath();
+      this.prefix = dir + "/";
+      this.canonical = walk.canonicalDevicePath(dir);
+      this.files = sysfs.directory(dir);
+      Optional<List<String>> listed;
+      try {
+        listed = Optional.of(files.list());
+      } catch (GpuvirtException e) {
+        listed = Optional.empty();
+      }
+      this.listing = listed;
+      this.names = listed.<Set<String>>map(HashSet::new).orElse(Set.of());
+    }
+
+    String path(String attribute) {
+      return prefix + attribute;
+    }
+
+    /** Whether the attribute may be there: listed, or the directory could not be listed. */
+    boolean has(String attribute) {
+      return listing.isEmpty() || names.contains(attribute);
+    }
+
+    /** The directory's entries, sorted, as {@link Sysfs#list} gives them. */
+    List<String> list(Sysfs sysfs) {
+      return listing.isPresent() ? listing.get() : sysfs.list(dir);
+    }
+
+    @Override
+    public void close() {
+      files.close();
+    }
+  }
+
+  private static PciDevice readDevice(Sysfs sysfs, SysfsWalk walk, PciAddress a) {
+    try (Entry e = new Entry(sysfs, walk, a)) {
+      return readDevice(sysfs, walk, e);
+    }
+  }
+
+  private static PciDevice readDevice(Sysfs sysfs, SysfsWalk walk, Entry e) {
+    PciAddress a = e.address;
     PciDevice.Builder b = PciDevice.builder(a);
-    readPlace(sysfs, a, b);
-    b.id(new PciId(hex(sysfs, a, "vendor", 4), hex(sysfs, a, "device", 4)));
-    b.subsystem(new PciId(optionalHex(sysfs, a, "subsystem_vendor", 4),
-        optionalHex(sysfs, a, "subsystem_device", 4)));
-    b.pciClass(new PciClass(hex(sysfs, a, "class", 6)));
-    b.revision(optionalHex(sysfs, a, "revision", 2));
-    b.driver(driver(sysfs, a).orElse(null));
-    b.driverOverride(driverOverride(sysfs, a).orElse(null));
-    String groupLink = a.sysfsPath("iommu_group");
-    sysfs.readLink(groupLink).ifPresent(t -> b.iommuGroup(SysfsAttributes.decimalName(groupLink,
-        SysfsAttributes.basename(groupLink, t), "a link to /sys/kernel/iommu_groups/N")));
-    String numa = a.sysfsPath("numa_node");
-    b.numaNode(sysfs.exists(numa)
-        ? SysfsAttributes.decimal(numa, sysfs.read(numa), -1, Integer.MAX_VALUE) : -1);
-    b.bars(SysfsAttributes.resource(a.sysfsPath("resource"), sysfs.read(a.sysfsPath("resource"))));
-    readBusRange(sysfs, a).ifPresent(b::busRange);
-    String config = a.sysfsPath("config");
-    if (sysfs.exists(config)) {
-      SysfsAttributes.portType(config, sysfs.readBytes(config)).ifPresent(b::portType);
+    readPlace(a, e.canonical, b);
+    b.id(new PciId(hex(e, "vendor", 4), hex(e, "device", 4)));
+    b.subsystem(new PciId(optionalHex(e, "subsystem_vendor", 4),
+        optionalHex(e, "subsystem_device", 4)));
+    b.pciClass(new PciClass(hex(e, "class", 6)));
+    b.revision(optionalHex(e, "revision", 2));
+    b.driver(driver(sysfs, walk, e).orElse(null));
+    b.driverOverride(overrideValue(optional(e, "driver_override")).orElse(null));
+    String groupLink = e.path("iommu_group");
+    if (e.has("iommu_group")) {
+      sysfs.readLink(groupLink).ifPresent(t -> b.iommuGroup(SysfsAttributes.decimalName(groupLink,
+          SysfsAttributes.basename(groupLink, t), "a link to /sys/kernel/iommu_groups/N")));
     }
-    readSriov(sysfs, a).ifPresent(b::sriov);
-    String physfn = a.sysfsPath("physfn");
-    sysfs.readLink(physfn).ifPresent(t ->
-        b.physicalFunction(SysfsAttributes.address(physfn, SysfsAttributes.basename(physfn, t))));
-    b.resettable(sysfs.exists(a.sysfsPath("reset")));
-    String label = a.sysfsPath("label");
-    if (sysfs.exists(label)) {
-      String text = sysfs.read(label).strip();
+    String numa = e.path("numa_node");
+    b.numaNode(optional(e, "numa_node")
+        .map(c -> SysfsAttributes.decimal(numa, c, -1, Integer.MAX_VALUE)).orElse(-1));
+    String resource = e.path("resource");
+    b.bars(SysfsAttributes.resource(resource, e.files.read("resource")));
+    readBusRange(sysfs, e).ifPresent(b::busRange);
+    String config = e.path("config");
+    if (e.has("config")) {
+      e.files.readBytesIfExists("config")
+          .flatMap(bytes -> SysfsAttributes.portType(config, bytes)).ifPresent(b::portType);
+    }
+    readSriov(sysfs, e).ifPresent(b::sriov);
+    String physfn = e.path("physfn");
+    if (e.has("physfn")) {
+      sysfs.readLink(physfn).ifPresent(t ->
+          b.physicalFunction(SysfsAttributes.address(physfn, SysfsAttributes.basename(physfn, t))));
+    }
+    b.resettable(e.has("reset") && sysfs.exists(e.path("reset")));
+    optional(e, "label").ifPresent(label -> {
+      String text = label.strip();
       b.label(text.isEmpty() ? null : text);
-    }
+    });
     try {
       return b.build();
-    } catch (IllegalArgumentException | InvalidValueException e) {
-      throw new SysfsFormatException(a.sysfsPath(), e.getMessage(), "a consistent PCI device");
+    } catch (IllegalArgumentException | InvalidValueException ex) {
+      throw new SysfsFormatException(a.sysfsPath(), ex.getMessage(), "a consistent PCI device");
     }
   }
 
   /** Parent and root bus from the canonical path: {@code /sys/devices/pci0000:14/.../<bdf>}. */
-  private static void readPlace(Sysfs sysfs, PciAddress a, PciDevice.Builder b) {
-    String canonical = sysfs.canonicalPath(a.sysfsPath());
+  private static void readPlace(PciAddress a, String canonical, PciDevice.Builder b) {
     String[] segments = canonical.split("/");
-    if (!segments[segments.length - 1].equals(a.toString())) {
+    if (segments.length == 0 || !segments[segments.length - 1].equals(a.toString())) {
       throw new SysfsFormatException(a.sysfsPath(), canonical,
           "a link to a device directory named " + a);
     }
@@ -169,6 +235,21 @@ public final class TopologyScanner {
       }
     }
     throw new SysfsFormatException(a.sysfsPath(), canonical, expected);
+  }
+
+  /** The driver from the listed {@code driver} link, its target resolved once per driver. */
+  private static Optional<String> driver(Sysfs sysfs, SysfsWalk walk, Entry e) {
+    if (!e.has("driver")) {
+      return Optional.empty(); // no entry: unbound, as driver(sysfs, a) says without a link
+    }
+    Optional<String> target = sysfs.readLink(e.path("driver"));
+    if (target.isPresent()) {
+      Optional<String> name = walk.driverName(e.canonical, target.get());
+      if (name.isPresent()) {
+        return name;
+      }
+    }
+    return driver(sysfs, e.address); // the long way: the same answer, or the exact refusal
   }
 
   /**
@@ -215,22 +296,31 @@ public final class TopologyScanner {
    * {@code (null)} (the kernel's word for unset). The one reader of the attribute.
    */
   public static Optional<String> driverOverride(Sysfs sysfs, PciAddress a) {
-    String path = a.sysfsPath("driver_override");
-    if (!sysfs.exists(path)) {
+    return overrideValue(sysfs.readIfExists(a.sysfsPath("driver_override")));
+  }
+
+  /** The override a {@code driver_override} content sets: none for empty or {@code (null)}. */
+  private static Optional<String> overrideValue(Optional<String> content) {
+    if (content.isEmpty()) {
       return Optional.empty();
     }
-    String value = sysfs.read(path).strip();
+    String value = content.get().strip();
     return value.isEmpty() || value.equals("(null)") ? Optional.empty() : Optional.of(value);
   }
 
-  private static Optional<BusRange> readBusRange(Sysfs sysfs, PciAddress a) {
-    String secondary = a.sysfsPath("secondary_bus_number");
-    String subordinate = a.sysfsPath("subordinate_bus_number");
-    if (!sysfs.exists(secondary) && !sysfs.exists(subordinate)) {
-      return busFromPciBusDirectory(sysfs, a);
+  private static Optional<BusRange> readBusRange(Sysfs sysfs, Entry e) {
+    String secondary = e.path("secondary_bus_number");
+    String subordinate = e.path("subordinate_bus_number");
+    Optional<String> secondaryText = optional(e, "secondary_bus_number");
+    Optional<String> subordinateText = secondaryText.isPresent() ? Optional.empty()
+        : optional(e, "subordinate_bus_number");
+    if (secondaryText.isEmpty() && subordinateText.isEmpty()) {
+      return busFromPciBusDirectory(sysfs, e);
     }
-    int sec = SysfsAttributes.decimal(secondary, sysfs.read(secondary), 0, 0xff);
-    int sub = SysfsAttributes.decimal(subordinate, sysfs.read(subordinate), 0, 0xff);
+    int sec = SysfsAttributes.decimal(secondary, secondaryText.isPresent()
+        ? secondaryText.get() : e.files.read("secondary_bus_number"), 0, 0xff);
+    int sub = SysfsAttributes.decimal(subordinate, subordinateText.isPresent()
+        ? subordinateText.get() : e.files.read("subordinate_bus_number"), 0, 0xff);
     if (sub < sec) {
       throw new SysfsFormatException(subordinate, Integer.toString(sub),
           "a subordinate bus number at least the secondary bus number " + sec);
@@ -243,9 +333,9 @@ public final class TopologyScanner {
    * {@code pci_bus/DDDD:BB} directory. Its secondary bus is then BB; the subordinate bus is not
    * shown, so it is taken as BB too. Either way the device is a bridge ({@link PciDevice#isBridge}).
    */
-  private static Optional<BusRange> busFromPciBusDirectory(Sysfs sysfs, PciAddress a) {
-    String dir = a.sysfsPath("pci_bus");
-    if (!sysfs.isDirectory(dir)) {
+  private static Optional<BusRange> busFromPciBusDirectory(Sysfs sysfs, Entry e) {
+    String dir = e.path("pci_bus");
+    if (!e.has("pci_bus") || !sysfs.isDirectory(dir)) {
       return Optional.empty();
     }
     for (String entry : sysfs.list(dir)) {
@@ -259,23 +349,24 @@ public final class TopologyScanner {
         "an entry DDDD:BB naming the bridge's secondary bus");
   }
 
-  private static Optional<Sriov> readSriov(Sysfs sysfs, PciAddress a) {
-    String totalPath = a.sysfsPath("sriov_totalvfs");
-    if (!sysfs.exists(totalPath)) {
+  private static Optional<Sriov> readSriov(Sysfs sysfs, Entry e) {
+    String totalPath = e.path("sriov_totalvfs");
+    Optional<String> totalText = optional(e, "sriov_totalvfs");
+    if (totalText.isEmpty()) {
       return Optional.empty();
     }
-    int total = SysfsAttributes.decimal(totalPath, sysfs.read(totalPath), 0, 0xffff);
-    String numPath = a.sysfsPath("sriov_numvfs");
-    int num = SysfsAttributes.decimal(numPath, sysfs.read(numPath), 0, 0xffff);
+    int total = SysfsAttributes.decimal(totalPath, totalText.get(), 0, 0xffff);
+    String numPath = e.path("sriov_numvfs");
+    int num = SysfsAttributes.decimal(numPath, e.files.read("sriov_numvfs"), 0, 0xffff);
     if (num > total) {
       throw new SysfsFormatException(numPath, Integer.toString(num),
           "at most sriov_totalvfs (" + total + ") VFs");
     }
     TreeMap<Integer, PciAddress> vfs = new TreeMap<>();
-    for (String entry : sysfs.list(a.sysfsPath())) {
+    for (String entry : e.list(sysfs)) {
       Matcher m = VIRTFN.matcher(entry);
       if (m.matches()) {
-        String link = HostPaths.join(a.sysfsPath(), entry);
+        String link = HostPaths.join(e.dir, entry);
         String target = sysfs.readLink(link).orElseThrow(() ->
             new SysfsFormatException(link, "a regular file", "a link to the VF's directory"));
         vfs.put(Integer.parseInt(m.group(1)),
@@ -324,18 +415,18 @@ public final class TopologyScanner {
 
   private static void checkConsistent(Map<PciAddress, PciDevice> devices, List<IommuGroup> groups) {
     for (PciDevice d : devices.values()) {
-      d.parent().ifPresent(p -> requireListed(devices, p, d.address().sysfsPath(), "its parent"));
+      d.parent().ifPresent(p -> requireListed(devices, p, d.address()::sysfsPath, "its parent"));
       d.physicalFunction().ifPresent(
-          p -> requireListed(devices, p, d.address().sysfsPath("physfn"), "its PF"));
+          p -> requireListed(devices, p, () -> d.address().sysfsPath("physfn"), "its PF"));
       d.sriov().ifPresent(s -> s.virtualFunctions()
-          .forEach(vf -> requireListed(devices, vf, d.address().sysfsPath(), "its VF")));
+          .forEach(vf -> requireListed(devices, vf, d.address()::sysfsPath, "its VF")));
     }
     Map<Integer, IommuGroup> byNumber = new TreeMap<>();
     for (IommuGroup g : groups) {
       byNumber.put(g.number(), g);
-      String dir = IOMMU_GROUPS + "/" + g.number() + "/devices";
       for (PciAddress member : g.members()) {
-        PciDevice d = requireListed(devices, member, dir, "a member");
+        PciDevice d = requireListed(devices, member,
+            () -> IOMMU_GROUPS + "/" + g.number() + "/devices", "a member");
         if (d.iommuGroup().isEmpty() || d.iommuGroup().getAsInt() != g.number()) {
           throw new SysfsFormatException(member.sysfsPath("iommu_group"),
               d.iommuGroup().isEmpty() ? "no link" : "group " + d.iommuGroup().getAsInt(),
@@ -357,21 +448,26 @@ public final class TopologyScanner {
   }
 
   private static PciDevice requireListed(Map<PciAddress, PciDevice> devices, PciAddress a,
-      String where, String role) {
+      Supplier<String> where, String role) {
     PciDevice d = devices.get(a);
     if (d == null) {
-      throw new SysfsFormatException(where, a.toString(),
+      throw new SysfsFormatException(where.get(), a.toString(),
           role + " to be listed in " + DEVICES + " as well");
     }
     return d;
   }
 
-  private static int hex(Sysfs sysfs, PciAddress a, String attribute, int digits) {
-    String path = a.sysfsPath(attribute);
-    return SysfsAttributes.hex(path, sysfs.read(path), digits);
+  private static int hex(Entry e, String attribute, int digits) {
+    return SysfsAttributes.hex(e.path(attribute), e.files.read(attribute), digits);
   }
 
-  private static int optionalHex(Sysfs sysfs, PciAddress a, String attribute, int digits) {
-    return sysfs.exists(a.sysfsPath(attribute)) ? hex(sysfs, a, attribute, digits) : 0;
+  private static int optionalHex(Entry e, String attribute, int digits) {
+    return optional(e, attribute)
+        .map(content -> SysfsAttributes.hex(e.path(attribute), content, digits)).orElse(0);
+  }
+
+  /** An optional attribute: empty when it is not listed, or {@link Sysfs#exists} says missing. */
+  private static Optional<String> optional(Entry e, String attribute) {
+    return e.has(attribute) ? e.files.readIfExists(attribute) : Optional.empty();
   }
 }

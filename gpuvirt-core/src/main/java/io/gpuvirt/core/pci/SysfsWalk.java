@@ -1,0 +1,138 @@
+package io.gpuvirt.core.pci;
+
+import io.gpuvirt.core.GpuvirtException;
+import io.gpuvirt.core.host.Sysfs;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * What one scan learns about the tree's directories and links, so that each is looked at once: a
+ * device's canonical path is its {@code /sys/bus/pci/devices} link resolved from the directory
+ * that holds the link, checking only the directories that no other device has checked (each
+ * upstream bridge's directory is a parent of many), instead of every link from the root for every
+ * device; a {@code driver} link's target is resolved once per driver.
+ *
+ * <p>Exact, not a guess: a path is used as canonical only when every directory on it is known not
+ * to be a link (a prefix of a canonical path, or checked: not a link and a directory). Whatever
+ * falls outside that (an absolute link target, {@code ..} after a name, a link on the way, a
+ * missing directory) is resolved by {@link Sysfs#canonicalPath}, which also raises the exact error.
+ */
+final class SysfsWalk {
+  private final Sysfs sysfs;
+  /** Whether {@code /sys/bus/pci/devices} is itself canonical (no link on the way to it). */
+  private final boolean devicesCanonical;
+  /** Directories checked so far: true when the path is canonical (no link on it, a directory). */
+  private final Map<String, Boolean> canonicalDirs = new HashMap<>();
+  /** Driver link targets (resolved lexically) to the driver's name, or empty when not a driver. */
+  private final Map<String, Optional<String>> drivers = new HashMap<>();
+
+  SysfsWalk(Sysfs sysfs) {
+    this.sysfs = sysfs;
+    boolean canonical;
+    try {
+      canonical = sysfs.canonicalPath(TopologyScanner.DEVICES).equals(TopologyScanner.DEVICES);
+    } catch (GpuvirtException e) {
+      canonical = false; // every device goes the long way, and fails there as it did
+    }
+    this.devicesCanonical = canonical;
+    if (canonical) {
+      for (String dir = TopologyScanner.DEVICES; !dir.isEmpty();
+          dir = dir.substring(0, dir.lastIndexOf('/'))) {
+        canonicalDirs.put(dir, true);
+      }
+    }
+  }
+
+  /**
+   * The canonical host path of the device entry {@code entry} ({@code /sys/bus/pci/devices/BDF}),
+   * as {@link Sysfs#canonicalPath} gives it.
+   */
+  String canonicalDevicePath(String entry) {
+    if (devicesCanonical) {
+      Optional<String> target = sysfs.readLink(entry);
+      if (target.isPresent()) {
+        Optional<String> path = resolve(TopologyScanner.DEVICES, target.get());
+        if (path.isPresent() && isCanonicalDirectory(path.get())) {
+          return path.get();
+        }
+      }
+    }
+    return sysfs.canonicalPath(entry);
+  }
+
+  /**
+   * The driver a {@code driver} link in the canonical device directory {@code deviceDir} with
+   * this target leads to, when it resolves to a directory {@code /sys/bus/pci/drivers/NAME}; empty
+   * when it does not, or when that cannot be told without the long way.
+   */
+  Optional<String> driverName(String deviceDir, String target) {
+    Optional<String> path = resolve(deviceDir, target);
+    return path.isEmpty() ? Optional.empty()
+        : drivers.computeIfAbsent(path.get(), this::driverAt);
+  }
+
+  private Optional<String> driverAt(String path) {
+    String prefix = TopologyScanner.DRIVERS + "/";
+    if (!sysfs.isDirectory(path)) {
+      return Optional.empty();
+    }
+    String canonical;
+    try {
+      canonical = sysfs.canonicalPath(path);
+    } catch (GpuvirtException e) {
+      return Optional.empty();
+    }
+    String name = canonical.startsWith(prefix) ? canonical.substring(prefix.length()) : "";
+    return name.isEmpty() || name.contains("/") ? Optional.empty() : Optional.of(name);
+  }
+
+  /** Whether {@code dir} is a directory whose canonical path is itself; each path checked once. */
+  private boolean isCanonicalDirectory(String dir) {
+    Boolean known = canonicalDirs.get(dir);
+    if (known != null) {
+      return known;
+    }
+    int slash = dir.lastIndexOf('/');
+    boolean canonical = slash > 0 && isCanonicalDirectory(dir.substring(0, slash))
+        && sysfs.readLink(dir).isEmpty() && sysfs.isDirectory(dir);
+    canonicalDirs.put(dir, canonical);
+    return canonical;
+  }
+
+  /**
+   * {@code target} (a relative link target) resolved against the canonical directory {@code base}:
+   * its leading {@code ..} segments climb {@code base}, which is exact because {@code base} holds
+   * no link; the rest is appended. Empty for what this cannot resolve exactly: an absolute target,
+   * a {@code .}, {@code ..} or empty segment after a name, climbing above the root, or a character
+   * a host path may not hold.
+   */
+  static Optional<String> resolve(String base, String target) {
+    if (target.isEmpty() || target.charAt(0) == '/') {
+      return Optional.empty();
+    }
+    int end = base.length();
+    int at = 0;
+    while (target.startsWith("../", at)) {
+      end = base.lastIndexOf('/', end - 1);
+      if (end <= 0) {
+        return Optional.empty();
+      }
+      at += 3;
+    }
+    String rest = target.substring(at);
+    for (int i = 0; i < rest.length(); i++) {
+      char c = rest.charAt(i);
+      if (c == '\0' || c == '\n' || c == '\r' || c == '\\') {
+        return Optional.empty();
+      }
+    }
+    if (rest.isEmpty() || rest.endsWith("/") || rest.startsWith("/") || rest.contains("//")
+        || rest.equals(".") || rest.equals("..") || rest.startsWith("./")
+        || rest.startsWith("../") || rest.endsWith("/.") || rest.endsWith("/..")
+        || rest.contains("/./") || rest.contains("/../")) {
+      return Optional.empty();
+    }
+    return Optional.of(base.substring(0, end) + "/" + rest);
+  }
+}
