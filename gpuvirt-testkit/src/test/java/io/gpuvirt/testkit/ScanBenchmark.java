@@ -52,6 +52,14 @@ import java.util.concurrent.TimeUnit;
  * work: B200 scan 15.5 ms vs lspci 13.9 ms (1.12x), 283 us CPU per function; 4,118 functions
  * 1005 ms vs 364 ms (2.76x), 232 us CPU per function; 118 file system calls per function (38
  * readlink, 23 read, 16 statx, 14 close, 13 openat, 10 access) against lspci's 48 (53 whole).
+ *
+ * <p>Before and after, one run each at the same moment (load 2-4 from other builds; with the
+ * warm-up of at least 5 s): B200 15.0 ms vs lspci 15.1 (0.99x) before, 13.3 ms vs 27.6 (0.48x)
+ * after (other runs 0.49x-0.72x: lspci's time swings with the load); 4,118 functions 1093 ms vs
+ * 352 (3.10x) before, 651 ms vs 532 (1.22x) after (other runs 1.27x-1.37x), CPU per function 237
+ * -> 109 us; system calls per function 121.5 -> 66.5 (file calls 118 -> 66, with the directory
+ * view's dup and fcntl) against lspci's 46-53. The rest is one stat(2) per attribute before its
+ * open (the FIFO refusal; Java cannot open with O_NONBLOCK) and 4 calls per opened directory.
  */
 final class ScanBenchmark {
   private static final int WARMUP = 20;
@@ -213,7 +221,7 @@ final class ScanBenchmark {
   private static String perFunction(Map<String, Long> calls, double divisor) {
     List<String> file = List.of("openat", "open", "read", "pread64", "close", "newfstatat", "stat",
         "lstat", "fstat", "statx", "readlink", "readlinkat", "getdents64", "access", "faccessat",
-        "faccessat2");
+        "faccessat2", "dup", "fcntl");
     double total = 0;
     double fileTotal = 0;
     StringBuilder sb = new StringBuilder();
