@@ -100,7 +100,7 @@ final class FaultMatrixTest {
 
   @Test
   void provisionAndTeardownFaults_leaveTheHostAsBefore_presetsInGroupMode() {
-    for (String preset : List.of("hgx-b200", "hgx-h100", "workstation", "no-acs")) {
+    for (String preset : List.of("hgx-b200", "hgx-h100", "workstation", "no-acs", "gb200-nvl4")) {
       SplittableRandom rnd = new SplittableRandom(preset.hashCode());
       try (SimulatedSite site = SimulatedSite.groups(
           SimulatedHost.create(HostProfile.preset(preset)))) {

@@ -119,7 +119,8 @@ record StepFault(ProvisionStep step, String name, Injection injection) {
   static StepFault deviceLeavesVfio(ProvisionStep step) {
     return new StepFault(step, "device unbound from vfio-pci by another tool",
         t -> t.device(StepFault::moved).map(d -> {
-          t.site().host().sysfs().write("/sys/bus/pci/drivers/" + SimulatedSite.VFIO + "/unbind",
+          // through the device's own driver link: vfio-pci, or a VFIO variant driver on Grace
+          t.site().host().sysfs().write(d.address().sysfsPath("driver") + "/unbind",
               d.address().toString());
           return NOTHING;
         }));
