@@ -174,4 +174,22 @@ final class MigCommandsTest {
     assertTrue(run("leases", "--json").out().strip().equals("[ ]")
         || !run("leases").out().contains("vm-9"));
   }
+
+  @Test
+  void provisionMig_onAGraceGb200_leasesASliceOfItsGpu() throws IOException {
+    Path grace = dir.resolve("gb200");
+    SimulatedHost.create(HostProfile.gb200Nvl4(), grace).close();
+    Path on = dir.resolve("on.yaml");
+    Files.writeString(on, "version: v1\nmig-configs:\n  on:\n    - devices: all\n"
+        + "      mig-enabled: true\n      mig-devices: {}\n");
+
+    CliRun apply = CliRun.withRoot(grace, "mig", "apply", "-f", on.toString(), "-c", "on");
+    CliRun provision = CliRun.withRoot(grace, "provision", "--mig", "3g.95gb", "--owner", "vm-9");
+    CliRun teardown = CliRun.withRoot(grace, "teardown", "--owner", "vm-9");
+
+    assertEquals(0, apply.exitCode(), apply.toString());
+    assertEquals(0, provision.exitCode(), provision.toString());
+    assertTrue(provision.out().contains("NVIDIA GB200"), provision.out());
+    assertEquals(0, teardown.exitCode(), teardown.toString());
+  }
 }
