@@ -2,6 +2,8 @@ package io.gpuvirt.qemu.command;
 
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.alloc.Lease;
+import io.gpuvirt.core.host.CpuArchitecture;
+import io.gpuvirt.core.vfio.VfioDriverRule;
 import io.gpuvirt.core.vmplan.VmPlanException;
 import io.gpuvirt.core.vmplan.VmPlanner;
 import io.gpuvirt.qemu.QemuCapabilities;
@@ -37,13 +39,24 @@ public final class QemuVmPlanner implements VmPlanner {
 
   /**
    * The default planner: QEMU {@link #ASSUMED_VERSION} as {@link QemuCapabilities#assumed}
-   * describes it, {@link QemuCommandBuilder#DEFAULT_BINARY}, {@link #DEFAULT_MEMORY_MIB} of
-   * memory, the builder's other defaults. For {@link java.util.ServiceLoader}; a launcher that
-   * knows its QEMU uses {@link #using}.
+   * describes it, for the guest architecture the lease's devices call for (aarch64
+   * {@value QemuCommandBuilder#AARCH64_BINARY} when a device is a Grace-attached GPU, one the
+   * standard {@link VfioDriverRule} gives to {@value VfioDriverRule#NVGRACE}, else x86_64
+   * {@value QemuCommandBuilder#DEFAULT_BINARY}),
+   * {@link #DEFAULT_MEMORY_MIB} of memory, the builder's other defaults. For
+   * {@link java.util.ServiceLoader}; a launcher that knows its QEMU uses {@link #using}.
    */
   public QemuVmPlanner() {
-    this(devices -> QemuCommandBuilder.forQemu(QemuCapabilities.assumed(ASSUMED_VERSION))
-        .memoryMiB(DEFAULT_MEMORY_MIB));
+    this(null);
+  }
+
+  /** The guest architecture a lease's devices call for (see {@link #QemuVmPlanner()}). */
+  static CpuArchitecture architecture(Lease lease) {
+    VfioDriverRule rule = VfioDriverRule.standard();
+    return lease.devices().stream().anyMatch(d -> d.vfioDriver()
+        .equals(java.util.Optional.of(VfioDriverRule.NVGRACE))
+        || rule.driverFor(d.id()).equals(VfioDriverRule.NVGRACE))
+        ? CpuArchitecture.AARCH64 : CpuArchitecture.X86_64;
   }
 
   private QemuVmPlanner(Function<PassthroughDevices, QemuCommandBuilder> configure) {
@@ -69,8 +82,11 @@ public final class QemuVmPlanner implements VmPlanner {
     Objects.requireNonNull(lease, "lease");
     try {
       PassthroughDevices devices = LeasePassthrough.of(lease);
-      QemuCommandBuilder builder = Objects.requireNonNull(configure.apply(devices),
-          "the planner's configure function returned no builder");
+      QemuCommandBuilder builder = configure == null
+          ? QemuCommandBuilder.forQemu(QemuCapabilities.assumed(ASSUMED_VERSION,
+              architecture(lease))).memoryMiB(DEFAULT_MEMORY_MIB)
+          : Objects.requireNonNull(configure.apply(devices),
+              "the planner's configure function returned no builder");
       return builder.devices(devices).build();
     } catch (VmPlanException e) {
       throw e;

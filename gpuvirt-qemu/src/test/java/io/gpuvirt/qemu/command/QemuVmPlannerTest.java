@@ -76,6 +76,21 @@ final class QemuVmPlannerTest {
   }
 
   @Test
+  void gpuHost_graceGb200_plansAnAarch64VirtMachine() {
+    try (SimulatedHost sim = SimulatedHost.create(io.gpuvirt.testkit.HostProfile.gb200Nvl4());
+        GpuHost host = GpuHost.open(sim.root())) {
+      Provisioned vm = host.provisioner().provision(
+          AllocationRequest.builder("vm-g").count(2).build());
+
+      QemuArgs plan = (QemuArgs) vm.plan().orElseThrow();
+      assertEquals(QemuCommandBuilder.AARCH64_BINARY, plan.argv().get(0));
+      assertTrue(String.join(" ", plan.argv()).contains("virt,gic-version=3"), plan.argv()
+          .toString());
+      host.provisioner().teardown("vm-g");
+    }
+  }
+
+  @Test
   void provision_apertureBeyondTheHostAddressWidth_rollsBackAndLeavesTheHostAsBefore() {
     try (SimulatedHost sim = SimulatedHost.hgxB200(); GpuHost host = GpuHost.open(sim.root())) {
       List<Object> before = state(sim, host);
