@@ -209,30 +209,7 @@ public final class LeaseLedger {
    */
   public Lease allocateVgpus(String owner, java.util.function.Predicate<Lease> sameRequest,
       Function<List<Lease>, Lease> chooser) {
-    AllocationRequest.checkOwner(owner);
-    Objects.requireNonNull(sameRequest, "sameRequest");
-    Objects.requireNonNull(chooser, "chooser");
-    return transact(Optional.empty(), leases -> {
-      reclaimExpired(leases);
-      Lease existing = leases.get(owner);
-      if (existing != null) {
-        if (sameRequest.test(existing)) {
-          return existing;
-        }
-        throw new AllocationRefusedException(owner, owner + " already holds a lease (IOMMU "
-            + "groups " + existing.groupNumbers() + ", vGPUs " + existing.vgpus().stream()
-            .map(v -> v.sysfsPath() + " " + v.type().name()).toList() + ") made for a different "
-            + "request; tear it down first or choose another owner");
-      }
-      Lease lease = chooser.apply(List.copyOf(leases.values()));
-      if (!lease.owner().equals(owner)) {
-        throw new InvalidValueException("the vGPU lease chosen for " + owner + " names "
-            + lease.owner());
-      }
-      checkVgpusFree(lease, leases);
-      leases.put(owner, lease);
-      return lease;
-    });
+    return allocateChosen(owner, "vGPU", sameRequest, chooser, LeaseLedger::checkVgpusFree);
   }
 
   /**
@@ -246,6 +223,16 @@ public final class LeaseLedger {
    */
   public Lease allocateMig(String owner, java.util.function.Predicate<Lease> sameRequest,
       Function<List<Lease>, Lease> chooser) {
+    return allocateChosen(owner, "MIG", sameRequest, chooser, LeaseLedger::checkMigsFree);
+  }
+
+  /**
+   * The one flow of {@link #allocateVgpus} and {@link #allocateMig}: idempotent by owner, the
+   * chooser given every other lease, the chosen lease checked against them by {@code checkFree}.
+   */
+  private Lease allocateChosen(String owner, String kind,
+      java.util.function.Predicate<Lease> sameRequest, Function<List<Lease>, Lease> chooser,
+      java.util.function.BiConsumer<Lease, TreeMap<String, Lease>> checkFree) {
     AllocationRequest.checkOwner(owner);
     Objects.requireNonNull(sameRequest, "sameRequest");
     Objects.requireNonNull(chooser, "chooser");
@@ -257,29 +244,37 @@ public final class LeaseLedger {
           return existing;
         }
         throw new AllocationRefusedException(owner, owner + " already holds a lease (IOMMU "
-            + "groups " + existing.groupNumbers() + ", vGPUs " + existing.vgpus().size()
-            + ", MIG instances " + existing.migs() + ") made for a different request; tear it "
-            + "down first or choose another owner");
+            + "groups " + existing.groupNumbers() + ", vGPUs " + existing.vgpus().stream()
+            .map(v -> v.sysfsPath() + " " + v.type().name()).toList() + ", MIG instances "
+            + existing.migs() + ") made for a different request; tear it down first or choose "
+            + "another owner");
       }
       Lease lease = chooser.apply(List.copyOf(leases.values()));
       if (!lease.owner().equals(owner)) {
-        throw new InvalidValueException("the MIG lease chosen for " + owner + " names "
+        throw new InvalidValueException("the " + kind + " lease chosen for " + owner + " names "
             + lease.owner());
       }
-      for (Lease other : leases.values()) {
-        for (io.gpuvirt.core.mig.MigAssignment m : lease.migs()) {
-          boolean taken = other.migs().stream().anyMatch(o -> o.key().equals(m.key()))
-              || other.device(m.gpu()).isPresent()
-              || other.vgpus().stream().anyMatch(v -> v.pf().equals(m.gpu()));
-          if (taken) {
-            throw new InvalidValueException("the lease of " + owner + " takes MIG instance "
-                + m + ", whose GPU or placement " + other.owner() + " holds");
-          }
-        }
-      }
+      checkFree.accept(lease, leases);
       leases.put(owner, lease);
       return lease;
     });
+  }
+
+  private static void checkMigsFree(Lease lease, TreeMap<String, Lease> leases) {
+    for (Lease other : leases.values()) {
+      if (other.owner().equals(lease.owner())) {
+        continue;
+      }
+      for (io.gpuvirt.core.mig.MigAssignment m : lease.migs()) {
+        boolean taken = other.migs().stream().anyMatch(o -> o.key().equals(m.key()))
+            || other.device(m.gpu()).isPresent()
+            || other.vgpus().stream().anyMatch(v -> v.pf().equals(m.gpu()));
+        if (taken) {
+          throw new InvalidValueException("the lease of " + lease.owner() + " takes MIG instance "
+              + m + ", whose GPU or placement " + other.owner() + " holds");
+        }
+      }
+    }
   }
 
   private static void checkVgpusFree(Lease lease, TreeMap<String, Lease> leases) {
