@@ -58,11 +58,8 @@ public record AllocationRequest(String owner, int count, DeviceSelector selector
    */
   public static String checkOwner(String owner) {
     if (owner == null || !OWNER.matcher(owner).matches()) {
-      String shown = owner == null ? "null" : owner.chars().limit(64)
-          .mapToObj(c -> c >= 0x20 && c < 0x7f ? String.valueOf((char) c)
-              : String.format("\\u%04x", c))
-          .collect(java.util.stream.Collectors.joining()) + (owner.length() > 64 ? "..." : "");
-      throw new InvalidValueException("invalid owner id '" + shown + "': use 1 to 128 letters, "
+      throw new InvalidValueException("invalid owner id '"
+          + io.gpuvirt.core.internal.Printable.shown(owner) + "': use 1 to 128 letters, "
           + "digits and . _ : @ -, starting with a letter or digit (for example vm-42)");
     }
     return owner;

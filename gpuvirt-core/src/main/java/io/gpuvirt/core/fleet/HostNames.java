@@ -15,10 +15,8 @@ final class HostNames {
 
   static String check(String host) {
     if (host == null || !NAME.matcher(host).matches()) {
-      String shown = host == null ? "null" : host.chars().limit(64).mapToObj(c -> c >= 0x20
-          && c < 0x7f ? String.valueOf((char) c) : String.format("\\u%04x", c))
-          .collect(java.util.stream.Collectors.joining());
-      throw new InvalidValueException("invalid host name '" + shown + "': use 1 to 253 letters, "
+      throw new InvalidValueException("invalid host name '"
+          + io.gpuvirt.core.internal.Printable.shown(host) + "': use 1 to 253 letters, "
           + "digits, '.', '_' or '-', starting with a letter or digit (the host's DNS name, say)");
     }
     return host;
