@@ -7,15 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.gpuhost.GpuHost;
-import io.gpuvirt.core.mig.ComputeInstance;
-import io.gpuvirt.core.mig.GpuInstance;
-import io.gpuvirt.core.mig.GpuInstanceProfile;
 import io.gpuvirt.core.mig.MigBackend;
 import io.gpuvirt.core.mig.MigBackendException;
-import io.gpuvirt.core.mig.MigGpu;
-import io.gpuvirt.core.mig.MigLayout;
 import io.gpuvirt.core.mig.MigMode;
-import io.gpuvirt.core.mig.MigProfileTable;
 import io.gpuvirt.testkit.SimulatedHost;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -155,68 +149,23 @@ final class MigConfiguratorTest {
   // ---- a fault at every step --------------------------------------------------------------
 
   /** Fails the n-th mutating call (and, with {@code times} > 1, the ones after it). */
-  private static final class Failing implements MigBackend {
-    private final MigBackend real;
+  private static final class Failing extends SteppingMigBackend {
     private final int failAt;
     private final int times;
     private int calls;
 
     Failing(MigBackend real, int failAt, int times) {
-      this.real = real;
+      super(real);
       this.failAt = failAt;
       this.times = times;
     }
 
-    private void step(String what) {
+    @Override
+    void before(String what) {
       calls++;
       if (calls >= failAt && calls < failAt + times) {
         throw new MigBackendException("injected failure at call " + calls + " (" + what + ")");
       }
-    }
-
-    @Override
-    public List<MigGpu> gpus() {
-      return real.gpus();
-    }
-
-    @Override
-    public MigMode setMode(int gpu, boolean enabled) {
-      step("setMode");
-      return real.setMode(gpu, enabled);
-    }
-
-    @Override
-    public void reset(int gpu) {
-      step("reset");
-      real.reset(gpu);
-    }
-
-    @Override
-    public MigLayout layout(int gpu, MigProfileTable table) {
-      return real.layout(gpu, table);
-    }
-
-    @Override
-    public List<ComputeInstance> computeInstances(int gpu) {
-      return real.computeInstances(gpu);
-    }
-
-    @Override
-    public GpuInstance createGpuInstance(int gpu, GpuInstanceProfile profile) {
-      step("create");
-      return real.createGpuInstance(gpu, profile);
-    }
-
-    @Override
-    public void destroyComputeInstance(int gpu, int gpuInstanceId, int computeInstanceId) {
-      step("destroyCi");
-      real.destroyComputeInstance(gpu, gpuInstanceId, computeInstanceId);
-    }
-
-    @Override
-    public void destroyGpuInstance(int gpu, int gpuInstanceId) {
-      step("destroyGi");
-      real.destroyGpuInstance(gpu, gpuInstanceId);
     }
   }
 

@@ -11,14 +11,11 @@ import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.alloc.LeaseState;
 import io.gpuvirt.core.gpuhost.GpuHost;
 import io.gpuvirt.core.ledger.LeaseLedger;
-import io.gpuvirt.core.mig.ComputeInstance;
 import io.gpuvirt.core.mig.GpuInstance;
 import io.gpuvirt.core.mig.GpuInstanceProfile;
 import io.gpuvirt.core.mig.MigAssignment;
 import io.gpuvirt.core.mig.MigBackend;
 import io.gpuvirt.core.mig.MigGpu;
-import io.gpuvirt.core.mig.MigLayout;
-import io.gpuvirt.core.mig.MigMode;
 import io.gpuvirt.core.mig.MigPlacement;
 import io.gpuvirt.core.mig.MigProfileTable;
 import io.gpuvirt.core.mig.MigProvisioner;
@@ -207,73 +204,28 @@ final class MigLeaseTest {
     }
   }
 
-  private static class Crashing implements MigBackend {
-    private final MigBackend real;
+  /** Crashes at the {@code at}-th point: before or after each change, counted in order. */
+  private static class Crashing extends SteppingMigBackend {
     private final int at;
     int calls;
 
     Crashing(MigBackend real, int at) {
-      this.real = real;
+      super(real);
       this.at = at;
     }
 
-    private void step(String what, boolean after) {
-      if (!after) {
-        calls++;
-      }
-      if (calls == at) {
-        throw new Crash(what);
+    @Override
+    void before(String what) {
+      if (++calls == at) {
+        throw new Crash("before " + what);
       }
     }
 
     @Override
-    public List<MigGpu> gpus() {
-      return real.gpus();
-    }
-
-    @Override
-    public MigMode setMode(int gpu, boolean enabled) {
-      return real.setMode(gpu, enabled);
-    }
-
-    @Override
-    public void reset(int gpu) {
-      real.reset(gpu);
-    }
-
-    @Override
-    public MigLayout layout(int gpu, MigProfileTable table) {
-      return real.layout(gpu, table);
-    }
-
-    @Override
-    public List<ComputeInstance> computeInstances(int gpu) {
-      return real.computeInstances(gpu);
-    }
-
-    @Override
-    public GpuInstance createGpuInstance(int gpu, GpuInstanceProfile profile) {
-      step("before create", false);
-      GpuInstance gi = real.createGpuInstance(gpu, profile);
-      calls++;
-      step("after create", true);
-      return gi;
-    }
-
-    @Override
-    public void destroyComputeInstance(int gpu, int gpuInstanceId, int computeInstanceId) {
-      step("before destroyCi", false);
-      real.destroyComputeInstance(gpu, gpuInstanceId, computeInstanceId);
-      calls++;
-      step("after destroyCi", true);
-    }
-
-    @Override
-    public void destroyGpuInstance(int gpu, int gpuInstanceId) {
-      step("before destroyGi", false);
-      real.destroyGpuInstance(gpu, gpuInstanceId);
-      calls++;
-      step("after destroyGi", true);
+    void after(String what) {
+      if (++calls == at) {
+        throw new Crash("after " + what);
+      }
     }
   }
 
