@@ -98,7 +98,11 @@ final class RealQemuAcceptsArgsTest {
     return CommandRunner.system().run(Command.of(argv).withTimeout(Duration.ofSeconds(30)));
   }
 
-  private static void assertHostDeviceFailure(CommandResult r, PlacedDevice expected,
+  /**
+   * That QEMU parsed the whole command and stopped only at opening the (absent) host device
+   * {@code expected}; shared by the aarch64 test.
+   */
+  static void assertHostDeviceFailure(CommandResult r, PlacedDevice expected,
       String name) {
     String err = r.stderr();
     boolean hostFailure = (err.contains("no such host device")
