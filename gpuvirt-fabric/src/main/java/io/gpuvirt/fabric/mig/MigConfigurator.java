@@ -186,9 +186,6 @@ public final class MigConfigurator {
     }
   }
 
-  /** A GPU as it was before this apply touched it. */
-  private record Before(MigGpuState state, boolean hadComputeInstances) {}
-
   /**
    * mig-parted's {@code apply} of config {@code name} (see the class comment).
    *
@@ -218,7 +215,7 @@ public final class MigConfigurator {
           + String.join("; ", leased) + ". A leased GPU keeps its MIG mode and instances until"
           + " the lease ends (gpuvirt teardown --owner OWNER); nothing was changed");
     }
-    Map<Integer, Before> touched = new LinkedHashMap<>();
+    Map<Integer, MigGpuState> touched = new LinkedHashMap<>(); // as before this apply
     Map<Integer, List<GpuInstance>> configured = new TreeMap<>();
     List<Integer> resetRequired = new ArrayList<>();
     String step = "";
@@ -235,10 +232,10 @@ public final class MigConfigurator {
         boolean on = target.entry().migEnabled();
         MigMode.State wanted = on ? MigMode.State.ENABLED : MigMode.State.DISABLED;
         if (gpu.mode().pending() != wanted || gpu.mode().current() != wanted) {
-          touched.putIfAbsent(gpu.index(), before(gpu));
-          if (!on) {
+          touched.putIfAbsent(gpu.index(), gpu);
+          if (!on && gpu.mode().enabled()) {
             step = "clearing its instances before turning MIG off";
-            clear(gpu.index());
+            clear(gpu.index(), gpu.layout().table());
           }
           step = "turning MIG " + (on ? "on" : "off");
           MigMode after = backend.setMode(gpu.index(), on);
@@ -265,9 +262,9 @@ public final class MigConfigurator {
           continue;
         }
         at = gpu.index();
-        touched.putIfAbsent(gpu.index(), before(gpu));
+        touched.putIfAbsent(gpu.index(), gpu);
         step = "destroying its instances";
-        clear(gpu.index());
+        clear(gpu.index(), gpu.layout().table());
         List<GpuInstance> made = new ArrayList<>();
         for (PlannedInstance p : target.plan().get().creations()) {
           step = "creating a GPU instance of " + p.profile().name() + " (planned at "
@@ -292,23 +289,16 @@ public final class MigConfigurator {
     }
   }
 
-  private Before before(MigGpuState gpu) {
-    return new Before(gpu, gpu.mode().enabled()
-        && !backend.computeInstances(gpu.index()).isEmpty());
-  }
-
-  /** Destroys every compute instance, then every GPU instance, on the GPU. */
-  private void clear(int gpu) {
+  /**
+   * Destroys every compute instance, then every GPU instance, on the GPU, whose MIG is on and
+   * whose profiles {@code table} has.
+   */
+  private void clear(int gpu, MigProfileTable table) {
     for (ComputeInstance ci : backend.computeInstances(gpu)) {
       backend.destroyComputeInstance(gpu, ci.gpuInstanceId(), ci.id());
     }
-    for (MigGpu g : backend.gpus()) {
-      if (g.index() == gpu && g.mode().enabled()) {
-        MigLayout layout = backend.layout(gpu, table(g));
-        for (GpuInstance gi : layout.instances()) {
-          backend.destroyGpuInstance(gpu, gi.id());
-        }
-      }
+    for (GpuInstance gi : backend.layout(gpu, table).instances()) {
+      backend.destroyGpuInstance(gpu, gi.id());
     }
   }
 
@@ -317,20 +307,20 @@ public final class MigConfigurator {
    *
    * @return what could not be put back, per GPU; empty when everything was
    */
-  private List<String> restore(Map<Integer, Before> touched) {
+  private List<String> restore(Map<Integer, MigGpuState> touched) {
     List<String> left = new ArrayList<>();
-    List<Map.Entry<Integer, Before>> order = new ArrayList<>(touched.entrySet());
+    List<Map.Entry<Integer, MigGpuState>> order = new ArrayList<>(touched.entrySet());
     java.util.Collections.reverse(order);
-    for (Map.Entry<Integer, Before> e : order) {
+    for (Map.Entry<Integer, MigGpuState> e : order) {
       int gpu = e.getKey();
-      MigGpuState was = e.getValue().state();
+      MigGpuState was = e.getValue();
       try {
         Optional<MigGpu> now = backend.gpus().stream().filter(g -> g.index() == gpu).findFirst();
         if (now.isEmpty()) {
           throw new MigApplyException("the GPU is no longer listed by the driver");
         }
         if (now.get().mode().enabled()) {
-          clear(gpu);
+          clear(gpu, was.layout().table());
         }
         if (!now.get().mode().equals(was.mode())) {
           MigMode after = backend.setMode(gpu, was.mode().pending() == MigMode.State.ENABLED);
