@@ -112,14 +112,14 @@ final class SimulatedSite implements AutoCloseable {
   }
 
   /**
-   * What breaks invariant 4: a device on vfio-pci without a lease (other than those already there
-   * in {@code baseline}, which gpuvirt never bound), an active partition without a lease, a lease
-   * BOUND whose devices are not on vfio-pci or whose partition is inactive, a lease left in a
-   * journal state. Empty when consistent.
+   * What breaks invariant 4: a device on vfio-pci (or a VFIO variant driver) without a lease
+   * (other than those already there in {@code baseline}, which gpuvirt never bound), an active
+   * partition without a lease, a lease BOUND whose devices are not on the VFIO driver it recorded
+   * or whose partition is inactive, a lease left in a journal state. Empty when consistent.
    */
   List<String> violations(HostSnapshot baseline) {
     Set<PciAddress> alreadyOnVfio = new HashSet<>();
-    baseline.devices().stream().filter(d -> d.driver().equals(Optional.of(VFIO)))
+    baseline.devices().stream().filter(SimulatedSite::onVfio)
         .forEach(d -> alreadyOnVfio.add(d.address()));
     Topology topology = scan();
     List<Lease> leases = ledger.leases();
@@ -136,7 +136,7 @@ final class SimulatedSite implements AutoCloseable {
       if (lease.state() == LeaseState.BOUND) {
         for (LeasedDevice d : lease.passedThroughDevices()) {
           Optional<String> driver = topology.require(d.address()).driver();
-          if (!driver.equals(Optional.of(VFIO))) {
+          if (!driver.equals(Optional.of(d.vfioDriver().orElse(VFIO)))) {
             out.add("lease of " + lease.owner() + " is BOUND but " + d.address() + " is on "
                 + driver.orElse("no driver"));
           }
@@ -150,9 +150,8 @@ final class SimulatedSite implements AutoCloseable {
       }
     }
     for (PciDevice d : topology.devices()) {
-      if (d.driver().equals(Optional.of(VFIO)) && !leased.contains(d.address())
-          && !alreadyOnVfio.contains(d.address())) {
-        out.add(d.address() + " is on " + VFIO + " without a lease");
+      if (onVfio(d) && !leased.contains(d.address()) && !alreadyOnVfio.contains(d.address())) {
+        out.add(d.address() + " is on " + d.driver().orElseThrow() + " without a lease");
       }
     }
     for (int p : active) {
@@ -161,6 +160,11 @@ final class SimulatedSite implements AutoCloseable {
       }
     }
     return out;
+  }
+
+  /** Whether {@code d} is on vfio-pci or a VFIO variant driver (nvgrace_gpu_vfio_pci). */
+  private static boolean onVfio(PciDevice d) {
+    return d.driver().filter(n -> n.equals(VFIO) || n.endsWith("_vfio_pci")).isPresent();
   }
 
   @Override
