@@ -230,6 +230,11 @@ public final class FakeNvidiaSmiMig implements CommandRunner {
       if (g.isEmpty()) {
         return notFound(command, index);
       }
+      if (!mig.occupiedByVgpus(g.get().address()).isEmpty()) {
+        // The real tool's words for a busy reset are not in the reference (inferred).
+        return result(command, 19, "", "Unable to reset GPU " + busId(g.get().address())
+            + ": In use by another client\n");
+      }
       MigMode.State pending = g.get().state().mode().pending();
       state.put(g.get().address(), new SimulatedMig.GpuMig(new MigMode(pending, pending),
           List.of()));
@@ -475,7 +480,7 @@ public final class FakeNvidiaSmiMig implements CommandRunner {
         return result(command, 6, "", "Unable to destroy GPU instance ID " + giId + " from GPU "
             + g.get().index() + ": Not Found\n");
       }
-      if (!gi.get().cis().isEmpty()) {
+      if (!gi.get().cis().isEmpty() || mig.occupiedByVgpus(g.get().address()).contains(giId)) {
         return result(command, 19, "", "Unable to destroy GPU instance ID " + giId + " from GPU "
             + g.get().index() + ": In use by another client\n");
       }

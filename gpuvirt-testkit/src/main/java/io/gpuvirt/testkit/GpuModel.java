@@ -47,6 +47,12 @@ enum GpuModel {
       hopper()),
   H100_PCIE(Presets.H100_PCIE, new PciId(0x10de, 0x1626), Presets.DISPLAY_3D, 0xa1, 2,
       hopper()),
+  /**
+   * H200 SXM 141 GB 10de:2335 (SYSFS.md: class 0302, seen on an HGX H200); the subsystem id is
+   * illustrative and the BARs are the Hopper layout (inferred: no lspci capture of an H200's
+   * regions in the reference).
+   */
+  H200_SXM(Presets.H200_SXM, new PciId(0x10de, 0x18a2), Presets.DISPLAY_3D, 0xa1, 2, hopper()),
   RTX4000_ADA(new PciId(0x10de, 0x27b0), new PciId(0x10de, 0x16fa), Presets.VGA, 0xa1, 1,
       List.of(shape(0, 16 * Presets.M, 0, Kind.MEM32),
           shape(1, 256 * Presets.M, 0, Kind.PREF64),

@@ -162,6 +162,19 @@ public final class HostProfile {
   }
 
   /**
+   * A vGPU host whose GPUs can also be split with MIG, without NVSwitch (so MIG-backed vGPUs are
+   * supported): an HGX H200 4-GPU board, four H200 SXM (10de:2335) at {@code 0000:18:00.0},
+   * {@code 0000:2a:00.0} (NUMA 0), {@code 0000:9a:00.0} and {@code 0000:ab:00.0} (NUMA 1), on the
+   * {@code nvidia} vGPU host driver with 16 SR-IOV VFs each after {@code sriov-manage -e}. With
+   * MIG off a VF offers the time-sliced H200X-141C; with MIG on it offers the MIG-backed
+   * H200X-1-18C once a free 1g.18gb GPU instance exists, and taking it occupies that instance
+   * (see {@code VgpuModel}). Buses and VF count are inferred.
+   */
+  public static HostProfile h200Vgpu() {
+    return Presets.h200Vgpu();
+  }
+
+  /**
    * An older vGPU host with legacy mediated devices: two Tesla T4 (10de:1eb8, no SR-IOV) at
    * {@code 0000:3b:00.0} (NUMA 0) and {@code 0000:af:00.0} (NUMA 1) on the {@code nvidia} vGPU
    * host driver, each offering {@code /sys/class/mdev_bus/<PF>/mdev_supported_types/nvidia-<id>/}
@@ -193,7 +206,7 @@ public final class HostProfile {
   /** The names {@link #preset(String)} accepts. */
   public static List<String> presetNames() {
     return List.of("hgx-b200", "hgx-h100", "hgx-h100-shared-groups", "workstation", "no-acs",
-        "iommu-off", "vmd", "l40s-vgpu", "t4-mdev", "gb200-nvl4");
+        "iommu-off", "vmd", "l40s-vgpu", "h200-vgpu", "t4-mdev", "gb200-nvl4");
   }
 
   /**
@@ -219,6 +232,8 @@ public final class HostProfile {
         return vmd();
       case "l40s-vgpu":
         return l40sVgpu();
+      case "h200-vgpu":
+        return h200Vgpu();
       case "t4-mdev":
         return t4Mdev();
       case "gb200-nvl4":

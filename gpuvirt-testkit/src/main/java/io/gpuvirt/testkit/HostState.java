@@ -41,6 +41,11 @@ final class HostState {
   final Map<PciAddress, Integer> resets = new TreeMap<>();
   /** GPUs in vGPU heterogeneous (mixed-size) mode ({@code nvidia-smi vgpu -shm 1}). */
   final java.util.Set<PciAddress> heterogeneousVgpu = new java.util.TreeSet<>();
+  /**
+   * MIG-backed vGPUs: the VF carrying one, to the id of the GPU instance of its physical function
+   * that the vGPU occupies.
+   */
+  final Map<PciAddress, Integer> migVgpus = new TreeMap<>();
   private boolean dirty;
 
   static HostState load(Path root) throws IOException {
@@ -71,6 +76,9 @@ final class HostState {
     for (JsonNode a : n.path("heterogeneousVgpu")) {
       s.heterogeneousVgpu.add(PciAddress.parse(a.asText()));
     }
+    for (Map.Entry<String, JsonNode> e : n.path("migVgpus").properties()) {
+      s.migVgpus.put(PciAddress.parse(e.getKey()), e.getValue().asInt());
+    }
     return s;
   }
 
@@ -97,6 +105,8 @@ final class HostState {
     resets.forEach((a, c) -> resetObject.put(a.toString(), c));
     ArrayNode mixed = n.putArray("heterogeneousVgpu");
     heterogeneousVgpu.forEach(a -> mixed.add(a.toString()));
+    ObjectNode migObject = n.putObject("migVgpus");
+    migVgpus.forEach((vf, gi) -> migObject.put(vf.toString(), gi));
     Path tmp = root.resolve(HostTree.STATE_FILE + ".tmp");
     Files.writeString(tmp, ProfileJson.MAPPER.writeValueAsString(n));
     Files.move(tmp, root.resolve(HostTree.STATE_FILE), StandardCopyOption.REPLACE_EXISTING,

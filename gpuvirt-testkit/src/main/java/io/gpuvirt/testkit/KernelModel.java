@@ -88,6 +88,23 @@ final class KernelModel {
     });
   }
 
+  /**
+   * Brings the {@code creatable_vgpu_types} of {@code vf}'s physical function up to date, under
+   * the tree lock: the driver computes the list when it is read, and MIG instances (made by the
+   * simulated {@code nvidia-smi} or NVML) change it without a sysfs write.
+   */
+  void refreshCreatableVgpuTypes(PciAddress vf) throws IOException {
+    TreeLock.with(root, () -> {
+      HostState state = HostState.load(root);
+      try {
+        vgpu.refreshFor(vf, state);
+        return null;
+      } finally {
+        state.saveIfChanged(root);
+      }
+    });
+  }
+
   /** Whether {@code pf} is in vGPU heterogeneous mode. */
   boolean vgpuHeterogeneous(PciAddress pf) throws IOException {
     return HostState.load(root).heterogeneousVgpu.contains(pf);

@@ -31,6 +31,7 @@ final class Presets {
   static final PciId GRACE_ROOT_PORT = new PciId(0x10de, 0x22b2);
   static final PciId H100_SXM5 = new PciId(0x10de, 0x2330);
   static final PciId H100_PCIE = new PciId(0x10de, 0x2331);
+  static final PciId H200_SXM = new PciId(0x10de, 0x2335);
   static final PciId H100_NVSWITCH = new PciId(0x10de, 0x22a3);
   static final PciId CONNECTX7 = new PciId(0x15b3, 0x1021);
   static final PciId CONNECTX6DX = new PciId(0x15b3, 0x101d);
@@ -431,6 +432,41 @@ final class Presets {
               pref64(0, block + 0x0020_0000_0000L, 64 * M), 0, Optional.of("nvidia"))));
     }
     HostProfile.Builder b = HostProfile.builder().name("l40s-vgpu")
+        .cmdline("BOOT_IMAGE=/boot/vmlinuz-6.8.0-60-generic root=/dev/sda2 ro intel_iommu=on "
+            + "iommu=pt");
+    for (String driver : List.of("nvidia", "vfio-pci", "pcieport")) {
+      b.loadDriver(driver);
+    }
+    for (String module : List.of("vfio", "vfio_iommu_type1", "vfio_pci_core")) {
+      b.loadModule(module);
+    }
+    return withDevices(b, numberGroups(list, List.of(), 0)).build();
+  }
+
+  /**
+   * A vGPU host with MIG-capable GPUs and no NVSwitch: an HGX H200 4-GPU board (NVLink between
+   * the GPUs directly; NVIDIA lists only the 8-GPU HGX boards as NVSwitch systems, VGPU_MIG.md
+   * §2), four H200 SXM (10de:2335) at {@code 18:00.0}, {@code 2a:00.0} (NUMA 0), {@code 9a:00.0},
+   * {@code ab:00.0} (NUMA 1), each behind its own root port, on the {@code nvidia} vGPU host
+   * driver with 16 SR-IOV VFs (offset 4, stride 1) that {@code sriov-manage -e} enables. The
+   * buses, the VF count and the flat root-port layout are inferred; the vGPU types are
+   * {@code VgpuTypeCatalogue.h200x()} (time-sliced H200X-141C, MIG-backed H200X-1-18C).
+   */
+  static HostProfile h200Vgpu() {
+    List<DeviceSpec.Builder> list = new ArrayList<>();
+    list.add(xeonHostBridge(0));
+    int[] buses = {0x18, 0x2a, 0x9a, 0xab};
+    for (int k = 0; k < buses.length; k++) {
+      int bus = buses[k];
+      PciAddress port = a(0, 1 + 2 * k, 0);
+      long block = 0x0100_0000_0000L * (k + 1);
+      list.add(bridge(port, null, XEON_ROOT_PORT, PciePortType.ROOT_PORT, bus, bus, k / 2));
+      list.add(GpuModel.H200_SXM.device(a(bus, 0, 0), GpuModel.H200_SXM.bars(block, 0))
+          .parent(port).numaNode(k / 2).driver("nvidia").resettable(true)
+          .sriov(new DeviceSpec.SriovSpec(16, H200_SXM.device(), 4, 1,
+              pref64(0, block + 0x0040_0000_0000L, 64 * M), 0, Optional.of("nvidia"))));
+    }
+    HostProfile.Builder b = HostProfile.builder().name("h200-vgpu")
         .cmdline("BOOT_IMAGE=/boot/vmlinuz-6.8.0-60-generic root=/dev/sda2 ro intel_iommu=on "
             + "iommu=pt");
     for (String driver : List.of("nvidia", "vfio-pci", "pcieport")) {

@@ -115,6 +115,27 @@ public final class SimulatedMig {
             + " GPU on the nvidia driver at " + address + " on " + host.root())));
   }
 
+  /**
+   * The ids of the GPU instances of the GPU at {@code address} that MIG-backed vGPUs occupy (a VF
+   * carrying a MIG-backed type, see {@code VgpuModel}): the driver refuses to destroy them, to
+   * reset the GPU or to turn MIG off while they are there.
+   */
+  java.util.Set<Integer> occupiedByVgpus(PciAddress address) {
+    try {
+      java.util.Set<Integer> out = new java.util.TreeSet<>();
+      HostState.load(host.root()).migVgpus.forEach((vf, gi) -> {
+        Optional<String> pf = host.sysfs().readLink("/sys/bus/pci/devices/" + vf + "/physfn");
+        if (pf.map(l -> l.substring(l.lastIndexOf('/') + 1))
+            .equals(Optional.of(address.toString()))) {
+          out.add(gi);
+        }
+      });
+      return out;
+    } catch (IOException e) {
+      throw new GpuvirtException("simulated vGPU state of " + host.root() + ": " + e, e);
+    }
+  }
+
   /** How many compute instances the GPU at {@code address} has. */
   public int computeInstanceCount(PciAddress address) {
     return transact((gpus, state) -> state.getOrDefault(address, GpuMig.OFF).gis().stream()
@@ -168,8 +189,13 @@ public final class SimulatedMig {
   // ---- the state file ---------------------------------------------------------------------------
 
   private Map<PciAddress, GpuMig> load() throws IOException {
+    return read(host.root());
+  }
+
+  /** The MIG state kept under host root {@code root}, by GPU (a GPU never touched is absent). */
+  static Map<PciAddress, GpuMig> read(Path hostRoot) throws IOException {
     Map<PciAddress, GpuMig> state = new TreeMap<>();
-    Path file = host.root().resolve(STATE_FILE);
+    Path file = hostRoot.resolve(STATE_FILE);
     if (!Files.exists(file)) {
       return state;
     }

@@ -3,6 +3,7 @@ package io.gpuvirt.testkit;
 import io.gpuvirt.core.host.HostAccessException;
 import io.gpuvirt.core.host.HostPaths;
 import io.gpuvirt.core.host.Sysfs;
+import io.gpuvirt.core.pci.PciAddress;
 import java.io.IOException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
@@ -49,7 +50,29 @@ final class SimulatedSysfs implements Sysfs {
   @Override
   public String read(String path) {
     checkReadable(path);
+    if (path.endsWith("/nvidia/creatable_vgpu_types")) {
+      refreshCreatable(path);
+    }
     return files.read(path);
+  }
+
+  /** A VF's creatable list is computed when read (as the driver's show function does). */
+  private void refreshCreatable(String path) {
+    String[] seg = path.split("/");
+    if (seg.length < 3) {
+      return;
+    }
+    PciAddress vf;
+    try {
+      vf = PciAddress.parse(seg[seg.length - 3]);
+    } catch (io.gpuvirt.core.GpuvirtException notADevice) {
+      return;
+    }
+    try {
+      kernel.refreshCreatableVgpuTypes(vf);
+    } catch (IOException e) {
+      throw failure("reading", path, e);
+    }
   }
 
   @Override

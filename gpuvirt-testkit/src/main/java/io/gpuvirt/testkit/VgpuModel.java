@@ -1,5 +1,7 @@
 package io.gpuvirt.testkit;
 
+import io.gpuvirt.core.mig.MigMode;
+import io.gpuvirt.core.mig.MigProfileTable;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciId;
 import io.gpuvirt.core.vgpu.CreatableVgpuTypes;
@@ -23,11 +25,21 @@ import java.util.Optional;
  * ({@link #setHeterogeneous}) lists every type that still fits the card's framebuffer. A VF that carries a type lists nothing.
  * Writing an id that the VF does not list fails with EINVAL, writing a type to a VF that carries
  * one with EBUSY (both errnos inferred; the real driver's are not in the reference).
+ *
+ * <p>MIG: a GPU whose MIG mode is on ({@link SimulatedMig}) hosts only MIG-backed vGPUs, and a
+ * GPU whose MIG mode is off only time-sliced ones (NVIDIA: "ensure MIG mode is enabled and enough
+ * GPU instances have been created" for a MIG-backed type). With MIG on, a free VF lists each
+ * MIG-backed type whose GPU-instance profile ({@link VgpuType#gpuInstanceProfileName()}) has a GPU
+ * instance no vGPU occupies; taking the type occupies the lowest-id such instance, one vGPU per
+ * instance, until the VF's type is cleared; an occupied instance cannot be destroyed ("In use by
+ * another client"). The choice of instance and the one-per-instance rule are inferred (the VF
+ * interface names no instance).
  */
 final class VgpuModel {
   private static final Map<PciId, VgpuTypeCatalogue> CATALOGUES = Map.of(
       new PciId(0x10de, 0x26b9), VgpuTypeCatalogue.l40s(),
-      new PciId(0x10de, 0x2236), VgpuTypeCatalogue.a10());
+      new PciId(0x10de, 0x2236), VgpuTypeCatalogue.a10(),
+      new PciId(0x10de, 0x2335), VgpuTypeCatalogue.h200x());
 
   private final HostProfile profile;
   private final HostTree tree;
@@ -126,18 +138,78 @@ final class VgpuModel {
     }
     int id = Integer.parseInt(text);
     Path current = tree.deviceDir(vf).resolve("nvidia/current_vgpu_type");
+    Optional<Integer> occupied = Optional.empty();
     if (id != 0) {
       if (readId(current) != 0) {
         throw new KernelModel.KernelError(hostPath, KernelModel.Errno.EBUSY);
       }
-      boolean creatable = creatable(pf, vf, state, current(pf)).stream()
-          .anyMatch(t -> t.id() == id);
-      if (!creatable) {
+      Optional<VgpuType> type = creatable(pf, vf, state, current(pf)).stream()
+          .filter(t -> t.id() == id).findFirst();
+      if (type.isEmpty()) {
         throw new KernelModel.KernelError(hostPath, KernelModel.Errno.EINVAL);
+      }
+      if (type.get().migBacked()) {
+        occupied = freeInstances(pf, state).stream().filter(gi -> gi.profile()
+            .equals(type.get().gpuInstanceProfileName().orElseThrow())).map(FreeInstance::id)
+            .findFirst();
       }
     }
     HostTree.write(current, id + "\n");
+    if (occupied.isPresent()) {
+      state.migVgpus.put(vf, occupied.get());
+      state.changed();
+    } else if (id == 0 && state.migVgpus.remove(vf) != null) {
+      state.changed();
+    }
     refresh(pf, state);
+  }
+
+  /**
+   * Rewrites the creatable lists of the VFs of {@code vf}'s physical function when it is
+   * MIG-capable (its GPU instances, which change without a sysfs write, decide the list); other
+   * GPUs' lists change only with writes, so they are left as they are.
+   */
+  void refreshFor(PciAddress vf, HostState state) throws IOException {
+    Path physfn = tree.deviceDir(vf).resolve("physfn");
+    if (Files.isSymbolicLink(physfn)) {
+      PciAddress pf = PciAddress.parse(Files.readSymbolicLink(physfn).getFileName().toString());
+      boolean migCapable = profile.device(pf)
+          .flatMap(d -> MigProfileTable.builtInFor(d.id().device())).isPresent();
+      if (migCapable && catalogue(pf).isPresent()) {
+        refresh(pf, state);
+      }
+    }
+  }
+
+  /** A GPU instance of a PF that no MIG-backed vGPU occupies: its id and profile name. */
+  private record FreeInstance(int id, String profile) {}
+
+  /** The PF's GPU instances no vGPU occupies, by id; none while MIG is off. */
+  private List<FreeInstance> freeInstances(PciAddress pf, HostState state) throws IOException {
+    SimulatedMig.GpuMig mig = SimulatedMig.read(tree.root())
+        .getOrDefault(pf, SimulatedMig.GpuMig.OFF);
+    Optional<MigProfileTable> table = profile.device(pf)
+        .flatMap(d -> MigProfileTable.builtInFor(d.id().device()));
+    if (mig.mode().current() != MigMode.State.ENABLED || table.isEmpty()) {
+      return List.of();
+    }
+    java.util.Set<Integer> taken = new java.util.HashSet<>();
+    for (PciAddress vf : tree.virtualFunctions(pf)) {
+      Integer gi = state.migVgpus.get(vf);
+      if (gi != null) {
+        taken.add(gi);
+      }
+    }
+    return mig.gis().stream().filter(gi -> !taken.contains(gi.id()))
+        .sorted(java.util.Comparator.comparingInt(SimulatedMig.Gi::id))
+        .map(gi -> new FreeInstance(gi.id(), table.get().profile(gi.profileId()).name()))
+        .toList();
+  }
+
+  /** Whether MIG mode is on (current) on {@code pf}. */
+  private boolean migOn(PciAddress pf) throws IOException {
+    return SimulatedMig.read(tree.root()).getOrDefault(pf, SimulatedMig.GpuMig.OFF).mode()
+        .current() == MigMode.State.ENABLED;
   }
 
   private void refresh(PciAddress pf, HostState state) throws IOException {
@@ -156,20 +228,26 @@ final class VgpuModel {
    * the card's (inferred: the real driver also has placement rules not modelled here).
    */
   private List<VgpuType> creatable(PciAddress pf, PciAddress vf, HostState state,
-      Map<PciAddress, Integer> current) {
+      Map<PciAddress, Integer> current) throws IOException {
     VgpuTypeCatalogue catalogue = catalogue(pf).orElseThrow();
     if (current.getOrDefault(vf, 0) != 0) {
       return List.of();
     }
+    if (migOn(pf)) {
+      List<String> free = freeInstances(pf, state).stream().map(FreeInstance::profile).toList();
+      return catalogue.types().stream().filter(VgpuType::migBacked)
+          .filter(t -> t.gpuInstanceProfileName().filter(free::contains).isPresent()).toList();
+    }
+    List<VgpuType> timeSliced = catalogue.types().stream().filter(t -> !t.migBacked()).toList();
     List<Integer> placed = new ArrayList<>();
     current.values().stream().filter(id -> id != 0).forEach(placed::add);
     if (placed.isEmpty()) {
-      return catalogue.types();
+      return timeSliced;
     }
     if (state.heterogeneousVgpu.contains(pf)) {
       long used = placed.stream().mapToLong(id -> catalogue.byId(id).orElseThrow()
           .framebufferMib()).sum();
-      return catalogue.types().stream()
+      return timeSliced.stream()
           .filter(t -> placed.stream().filter(id -> id == t.id()).count() < t.maxInstances())
           .filter(t -> used + t.framebufferMib() <= catalogue.cardFramebufferMib())
           .toList();

@@ -155,9 +155,11 @@ public final class VgpuProvisioner {
   private Lease choose(VgpuRequest request, List<VgpuCapability> gpus, List<Lease> others) {
     Set<PciAddress> leasedVfs = new HashSet<>();
     Set<PciAddress> leasedWhole = new HashSet<>();
+    Map<PciAddress, String> sliced = new java.util.TreeMap<>();
     for (Lease l : others) {
       l.vgpus().forEach(v -> v.vf().ifPresent(leasedVfs::add));
       l.devices().forEach(d -> leasedWhole.add(d.address()));
+      l.migs().forEach(m -> sliced.putIfAbsent(m.gpu(), l.owner()));
     }
     List<String> refusals = new ArrayList<>();
     record Candidate(VgpuCapability gpu, VgpuType type, Optional<PciAddress> vf, int placed) {}
@@ -173,6 +175,11 @@ public final class VgpuProvisioner {
         refusals.add(gpu.pf() + ": on NUMA node " + gpu.numaNode());
       } else if (leasedWhole.contains(gpu.pf())) {
         refusals.add(gpu.pf() + ": leased whole");
+      } else if (sliced.containsKey(gpu.pf())) {
+        // The driver, not gpuvirt, picks the GPU instance a MIG-backed vGPU takes: it could take
+        // a slice leased to someone else, so a GPU serves MIG slice leases or vGPUs, not both.
+        refusals.add(gpu.pf() + ": its MIG slices are leased (to " + sliced.get(gpu.pf())
+            + "); a GPU serves MIG slice leases or vGPUs, not both");
       } else if (gpu.vgpuInterface() == VgpuInterface.LEGACY_MDEV) {
         Map<UUID, Integer> placedMdevs = devices.mdevs(gpu.pf());
         List<String> placedTypes = placedMdevs.values().stream().distinct()
@@ -207,6 +214,15 @@ public final class VgpuProvisioner {
             && devices.creatable(free.get()).stream().anyMatch(e -> e.id() == type.get().id());
         if (creatable) {
           candidates.add(new Candidate(gpu, type.get(), free, placed));
+        } else if (free.isPresent() && type.get().migBacked()) {
+          refusals.add(gpu.pf() + ": no VF offers the MIG-backed " + type.get().name() + " ("
+              + placed + " vGPUs placed): it needs MIG mode on and a free GPU instance of "
+              + "profile " + type.get().gpuInstanceProfileName().orElse("(unknown)")
+              + "; ensure MIG mode is enabled and enough GPU instances have been created "
+              + "(gpuvirt mig apply)");
+        } else if (free.isPresent() && placed == 0) {
+          refusals.add(gpu.pf() + ": no VF offers " + type.get().name() + " although no vGPU "
+              + "is placed (a GPU in MIG mode offers only MIG-backed types; gpuvirt mig status)");
         } else if (free.isPresent() && placed > 0 && !placedTypes.contains(type.get())) {
           refusals.add(gpu.pf() + ": holds " + placedTypes.stream().map(VgpuType::name).distinct()
               .toList() + " and cannot take " + type.get().name() + " beside them (homogeneous "

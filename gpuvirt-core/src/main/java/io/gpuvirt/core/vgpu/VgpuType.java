@@ -2,6 +2,9 @@ package io.gpuvirt.core.vgpu;
 
 import io.gpuvirt.core.InvalidValueException;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A vGPU type of one card: the card-local numeric id written to {@code current_vgpu_type}, its name,
@@ -34,6 +37,19 @@ public record VgpuType(
       throw new InvalidValueException(
           "vGPU type " + name + ": max instances " + maxInstances + " must be at least 1");
     }
+  }
+
+  private static final Pattern MIG_NAME = Pattern.compile("-([0-9]{1,2})-([0-9]{1,4})[A-Z]+$");
+
+  /**
+   * The MIG GPU-instance profile a MIG-backed type runs on, read from its name: MIG-backed names
+   * carry {@code <slices>-<GB>} ({@code NVIDIA H200X-1-18C} runs on a {@code 1g.18gb} instance).
+   * Empty for a time-sliced type, or a MIG-backed name without that part.
+   */
+  public Optional<String> gpuInstanceProfileName() {
+    Matcher m = MIG_NAME.matcher(name);
+    return migBacked && m.find() ? Optional.of(m.group(1) + "g." + m.group(2) + "gb")
+        : Optional.empty();
   }
 
   /** A time-sliced type whose series is taken from its name. */

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.alloc.LeaseState;
+import io.gpuvirt.core.host.Command;
+import io.gpuvirt.core.host.CommandResult;
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.PciAddress;
@@ -14,7 +16,9 @@ import io.gpuvirt.core.vgpu.VgpuDevices;
 import io.gpuvirt.core.vgpu.VgpuInterface;
 import io.gpuvirt.core.vgpu.VgpuProvisioner;
 import io.gpuvirt.core.vgpu.VgpuRequest;
+import io.gpuvirt.testkit.FakeNvidiaSmiMig;
 import io.gpuvirt.testkit.FakeSriovManage;
+import io.gpuvirt.testkit.HostProfile;
 import io.gpuvirt.testkit.SimulatedHost;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -22,9 +26,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
-import java.util.function.Supplier;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -32,7 +36,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * vGPU provisioning and teardown interrupted before each of their sysfs writes (an {@link Error}
  * that unwinds the call the way a crash would, skipping every rollback), on the vendor-specific
- * L40S host and the legacy-mdev T4 host: after {@code recover()} no VF carries a type and no
+ * L40S host, the legacy-mdev T4 host and the H200 host with MIG-backed vGPUs: after {@code recover()} no VF carries a type and no
  * mediated device exists that a BOUND lease does not hold, every lease is BOUND with its vGPU in
  * place, and after a last teardown the host is exactly as before.
  */
@@ -42,15 +46,26 @@ final class VgpuCrashAtEveryWriteTest {
   @TempDir Path state;
 
   @ParameterizedTest
-  @ValueSource(strings = {"l40s-vgpu", "t4-mdev"})
+  @ValueSource(strings = {"l40s-vgpu", "t4-mdev", "h200-vgpu"})
   void crashBeforeEveryWrite_isRecovered(String preset) {
-    Supplier<SimulatedHost> make = preset.equals("t4-mdev") ? SimulatedHost::t4Mdev
-        : SimulatedHost::l40sVgpu;
-    String type = preset.equals("t4-mdev") ? "T4-4Q" : "L40S-1Q";
-    try (SimulatedHost host = make.get()) {
+    String type = switch (preset) {
+      case "t4-mdev" -> "T4-4Q";
+      case "h200-vgpu" -> "H200X-1-18C"; // MIG-backed: each vGPU occupies a GPU instance
+      default -> "L40S-1Q";
+    };
+    try (SimulatedHost host = SimulatedHost.create(HostProfile.preset(preset))) {
       VgpuDevices plain = devices(host.sysfs());
-      if (preset.equals("l40s-vgpu")) {
+      if (!preset.equals("t4-mdev")) {
         plain.capabilities().forEach(c -> plain.enable(c.pf()));
+      }
+      if (preset.equals("h200-vgpu")) {
+        FakeNvidiaSmiMig smi = new FakeNvidiaSmiMig(host);
+        for (List<String> argv : List.of(List.of("nvidia-smi", "-i", "0", "-mig", "1"),
+            List.of("nvidia-smi", "-r", "-i", "0"),
+            List.of("nvidia-smi", "mig", "-i", "0", "-cgi", "19,19,19", "-C"))) {
+          CommandResult r = smi.run(Command.of(argv));
+          assertEquals(0, r.exitCode(), argv + ": " + r.stderr());
+        }
       }
       LeaseLedger ledger = LeaseLedger.open(state);
       VgpuProvisioner.on(plain, ledger).provision(VgpuRequest.ofType("vm-other", type));
@@ -123,9 +138,21 @@ final class VgpuCrashAtEveryWriteTest {
     assertEquals(leased, onHost, what);
   }
 
-  /** Every path under sys/ with the content of the files vGPU steps change. */
+  /**
+   * Every path under sys/ with the content of the files vGPU steps change, and the GPU instances
+   * MIG-backed vGPUs occupy (kept by the simulated driver beside the tree).
+   */
   private static String snapshot(SimulatedHost host) {
     StringBuilder b = new StringBuilder();
+    Path driverState = host.root().resolve(".gpuvirt-state.json");
+    try {
+      if (Files.exists(driverState)) {
+        b.append("migVgpus ").append(new com.fasterxml.jackson.databind.ObjectMapper()
+            .readTree(driverState.toFile()).path("migVgpus")).append('\n');
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
     try (var paths = Files.walk(host.root().resolve("sys"))) {
       for (Path p : paths.sorted().toList()) {
         b.append(host.root().relativize(p)).append('\n');
