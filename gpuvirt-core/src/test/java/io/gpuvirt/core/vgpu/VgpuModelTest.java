@@ -11,6 +11,21 @@ import org.junit.jupiter.api.Test;
 final class VgpuModelTest {
 
   @Test
+  void gpuInstanceProfileName_ofMigBackedNames_isSlicesAndGigabytes() {
+    assertEquals(List.of(java.util.Optional.of("1g.18gb"), java.util.Optional.of("2g.10gb"),
+        java.util.Optional.of("1g.24gb"), java.util.Optional.empty(),
+        java.util.Optional.empty()), List.of(
+        new VgpuType(1414, "NVIDIA H200X-1-18C", VgpuSeries.C, 18L * 1024, 7, true)
+            .gpuInstanceProfileName(),
+        new VgpuType(2, "NVIDIA A100-2-10CME", VgpuSeries.C, 10L * 1024, 3, true)
+            .gpuInstanceProfileName(),
+        new VgpuType(3, "NVIDIA RTXPro6000-1-24Q", VgpuSeries.Q, 24L * 1024, 4, true)
+            .gpuInstanceProfileName(),
+        VgpuType.timeSliced(1428, "NVIDIA H200X-141C", 141L * 1024, 1).gpuInstanceProfileName(),
+        new VgpuType(4, "NVIDIA X-Q", VgpuSeries.Q, 1024, 1, true).gpuInstanceProfileName()));
+  }
+
+  @Test
   void parse_realL40sDump_readsIdsAndNames() {
     String dump = "ID    : vGPU Name\n1145  : NVIDIA L40S-1B\n1146  : NVIDIA L40S-2B\n"
         + "1147  : NVIDIA L40S-1Q\n2164  : NVIDIA L40S-3B\n";
