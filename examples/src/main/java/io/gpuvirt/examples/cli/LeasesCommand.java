@@ -15,7 +15,9 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code gpuvirt leases [--owner ID] [--state DIR] [--json]}: lists the lease ledger. */
+/**
+ * {@code gpuvirt leases [--owner ID] [--state DIR] [--compact] [--json]}: lists the lease ledger.
+ */
 @Command(name = "leases", mixinStandardHelpOptions = true,
     description = {"List the leases in the lease ledger, or show one owner's lease in full."},
     exitCodeListHeading = "%nExit codes:%n",
@@ -33,10 +35,21 @@ final class LeasesCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the leases as a JSON array.")
   boolean json;
 
+  @Option(names = "--compact", description = {"First fold the ledger's journal (leases.journal)"
+      + " into leases.json, so that the file alone holds every lease: before reading or editing"
+      + " it by hand. Takes the ledger's lock; run it with no other gpuvirt operation going."})
+  boolean compact;
+
   @Override
   public Integer call() {
     LeaseLedger ledger = LeaseLedger.open(hostOptions.stateDirectory());
     PrintWriter out = spec.commandLine().getOut();
+    if (compact) {
+      int folded = ledger.compact();
+      spec.commandLine().getErr().println("gpuvirt: folded " + folded + " journal commits into "
+          + ledger.file());
+      spec.commandLine().getErr().flush();
+    }
     List<Lease> leases;
     if (owner.isPresent()) {
       Optional<Lease> lease = ledger.lease(owner.get());

@@ -117,6 +117,20 @@ final class LeaseCommandsTest {
   }
 
   @Test
+  void leasesCompact_foldsTheJournalSoLeasesJsonHoldsEveryLease() throws IOException {
+    run("allocate", "--gpus", "1", "--owner", "vm-1");
+    run("allocate", "--gpus", "1", "--owner", "vm-2");
+    boolean journalBefore = Files.exists(state.resolve("leases.journal"));
+
+    assertEquals(0, run("leases", "--compact", "--json"));
+
+    assertEquals(List.of(true, false, "vm-2"), List.of(journalBefore,
+        Files.exists(state.resolve("leases.journal")), json().get(1).get("owner").asText()));
+    assertTrue(err.toString().contains("folded 1 journal commits into"), err.toString());
+    assertTrue(Files.readString(state.resolve("leases.json")).contains("\"vm-2\""));
+  }
+
+  @Test
   void release_thenLeases_listsNoLease() {
     run("allocate", "--gpus", "1", "--owner", "vm-1");
 

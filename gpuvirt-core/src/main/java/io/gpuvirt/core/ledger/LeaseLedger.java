@@ -145,12 +145,25 @@ public final class LeaseLedger {
   }
 
   /**
-   * The ledger file, {@code leases.json} in the state directory.
+   * The ledger file, {@code leases.json} in the state directory: the snapshot; the commits made
+   * since are in {@code leases.journal} beside it until the next {@link #compact}.
    *
    * @throws LedgerException when the leases are not kept in a JSON file ({@link #store()})
    */
   public Path file() {
     return fileStore("ledger file").file();
+  }
+
+  /**
+   * Folds the journal of the JSON file store into {@code leases.json}, so that the file alone
+   * holds every lease: what to do before reading or editing it by hand (an edit under a journal is
+   * refused on the next read, never silently overlaid). The store compacts by itself every 64
+   * commits; a store of another kind has nothing to fold.
+   *
+   * @return how many journal records were folded
+   */
+  public int compact() {
+    return store instanceof LedgerStore file ? file.compact() : 0;
   }
 
   /**

@@ -65,16 +65,93 @@ final class LedgerCodec {
 
   private LedgerCodec() {}
 
-  /** The file's bytes for these leases, sorted by owner. */
+  /** The file's bytes for these leases, sorted by owner (no generation: before the journal). */
   static byte[] encode(Collection<Lease> leases) {
+    return encode(leases, 0);
+  }
+
+  /** The file's bytes for these leases, sorted by owner, as snapshot {@code generation}. */
+  static byte[] encode(Collection<Lease> leases, long generation) {
     List<LeaseRecord> records = leases.stream()
         .sorted(java.util.Comparator.comparing(Lease::owner)).map(LedgerCodec::toRecord).toList();
     try {
       return (MAPPER.writeValueAsString(new LedgerFile(LedgerRecords.FORMAT,
-          LedgerRecords.VERSION, records)) + "\n").getBytes(StandardCharsets.UTF_8);
+          LedgerRecords.VERSION, generation == 0 ? null : generation, records)) + "\n")
+          .getBytes(StandardCharsets.UTF_8);
     } catch (JsonProcessingException e) {
       throw new IllegalStateException("cannot encode the lease ledger", e);
     }
+  }
+
+  /** The snapshot generation of a ledger file's bytes (already decoded once); 0 when absent. */
+  static long generation(byte[] bytes) {
+    try {
+      JsonNode g = MAPPER.readTree(bytes).get("generation");
+      return g == null || !g.canConvertToLong() ? 0 : g.asLong();
+    } catch (IOException | RuntimeException e) {
+      return 0;
+    }
+  }
+
+  /** One journal record as one line of compact JSON (no line break inside). */
+  static String encodeJournalRecord(long seq, List<Lease> put, List<String> remove) {
+    try {
+      return MAPPER.writer().without(SerializationFeature.INDENT_OUTPUT).writeValueAsString(
+          new LedgerRecords.JournalRecord(seq, put.stream().map(LedgerCodec::toRecord).toList(),
+              List.copyOf(remove)));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot encode a lease journal record", e);
+    }
+  }
+
+  /** A journal record read back: what it puts and removes. */
+  record JournalEntry(long seq, List<Lease> put, List<String> remove) {}
+
+  /**
+   * One journal record from its line, strictly.
+   *
+   * @throws InvalidValueException naming what is wrong
+   */
+  static JournalEntry decodeJournalRecord(String json) {
+    LedgerRecords.JournalRecord r;
+    try {
+      JsonNode tree = MAPPER.readTree(json);
+      if (tree == null || !tree.isObject()) {
+        throw new InvalidValueException("a journal record must be a JSON object");
+      }
+      JsonNode put = tree.get("put");
+      if (put != null && put.isArray()) {
+        for (JsonNode lease : put) {
+          if (lease.isObject() && !lease.has("vgpus")) {
+            ((ObjectNode) lease).putArray("vgpus");
+          }
+          if (lease.isObject() && !lease.has("migs")) {
+            ((ObjectNode) lease).putArray("migs");
+          }
+        }
+      }
+      r = MAPPER.treeToValue(tree, LedgerRecords.JournalRecord.class);
+    } catch (IOException e) {
+      throw new InvalidValueException("not a journal record (" + oneLine(e.getMessage()) + ")");
+    }
+    if (r.seq() < 1 || r.put() == null || r.remove() == null) {
+      throw new InvalidValueException("a journal record needs seq >= 1, put and remove");
+    }
+    List<Lease> leases = new ArrayList<>();
+    for (LeaseRecord lr : r.put()) {
+      try {
+        leases.add(toLease(lr));
+      } catch (RuntimeException e) {
+        throw new InvalidValueException("the lease of '" + (lr == null ? null : lr.owner())
+            + "' is invalid (" + oneLine(String.valueOf(e.getMessage())) + ")");
+      }
+    }
+    for (String owner : r.remove()) {
+      if (owner == null) {
+        throw new InvalidValueException("a journal record removes a null owner");
+      }
+    }
+    return new JournalEntry(r.seq(), List.copyOf(leases), List.copyOf(r.remove()));
   }
 
   /** One lease in the ledger's record form, as JSON text. */
@@ -128,6 +205,12 @@ final class LedgerCodec {
       migrateVersion1((ObjectNode) tree);
     }
     addMissingVgpus(tree);
+    JsonNode generation = tree.get("generation");
+    if (generation == null) {
+      ((ObjectNode) tree).putNull("generation");
+    } else if (!generation.isIntegralNumber() || generation.asLong() < 1) {
+      throw corrupt(file, "its \"generation\" is not a positive integer", null);
+    }
     LedgerFile ledger;
     try {
       ledger = MAPPER.treeToValue(tree, LedgerFile.class);

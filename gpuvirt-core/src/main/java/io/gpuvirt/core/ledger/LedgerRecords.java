@@ -40,7 +40,20 @@ final class LedgerRecords {
 
   private LedgerRecords() {}
 
-  record LedgerFile(String format, int version, List<LeaseRecord> leases) {}
+  /**
+   * The file. {@code generation} (added without a version bump) numbers the snapshot: each
+   * rewrite of the file increments it, and the journal beside it ({@code leases.journal}) names
+   * the generation it extends; absent (0) in files written before the journal. An older gpuvirt
+   * refuses a file that has it (unknown property) rather than read it without its journal.
+   */
+  record LedgerFile(String format, int version,
+      @JsonInclude(JsonInclude.Include.NON_NULL) Long generation, List<LeaseRecord> leases) {}
+
+  /**
+   * One record of the journal: its sequence number in the journal (from 1), the leases it puts
+   * (new or changed, whole) and the owners whose leases it removes.
+   */
+  record JournalRecord(long seq, List<LeaseRecord> put, List<String> remove) {}
 
   /**
    * One lease. {@code vgpus} (vGPU leases, added without a version bump) is left out of the file

@@ -13,6 +13,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
@@ -21,10 +22,19 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
- * The ledger file in a state directory. Writes replace it atomically: write a temporary file, fsync
- * it, rename it over the ledger, fsync the directory. A crash at any point leaves the old file or
- * the new one, never a torn one; a leftover temporary file is overwritten by the next write.
- * Writers hold the {@link LedgerLock}; readers need no lock (a rename is atomic).
+ * The ledger in a state directory: a snapshot ({@value #LEDGER}) and the journal of the commits
+ * made since ({@value LedgerJournal#FILE}, see {@link LedgerJournal}). A commit appends one
+ * checksummed record to the journal and fsyncs it (one fsync); every
+ * {@value #COMPACT_AFTER_RECORDS} records (or {@value #COMPACT_AFTER_BYTES} bytes) a commit instead
+ * writes the whole state as the next snapshot generation and removes the journal. A snapshot is
+ * replaced atomically: write a temporary file, fsync it, rename it over the ledger, fsync the
+ * directory. A crash at any point leaves the old state or the new one, never a torn one: an append
+ * a crash interrupted was never acknowledged and is cut off by the next; a journal left behind by
+ * a crash during compaction is of an older generation and ignored. The first commit, the upgrade
+ * of an older file and a commit that converts {@code bindings.json} write a snapshot. Writers hold
+ * the {@link LedgerLock}; readers need no lock (they read the snapshot, then the journal, and read
+ * again if a compaction came between). {@link #compact} folds the journal into the snapshot on
+ * request (before reading or editing {@value #LEDGER} by hand).
  *
  * <p>State written by gpuvirt 0.1 is upgraded here: a version 1 {@code leases.json} is read as
  * version 2 and, before the first version 2 write replaces it, copied to
@@ -43,6 +53,11 @@ final class LedgerStore implements LeaseStore {
   static final String LEDGER_V1_BACKUP = "leases.json.v1.bak";
   static final String BINDINGS_V1_BACKUP = "bindings.json.v1.bak";
   static final String OPERATIONS_LOCK = "operations.lock";
+  /** A commit after this many journal records writes a snapshot instead. */
+  static final int COMPACT_AFTER_RECORDS = 64;
+  /** A commit once the journal has this many bytes writes a snapshot instead. */
+  static final long COMPACT_AFTER_BYTES = 1L << 20;
+  private static final int READ_ATTEMPTS = 5;
 
   private final Path directory;
   private final Path file;
@@ -64,6 +79,64 @@ final class LedgerStore implements LeaseStore {
     return directory.resolve(LOCK);
   }
 
+  Path journalFile() {
+    return directory.resolve(LedgerJournal.FILE);
+  }
+
+  /**
+   * The committed state as read: the leases, and what the next commit needs to know about the
+   * files (the snapshot's bytes, version and generation, and its journal if it has one).
+   */
+  private record State(TreeMap<String, Lease> leases, byte[] snapshot, long generation,
+      Optional<LedgerJournal.Contents> journal) {
+    boolean hasSnapshot() {
+      return snapshot != null;
+    }
+  }
+
+  /**
+   * Reads the snapshot, then its journal. Unlocked, a journal newer than the snapshot means a
+   * compaction ran between the two reads: read again. Locked (no writer can run), it means the
+   * snapshot was replaced by an older copy or removed, and is refused.
+   */
+  private State load(boolean locked) {
+    for (int attempt = 1; ; attempt++) {
+      byte[] bytes = readBytes();
+      TreeMap<String, Lease> snapshot = bytes == null ? new TreeMap<>()
+          : LedgerCodec.decode(file, bytes);
+      long generation = bytes == null ? 0 : LedgerCodec.generation(bytes);
+      Optional<LedgerJournal.Contents> journal = LedgerJournal.read(journalFile());
+      if (journal.isEmpty() || journal.get().generation() < generation) {
+        // none, or one a crash left behind after its records went into this snapshot
+        return new State(snapshot, bytes, generation, Optional.empty());
+      }
+      LedgerJournal.Contents j = journal.get();
+      if (j.generation() == generation && bytes != null
+          && j.snapshotCrc() == LedgerJournal.crc(bytes)) {
+        TreeMap<String, Lease> leases = LedgerJournal.replay(snapshot, j);
+        LedgerCodec.conflict(leases.values()).ifPresent(what -> {
+          throw new LedgerFormatException(journalFile(), "lease journal " + journalFile()
+              + " replayed over " + file + " gives conflicting leases: " + what + ". gpuvirt"
+              + " will not guess; restore the state directory from a backup", null);
+        });
+        return new State(leases, bytes, generation, journal);
+      }
+      if (!locked && attempt < READ_ATTEMPTS) {
+        continue;
+      }
+      String found = bytes == null ? "missing" : j.generation() == generation
+          ? "not the file the journal was started on (edited or replaced since)"
+          : "generation " + generation + ", older than the journal's " + j.generation();
+      throw new LedgerFormatException(file, "the lease ledger " + file + " is " + found
+          + ", while " + journalFile() + " holds " + j.records().size() + " commits made after"
+          + " the snapshot it was started on. gpuvirt will not guess which leases are true:"
+          + " restore the leases.json that belongs to the journal (or the whole state directory"
+          + " from a backup). To edit leases.json by hand, first fold the journal into it"
+          + " (gpuvirt leases --compact, or LeaseLedger.compact(), with no gpuvirt operation"
+          + " running)", null);
+    }
+  }
+
   @Override
   public String location() {
     return file.toString();
@@ -82,17 +155,94 @@ final class LedgerStore implements LeaseStore {
       Function<TreeMap<String, Lease>, T> change) {
     createDirectory();
     try (LedgerLock lock = LedgerLock.acquire(lockFile())) {
-      TreeMap<String, Lease> leases = read();
-      TreeMap<String, Lease> before = new TreeMap<>(leases);
+      State state = load(true);
+      TreeMap<String, Lease> leases = new TreeMap<>(state.leases());
       boolean legacy = topology.isPresent() && hasLegacyBindings();
       if (legacy) {
         LegacyBindings.convert(legacyBindings(), topology.get(), leases, now);
       }
       T result = change.apply(leases);
-      if (legacy || !leases.equals(before)) {
-        write(leases.values(), legacy);
+      if (legacy || !leases.equals(state.leases())) {
+        commit(state, leases, legacy);
       }
       return result;
+    }
+  }
+
+  /**
+   * Folds the journal into a new snapshot, so that {@value #LEDGER} alone holds every lease (for
+   * reading or editing it by hand); nothing when there is no journal.
+   *
+   * @return how many journal records were folded
+   */
+  int compact() {
+    if (Files.notExists(directory)) {
+      return 0;
+    }
+    try (LedgerLock lock = LedgerLock.acquire(lockFile())) {
+      State state = load(true);
+      int records = state.journal().map(j -> j.records().size()).orElse(0);
+      if (state.journal().isPresent()) {
+        writeSnapshot(state, state.leases(), false);
+      } else if (Files.exists(journalFile(), LinkOption.NOFOLLOW_LINKS)) {
+        removeJournal(); // one a crash left behind, already in the snapshot
+      }
+      return records;
+    }
+  }
+
+  /** Commits {@code leases}: one journal record, or a new snapshot when one is due. */
+  private void commit(State state, TreeMap<String, Lease> leases, boolean legacy) {
+    java.util.Optional<String> conflict = LedgerCodec.conflict(leases.values());
+    if (conflict.isPresent()) {
+      throw new LedgerException(file, "refusing to write the lease ledger " + file + ": "
+          + conflict.get() + "; nothing was written, the ledger keeps its previous leases");
+    }
+    boolean snapshotDue = legacy || !state.hasSnapshot()
+        || LedgerCodec.version(state.snapshot()) < LedgerRecords.VERSION
+        || state.journal().map(j -> j.records().size() >= COMPACT_AFTER_RECORDS
+            || j.validLength() >= COMPACT_AFTER_BYTES).orElse(false);
+    if (snapshotDue) {
+      writeSnapshot(state, leases, legacy);
+      return;
+    }
+    List<Lease> put = new ArrayList<>();
+    leases.forEach((owner, lease) -> {
+      if (!lease.equals(state.leases().get(owner))) {
+        put.add(lease);
+      }
+    });
+    List<String> removed = state.leases().keySet().stream().filter(o -> !leases.containsKey(o))
+        .toList();
+    try {
+      if (state.journal().isPresent()) {
+        LedgerJournal.Contents j = state.journal().get();
+        LedgerJournal.append(journalFile(), j, LedgerJournal.line(j.nextSeq(), put, removed));
+      } else {
+        LedgerJournal.create(journalFile(), state.generation(),
+            LedgerJournal.crc(state.snapshot()), LedgerJournal.line(1, put, removed));
+      }
+    } catch (IOException e) {
+      throw new LedgerException(journalFile(), "cannot append to the lease journal "
+          + journalFile() + " (" + e + "); the ledger keeps its previous leases; check free "
+          + "space and permissions of " + directory, e);
+    }
+  }
+
+  /** Writes {@code leases} as the next snapshot generation, then removes the folded journal. */
+  private void writeSnapshot(State state, TreeMap<String, Lease> leases, boolean legacy) {
+    write(leases.values(), legacy, state.generation() + 1);
+    removeJournal();
+  }
+
+  private void removeJournal() {
+    try {
+      LedgerJournal.remove(journalFile());
+    } catch (IOException e) {
+      // The snapshot is durable and newer than the journal, which every reader ignores now.
+      throw new LedgerException(journalFile(), "the lease ledger " + file + " was written, but "
+          + "the journal it replaces could not be removed (" + e + "); it is ignored from now "
+          + "on; remove " + journalFile() + " by hand", e);
     }
   }
 
@@ -113,11 +263,10 @@ final class LedgerStore implements LeaseStore {
     }
   }
 
-  /** The leases on disk, by owner; none when there is no ledger file yet. */
+  /** The leases on disk (the snapshot and its journal), by owner; none before the first commit. */
   @Override
   public TreeMap<String, Lease> read() {
-    byte[] bytes = readBytes();
-    return bytes == null ? new TreeMap<>() : LedgerCodec.decode(file, bytes);
+    return load(false).leases();
   }
 
   /** The file's bytes, or null when there is no ledger file. */
@@ -159,12 +308,13 @@ final class LedgerStore implements LeaseStore {
   }
 
   /**
-   * Replaces the ledger with these leases, durably (see {@link AtomicFiles}). The first write over
+   * Replaces the ledger with these leases as snapshot {@code generation}, durably (see
+   * {@link AtomicFiles}). The first write over
    * a version 1 file keeps a copy of it first. With {@code legacyImported}, the converted
    * {@code bindings.json} is renamed to its backup once the new ledger is durable.
    */
-  void write(Collection<Lease> leases, boolean legacyImported) {
-    byte[] bytes = LedgerCodec.encode(leases);
+  void write(Collection<Lease> leases, boolean legacyImported, long generation) {
+    byte[] bytes = LedgerCodec.encode(leases, generation);
     java.util.Optional<String> conflict = LedgerCodec.conflict(leases);
     if (conflict.isPresent()) {
       throw new LedgerException(file, "refusing to write the lease ledger " + file + ": "

@@ -64,9 +64,15 @@ final class LedgerUpgradeTest {
     return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(tree);
   }
 
+  /**
+   * A bound lease, with the journal folded into leases.json: gpuvirt 0.1 kept no journal, so its
+   * state directory is the one file the tests then rewrite in format 1.
+   */
   private Lease bound(String owner, int gpus) {
     ledger().allocate(AllocationRequest.builder(owner).count(gpus).build(), host);
-    return ledger().updateState(owner, LeaseState.BOUND);
+    Lease lease = ledger().updateState(owner, LeaseState.BOUND);
+    ledger().compact();
+    return lease;
   }
 
   @Test

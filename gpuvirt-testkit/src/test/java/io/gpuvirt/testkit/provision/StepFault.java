@@ -147,21 +147,30 @@ record StepFault(ProvisionStep step, String name, Injection injection) {
   // ---- ledger faults -----------------------------------------------------------------------------
 
   /**
-   * The ledger cannot be written while the step runs (its temporary file's name is taken by a
-   * directory), and can again once the step has failed.
+   * The ledger cannot be written while the step runs, and can again once the step has failed: the
+   * journal is folded into the snapshot first (which changes no lease), so the next commit must
+   * start a new journal or write a snapshot, and the temporary files both are written through are
+   * taken by directories.
    */
   static StepFault ledgerWriteFails(ProvisionStep step) {
     return new StepFault(step, "ledger write fails", t -> {
-      Path blocker = t.site().ledger().stateDirectory().resolve("leases.json.tmp");
+      t.site().ledger().compact();
+      Path state = t.site().ledger().stateDirectory();
+      List<Path> blockers = List.of(state.resolve("leases.json.tmp"),
+          state.resolve("leases.journal.tmp"));
       try {
-        Files.createDirectories(blocker.resolve("blocked"));
+        for (Path blocker : blockers) {
+          Files.createDirectories(blocker.resolve("blocked"));
+        }
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
       return Optional.of(() -> {
         try {
-          Files.delete(blocker.resolve("blocked"));
-          Files.delete(blocker);
+          for (Path blocker : blockers) {
+            Files.delete(blocker.resolve("blocked"));
+            Files.delete(blocker);
+          }
         } catch (IOException e) {
           throw new UncheckedIOException(e);
         }

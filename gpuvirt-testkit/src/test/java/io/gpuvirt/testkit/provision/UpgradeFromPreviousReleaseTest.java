@@ -83,6 +83,8 @@ final class UpgradeFromPreviousReleaseTest {
       try (BindingStore.Session session = BindingStore.open(state).lock()) {
         session.replace(bindings);
       }
+      // 0.1 kept no journal: its whole state was leases.json.
+      site.ledger().compact();
       byte[] leasesV1 = version1(Files.readAllBytes(state.resolve("leases.json")));
       Files.write(state.resolve("leases.json"), leasesV1);
       byte[] bindingsV1 = Files.readAllBytes(state.resolve(BindingStore.FILE));
