@@ -27,6 +27,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -694,7 +695,12 @@ static nvmlReturn_t state_begin(state_t *s) {
   memset(&fl, 0, sizeof fl);
   fl.l_type = F_WRLCK;
   fl.l_whence = SEEK_SET;
-  if (fcntl(s->lockfd, F_OFD_SETLKW, &fl) != 0) {
+  /* Retry on EINTR: closing the fd before holding the lock would drop a POSIX lock the Java side
+     of this process may hold on the same file (POSIX locks go with any close of the file). */
+  int locked;
+  while ((locked = fcntl(s->lockfd, F_OFD_SETLKW, &fl)) != 0 && errno == EINTR) {
+  }
+  if (locked != 0) {
     close(s->lockfd);
     return NVML_ERROR_UNKNOWN;
   }

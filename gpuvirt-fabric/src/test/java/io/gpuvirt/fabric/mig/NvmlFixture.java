@@ -5,7 +5,9 @@ import io.gpuvirt.core.host.CommandRunner;
 import io.gpuvirt.fabric.ExternalTools;
 import io.gpuvirt.testkit.SimulatedHost;
 import io.gpuvirt.testkit.SimulatedNvml;
+import com.sun.jna.Native;
 import java.nio.file.Path;
+import java.util.function.UnaryOperator;
 
 /** The testkit's simulated libnvidia-ml, built with gcc once per JVM, installed per host. */
 final class NvmlFixture {
@@ -21,6 +23,21 @@ final class NvmlFixture {
   /** The library installed into {@code host}'s tree. */
   static Path install(SimulatedHost host) {
     return SimulatedNvml.install(host, built());
+  }
+
+  /**
+   * An NVML backend on {@code host} over the simulated library as {@code corrupt} changes it (a
+   * {@link ForwardingNvml} with one answer changed).
+   */
+  static NvmlMigBackend corrupted(SimulatedHost host, UnaryOperator<NvmlMigLibrary> corrupt) {
+    String lib = install(host).toString();
+    return NvmlMigBackend.over(corrupt.apply(Native.load(lib, NvmlMigLibrary.class)),
+        NvmlMigOptions.defaults().withLibrary(lib), GpuHost.environment(host.root()).commands());
+  }
+
+  /** The nvidia-smi backend on {@code host}: the other view of the same simulated driver. */
+  static NvidiaSmiMigBackend smi(SimulatedHost host) {
+    return NvidiaSmiMigBackend.on(GpuHost.environment(host.root()).commands());
   }
 
   /** An NVML backend on {@code host}, resetting through its simulated nvidia-smi. */
