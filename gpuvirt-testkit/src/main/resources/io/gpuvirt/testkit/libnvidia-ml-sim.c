@@ -128,7 +128,7 @@ typedef struct {
 _Static_assert(sizeof(nvmlPciInfo_t) == 68, "nvmlPciInfo_t");
 _Static_assert(sizeof(nvmlGpuInstancePlacement_t) == 8, "nvmlGpuInstancePlacement_t");
 _Static_assert(sizeof(nvmlGpuInstanceProfileInfo_t) == 48, "nvmlGpuInstanceProfileInfo_t");
-_Static_assert(__builtin_offsetof(nvmlGpuInstanceProfileInfo_t, memorySizeMB) == 40, "memorySizeMB");
+_Static_assert(__builtin_offsetof(nvmlGpuInstanceProfileInfo_t, memorySizeMB) == 40, "memory");
 _Static_assert(sizeof(nvmlGpuInstanceInfo_t) == 24, "nvmlGpuInstanceInfo_t");
 _Static_assert(__builtin_offsetof(nvmlGpuInstanceInfo_t, placement) == 16, "gi placement");
 _Static_assert(sizeof(nvmlComputeInstanceProfileInfo_t) == 36, "nvmlComputeInstanceProfileInfo_t");

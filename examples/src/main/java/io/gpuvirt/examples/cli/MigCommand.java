@@ -51,7 +51,7 @@ final class MigCommand {
     return NvidiaSmiMigBackend.on(host.gpuHost().commands());
   }
 
-  /** {@code --backend nvidia-smi|nvml} and {@code --nvml-library PATH}, shared by the subcommands. */
+  /** {@code --backend nvidia-smi|nvml} and {@code --nvml-library PATH}, for every subcommand. */
   static final class BackendOptions {
     @Option(names = "--backend", paramLabel = "BACKEND", defaultValue = "nvidia-smi",
         description = "How to reach the driver: nvidia-smi (default) or nvml (libnvidia-ml"

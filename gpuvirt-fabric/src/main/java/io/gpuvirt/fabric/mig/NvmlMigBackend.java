@@ -30,8 +30,8 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntSupplier;
 
 /**
- * {@link MigBackend} over NVML ({@code libnvidia-ml.so.1}) through JNA: {@code nvmlDeviceGetMigMode}
- * / {@code SetMigMode}, the GPU-instance profiles ({@code nvmlDeviceGetGpuInstanceProfileInfo},
+ * {@link MigBackend} over NVML ({@code libnvidia-ml.so.1}) through JNA:
+ * {@code nvmlDeviceGetMigMode} / {@code SetMigMode}, the GPU-instance profiles ({@code nvmlDeviceGetGpuInstanceProfileInfo},
  * asked for each {@code NVML_GPU_INSTANCE_PROFILE_*} constant until NVML answers
  * INVALID_ARGUMENT), {@code nvmlDeviceGetGpuInstances} and {@code nvmlGpuInstanceGetInfo} for the
  * layout, {@code nvmlDeviceCreateGpuInstance} then the full-size compute instance
@@ -40,7 +40,8 @@ import java.util.function.IntSupplier;
  * {@code nvmlComputeInstanceGetInfo_v2}) and the destroy calls.
  *
  * <pre>{@code
- * try (NvmlMigBackend mig = NvmlMigBackend.open(NvmlMigOptions.defaults(), CommandRunner.system())) {
+ * NvmlMigOptions options = NvmlMigOptions.defaults();
+ * try (NvmlMigBackend mig = NvmlMigBackend.open(options, CommandRunner.system())) {
  *   mig.gpus().forEach(g -> System.out.println(g.describe() + ": " + g.mode()));
  * }
  * }</pre>

@@ -11,11 +11,12 @@ import java.util.Objects;
  * instances it lists.
  *
  * <pre>{@code
- * NvmlMigOptions o = NvmlMigOptions.defaults().withLibrary("/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1");
+ * NvmlMigOptions o = NvmlMigOptions.defaults()
+ *     .withLibrary("/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1");
  * }</pre>
  *
- * @param library the library to load: a file name searched the usual way ({@value #DEFAULT_LIBRARY})
- *     or a path
+ * @param library the library to load: a file name searched the usual way
+ *     ({@value #DEFAULT_LIBRARY}) or a path
  * @param nvidiaSmi the program {@link NvmlMigBackend#reset} runs as {@code nvidia-smi -r -i N}
  * @param tables the profile tables, found by PCI device id, that give a compute instance its
  *     profile name ({@code 3g.90gb}); NVML's v1 profile info carries no name
