@@ -18,8 +18,8 @@
  *   - a GPU instance goes at the highest free placement start its profile allows, else
  *     NVML_ERROR_INSUFFICIENT_RESOURCES (also at the profile's maximum or without compute slices);
  *   - GPU-instance ids: 0 for the full-GPU profile, else the lowest free id from 1;
- *   - a GPU instance with compute instances is NVML_ERROR_IN_USE to destroy, and so is MIG off
- *     while GPU instances exist.
+ *   - a GPU instance with compute instances, or occupied by a MIG-backed vGPU (the host state's
+ *     "migVgpus"), is NVML_ERROR_IN_USE to destroy, and so is MIG off while GPU instances exist.
  *
  * Where the state is: $GPUVIRT_SIM_NVML_ROOT if set, else the first directory at or above the one
  * this library was loaded from that holds .gpuvirt-mig.json (SimulatedNvml installs it at
@@ -893,6 +893,42 @@ static int ci_supported(int gi_slices, int s) {
   return s > 0 && s <= gi_slices && (s == gi_slices || s <= 2 || gi_slices == 7);
 }
 
+/*
+ * SimulatedMig.occupiedByVgpus: whether a MIG-backed vGPU occupies GPU instance `gi` of the GPU at
+ * `address`, i.e. the host state (.gpuvirt-state.json, written under the same lock) maps a VF whose
+ * physfn link names this GPU to that instance in "migVgpus". The driver refuses to destroy it.
+ */
+static int occupied_by_vgpu(const char *address, int gi) {
+  char path[PATH_MAX + 64];
+  snprintf(path, sizeof path, "%s/.gpuvirt-state.json", root_dir);
+  size_t len = 0;
+  char *buf = read_file(path, &len);
+  if (!buf) {
+    return 0;
+  }
+  jparser p = {buf, buf + len, 0};
+  jv *root = parse_value(&p, 0);
+  free(buf);
+  int occupied = 0;
+  jv *vgpus = p.failed ? NULL : jget(root, "migVgpus");
+  for (int i = 0; vgpus && vgpus->type == J_OBJ && i < vgpus->n && !occupied; i++) {
+    if (vgpus->items[i]->type != J_NUM || vgpus->items[i]->num != gi) {
+      continue;
+    }
+    char link[PATH_MAX + 64];
+    char target[PATH_MAX];
+    snprintf(link, sizeof link, "%s/sys/bus/pci/devices/%s/physfn", root_dir, vgpus->keys[i]);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n > 0) {
+      target[n] = '\0';
+      const char *base = strrchr(target, '/');
+      occupied = strcmp(base ? base + 1 : target, address) == 0;
+    }
+  }
+  jfree(root);
+  return occupied;
+}
+
 /* ---- handles -------------------------------------------------------------------------------- */
 
 struct sim_dev {
@@ -1394,7 +1430,7 @@ API nvmlReturn_t nvmlGpuInstanceDestroy(nvmlGpuInstance_t gpuInstance) {
   if (rc != NVML_SUCCESS) {
     return rc;
   }
-  if (gi->nci > 0) {
+  if (gi->nci > 0 || occupied_by_vgpu(c->dev->address, gi->id)) {
     return leave(c, NVML_ERROR_IN_USE);
   }
   int at = (int) (gi - c->gpu->gis);
