@@ -21,4 +21,5 @@ module io.gpuvirt.fabric {
   // JNA reads and writes the libnvfm and NVML structs reflectively.
   opens io.gpuvirt.fabric.nvfm to com.sun.jna;
   opens io.gpuvirt.fabric.moduleid to com.sun.jna;
+  opens io.gpuvirt.fabric.mig to com.sun.jna;
 }

@@ -35,6 +35,13 @@ import java.util.TreeMap;
  * full-GPU profile, else the lowest free id from 1 <i>(inferred; the real driver's ids follow its
  * own table and must never be predicted: backends read them back)</i>. Only GPUs on the
  * {@code nvidia} driver whose device id has a built-in {@link MigProfileTable} are visible.
+ *
+ * <p>The file is also the state of the simulated {@code libnvidia-ml} ({@link SimulatedNvml}),
+ * which is C without tables of its own: besides {@code gpus} (the per-GPU state, by address) it
+ * carries {@code devices}, every NVIDIA GPU of the host in index order with its device id, name and
+ * (where it has one) its profile table with NVML's profile constants. Both sides change it under
+ * the host's lock ({@code .gpuvirt.lock}: a POSIX lock here, an open-file-description lock in C,
+ * which conflict) and replace it atomically (a temporary file, then a rename).
  */
 public final class SimulatedMig {
   /** The state file, relative to the host root. */
@@ -97,6 +104,21 @@ public final class SimulatedMig {
           save(state);
         }
         return result;
+      });
+    } catch (IOException e) {
+      throw new GpuvirtException("simulated MIG state of " + host.root() + ": " + e, e);
+    }
+  }
+
+  /**
+   * Writes the state file now, with every GPU's table, even when nothing changed: what a process
+   * that reads only the file (the simulated {@code libnvidia-ml}) needs before the first change.
+   */
+  public void publish() {
+    try {
+      TreeLock.with(host.root(), () -> {
+        save(load());
+        return null;
       });
     } catch (IOException e) {
       throw new GpuvirtException("simulated MIG state of " + host.root() + ": " + e, e);
@@ -219,8 +241,62 @@ public final class SimulatedMig {
     return state;
   }
 
+  /**
+   * NVML's {@code NVML_GPU_INSTANCE_PROFILE_*} constant for a profile (VGPU_MIG.md §4:
+   * {@code 1_SLICE}→19, {@code 1_SLICE_REV1} (+me)→20, {@code 1_SLICE_REV2} (1g, double
+   * memory)→15, then by compute slices).
+   */
+  static int nvmlProfileConstant(GpuInstanceProfile p) {
+    if (p.name().contains("+me")) {
+      return 0x7;
+    }
+    if (p.computeSlices() == 1 && p.memorySlices() == 2) {
+      return 0x9;
+    }
+    return FakeNvidiaSmiMig.fullComputeProfileId(p.computeSlices());
+  }
+
+  private void devices(ArrayNode out) {
+    for (DeviceSpec d : host.profile().devices()) {
+      if (d.id().vendor() != 0x10de || !d.pciClass().isGpu()) {
+        continue;
+      }
+      ObjectNode o = out.addObject();
+      o.put("address", d.address().toString());
+      o.put("deviceId", d.id().device());
+      o.put("name", productName(d.id().device()));
+      MigProfileTable.builtInFor(d.id().device()).ifPresent(t -> {
+        ObjectNode table = o.putObject("table");
+        table.put("model", t.model());
+        table.put("computeSlices", t.computeSlices());
+        table.put("memorySlices", t.memorySlices());
+        ArrayNode profiles = table.putArray("profiles");
+        for (GpuInstanceProfile p : t.profiles()) {
+          ObjectNode n = profiles.addObject();
+          n.put("id", p.id());
+          n.put("nvmlProfile", nvmlProfileConstant(p));
+          n.put("name", p.name());
+          n.put("computeSlices", p.computeSlices());
+          n.put("memorySlices", p.memorySlices());
+          n.put("memoryMiB", p.memoryMiB());
+          n.put("multiprocessors", p.multiprocessors().orElse(0));
+          n.put("copyEngines", p.engines().map(e -> e.copyEngines()).orElse(0));
+          n.put("decoders", p.engines().map(e -> e.decoders()).orElse(0));
+          n.put("encoders", p.engines().map(e -> e.encoders()).orElse(0));
+          n.put("jpegs", p.engines().map(e -> e.jpegs()).orElse(0));
+          n.put("ofas", p.engines().map(e -> e.ofas()).orElse(0));
+          n.put("maxInstances", p.maxInstances());
+          ArrayNode starts = n.putArray("placementStarts");
+          p.placementStarts().forEach(starts::add);
+        }
+      });
+    }
+  }
+
   private void save(Map<PciAddress, GpuMig> state) throws IOException {
     ObjectNode root = ProfileJson.MAPPER.createObjectNode();
+    root.put("format", 1);
+    devices(root.putArray("devices"));
     ObjectNode gpus = root.putObject("gpus");
     state.forEach((a, g) -> {
       ObjectNode o = gpus.putObject(a.toString());

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.gpuvirt.core.GpuvirtException;
+import io.gpuvirt.core.InvalidValueException;
 import io.gpuvirt.core.mig.ComputeInstance;
 import io.gpuvirt.core.mig.GpuInstance;
 import io.gpuvirt.core.mig.MigBackend;
@@ -13,6 +14,8 @@ import io.gpuvirt.fabric.mig.MigConfigurator;
 import io.gpuvirt.fabric.mig.MigPartedConfig;
 import io.gpuvirt.fabric.mig.MigPartedYaml;
 import io.gpuvirt.fabric.mig.NvidiaSmiMigBackend;
+import io.gpuvirt.fabric.mig.NvmlMigBackend;
+import io.gpuvirt.fabric.mig.NvmlMigOptions;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -29,11 +32,12 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code gpuvirt mig status|apply|assert|export}: MIG on the host's GPUs through
- * {@code nvidia-smi}, with mig-parted's config files ({@link MigConfigurator}).
+ * {@code nvidia-smi} or, with {@code --backend nvml}, NVML, with mig-parted's config files
+ * ({@link MigConfigurator}).
  */
 @Command(name = "mig", mixinStandardHelpOptions = true,
-    description = {"MIG on the host's GPUs (through nvidia-smi), configured with mig-parted's"
-        + " own YAML files."},
+    description = {"MIG on the host's GPUs (through nvidia-smi, or NVML with --backend nvml),"
+        + " configured with mig-parted's own YAML files."},
     subcommands = {MigCommand.Status.class, MigCommand.Apply.class, MigCommand.Assert.class,
         MigCommand.Export.class})
 final class MigCommand {
@@ -45,6 +49,52 @@ final class MigCommand {
 
   static MigBackend backend(HostContext host) {
     return NvidiaSmiMigBackend.on(host.gpuHost().commands());
+  }
+
+  /** {@code --backend nvidia-smi|nvml} and {@code --nvml-library PATH}, for every subcommand. */
+  static final class BackendOptions {
+    @Option(names = "--backend", paramLabel = "BACKEND", defaultValue = "nvidia-smi",
+        description = "How to reach the driver: nvidia-smi (default) or nvml (libnvidia-ml"
+            + " through JNA; a GPU reset still runs nvidia-smi -r, NVML has none).")
+    String backend;
+
+    @Option(names = "--nvml-library", paramLabel = "PATH",
+        description = "The NVML library for --backend nvml. Default: ROOT/usr/lib/"
+            + "x86_64-linux-gnu/libnvidia-ml.so.1 where it exists, else libnvidia-ml.so.1.")
+    String nvmlLibrary;
+
+    /** The backend on {@code host}; close it when done (NVML is shut down). */
+    Backend open(HostContext host) {
+      return switch (backend) {
+        case "nvidia-smi" -> {
+          if (nvmlLibrary != null) {
+            throw new InvalidValueException("--nvml-library is for --backend nvml; drop it or "
+                + "add --backend nvml");
+          }
+          yield new Backend(backend(host));
+        }
+        case "nvml" -> {
+          Path inHost = host.root().resolve("usr/lib/x86_64-linux-gnu/"
+              + NvmlMigOptions.DEFAULT_LIBRARY);
+          String library = nvmlLibrary != null ? nvmlLibrary
+              : Files.isRegularFile(inHost) ? inHost.toString() : NvmlMigOptions.DEFAULT_LIBRARY;
+          yield new Backend(NvmlMigBackend.open(NvmlMigOptions.defaults().withLibrary(library),
+              host.gpuHost().commands()));
+        }
+        default -> throw new InvalidValueException("--backend '" + backend + "' is not one of "
+            + "nvidia-smi, nvml");
+      };
+    }
+  }
+
+  /** An open backend: closing it shuts NVML down (nothing for nvidia-smi). */
+  record Backend(MigBackend mig) implements AutoCloseable {
+    @Override
+    public void close() {
+      if (mig instanceof NvmlMigBackend nvml) {
+        nvml.close();
+      }
+    }
   }
 
   /** {@code -f FILE -c CONFIG}, shared by apply and assert. */
@@ -84,6 +134,7 @@ final class MigCommand {
   static final class Status implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin HostOptions hostOptions;
+    @Mixin BackendOptions backendOptions;
 
     @Option(names = "--json", description = "Print the GPUs as a JSON array.")
     boolean json;
@@ -91,8 +142,8 @@ final class MigCommand {
     @Override
     public Integer call() {
       PrintWriter out = spec.commandLine().getOut();
-      try (HostContext host = hostOptions.open()) {
-        MigBackend backend = backend(host);
+      try (HostContext host = hostOptions.open(); Backend opened = backendOptions.open(host)) {
+        MigBackend backend = opened.mig();
         MigConfigurator mig = MigConfigurator.on(backend);
         ArrayNode array = JSON.createArrayNode();
         List<MigGpu> gpus = backend.gpus();
@@ -158,6 +209,7 @@ final class MigCommand {
   static final class Apply implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin HostOptions hostOptions;
+    @Mixin BackendOptions backendOptions;
     @Mixin ConfigOptions config;
 
     @Option(names = "--skip-reset", description = "Leave a MIG mode change pending (reboot or"
@@ -172,9 +224,9 @@ final class MigCommand {
       MigPartedConfig file = config.read();
       PrintWriter out = spec.commandLine().getOut();
       MigConfigurator.ApplyResult r;
-      try (HostContext host = hostOptions.open()) {
+      try (HostContext host = hostOptions.open(); Backend opened = backendOptions.open(host)) {
         try {
-          r = MigConfigurator.on(backend(host)).protecting(host.gpuHost().ledger())
+          r = MigConfigurator.on(opened.mig()).protecting(host.gpuHost().ledger())
               .skipReset(skipReset).apply(file, config.name);
         } catch (io.gpuvirt.core.mig.MigPlanException
             | io.gpuvirt.fabric.mig.MigApplyException e) {
@@ -224,6 +276,7 @@ final class MigCommand {
   static final class Assert implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin HostOptions hostOptions;
+    @Mixin BackendOptions backendOptions;
     @Mixin ConfigOptions config;
 
     @Option(names = "--json", description = "Print {\"matches\": true} as JSON (a mismatch is"
@@ -234,8 +287,8 @@ final class MigCommand {
     public Integer call() {
       MigPartedConfig file = config.read();
       MigConfigurator.Assertion a;
-      try (HostContext host = hostOptions.open()) {
-        a = MigConfigurator.on(backend(host)).check(file, config.name);
+      try (HostContext host = hostOptions.open(); Backend opened = backendOptions.open(host)) {
+        a = MigConfigurator.on(opened.mig()).check(file, config.name);
       }
       if (!a.matches()) {
         return Cli.refuse(spec.commandLine(), json, "the GPUs differ from mig-config '"
@@ -263,6 +316,7 @@ final class MigCommand {
   static final class Export implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin HostOptions hostOptions;
+    @Mixin BackendOptions backendOptions;
 
     @Option(names = "--name", paramLabel = "NAME", defaultValue = "current",
         description = "The config's name in the file (default ${DEFAULT-VALUE}).")
@@ -274,8 +328,8 @@ final class MigCommand {
     @Override
     public Integer call() {
       String yaml;
-      try (HostContext host = hostOptions.open()) {
-        yaml = MigPartedYaml.write(MigConfigurator.on(backend(host)).export(name));
+      try (HostContext host = hostOptions.open(); Backend opened = backendOptions.open(host)) {
+        yaml = MigPartedYaml.write(MigConfigurator.on(opened.mig()).export(name));
       }
       PrintWriter out = spec.commandLine().getOut();
       if (json) {

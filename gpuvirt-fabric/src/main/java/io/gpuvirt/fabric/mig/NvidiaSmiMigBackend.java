@@ -137,6 +137,9 @@ public final class NvidiaSmiMigBackend implements MigBackend {
             row.profileId()));
       }
     }
+    // the port's order (by GPU instance, then id), whatever order nvidia-smi printed them in
+    out.sort(java.util.Comparator.comparingInt(ComputeInstance::gpuInstanceId)
+        .thenComparingInt(ComputeInstance::id));
     return List.copyOf(out);
   }
 
