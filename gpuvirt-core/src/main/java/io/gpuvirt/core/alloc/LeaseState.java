@@ -12,13 +12,15 @@ public enum LeaseState {
    */
   ALLOCATED,
   /**
-   * Provisioning journal: the GPUs are about to be reset and the lease's Fabric Manager partition
-   * activated. A lease found in this state after a crash is rolled back by recovery.
+   * Provisioning journal of earlier releases: the GPUs were about to be reset and the lease's
+   * Fabric Manager partition activated. A lease found in this state after a crash is rolled back
+   * by recovery; provisioning now records {@link #BINDING} from the start.
    */
   ACTIVATING,
   /**
-   * Provisioning journal: the devices are about to be bound to VFIO (the partition, if any, is
-   * active). A lease found in this state after a crash is rolled back by recovery.
+   * Provisioning journal: the GPUs are about to be reset, the lease's Fabric Manager partition
+   * activated and the devices bound to VFIO (the lease records each device's reset and VFIO
+   * driver). A lease found in this state after a crash is rolled back by recovery.
    */
   BINDING,
   /**

@@ -206,7 +206,17 @@ public final class LeaseLedger {
             ? Allocator.allocate(request, topology, others, options.partitions().get(), now)
             : Allocator.allocate(request, topology, others, options.driverPolicy(), now);
         Lease made = lease.withOrigin(options.origin());
-        return options.lifetime().map(l -> made.withExpiresAt(now.plus(l))).orElse(made);
+        Lease chosen = options.lifetime().map(l -> made.withExpiresAt(now.plus(l))).orElse(made);
+        Lease recorded = options.recordAs().apply(chosen);
+        if (!recorded.owner().equals(chosen.owner()) || !recorded.groups().stream()
+            .map(g -> g.number()).toList().equals(chosen.groups().stream().map(g -> g.number())
+                .toList()) || !recorded.partitionId().equals(chosen.partitionId())
+            || !recorded.passedThroughDevices().stream().map(d -> d.address()).toList().equals(
+                chosen.passedThroughDevices().stream().map(d -> d.address()).toList())) {
+          throw new InvalidValueException("AllocationOptions.recordAs changed what the lease of "
+              + chosen.owner() + " holds; it may change only its state and device facts");
+        }
+        return recorded;
       });
     });
   }

@@ -61,9 +61,12 @@ import org.slf4j.LoggerFactory;
  * Teardown reverses it: restore the original drivers → deactivate the partition → release the
  * lease.
  *
- * <p>Every step that changes the host is recorded in the lease's state before it is taken
- * ({@link LeaseState#ACTIVATING}, {@link LeaseState#BINDING}, {@link LeaseState#TEARING_DOWN}). A
- * failing step rolls back what was done, in reverse order, and throws a
+ * <p>What an operation will change on the host is recorded before it starts, in one commit, and
+ * its result in a second: a provisioning records its lease as {@link LeaseState#BINDING} (each
+ * device's reset and VFIO driver) with the allocation itself, or over the owner's reservation, and
+ * commits it BOUND at the end; a teardown records {@link LeaseState#TEARING_DOWN}, then releases.
+ * ({@link LeaseState#ACTIVATING}, which earlier releases wrote between the two, is still recovered.)
+ * A failing step rolls back what was done, in reverse order, and throws a
  * {@link ProvisioningException} naming the step, the device and the cause. A crash at any point is
  * recovered by {@link #recover()} (call it at start-up): an interrupted provision is undone, an
  * interrupted teardown is finished. A plain reservation ({@link LeaseState#ALLOCATED}, nothing
@@ -256,8 +259,18 @@ public final class Provisioner {
       lease = timed(owner, ProvisionStep.ALLOCATE, Optional.empty(), () -> {
         Topology topology = TopologyScanner.scan(sysfs);
         scanned[0] = topology;
+        // The intent is recorded with the allocation, in one commit: the lease is BINDING from
+        // the start, with each device's reset and VFIO driver (a driver rule that refuses the
+        // GPUs leaves it plain, and the refusal below releases it).
         AllocationOptions options = AllocationOptions.defaults().withOrigin(requested.origin())
-            .withDriverPolicy(driverPolicy).withLifetime(reservationTimeout);
+            .withDriverPolicy(driverPolicy).withLifetime(reservationTimeout)
+            .withRecordedAs(chosen -> {
+              try {
+                return intent(chosen, flowFor(chosen, requested, topology));
+              } catch (InvalidValueException refused) {
+                return chosen;
+              }
+            });
         if (partitions.isPresent() && requested.origin() == LeaseOrigin.PROVISION) {
           options = options.withPartitions(partitions.get());
         }
@@ -277,20 +290,43 @@ public final class Provisioner {
     // The binder's refusals (a foreign device, a mounted filesystem, a driver that is not a VFIO
     // driver) come before anything changes on the host: no reset of a device that cannot be bound.
     Topology topology = scanned[0];
-    Flow flow = requested;
-    if (requested.origin() == LeaseOrigin.PROVISION && driverRule.isPresent()) {
-      try {
-        flow = requested.withDriver(driverRule.get().driverFor(lease.passedThroughDevices()
-            .stream().map(d -> topology.device(d.address())).flatMap(Optional::stream)
-            .filter(PciDevice::isGpu).toList()));
-      } catch (InvalidValueException e) {
-        undo(lease, ProvisionStep.ALLOCATE, reserved);
-        throw new io.gpuvirt.core.vfio.GroupRefusedException("refusing to provision " + owner
-            + ": " + e.getMessage() + ". Nothing was changed", lease.passedThroughDevices()
-                .stream().map(LeasedDevice::address).toList());
-      }
+    Flow flow;
+    try {
+      flow = flowFor(lease, requested, topology);
+    } catch (InvalidValueException e) {
+      undoBeforeChanges(lease, ProvisionStep.ALLOCATE, reserved);
+      throw new io.gpuvirt.core.vfio.GroupRefusedException("refusing to provision " + owner
+          + ": " + e.getMessage() + ". Nothing was changed", lease.passedThroughDevices()
+              .stream().map(LeasedDevice::address).toList());
     }
     return bindAndCommit(request, flow, lease, reserved, topology);
+  }
+
+  /** The flow for this lease: on a provisioning, the VFIO driver the rule picks for its GPUs. */
+  private Flow flowFor(Lease lease, Flow requested, Topology topology) {
+    if (requested.origin() == LeaseOrigin.PROVISION && driverRule.isPresent()) {
+      return requested.withDriver(driverRule.get().driverFor(lease.passedThroughDevices()
+          .stream().map(d -> topology.device(d.address())).flatMap(Optional::stream)
+          .filter(PciDevice::isGpu).toList()));
+    }
+    return requested;
+  }
+
+  /**
+   * The lease as the journal of intent of a provisioning: BINDING, with the reset each requested
+   * device is about to get and the VFIO driver each passed-through device is about to be bound to,
+   * recorded before anything changes on the host.
+   */
+  private Lease intent(Lease lease, Flow flow) {
+    return lease.withState(LeaseState.BINDING).withDevices(d -> {
+      LeasedDevice withReset = flow.reset() && d.role() == DeviceRole.REQUESTED
+          && resettable(d.address())
+              ? d.withReset(new DeviceReset(d.originalDriver().orElse(""),
+                  resetMethods(d.address())))
+              : d;
+      return withReset.role().passedThrough() ? withReset.withVfioDriver(flow.driver())
+          : withReset;
+    });
   }
 
   private Provisioned bindAndCommit(AllocationRequest request, Flow flow, Lease lease,
@@ -299,7 +335,7 @@ public final class Provisioner {
     try {
       binder.plan(bindRequest(lease, flow), topology);
     } catch (io.gpuvirt.core.vfio.GroupRefusedException e) {
-      undo(lease, ProvisionStep.ALLOCATE, reserved);
+      undoBeforeChanges(lease, ProvisionStep.ALLOCATE, reserved);
       throw e;
     }
 
@@ -311,7 +347,7 @@ public final class Provisioner {
     } catch (RuntimeException e) {
       boolean rolledBack = true;
       try {
-        undo(lease, ProvisionStep.PLAN, reserved);
+        undoBeforeChanges(lease, ProvisionStep.PLAN, reserved);
       } catch (RuntimeException rollbackFailure) {
         e.addSuppressed(rollbackFailure);
         rolledBack = false;
@@ -327,38 +363,34 @@ public final class Provisioner {
     // Whether this call activated the partition: if activation itself fails (someone else
     // activated it meanwhile), the rollback must not deactivate a partition that is not ours.
     boolean[] activated = {false};
+    boolean[] bindStarted = {false};
     try {
       if (lease.state() == LeaseState.BOUND) {
         throw new GpuvirtException("lease of " + owner + " is already BOUND for another request;"
             + " tear it down first");
       }
-      // Journal before acting: which devices are about to be reset, and how.
-      Lease activating = ledger.update(owner, l -> l.withState(LeaseState.ACTIVATING)
-          .withDevices(d -> flow.reset() && d.role() == DeviceRole.REQUESTED
-              && resettable(d.address())
-                  ? d.withReset(new DeviceReset(d.originalDriver().orElse(""),
-                      resetMethods(d.address())))
-                  : d));
-      for (LeasedDevice d : activating.requestedDevices()) {
+      // Journal before acting: recorded with the allocation, or now over the owner's reservation
+      // (which devices are about to be reset and how, the VFIO driver each is about to be bound to).
+      Lease binding = lease.state() == LeaseState.BINDING ? lease
+          : ledger.update(owner, l -> intent(l, flow));
+      for (LeasedDevice d : binding.requestedDevices()) {
         if (d.reset().isPresent()) {
           device = d.address();
           reset(owner, d);
         }
       }
       device = null;
-      if (activating.partitionId().isPresent()) {
+      if (binding.partitionId().isPresent()) {
         step = ProvisionStep.ACTIVATE_PARTITION;
-        int id = activating.partitionId().getAsInt();
+        int id = binding.partitionId().getAsInt();
         timed(owner, step, Optional.empty(), () -> {
           fabricManager().activate(id);
           activated[0] = true;
           return id;
-        }, p -> "partition " + p + " active (GPU modules " + moduleIdsOf(activating) + ")");
+        }, p -> "partition " + p + " active (GPU modules " + moduleIdsOf(binding) + ")");
       }
       step = ProvisionStep.BIND;
-      // Journal before acting: the VFIO driver each device is about to be bound to.
-      Lease binding = ledger.update(owner, l -> l.withState(LeaseState.BINDING)
-          .withDevices(d -> d.role().passedThrough() ? d.withVfioDriver(flow.driver()) : d));
+      bindStarted[0] = true;
       timed(owner, step, Optional.empty(),
           () -> binder.bind(bindRequest(binding, flow), topology),
           r -> r.devices().size() + " devices on " + flow.driver() + " in groups "
@@ -381,7 +413,7 @@ public final class Provisioner {
       }
       boolean rolledBack = true;
       try {
-        undo(ledger.lease(owner).orElse(lease), step, reserved, activated[0]);
+        undo(ledger.lease(owner).orElse(lease), step, reserved, activated[0], bindStarted[0]);
       } catch (RuntimeException rollbackFailure) {
         e.addSuppressed(rollbackFailure);
         rolledBack = false;
@@ -598,21 +630,31 @@ public final class Provisioner {
    * {@code reservation} is given, puts the lease back exactly as that reservation instead of
    * releasing it (the owner had reserved the devices before this call).
    */
+  /**
+   * Undoes what a lease's operation may have done, judged by its journal state (after a crash):
+   * drivers are restored once binding may have started (BINDING, BOUND, TEARING_DOWN), the
+   * partition is deactivated unless the lease is a reservation.
+   */
   private void undo(Lease lease, ProvisionStep failedStep, Optional<Lease> reservation) {
-    undo(lease, failedStep, reservation, lease.state() != LeaseState.ALLOCATED);
+    boolean mayHaveBound = lease.state() == LeaseState.BINDING
+        || lease.state() == LeaseState.BOUND || lease.state() == LeaseState.TEARING_DOWN;
+    undo(lease, failedStep, reservation, lease.state() != LeaseState.ALLOCATED, mayHaveBound);
+  }
+
+  /** Undoes a provisioning refused before it changed anything on the host: the lease only. */
+  private void undoBeforeChanges(Lease lease, ProvisionStep failedStep,
+      Optional<Lease> reservation) {
+    undo(lease, failedStep, reservation, false, false);
   }
 
   /**
-   * Undoes what a lease's operation may have done, judged by its journal state: drivers are only
-   * restored once binding may have started (BINDING, BOUND, TEARING_DOWN), the partition is only
-   * deactivated when this operation may have activated it.
+   * Undoes what a lease's operation may have done: drivers are only restored when binding may
+   * have started, the partition is only deactivated when this operation may have activated it.
    */
   private void undo(Lease lease, ProvisionStep failedStep, Optional<Lease> reservation,
-      boolean partitionMayBeOurs) {
+      boolean partitionMayBeOurs, boolean mayHaveBound) {
     String owner = lease.owner();
     LOG.warn("undoing {} (lease {}, after {})", owner, lease.state(), failedStep);
-    boolean mayHaveBound = lease.state() == LeaseState.BINDING
-        || lease.state() == LeaseState.BOUND || lease.state() == LeaseState.TEARING_DOWN;
     if (mayHaveBound) {
       timed(owner, ProvisionStep.RESTORE_DRIVERS, Optional.empty(),
           () -> binder.recover(bindings(lease)),

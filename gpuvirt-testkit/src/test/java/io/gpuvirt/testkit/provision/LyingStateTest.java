@@ -166,7 +166,7 @@ final class LyingStateTest {
         .reservationTimeout(Duration.ofMinutes(5)).listener(listener).build();
   }
 
-  /** Provisioning that dies right after its lease was recorded (state ALLOCATED). */
+  /** Provisioning that dies right after its lease was recorded (its intent: state BINDING). */
   private static void diesAfterAllocating(SimulatedSite site, LeaseLedger ledger) {
     Provisioner dying = provisioner(site, ledger, event -> {
       if (event.kind() == ProgressEvent.Kind.FINISHED
@@ -177,12 +177,37 @@ final class LyingStateTest {
     assertThrows(Died.class, () -> dying.provision(ONE));
   }
 
+  /** A reservation as {@code gpuvirt allocate --expires-in 300} leaves it (state ALLOCATED). */
+  private static void reserveForFiveMinutes(SimulatedSite site, LeaseLedger ledger) {
+    ledger.allocate(ONE, site.scan(), io.gpuvirt.core.ledger.AllocationOptions.defaults()
+        .withPartitions(new PartitionContext(site.fabric().connect(), site.fabric().moduleIdMap()))
+        .withLifetime(Duration.ofMinutes(5)));
+  }
+
   @Test
-  void reservationOfAProvisioningThatDied_isKeptByRecoveryBeforeItsDeadline() {
+  void provisioningThatDiedRightAfterRecordingItsLease_isRolledBackByRecoveryAtOnce() {
     try (SimulatedSite site = SimulatedSite.partitioned(SimulatedHost.hgxB200())) {
+      HostSnapshot before = site.snapshot();
       MovingClock clock = new MovingClock();
       LeaseLedger ledger = LeaseLedger.open(site.ledger().stateDirectory(), clock);
       diesAfterAllocating(site, ledger);
+      LeaseState recorded = ledger.lease("vm-1").orElseThrow().state();
+
+      RecoveryReport report = provisioner(site, ledger, e -> { }).recover();
+
+      assertEquals(LeaseState.BINDING, recorded);
+      assertTrue(report.clean() && report.actions().stream().anyMatch(a -> a.startsWith("vm-1:"
+          + " rolled back the interrupted provisioning")), report.actions().toString());
+      HostSnapshot.assertUnchanged(before, site.snapshot(), "after recovery");
+    }
+  }
+
+  @Test
+  void reservationWithADeadline_isKeptByRecoveryBeforeIt() {
+    try (SimulatedSite site = SimulatedSite.partitioned(SimulatedHost.hgxB200())) {
+      MovingClock clock = new MovingClock();
+      LeaseLedger ledger = LeaseLedger.open(site.ledger().stateDirectory(), clock);
+      reserveForFiveMinutes(site, ledger);
       clock.now = clock.now.plus(Duration.ofMinutes(4));
 
       provisioner(site, ledger, e -> { }).recover();
@@ -192,12 +217,12 @@ final class LyingStateTest {
   }
 
   @Test
-  void reservationOfAProvisioningThatDied_isReclaimedByRecoveryAfterItsDeadline() {
+  void reservationWithADeadline_isReclaimedByRecoveryAfterIt() {
     try (SimulatedSite site = SimulatedSite.partitioned(SimulatedHost.hgxB200())) {
       HostSnapshot before = site.snapshot();
       MovingClock clock = new MovingClock();
       LeaseLedger ledger = LeaseLedger.open(site.ledger().stateDirectory(), clock);
-      diesAfterAllocating(site, ledger);
+      reserveForFiveMinutes(site, ledger);
       assertTrue(ledger.lease("vm-1").orElseThrow().expiresAt().isPresent());
       clock.now = clock.now.plus(Duration.ofMinutes(6));
 
