@@ -72,11 +72,13 @@ final class DoctorCommand implements Callable<Integer> {
     }
     cfg.ifPresent(c -> fabric.addAll(fabricFindings(c)));
     ReadinessReport report = HostDoctor.examine(sysfs, policy(cfg)).plus(fabric);
-    // MIG modes waiting for a reset, through the host's nvidia-smi (on a host with NVIDIA GPUs)
+    // MIG modes waiting for a reset, through the host's nvidia-smi: only where a device is bound
+    // to the nvidia driver (the driver's own directory says so; no second scan of the host)
     boolean nvidia;
     try {
-      nvidia = io.gpuvirt.core.pci.TopologyScanner.scan(sysfs).gpus().stream()
-          .anyMatch(d -> d.id().vendor() == 0x10de);
+      String driver = "/sys/bus/pci/drivers/nvidia";
+      nvidia = sysfs.isDirectory(driver) && sysfs.list(driver).stream()
+          .anyMatch(io.gpuvirt.core.pci.PciAddress::isValid);
     } catch (io.gpuvirt.core.GpuvirtException unreadable) {
       nvidia = false; // the host checks above already report why the tree cannot be read
     }
