@@ -52,13 +52,22 @@ final class FleetBenchmark {
           "jvm2", String.valueOf(threads), String.valueOf(seconds * 1_000L), "8",
           journal.toString(), String.valueOf(pool)))
           .redirectErrorStream(true).redirectOutput(dir.resolve("jvm2.out").toFile()).start();
+      long serverBefore = postgresCpuNanos(schema.url());
+      long clientBefore = ProcessHandle.current().info().totalCpuDuration()
+          .orElse(Duration.ZERO).toNanos();
       FleetWorker.Result here = FleetWorker.run(db, "jvm1", threads, Duration.ofSeconds(seconds),
           7);
+      long clientHere = ProcessHandle.current().info().totalCpuDuration()
+          .orElse(Duration.ZERO).toNanos() - clientBefore;
       if (!child.waitFor(seconds + 120L, TimeUnit.SECONDS) || child.exitValue() != 0) {
         throw new IllegalStateException("the second JVM failed: "
             + Files.readString(dir.resolve("jvm2.out")));
       }
       FleetWorker.Result there = FleetWorker.read(journal);
+      long server = postgresCpuNanos(schema.url()) - serverBefore;
+      long clientThere = Files.readAllLines(dir.resolve("jvm2.out")).stream()
+          .filter(l -> l.startsWith("CPU ")).mapToLong(l -> Long.parseLong(l.substring(4)))
+          .findFirst().orElse(0);
 
       long allocations = here.allocations() + there.allocations();
       long releases = here.releases() + there.releases();
@@ -74,6 +83,13 @@ final class FleetBenchmark {
           + "ms%n", percentile(latencies, 0.50) / 1e6, percentile(latencies, 0.90) / 1e6,
           percentile(latencies, 0.99) / 1e6,
           (latencies.length == 0 ? 0 : latencies[latencies.length - 1]) / 1e6);
+      long operations = Math.max(1, allocations + releases);
+      System.out.printf("  CPU per operation (allocation or release): clients %.2f ms (this JVM"
+          + " %.2f, the second %.2f; JIT and GC included), PostgreSQL %.2f ms; %.2f of %d cores"
+          + " busy%n", (clientHere + clientThere) / 1e6 / operations, clientHere / 1e6 / operations,
+          clientThere / 1e6 / operations, server / 1e6 / operations,
+          (clientHere + clientThere + server) / 1e9 / seconds,
+          Runtime.getRuntime().availableProcessors());
       List<String> problems = FleetAudit.problems(db);
       Map<String, Boolean> holds = new HashMap<>();
       for (FleetWorker.Result r : List.of(here, there)) {
@@ -91,6 +107,46 @@ final class FleetBenchmark {
       errors.stream().limit(5).forEach(e -> System.out.println("  error: " + e));
     }
     System.exit(0);
+  }
+
+  /**
+   * The CPU time PostgreSQL's processes used so far, in nanoseconds: the postmaster listening on
+   * the URL's port (its own time and that of the backends it reaped) and its live children, from
+   * /proc; 0 where /proc cannot say.
+   */
+  private static long postgresCpuNanos(String url) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile(":([0-9]+)/").matcher(url);
+    if (!m.find()) {
+      return 0;
+    }
+    String port = "-p " + m.group(1);
+    long ticks = 0;
+    for (ProcessHandle p : ProcessHandle.allProcesses().toList()) {
+      String cmd = p.info().commandLine().orElse("");
+      if (!cmd.contains("postgres") || !cmd.contains(port + " ")) {
+        continue;
+      }
+      long[] own = procTicks(p.pid());
+      ticks += own[0] + own[1] + own[2] + own[3];
+      for (ProcessHandle c : p.descendants().toList()) {
+        long[] t = procTicks(c.pid());
+        ticks += t[0] + t[1];
+      }
+    }
+    return ticks * 10_000_000L; // USER_HZ is 100 on Linux
+  }
+
+  /** utime, stime, cutime, cstime of a process, in clock ticks (zeros when it is gone). */
+  private static long[] procTicks(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      // after the command: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
+      return new long[] {Long.parseLong(f[11]), Long.parseLong(f[12]), Long.parseLong(f[13]),
+          Long.parseLong(f[14])};
+    } catch (java.io.IOException | RuntimeException e) {
+      return new long[4];
+    }
   }
 
   private static long percentile(long[] sorted, double p) {

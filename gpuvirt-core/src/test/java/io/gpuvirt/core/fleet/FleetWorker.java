@@ -127,6 +127,9 @@ public final class FleetWorker {
       }
       r.errors().forEach(e -> out.println("E " + e.replace('\n', ' ')));
     }
+    // The process's CPU time (all threads), for the benchmark's client/server split.
+    System.out.println("CPU " + ProcessHandle.current().info().totalCpuDuration()
+        .orElse(Duration.ZERO).toNanos());
     System.exit(0);
   }
 
