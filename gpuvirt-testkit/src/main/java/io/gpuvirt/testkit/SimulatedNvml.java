@@ -1,17 +1,13 @@
 package io.gpuvirt.testkit;
 
 import io.gpuvirt.core.GpuvirtException;
-import io.gpuvirt.core.host.Command;
-import io.gpuvirt.core.host.CommandResult;
 import io.gpuvirt.core.host.CommandRunner;
 import io.gpuvirt.core.host.HostAccessException;
+import io.gpuvirt.testkit.clib.SimulatedLibrarySource;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.time.Duration;
 import java.util.List;
 
 /**
@@ -49,55 +45,28 @@ public final class SimulatedNvml {
       "nvmlGpuInstanceGetComputeInstanceById", "nvmlComputeInstanceGetInfo_v2",
       "nvmlComputeInstanceDestroy");
 
-  private static final String SOURCE = "libnvidia-ml-sim.c";
+  // -Bsymbolic: each host's copy binds its calls to itself, not to the first copy loaded.
+  private static final SimulatedLibrarySource SOURCE = new SimulatedLibrarySource(
+      SimulatedNvml.class, "libnvidia-ml-sim.c", LIBRARY_FILE, "libnvidia-ml",
+      List.of("-Wl,-Bsymbolic"));
 
   private SimulatedNvml() {}
 
-  /** The C source. */
+  /** The C source; it includes the testkit's JSON header, {@code sim-json.h}. */
   public static String source() {
-    try (InputStream in = SimulatedNvml.class.getResourceAsStream(SOURCE)) {
-      if (in == null) {
-        throw new GpuvirtException("the testkit resource " + SOURCE + " is missing from the jar");
-      }
-      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      throw new GpuvirtException("could not read the testkit resource " + SOURCE, e);
-    }
+    return SOURCE.source();
   }
 
   /**
    * Compiles the library into {@code directory} with {@code gcc} (run through {@code runner}),
-   * unless the same source was compiled there already.
+   * unless the same source and header were compiled there already. The source and
+   * {@code sim-json.h} are written into {@code directory} beside the library.
    *
    * @return the path of the built {@value #LIBRARY_FILE}
    * @throws GpuvirtException when gcc fails, with its diagnostics
    */
-  public static synchronized Path build(CommandRunner runner, Path directory) {
-    Path src = directory.resolve(SOURCE);
-    Path lib = directory.resolve(LIBRARY_FILE);
-    String source = source();
-    try {
-      Files.createDirectories(directory);
-      if (Files.exists(lib) && Files.exists(src)
-          && Files.readString(src, StandardCharsets.UTF_8).equals(source)) {
-        return lib;
-      }
-      Files.writeString(src, source, StandardCharsets.UTF_8);
-      Files.deleteIfExists(lib);
-    } catch (IOException e) {
-      throw new HostAccessException(directory.toString(), "could not prepare " + directory
-          + " for the simulated libnvidia-ml: " + e.getMessage(), e);
-    }
-    // -Bsymbolic: each host's copy binds its calls to itself, not to the first copy loaded.
-    CommandResult r = runner.run(Command.of(List.of("gcc", "-std=c11", "-O1", "-Wall", "-Wextra",
-        "-Werror", "-fPIC", "-shared", "-fvisibility=hidden", "-Wl,-Bsymbolic",
-        "-Wl,-soname," + LIBRARY_FILE, "-o", lib.toString(), src.toString(), "-lpthread"))
-        .withTimeout(Duration.ofMinutes(2)));
-    if (!r.succeeded()) {
-      throw new GpuvirtException("gcc could not build the simulated libnvidia-ml from " + src
-          + " (exit " + r.exitCode() + "): " + r.stderr().strip());
-    }
-    return lib;
+  public static Path build(CommandRunner runner, Path directory) {
+    return SOURCE.build(runner, directory);
   }
 
   /**

@@ -21,15 +21,19 @@ import org.junit.jupiter.api.Assumptions;
 final class Tools {
   private Tools() {}
 
-  /** The path of {@code tool} on PATH (or in /usr/sbin, /sbin, where lspci often lives). */
-  static Path require(String tool) {
+  /**
+   * The path of {@code tool} on PATH (or in /usr/sbin, /sbin, where lspci often lives).
+   *
+   * @param debianPackage the package that installs it, named in the failure
+   */
+  static Path require(String tool, String debianPackage) {
     Optional<Path> found = find(tool);
     if (found.isPresent()) {
       return found.get();
     }
     String message = tool + " is not installed (not on PATH, /usr/sbin or /sbin)";
     if ("1".equals(System.getenv("GPUVIRT_REQUIRE_TOOLS"))) {
-      fail(message + " but GPUVIRT_REQUIRE_TOOLS=1 requires it; install it (Debian: pciutils)");
+      fail(message + " but GPUVIRT_REQUIRE_TOOLS=1 requires it; install it (Debian: " + debianPackage + ")");
     }
     Assumptions.abort(message + "; set GPUVIRT_REQUIRE_TOOLS=1 to make this a failure");
     throw new AssertionError("unreachable");
@@ -57,7 +61,7 @@ final class Tools {
   /** lspci reading the host's tree through its sysfs back end; fails the test on a non-zero exit. */
   static String lspci(SimulatedHost host, String... args) {
     List<String> argv = new ArrayList<>();
-    argv.add(require("lspci").toString());
+    argv.add(require("lspci", "pciutils").toString());
     argv.add("-A");
     argv.add("linux-sysfs");
     argv.add("-O");

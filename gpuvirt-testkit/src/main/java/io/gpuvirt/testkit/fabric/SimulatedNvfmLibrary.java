@@ -1,16 +1,9 @@
 package io.gpuvirt.testkit.fabric;
 
 import io.gpuvirt.core.GpuvirtException;
-import io.gpuvirt.core.host.Command;
-import io.gpuvirt.core.host.CommandResult;
 import io.gpuvirt.core.host.CommandRunner;
-import io.gpuvirt.core.host.HostAccessException;
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
+import io.gpuvirt.testkit.clib.SimulatedLibrarySource;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.List;
 
 /**
@@ -38,52 +31,25 @@ public final class SimulatedNvfmLibrary {
       "fmSetActivatedFabricPartitions", "fmGetNvlinkFailedDevices",
       "fmGetUnsupportedFabricPartitions");
 
-  private static final String SOURCE = "libnvfm-sim.c";
+  private static final SimulatedLibrarySource SOURCE = new SimulatedLibrarySource(
+      SimulatedNvfmLibrary.class, "libnvfm-sim.c", LIBRARY_FILE, "libnvfm", List.of());
 
   private SimulatedNvfmLibrary() {}
 
-  /** The C source. */
+  /** The C source; it includes the testkit's JSON header, {@code sim-json.h}. */
   public static String source() {
-    try (InputStream in = SimulatedNvfmLibrary.class.getResourceAsStream(SOURCE)) {
-      if (in == null) {
-        throw new GpuvirtException("the testkit resource " + SOURCE + " is missing from the jar");
-      }
-      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    } catch (IOException e) {
-      throw new GpuvirtException("could not read the testkit resource " + SOURCE, e);
-    }
+    return SOURCE.source();
   }
 
   /**
    * Compiles the library into {@code directory} with {@code gcc} (run through {@code runner}), unless
-   * the same source was compiled there already.
+   * the same source and header were compiled there already. The source and {@code sim-json.h} are
+   * written into {@code directory} beside the library.
    *
    * @return the path of {@value #LIBRARY_FILE}
    * @throws GpuvirtException when gcc fails, with its diagnostics
    */
-  public static synchronized Path build(CommandRunner runner, Path directory) {
-    Path src = directory.resolve(SOURCE);
-    Path lib = directory.resolve(LIBRARY_FILE);
-    String source = source();
-    try {
-      Files.createDirectories(directory);
-      if (Files.exists(lib) && Files.exists(src)
-          && Files.readString(src, StandardCharsets.UTF_8).equals(source)) {
-        return lib;
-      }
-      Files.writeString(src, source, StandardCharsets.UTF_8);
-      Files.deleteIfExists(lib);
-    } catch (IOException e) {
-      throw new HostAccessException(directory.toString(), "could not prepare " + directory
-          + " for the simulated libnvfm: " + e.getMessage(), e);
-    }
-    CommandResult r = runner.run(Command.of(List.of("gcc", "-std=c11", "-O1", "-Wall", "-Wextra",
-        "-Werror", "-fPIC", "-shared", "-fvisibility=hidden", "-Wl,-soname," + LIBRARY_FILE,
-        "-o", lib.toString(), src.toString(), "-lpthread")).withTimeout(Duration.ofMinutes(2)));
-    if (!r.succeeded()) {
-      throw new GpuvirtException("gcc could not build the simulated libnvfm from " + src
-          + " (exit " + r.exitCode() + "): " + r.stderr().strip());
-    }
-    return lib;
+  public static Path build(CommandRunner runner, Path directory) {
+    return SOURCE.build(runner, directory);
   }
 }
