@@ -31,8 +31,23 @@ final class Cli {
 
   private Cli() {}
 
+  /** The command line of {@code root} and all its subcommands, with the rules above. */
   static CommandLine commandLine(Object root) {
+    return configure(new CommandLine(root));
+  }
+
+  /**
+   * The command line of {@code root} with one subcommand, {@code type} under {@code name}, with
+   * the rules above: what runs that subcommand without building the others.
+   */
+  static CommandLine commandLine(Object root, String name, Class<?> type) {
     CommandLine cl = new CommandLine(root);
+    cl.addSubcommand(name, type);
+    return configure(cl);
+  }
+
+  /** Applies the rules to {@code cl} and the subcommands it has now (picocli copies them down). */
+  private static CommandLine configure(CommandLine cl) {
     cl.setExpandAtFiles(false);
     cl.registerConverter(Integer.class, v -> (int) number(v, Integer.MAX_VALUE));
     cl.registerConverter(Integer.TYPE, v -> (int) number(v, Integer.MAX_VALUE));

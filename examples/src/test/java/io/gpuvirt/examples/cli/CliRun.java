@@ -8,8 +8,13 @@ import picocli.CommandLine;
 
 /** One run of the gpuvirt CLI with its exit code and what it printed. */
 record CliRun(int exitCode, String out, String err) {
+  /** One run as {@code gpuvirt args} runs: through {@link GpuvirtCli#commandLine(String...)}. */
   static CliRun of(String... args) {
-    CommandLine cl = Cli.commandLine(new GpuvirtCli());
+    return on(GpuvirtCli.commandLine(args), args);
+  }
+
+  /** One run of {@code args} on the command line {@code cl}. */
+  static CliRun on(CommandLine cl, String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
     cl.setOut(new PrintWriter(out, true));
