@@ -220,7 +220,8 @@ public final class PerformanceTable {
     double ledger = 1e3 / mean(jmh, "ledgerCycle");
     double bare = 1e3 / mean(jmh, "bareCommits");
     rows.add(new Row(LEDGER, "≥ 0.8× the bare loop; ≥ 500 cycles/s",
-        String.format("%.0f cycles/s", ledger), String.format("bare loop, 2 appends + fdatasync per cycle: %.0f cycles/s", bare),
+        String.format("%.0f cycles/s", ledger),
+        String.format("bare loop, 2 appends + fdatasync per cycle: %.0f cycles/s", bare),
         Row.ratio(ledger / bare), Verdict.of(ledger / bare >= 0.8 && ledger >= 500)));
 
     long warmup = run.quick() ? 3000 : 4000;
