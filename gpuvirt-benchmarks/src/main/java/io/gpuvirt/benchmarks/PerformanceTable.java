@@ -42,8 +42,9 @@ import org.openjdk.jmh.util.Statistics;
  * java -jar gpuvirt-benchmarks/target/benchmarks.jar [--quick] [--boards N]
  * </pre>
  *
- * <p>{@code --quick} is a smoke run (in this JVM, one short iteration each, a 2-board host: a few
- * seconds a row, figures not to be quoted); {@code --boards N} sets the large host (default 71
+ * <p>{@code --quick} is a smoke run (in this JVM, one short iteration each, a 2-board host, files
+ * in {@link Settings#treeDir()} unless {@value Settings#DIR} is set: a few seconds a row, figures
+ * not to be quoted); {@code --boards N} sets the large host (default 71
  * boards, 4,118 functions). System properties: see {@link Settings}. A row whose tool (lspci,
  * strace) or jar is missing is printed as skipped, naming it. The exit status is 0 whether goals
  * are met or not; it is 2 for a bad argument.
@@ -224,7 +225,7 @@ public final class PerformanceTable {
         String.format("bare loop, 2 appends + fdatasync per cycle: %.0f cycles/s", bare),
         Row.ratio(ledger / bare), Verdict.of(ledger / bare >= 0.8 && ledger >= 500)));
 
-    long warmup = run.quick() ? 3000 : 4000;
+    long warmup = run.quick() ? 3000 : 5000;
     long window = run.quick() ? 1000 : 8000;
     t0 = System.nanoTime();
     WorkerRun single = WorkerRun.measure(1, 1, warmup, window);
