@@ -45,8 +45,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * change) to a file in the same directory with {@link FileChannel#write} and makes it durable
  * with {@code force(false)} (fdatasync(2)); a bare cycle is two of them, as a cycle is two
  * commits. The ledger compacts its journal by itself (every 64 commits) inside the measured
- * cycles. The bare file is emptied before each iteration. Sample time per cycle; the table compares throughputs
- * (the reciprocal of the mean time per cycle).
+ * cycles. The bare file is emptied before each iteration. Sample time per cycle; the table
+ * compares throughputs (the reciprocal of the mean time per cycle).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SampleTime)
