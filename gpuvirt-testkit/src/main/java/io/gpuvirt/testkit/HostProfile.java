@@ -203,6 +203,21 @@ public final class HostProfile {
     return Presets.gb200Nvl4();
   }
 
+  /**
+   * A scaling fixture, not a preset (no real host looks like it, and {@link #preset(String)} does
+   * not know it): {@code boards} copies of the {@link #hgxB200()} baseboard, 58 functions each (8
+   * GPUs with their switches and NICs, the 4 NVLink-management ConnectX-7 PFs, 2 NVMe drives),
+   * board {@code k} in PCI domain {@code k}, so that a tree of the shape and depth of a real one
+   * has {@code 58 * boards} functions (71 boards: 4,118). The BMC's display is left out, BARs and
+   * IOMMU group numbers are shifted per board so none overlap, and only board 0 has GPU module ids.
+   * For measuring how scans and allocations scale, as the benchmarks do.
+   *
+   * @throws InvalidValueException for fewer than 1 or more than 512 boards
+   */
+  public static HostProfile manyB200Boards(int boards) {
+    return ManyBoards.profile(boards);
+  }
+
   /** The names {@link #preset(String)} accepts. */
   public static List<String> presetNames() {
     return List.of("hgx-b200", "hgx-h100", "hgx-h100-shared-groups", "workstation", "no-acs",

@@ -12,7 +12,10 @@ import java.util.Map;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
-/** The many-boards host of the scan benchmark is a valid profile that scans back to itself. */
+/**
+ * The many-boards host of the benchmarks ({@link HostProfile#manyB200Boards}) is a valid profile
+ * that scans back to itself.
+ */
 final class ManyBoardsTest {
 
   @Test
@@ -31,6 +34,13 @@ final class ManyBoardsTest {
   @Test
   void profile_keepsTheModuleIdsOfBoardZeroOnly() {
     assertEquals(HostProfile.hgxB200().moduleIds(), ManyBoards.profile(2).moduleIds());
+  }
+
+  @Test
+  void manyB200Boards_isTheProfileOfThatManyBoardsAndNoPreset() {
+    HostProfile host = HostProfile.manyB200Boards(4);
+    assertEquals(List.of(4 * ManyBoards.FUNCTIONS_PER_BOARD, false),
+        List.of(host.devices().size(), HostProfile.presetNames().contains(host.name())));
   }
 
   @Test

@@ -50,7 +50,8 @@ import java.util.regex.Pattern;
  * <p>Each device directory is opened and listed once and each attribute read with one look and
  * one read; the device's canonical path comes from its link, resolved once (see
  * {@code SysfsWalk}), and a {@code driver} link's target once per driver. Speed against
- * {@code lspci} is measured by the testkit's {@code ScanBenchmark}, never asserted.
+ * {@code lspci} is measured by the {@code gpuvirt-benchmarks} module's {@code ScanBenchmark},
+ * never asserted.
  *
  * <p>IOMMU groups come from {@code /sys/kernel/iommu_groups/N/devices}; a missing or empty
  * directory means the IOMMU is off. The scan checks that the tree is consistent: every parent,

@@ -82,15 +82,8 @@ final class SimulatedSite implements AutoCloseable {
 
   /** A provisioner builder for this site, over {@code sysfs} (the host's own, or a wrapper). */
   Provisioner.Builder provisioner(Sysfs sysfs) {
-    return provisioner(sysfs, fm -> fm);
-  }
-
-  /** The same, with the Fabric Manager client passed through {@code wrap} (to time it). */
-  Provisioner.Builder provisioner(Sysfs sysfs,
-      java.util.function.UnaryOperator<FabricManager> wrap) {
     Provisioner.Builder b = Provisioner.builder(sysfs, ledger);
-    client.ifPresent(fm -> b.partitions(new PartitionContext(wrap.apply(fm),
-        fabric().moduleIdMap())));
+    client.ifPresent(fm -> b.partitions(new PartitionContext(fm, fabric().moduleIdMap())));
     return b;
   }
 

@@ -11,7 +11,8 @@ import java.util.OptionalInt;
 import java.util.Set;
 
 /**
- * A large host for scaling measurements: {@code boards} copies of the {@link HostProfile#hgxB200()}
+ * A large host for scaling measurements ({@link HostProfile#manyB200Boards(int)}, used by the
+ * {@code gpuvirt-benchmarks} module): {@code boards} copies of the {@link HostProfile#hgxB200()}
  * baseboard (8 GPUs with their switches and NICs, the 4 NVLink-management ConnectX-7 PFs, 2 NVMe
  * drives: 58 functions), board {@code k} in PCI domain {@code k}. Not a preset: no real host looks
  * like this, but its tree has the shape and depth of a real one at {@code 58 * boards} functions.
