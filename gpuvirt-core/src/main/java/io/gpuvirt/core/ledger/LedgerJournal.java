@@ -57,7 +57,7 @@ final class LedgerJournal {
    * records, and where its valid part ends.
    */
   record Contents(long generation, long snapshotCrc, List<LedgerCodec.JournalEntry> records,
-      long validLength, long fileLength) {
+      long validLength, long fileLength, long prefixCrc) {
 
     /** Whether the file ends with an interrupted append that the next append must cut off. */
     boolean tornTail() {
@@ -78,6 +78,15 @@ final class LedgerJournal {
    * @throws LedgerException when it cannot be read
    */
   static Optional<Contents> read(Path file) {
+    return read(file, Optional.empty());
+  }
+
+  /**
+   * The same, reusing what {@code known} (an earlier read of this journal) parsed when the file
+   * still starts with exactly the bytes it parsed (their CRC-32C matches): only the records
+   * appended since are decoded.
+   */
+  static Optional<Contents> read(Path file, Optional<Contents> known) {
     byte[] bytes;
     try {
       if (Files.isSymbolicLink(file)) {
@@ -92,11 +101,25 @@ final class LedgerJournal {
       throw new LedgerException(file, "cannot read the lease journal " + file + " (" + e
           + "); check its permissions", e);
     }
-    return Optional.of(parse(file, bytes));
+    return Optional.of(parse(file, bytes, known));
   }
 
   /** Parses the journal's bytes (see the class comment). */
   static Contents parse(Path file, byte[] bytes) {
+    return parse(file, bytes, Optional.empty());
+  }
+
+  private static Contents parse(Path file, byte[] bytes, Optional<Contents> known) {
+    CRC32C prefix = new CRC32C();
+    if (known.isPresent() && bytes.length >= known.get().validLength()) {
+      Contents k = known.get();
+      prefix.update(bytes, 0, (int) k.validLength());
+      if (prefix.getValue() == k.prefixCrc()) {
+        return parseRecords(file, bytes, k.generation(), k.snapshotCrc(),
+            new ArrayList<>(k.records()), (int) k.validLength(), prefix);
+      }
+      prefix.reset();
+    }
     int end = indexOf(bytes, 0);
     if (end < 0) {
       throw corrupt(file, "its header line is incomplete", null);
@@ -114,9 +137,14 @@ final class LedgerJournal {
     }
     long generation = Long.parseLong(m.group(2));
     long snapshotCrc = Long.parseLong(m.group(3), 16);
-    List<LedgerCodec.JournalEntry> records = new ArrayList<>();
-    int start = end + 1;
-    int lineNumber = 1;
+    prefix.update(bytes, 0, end + 1);
+    return parseRecords(file, bytes, generation, snapshotCrc, new ArrayList<>(), end + 1, prefix);
+  }
+
+  /** Parses the record lines from {@code start}, after {@code records}, extending {@code prefix}. */
+  private static Contents parseRecords(Path file, byte[] bytes, long generation, long snapshotCrc,
+      List<LedgerCodec.JournalEntry> records, int start, CRC32C prefix) {
+    int lineNumber = records.size() + 1;
     while (start < bytes.length) {
       lineNumber++;
       int lineEnd = indexOf(bytes, start);
@@ -135,9 +163,11 @@ final class LedgerJournal {
             + " where " + (records.size() + 1) + " was due", null);
       }
       records.add(entry.get());
+      prefix.update(bytes, start, lineEnd + 1 - start);
       start = lineEnd + 1;
     }
-    return new Contents(generation, snapshotCrc, List.copyOf(records), start, bytes.length);
+    return new Contents(generation, snapshotCrc, List.copyOf(records), start, bytes.length,
+        prefix.getValue());
   }
 
   /** The record of one line, or empty when its checksum does not match (a torn write). */

@@ -61,6 +61,13 @@ final class LedgerStore implements LeaseStore {
 
   private final Path directory;
   private final Path file;
+  /** The snapshot this store decoded last, by its bytes' CRC-32C and length (never mutated). */
+  private volatile Decoded lastSnapshot;
+  /** The journal this store parsed last: the next read decodes only what was appended since. */
+  private volatile LedgerJournal.Contents lastJournal;
+
+  /** A decoded snapshot and what identifies its bytes. */
+  private record Decoded(long crc, int length, TreeMap<String, Lease> leases, long generation) {}
 
   LedgerStore(Path directory) {
     this.directory = directory;
@@ -102,17 +109,34 @@ final class LedgerStore implements LeaseStore {
   private State load(boolean locked) {
     for (int attempt = 1; ; attempt++) {
       byte[] bytes = readBytes();
-      TreeMap<String, Lease> snapshot = bytes == null ? new TreeMap<>()
-          : LedgerCodec.decode(file, bytes);
-      long generation = bytes == null ? 0 : LedgerCodec.generation(bytes);
-      Optional<LedgerJournal.Contents> journal = LedgerJournal.read(journalFile());
+      TreeMap<String, Lease> snapshot;
+      long generation;
+      long crc = 0;
+      if (bytes == null) {
+        snapshot = new TreeMap<>();
+        generation = 0;
+      } else {
+        // Reading the bytes is cheap; decoding them is not: reuse the last decode of these bytes.
+        crc = LedgerJournal.crc(bytes);
+        Decoded known = lastSnapshot;
+        if (known == null || known.crc() != crc || known.length() != bytes.length) {
+          known = new Decoded(crc, bytes.length, LedgerCodec.decode(file, bytes),
+              LedgerCodec.generation(bytes));
+          lastSnapshot = known;
+        }
+        snapshot = known.leases();
+        generation = known.generation();
+      }
+      Optional<LedgerJournal.Contents> journal = LedgerJournal.read(journalFile(),
+          Optional.ofNullable(lastJournal));
+      journal.ifPresent(j -> lastJournal = j);
       if (journal.isEmpty() || journal.get().generation() < generation) {
         // none, or one a crash left behind after its records went into this snapshot
         return new State(snapshot, bytes, generation, Optional.empty());
       }
       LedgerJournal.Contents j = journal.get();
       if (j.generation() == generation && bytes != null
-          && j.snapshotCrc() == LedgerJournal.crc(bytes)) {
+          && j.snapshotCrc() == crc) {
         TreeMap<String, Lease> leases = LedgerJournal.replay(snapshot, j);
         LedgerCodec.conflict(leases.values()).ifPresent(what -> {
           throw new LedgerFormatException(journalFile(), "lease journal " + journalFile()
@@ -266,7 +290,7 @@ final class LedgerStore implements LeaseStore {
   /** The leases on disk (the snapshot and its journal), by owner; none before the first commit. */
   @Override
   public TreeMap<String, Lease> read() {
-    return load(false).leases();
+    return new TreeMap<>(load(false).leases());
   }
 
   /** The file's bytes, or null when there is no ledger file. */

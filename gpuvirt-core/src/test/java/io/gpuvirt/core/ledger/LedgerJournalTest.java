@@ -257,6 +257,24 @@ final class LedgerJournalTest {
   }
 
   @Test
+  void oneLedgerInstance_seesAnotherInstancesCommits_andAnEditOfTheSameLength() throws IOException {
+    LeaseLedger mine = ledger();
+    mine.allocate(AllocationRequest.builder("vm-1").count(1).build(), host);
+    mine.allocate(AllocationRequest.builder("vm-2").count(1).build(), host);
+    ledger().allocate(AllocationRequest.builder("vm-3").count(1).build(), host); // another one
+    List<String> afterOther = owners(mine);
+    // The same bytes' length, other content: what this instance decoded before must not be reused.
+    List<String> lines = journalLines();
+    lines.set(1, lines.get(1).replace("vm-2", "vm-8"));
+    Files.write(journal(), (String.join("\n", lines) + "\n").getBytes(StandardCharsets.UTF_8));
+
+    LedgerFormatException e = assertThrows(LedgerFormatException.class, () -> mine.leases());
+
+    assertEquals(List.of("vm-1", "vm-2", "vm-3"), afterOther);
+    assertTrue(e.getMessage().contains("line 2 fails its checksum"), e.getMessage());
+  }
+
+  @Test
   void aReadDuringCommitsFromAnotherThread_alwaysSeesACommittedState() throws Exception {
     allocate("vm-base");
     Thread writer = new Thread(() -> {
