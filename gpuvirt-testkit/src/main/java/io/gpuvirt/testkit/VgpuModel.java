@@ -143,13 +143,14 @@ final class VgpuModel {
       if (readId(current) != 0) {
         throw new KernelModel.KernelError(hostPath, KernelModel.Errno.EBUSY);
       }
-      Optional<VgpuType> type = creatable(pf, vf, state, current(pf)).stream()
+      Optional<List<FreeInstance>> mig = migInstances(pf, state);
+      Optional<VgpuType> type = creatable(pf, vf, state, current(pf), mig).stream()
           .filter(t -> t.id() == id).findFirst();
       if (type.isEmpty()) {
         throw new KernelModel.KernelError(hostPath, KernelModel.Errno.EINVAL);
       }
       if (type.get().migBacked()) {
-        occupied = freeInstances(pf, state).stream().filter(gi -> gi.profile()
+        occupied = mig.orElseThrow().stream().filter(gi -> gi.profile()
             .equals(type.get().gpuInstanceProfileName().orElseThrow())).map(FreeInstance::id)
             .findFirst();
       }
@@ -173,9 +174,7 @@ final class VgpuModel {
     Path physfn = tree.deviceDir(vf).resolve("physfn");
     if (Files.isSymbolicLink(physfn)) {
       PciAddress pf = PciAddress.parse(Files.readSymbolicLink(physfn).getFileName().toString());
-      boolean migCapable = profile.device(pf)
-          .flatMap(d -> MigProfileTable.builtInFor(d.id().device())).isPresent();
-      if (migCapable && catalogue(pf).isPresent()) {
+      if (migTable(pf).isPresent() && catalogue(pf).isPresent()) {
         refresh(pf, state);
       }
     }
@@ -184,14 +183,25 @@ final class VgpuModel {
   /** A GPU instance of a PF that no MIG-backed vGPU occupies: its id and profile name. */
   private record FreeInstance(int id, String profile) {}
 
-  /** The PF's GPU instances no vGPU occupies, by id; none while MIG is off. */
-  private List<FreeInstance> freeInstances(PciAddress pf, HostState state) throws IOException {
+  /** The MIG profile table of the PF's GPU model, if it has MIG. */
+  private Optional<MigProfileTable> migTable(PciAddress pf) {
+    return profile.device(pf).flatMap(d -> MigProfileTable.builtInFor(d.id().device()));
+  }
+
+  /**
+   * With the PF's MIG mode on (current), its GPU instances no vGPU occupies, by id; empty while
+   * MIG is off (the GPU then hosts time-sliced vGPUs only). Read once per write or refresh.
+   */
+  private Optional<List<FreeInstance>> migInstances(PciAddress pf, HostState state)
+      throws IOException {
     SimulatedMig.GpuMig mig = SimulatedMig.read(tree.root())
         .getOrDefault(pf, SimulatedMig.GpuMig.OFF);
-    Optional<MigProfileTable> table = profile.device(pf)
-        .flatMap(d -> MigProfileTable.builtInFor(d.id().device()));
-    if (mig.mode().current() != MigMode.State.ENABLED || table.isEmpty()) {
-      return List.of();
+    if (mig.mode().current() != MigMode.State.ENABLED) {
+      return Optional.empty();
+    }
+    Optional<MigProfileTable> table = migTable(pf);
+    if (table.isEmpty()) {
+      return Optional.of(List.of());
     }
     java.util.Set<Integer> taken = new java.util.HashSet<>();
     for (PciAddress vf : tree.virtualFunctions(pf)) {
@@ -200,23 +210,18 @@ final class VgpuModel {
         taken.add(gi);
       }
     }
-    return mig.gis().stream().filter(gi -> !taken.contains(gi.id()))
+    return Optional.of(mig.gis().stream().filter(gi -> !taken.contains(gi.id()))
         .sorted(java.util.Comparator.comparingInt(SimulatedMig.Gi::id))
         .map(gi -> new FreeInstance(gi.id(), table.get().profile(gi.profileId()).name()))
-        .toList();
-  }
-
-  /** Whether MIG mode is on (current) on {@code pf}. */
-  private boolean migOn(PciAddress pf) throws IOException {
-    return SimulatedMig.read(tree.root()).getOrDefault(pf, SimulatedMig.GpuMig.OFF).mode()
-        .current() == MigMode.State.ENABLED;
+        .toList());
   }
 
   private void refresh(PciAddress pf, HostState state) throws IOException {
     Map<PciAddress, Integer> current = current(pf);
+    Optional<List<FreeInstance>> mig = migInstances(pf, state);
     for (PciAddress vf : current.keySet()) {
       Path file = tree.deviceDir(vf).resolve("nvidia/creatable_vgpu_types");
-      List<CreatableVgpuTypes.Entry> entries = creatable(pf, vf, state, current).stream()
+      List<CreatableVgpuTypes.Entry> entries = creatable(pf, vf, state, current, mig).stream()
           .map(t -> new CreatableVgpuTypes.Entry(t.id(), t.name())).toList();
       HostTree.write(file, CreatableVgpuTypes.render(entries));
     }
@@ -225,16 +230,17 @@ final class VgpuModel {
   /**
    * The types VF {@code vf} of {@code pf} can take now. In heterogeneous mode, every type of which
    * fewer than its maximum are placed and whose framebuffer fits in what the placed vGPUs leave of
-   * the card's (inferred: the real driver also has placement rules not modelled here).
+   * the card's (inferred: the real driver also has placement rules not modelled here). With
+   * {@code mig} (MIG on: its free instances), the MIG-backed types those instances can host.
    */
   private List<VgpuType> creatable(PciAddress pf, PciAddress vf, HostState state,
-      Map<PciAddress, Integer> current) throws IOException {
+      Map<PciAddress, Integer> current, Optional<List<FreeInstance>> mig) {
     VgpuTypeCatalogue catalogue = catalogue(pf).orElseThrow();
     if (current.getOrDefault(vf, 0) != 0) {
       return List.of();
     }
-    if (migOn(pf)) {
-      List<String> free = freeInstances(pf, state).stream().map(FreeInstance::profile).toList();
+    if (mig.isPresent()) {
+      List<String> free = mig.get().stream().map(FreeInstance::profile).toList();
       return catalogue.types().stream().filter(VgpuType::migBacked)
           .filter(t -> t.gpuInstanceProfileName().filter(free::contains).isPresent()).toList();
     }
