@@ -22,4 +22,5 @@ module io.gpuvirt.fabric {
   opens io.gpuvirt.fabric.nvfm to com.sun.jna;
   opens io.gpuvirt.fabric.moduleid to com.sun.jna;
   opens io.gpuvirt.fabric.mig to com.sun.jna;
+  opens io.gpuvirt.fabric.nvml to com.sun.jna;
 }

@@ -1,11 +1,11 @@
 package io.gpuvirt.fabric.mig;
 
-import com.sun.jna.Library;
 import com.sun.jna.Pointer;
 import com.sun.jna.Structure;
 import com.sun.jna.Structure.FieldOrder;
 import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.PointerByReference;
+import io.gpuvirt.fabric.nvml.NvmlCore;
 
 /**
  * The NVML calls {@link NvmlMigBackend} makes, by the symbols {@code libnvidia-ml.so.1} exports
@@ -14,17 +14,7 @@ import com.sun.jna.ptr.PointerByReference;
  * {@code nvmlGpuInstance_t}, {@code nvmlComputeInstance_t}) are opaque pointers; arrays of them
  * are passed as native memory of {@code count} pointers.
  */
-interface NvmlMigLibrary extends Library {
-  int nvmlInit_v2();
-
-  int nvmlShutdown();
-
-  int nvmlDeviceGetCount_v2(IntByReference count);
-
-  int nvmlDeviceGetHandleByIndex_v2(int index, PointerByReference device);
-
-  int nvmlDeviceGetPciInfo_v3(Pointer device, PciInfo pci);
-
+interface NvmlMigLibrary extends NvmlCore {
   int nvmlDeviceGetName(Pointer device, byte[] name, int length);
 
   int nvmlDeviceGetMigMode(Pointer device, IntByReference current, IntByReference pending);
@@ -60,20 +50,6 @@ interface NvmlMigLibrary extends Library {
   int nvmlComputeInstanceGetInfo_v2(Pointer computeInstance, ComputeInstanceInfo info);
 
   int nvmlComputeInstanceDestroy(Pointer computeInstance);
-
-  /** {@code nvmlPciInfo_t} (68 bytes). */
-  @FieldOrder({"busIdLegacy", "domain", "bus", "device", "pciDeviceId", "pciSubSystemId",
-      "busId"})
-  class PciInfo extends Structure {
-    public byte[] busIdLegacy = new byte[16];
-    public int domain;
-    public int bus;
-    public int device;
-    /** The PCI device id in the upper 16 bits, the vendor (0x10de) in the lower. */
-    public int pciDeviceId;
-    public int pciSubSystemId;
-    public byte[] busId = new byte[32];
-  }
 
   /**
    * {@code nvmlGpuInstanceProfileInfo_t} (48 bytes): {@code id} is the profile id that

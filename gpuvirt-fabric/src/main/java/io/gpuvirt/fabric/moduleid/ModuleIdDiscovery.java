@@ -85,10 +85,8 @@ public final class ModuleIdDiscovery {
         check(nvml, "nvmlDeviceGetHandleByIndex_v2(" + i + ")",
             nvml.nvmlDeviceGetHandleByIndex_v2(i, device));
         NvmlLibrary.PciInfo pci = new NvmlLibrary.PciInfo();
-        pci.write();
         check(nvml, "nvmlDeviceGetPciInfo_v3(" + i + ")",
-            nvml.nvmlDeviceGetPciInfo_v3(device.getValue(), pci.getPointer()));
-        pci.read();
+            nvml.nvmlDeviceGetPciInfo_v3(device.getValue(), pci));
         PciAddress address = address(pci);
         int moduleId = moduleId(nvml, device.getValue(), address);
         PciAddress other = byModuleId.put(moduleId, address);
