@@ -431,7 +431,16 @@ final class Presets {
           .sriov(new DeviceSpec.SriovSpec(32, L40S.device(), 4, 1,
               pref64(0, block + 0x0020_0000_0000L, 64 * M), 0, Optional.of("nvidia"))));
     }
-    HostProfile.Builder b = HostProfile.builder().name("l40s-vgpu")
+    return sriovVgpuHost("l40s-vgpu", list);
+  }
+
+  /**
+   * A host of SR-IOV vGPU GPUs: an Ubuntu 24.04 kernel (6.8, the vendor-specific vGPU interface)
+   * with the IOMMU on in pass-through mode, the nvidia vGPU host driver, vfio-pci and the port
+   * driver loaded.
+   */
+  private static HostProfile sriovVgpuHost(String name, List<DeviceSpec.Builder> devices) {
+    HostProfile.Builder b = HostProfile.builder().name(name)
         .cmdline("BOOT_IMAGE=/boot/vmlinuz-6.8.0-60-generic root=/dev/sda2 ro intel_iommu=on "
             + "iommu=pt");
     for (String driver : List.of("nvidia", "vfio-pci", "pcieport")) {
@@ -440,7 +449,7 @@ final class Presets {
     for (String module : List.of("vfio", "vfio_iommu_type1", "vfio_pci_core")) {
       b.loadModule(module);
     }
-    return withDevices(b, numberGroups(list, List.of(), 0)).build();
+    return withDevices(b, numberGroups(devices, List.of(), 0)).build();
   }
 
   /**
@@ -466,16 +475,7 @@ final class Presets {
           .sriov(new DeviceSpec.SriovSpec(16, H200_SXM.device(), 4, 1,
               pref64(0, block + 0x0040_0000_0000L, 64 * M), 0, Optional.of("nvidia"))));
     }
-    HostProfile.Builder b = HostProfile.builder().name("h200-vgpu")
-        .cmdline("BOOT_IMAGE=/boot/vmlinuz-6.8.0-60-generic root=/dev/sda2 ro intel_iommu=on "
-            + "iommu=pt");
-    for (String driver : List.of("nvidia", "vfio-pci", "pcieport")) {
-      b.loadDriver(driver);
-    }
-    for (String module : List.of("vfio", "vfio_iommu_type1", "vfio_pci_core")) {
-      b.loadModule(module);
-    }
-    return withDevices(b, numberGroups(list, List.of(), 0)).build();
+    return sriovVgpuHost("h200-vgpu", list);
   }
 
   /**
