@@ -1,5 +1,7 @@
 package io.gpuvirt.testkit.doctor;
 
+import static io.gpuvirt.testkit.doctor.Findings.finding;
+import static io.gpuvirt.testkit.doctor.Findings.fix;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -30,16 +32,6 @@ final class HostDoctorTest {
     try (SimulatedHost host = SimulatedHost.create(profile)) {
       return HostDoctor.examine(host.sysfs(), policy);
     }
-  }
-
-  private static Finding finding(ReadinessReport report, String check) {
-    return report.findings().stream().filter(f -> f.check().equals(check)).findFirst()
-        .orElseThrow(() -> new AssertionError("no finding " + check + " in\n" + report.render()));
-  }
-
-  private static Fix fix(ReadinessReport report, String check) {
-    return finding(report, check).fix()
-        .orElseThrow(() -> new AssertionError("no fix for " + check + " in\n" + report.render()));
   }
 
   private static void bindAllGpus(SimulatedHost host) {

@@ -1,5 +1,7 @@
 package io.gpuvirt.testkit.grace;
 
+import static io.gpuvirt.testkit.doctor.Findings.finding;
+import static io.gpuvirt.testkit.doctor.Findings.fix;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -27,16 +29,6 @@ final class GraceDoctorTest {
     try (SimulatedHost host = SimulatedHost.create(profile)) {
       return HostDoctor.examine(host.sysfs(), REBIND);
     }
-  }
-
-  private static Finding finding(ReadinessReport report, String check) {
-    return report.findings().stream().filter(f -> f.check().equals(check)).findFirst()
-        .orElseThrow(() -> new AssertionError("no finding " + check + " in\n" + report.render()));
-  }
-
-  private static Fix fix(ReadinessReport report, String check) {
-    return finding(report, check).fix()
-        .orElseThrow(() -> new AssertionError("no fix for " + check + " in\n" + report.render()));
   }
 
   private static HostProfile withCmdline(String options) {
