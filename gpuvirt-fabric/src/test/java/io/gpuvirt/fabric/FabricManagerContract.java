@@ -46,6 +46,14 @@ abstract class FabricManagerContract {
   /** Connects the client under test to {@code fabric}. */
   abstract FabricManager connect(SimulatedFabric fabric);
 
+  /**
+   * Whether the client can pass a VF list ({@code fmActivateFabricPartitionWithVFs}): libnvfm and
+   * the simulation's own client can, the {@code fmpm} CLI has no option for one.
+   */
+  boolean passesVirtualFunctions() {
+    return true;
+  }
+
   @BeforeEach
   void createFabric() {
     fabric = SimulatedFabric.hgxB200(dir.resolve("fm").resolve("fabricmanager.json"));
@@ -514,5 +522,81 @@ abstract class FabricManagerContract {
         }
       }
     }
+  }
+
+  // ---- vGPU mode (FABRIC_MODE=2): partitions activated with VF lists -------------------------
+
+  private static final List<io.gpuvirt.core.pci.PciAddress> TWO_VFS = List.of(
+      io.gpuvirt.core.pci.PciAddress.parse("0000:3d:00.5"),
+      io.gpuvirt.core.pci.PciAddress.parse("0000:17:00.4"));
+
+  @Test
+  void activateWithVirtualFunctions_vgpuMode_activatesWithTheVfsInTheirOrder() {
+    fabric.setFabricMode(2);
+    FabricManager fm = client();
+    if (!passesVirtualFunctions()) {
+      assertEquals(FmReturnCode.NOT_SUPPORTED,
+          refusal(() -> fm.activateWithVirtualFunctions(4, TWO_VFS)));
+      assertEquals(List.of(), fabric.activePartitionIds());
+      return;
+    }
+    fm.activateWithVirtualFunctions(4, TWO_VFS);
+    assertEquals(Set.of(4), activeIds(fm));
+    assertEquals(TWO_VFS, fabric.activeVirtualFunctions(4));
+  }
+
+  @Test
+  void activate_vgpuModeWithoutVfs_refusedWithNotSupported() {
+    fabric.setFabricMode(2);
+    assertEquals(FmReturnCode.NOT_SUPPORTED, refusal(() -> client().activate(8)));
+    assertEquals(List.of(), fabric.activePartitionIds());
+  }
+
+  @Test
+  void activateWithVirtualFunctions_sharedMode_refusedWithNotSupported() {
+    assertEquals(FmReturnCode.NOT_SUPPORTED,
+        refusal(() -> client().activateWithVirtualFunctions(4, TWO_VFS)));
+    assertEquals(List.of(), fabric.activePartitionIds());
+  }
+
+  @Test
+  void activateWithVirtualFunctions_notOneVfPerGpu_refusedWithBadParam() {
+    if (!passesVirtualFunctions()) {
+      return;
+    }
+    fabric.setFabricMode(2);
+    FabricManager fm = client();
+    assertEquals(FmReturnCode.BADPARAM,
+        refusal(() -> fm.activateWithVirtualFunctions(4, TWO_VFS.subList(0, 1))));
+    assertEquals(FmReturnCode.BADPARAM, refusal(() -> fm.activateWithVirtualFunctions(4,
+        List.of(TWO_VFS.get(0), TWO_VFS.get(0)))));
+    assertEquals(FmReturnCode.BADPARAM, refusal(() -> fm.activateWithVirtualFunctions(4,
+        List.of())));
+    assertEquals(List.of(), fabric.activePartitionIds());
+  }
+
+  @Test
+  void activateWithVirtualFunctions_overlappingActivePartition_refusedWithInUse() {
+    if (!passesVirtualFunctions()) {
+      return;
+    }
+    fabric.setFabricMode(2);
+    FabricManager fm = client();
+    fm.activateWithVirtualFunctions(8, TWO_VFS.subList(0, 1));
+    assertEquals(FmReturnCode.IN_USE, refusal(() -> fm.activateWithVirtualFunctions(4, TWO_VFS)));
+    assertEquals(List.of(8), fabric.activePartitionIds());
+  }
+
+  @Test
+  void deactivate_vgpuMode_forgetsTheVfs() {
+    if (!passesVirtualFunctions()) {
+      return;
+    }
+    fabric.setFabricMode(2);
+    FabricManager fm = client();
+    fm.activateWithVirtualFunctions(4, TWO_VFS);
+    fm.deactivate(4);
+    assertEquals(List.of(), fabric.activePartitionIds());
+    assertEquals(List.of(), fabric.activeVirtualFunctions(4));
   }
 }

@@ -1,11 +1,14 @@
 package io.gpuvirt.core.fabric;
 
+import io.gpuvirt.core.pci.PciAddress;
 import java.util.Collection;
 import java.util.List;
 
 /**
  * The Fabric Manager port: what gpuvirt needs from NVIDIA Fabric Manager in shared NVSwitch
- * multitenancy mode ({@code FABRIC_MODE=1}). Core uses it; gpuvirt-fabric implements it (libnvfm
+ * multitenancy mode ({@code FABRIC_MODE=1}) and in vGPU-based multitenancy mode ({@code
+ * FABRIC_MODE=2}, where a partition is activated with the virtual functions of the vGPUs that use
+ * it: {@link #activateWithVirtualFunctions}). Core uses it; gpuvirt-fabric implements it (libnvfm
  * through JNA, the {@code fmpm} CLI) and gpuvirt-testkit simulates it.
  *
  * <p>Every refusal raises {@link FabricManagerException} carrying the {@link FmReturnCode}.
@@ -20,6 +23,24 @@ public interface FabricManager extends AutoCloseable {
    * is in an active partition.
    */
   void activate(int partitionId);
+
+  /**
+   * Activates a partition for vGPU VMs ({@code FABRIC_MODE=2}, {@code
+   * fmActivateFabricPartitionWithVFs}) with the virtual functions whose vGPUs will use it, in an
+   * order that must stay the same across activations (FABRIC.md §4.5). Fabric Manager requires it
+   * before any vGPU VM starts, even one with a single vGPU.
+   *
+   * <p>The default refuses with NOT_SUPPORTED: a client that cannot pass a VF list (the {@code
+   * fmpm} CLI has no option for one) cannot drive vGPU mode.
+   *
+   * @throws FabricManagerException with the return code of the refusal
+   */
+  default void activateWithVirtualFunctions(int partitionId, List<PciAddress> virtualFunctions) {
+    throw new FabricManagerException("activate partition " + partitionId + " with VFs "
+        + virtualFunctions, FmReturnCode.NOT_SUPPORTED, this + " cannot pass a list of virtual "
+        + "functions (fmActivateFabricPartitionWithVFs); use the libnvfm client (gpuvirt-fabric's "
+        + "NvfmFabricManager) on a host in vGPU mode (FABRIC_MODE=2)");
+  }
 
   /** Deactivates a partition; refused with UNINITIALIZED / PARTITION_ID_NOT_IN_USE when not active. */
   void deactivate(int partitionId);

@@ -1,5 +1,6 @@
 package io.gpuvirt.core.fabric;
 
+import io.gpuvirt.core.pci.PciAddress;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -81,6 +82,14 @@ public final class RestartAwareFabricManager implements FabricManager {
   public void activate(int partitionId) {
     call(() -> {
       delegate.activate(partitionId);
+      return null;
+    });
+  }
+
+  @Override
+  public void activateWithVirtualFunctions(int partitionId, List<PciAddress> virtualFunctions) {
+    call(() -> {
+      delegate.activateWithVirtualFunctions(partitionId, virtualFunctions);
       return null;
     });
   }

@@ -187,6 +187,7 @@ public final class NvfmFabricManager implements FabricManager {
    * Activates a partition for vGPU VMs ({@code FABRIC_MODE=2}) with the virtual functions that
    * will be used, in a stable order.
    */
+  @Override
   public void activateWithVirtualFunctions(int partitionId, List<PciAddress> virtualFunctions) {
     String op = "activate partition " + partitionId + " with VFs " + virtualFunctions;
     requirePartitionId(op, partitionId);

@@ -177,6 +177,7 @@ final class NvfmFabricManagerTest {
 
   @Test
   void activateWithVirtualFunctions_activatesThePartition() {
+    fabric.setFabricMode(2);
     try (NvfmFabricManager fm = NvfmFabricManager.connect(overSocket())) {
       fm.activateWithVirtualFunctions(8, List.of(PciAddress.parse("0000:60:00.4")));
       assertTrue(fm.listPartitions().stream().filter(FabricPartition::active)

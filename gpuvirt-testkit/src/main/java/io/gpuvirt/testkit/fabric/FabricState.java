@@ -42,6 +42,11 @@ final class FabricState {
   String driverVersion = "580.95.05";
   List<FabricPartition> partitions = new ArrayList<>();
   TreeSet<Integer> active = new TreeSet<>();
+  /**
+   * vGPU mode: the virtual functions each active partition was activated with, in the order
+   * given (absent for partitions activated without VFs).
+   */
+  java.util.TreeMap<Integer, List<PciAddress>> activeVfs = new java.util.TreeMap<>();
   TreeSet<Integer> unsupported = new TreeSet<>();
   List<SimulatedGpu> gpus = new ArrayList<>();
   List<NvlinkFailedDevice> failedGpus = new ArrayList<>();
@@ -69,8 +74,8 @@ final class FabricState {
   /**
    * The checks every call goes through, in this order: an expired restart deadline stops FM; a
    * stopped FM refuses connections; an injected fault fires; a starting FM, or one that waits for
-   * the activated list, refuses everything but connect (and set-activated); FM outside shared
-   * NVSwitch mode refuses partition calls; FM started in restart mode refuses NVLink-failed
+   * the activated list, refuses everything but connect (and set-activated); FM in neither shared
+   * NVSwitch mode (1) nor vGPU mode (2) refuses partition calls; FM started in restart mode refuses NVLink-failed
    * queries with NOT_SUPPORTED even after the list (FMUG: unsupported in {@code --restart} mode).
    *
    * @return the fault kind that fired (empty if none) and the code
@@ -98,7 +103,7 @@ final class FabricState {
     if (phase == FabricPhase.AWAITING_ACTIVATED_LIST && op != FabricOperation.SET_ACTIVATED) {
       return new Gate(FmReturnCode.NOT_CONFIGURED, false);
     }
-    if (fabricMode != 1) {
+    if (fabricMode != 1 && fabricMode != 2) {
       return new Gate(FmReturnCode.NOT_SUPPORTED, false);
     }
     if (restartMode && op == FabricOperation.NVLINK_FAILED) {
@@ -131,9 +136,24 @@ final class FabricState {
     return partitions.stream().map(p -> p.withActive(active.contains(p.id()))).toList();
   }
 
-  FmReturnCode activate(long id) {
+  /**
+   * {@code fmActivateFabricPartition} (no VFs) or {@code fmActivateFabricPartitionWithVFs}. The
+   * rules of vGPU mode are inferred (FABRIC.md §4.5 gives only the call and that it is required
+   * before any vGPU VM starts): in vGPU mode a partition is activated only with VFs, one per GPU
+   * of the partition, each named once; in shared NVSwitch mode only without; otherwise
+   * NOT_SUPPORTED or BADPARAM. The activation rules (one active partition per GPU, an active id
+   * refused) are those of shared NVSwitch mode in both.
+   */
+  FmReturnCode activate(long id, Optional<List<PciAddress>> vfs) {
     Optional<FabricPartition> p = partition(id);
     if (id < 0 || id >= MAX_PARTITIONS || p.isEmpty()) {
+      return FmReturnCode.BADPARAM;
+    }
+    if (vfs.isPresent() != (fabricMode == 2)) {
+      return FmReturnCode.NOT_SUPPORTED;
+    }
+    if (vfs.isPresent() && (vfs.get().size() != p.get().gpus().size()
+        || new HashSet<>(vfs.get()).size() != vfs.get().size())) {
       return FmReturnCode.BADPARAM;
     }
     if (unsupported.contains((int) id)) {
@@ -149,6 +169,7 @@ final class FabricState {
       }
     }
     active.add((int) id);
+    vfs.ifPresent(list -> activeVfs.put((int) id, List.copyOf(list)));
     return FmReturnCode.SUCCESS;
   }
 
@@ -160,6 +181,7 @@ final class FabricState {
       return generation == FmGeneration.R610 ? FmReturnCode.PARTITION_ID_NOT_IN_USE
           : FmReturnCode.UNINITIALIZED;
     }
+    activeVfs.remove((int) id);
     return FmReturnCode.SUCCESS;
   }
 
@@ -187,6 +209,7 @@ final class FabricState {
     }
     active.clear();
     seen.forEach(active::add);
+    activeVfs.keySet().retainAll(seen);
     phase = FabricPhase.RUNNING;
     return FmReturnCode.SUCCESS;
   }
@@ -225,6 +248,13 @@ final class FabricState {
     }
     ArrayNode act = root.putArray("active");
     active.forEach(act::add);
+    ArrayNode avf = root.putArray("activeVfs");
+    activeVfs.forEach((id, list) -> {
+      ObjectNode o = avf.addObject();
+      o.put("partition", id);
+      ArrayNode vs = o.putArray("vfs");
+      list.forEach(vf -> vs.add(vf.toString()));
+    });
     ArrayNode uns = root.putArray("unsupported");
     unsupported.forEach(uns::add);
     ArrayNode gs = root.putArray("gpus");
@@ -301,6 +331,14 @@ final class FabricState {
       s.partitions.add(new FabricPartition((int) integer(pn, "id"), false, gpus));
     }
     array(root, "active").forEach(n -> s.active.add(n.intValue()));
+    // absent in files written before vGPU mode was simulated: no partition activated with VFs
+    if (root.has("activeVfs")) {
+      for (JsonNode a : array(root, "activeVfs")) {
+        List<PciAddress> list = new ArrayList<>();
+        array(a, "vfs").forEach(v -> list.add(PciAddress.parse(v.asText())));
+        s.activeVfs.put((int) integer(a, "partition"), List.copyOf(list));
+      }
+    }
     array(root, "unsupported").forEach(n -> s.unsupported.add(n.intValue()));
     for (JsonNode g : array(root, "gpus")) {
       s.gpus.add(new SimulatedGpu((int) integer(g, "moduleId"),

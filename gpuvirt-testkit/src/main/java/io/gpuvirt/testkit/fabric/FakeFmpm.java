@@ -140,7 +140,7 @@ public final class FakeFmpm implements CommandRunner {
     }
     return switch (op) {
       case LIST -> new Outcome(FmReturnCode.SUCCESS, false, StyledJson.write(listJson(s)));
-      case ACTIVATE -> done(describe(op), s.activate(args.id));
+      case ACTIVATE -> done(describe(op), s.activate(args.id, java.util.Optional.empty()));
       case DEACTIVATE -> done(describe(op), s.deactivate(args.id));
       case SET_ACTIVATED -> done(describe(op),
           s.setActivated(uncountedSetActivatedList ? List.of() : args.ids));

@@ -10,6 +10,7 @@ import io.gpuvirt.core.fabric.FmReturnCode;
 import io.gpuvirt.core.fabric.ModuleIdMap;
 import io.gpuvirt.core.fabric.NvlinkFailedDevices;
 import io.gpuvirt.core.host.HostAccessException;
+import io.gpuvirt.core.pci.PciAddress;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -126,12 +127,12 @@ public final class SimulatedFabric {
 
   /**
    * The Fabric Manager of a simulated host, per its profile: empty unless the profile sets
-   * {@code FABRIC_MODE=1} (shared NVSwitch) or a simulated Fabric Manager was already written under
+   * {@code FABRIC_MODE=1} (shared NVSwitch) or {@code FABRIC_MODE=2} (vGPU mode) or a simulated Fabric Manager was already written under
    * its root ({@value #STATE_PATH}), which is then used as it is. Otherwise it is created there on
    * first use from the profile: the default partition table of its baseboard (HGX B200 for B200
    * GPUs, HGX H100 for H100 SXM GPUs) and its GPUs with their module ids.
    *
-   * @throws GpuvirtException when the profile sets FABRIC_MODE=1 on GPUs whose partition table the
+   * @throws GpuvirtException when the profile sets FABRIC_MODE=1 or 2 on GPUs whose partition table the
    *     testkit does not know; write one with {@link #create(Path, FabricTable, List)}
    */
   public static java.util.Optional<SimulatedFabric> ofHost(io.gpuvirt.testkit.SimulatedHost host) {
@@ -142,7 +143,8 @@ public final class SimulatedFabric {
       return java.util.Optional.of(open(file));
     }
     io.gpuvirt.testkit.HostProfile profile = host.profile();
-    if (!profile.fabricMode().equals(java.util.OptionalInt.of(1))) {
+    int mode = profile.fabricMode().orElse(0);
+    if (mode != 1 && mode != 2) {
       return java.util.Optional.empty();
     }
     List<SimulatedGpu> gpus = new java.util.ArrayList<>();
@@ -164,11 +166,16 @@ public final class SimulatedFabric {
       table = FabricTable.hgxH100();
     } else {
       throw new GpuvirtException("simulated host " + profile.name() + " at " + host.root()
-          + " sets FABRIC_MODE=1, but the testkit has no partition table for its GPUs (device ids "
+          + " sets FABRIC_MODE=" + mode + ", but the testkit has no partition table for its GPUs"
+          + " (device ids "
           + deviceIds + " with module ids); write one with SimulatedFabric.create(ROOT/"
           + STATE_PATH + ", table, gpus)");
     }
-    return java.util.Optional.of(create(file, table, gpus));
+    SimulatedFabric created = create(file, table, gpus);
+    if (mode != 1) {
+      created.setFabricMode(mode);
+    }
+    return java.util.Optional.of(created);
   }
 
   /** The JSON state file; also the Unix-socket address of the simulated libnvfm. */
@@ -263,7 +270,10 @@ public final class SimulatedFabric {
     mutate(s -> s.restartDeadlineEpochMs = past);
   }
 
-  /** Sets {@code FABRIC_MODE}: 1 is shared NVSwitch mode; anything else refuses partition calls. */
+  /**
+   * Sets {@code FABRIC_MODE}: 1 is shared NVSwitch mode, 2 vGPU mode (partitions activated with
+   * VF lists only); anything else refuses partition calls.
+   */
   public void setFabricMode(int mode) {
     mutate(s -> s.fabricMode = mode);
   }
@@ -337,6 +347,14 @@ public final class SimulatedFabric {
   /** The ids of the active partitions, sorted. */
   public List<Integer> activePartitionIds() {
     return transact(s -> List.copyOf(s.active));
+  }
+
+  /**
+   * vGPU mode: the virtual functions partition {@code partitionId} was activated with, in the
+   * order given; empty when it is inactive or was activated without VFs.
+   */
+  public List<PciAddress> activeVirtualFunctions(int partitionId) {
+    return transact(s -> s.activeVfs.getOrDefault(partitionId, List.of()));
   }
 
   /** Where it is in its life. */

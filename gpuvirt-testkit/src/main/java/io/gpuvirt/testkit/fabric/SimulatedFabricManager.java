@@ -5,9 +5,11 @@ import io.gpuvirt.core.fabric.FabricManagerException;
 import io.gpuvirt.core.fabric.FabricPartition;
 import io.gpuvirt.core.fabric.FmReturnCode;
 import io.gpuvirt.core.fabric.NvlinkFailedDevices;
+import io.gpuvirt.core.pci.PciAddress;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Function;
 
 /**
@@ -15,6 +17,8 @@ import java.util.function.Function;
  * and return codes of the real thing. Obtain one with {@link SimulatedFabric#connect()}.
  */
 final class SimulatedFabricManager implements FabricManager {
+  /** libnvfm's VF list holds at most FM_MAX_NUM_GPUS entries. */
+  private static final int MAX_VFS = 16;
   private final SimulatedFabric fabric;
   private volatile boolean closed;
 
@@ -30,7 +34,20 @@ final class SimulatedFabricManager implements FabricManager {
   @Override
   public void activate(int partitionId) {
     String op = "activate partition " + partitionId;
-    FmReturnCode code = call(op, FabricOperation.ACTIVATE, s -> s.activate(partitionId));
+    FmReturnCode code = call(op, FabricOperation.ACTIVATE,
+        s -> s.activate(partitionId, Optional.empty()));
+    check(op, code);
+  }
+
+  @Override
+  public void activateWithVirtualFunctions(int partitionId, List<PciAddress> virtualFunctions) {
+    String op = "activate partition " + partitionId + " with VFs " + virtualFunctions;
+    List<PciAddress> vfs = List.copyOf(virtualFunctions);
+    if (vfs.size() > MAX_VFS) {
+      throw fabric.refusal(op, FmReturnCode.BADPARAM);
+    }
+    FmReturnCode code = call(op, FabricOperation.ACTIVATE,
+        s -> s.activate(partitionId, Optional.of(vfs)));
     check(op, code);
   }
 

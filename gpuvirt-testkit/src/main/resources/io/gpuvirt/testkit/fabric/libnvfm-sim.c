@@ -263,7 +263,8 @@ static fmReturn_t gate(jv *st, enum op op) {
   if (phase_is(st, "AWAITING_ACTIVATED_LIST") && op != OP_SET_ACTIVATED) {
     return FM_ST_NOT_CONFIGURED;
   }
-  if (jint(st, "fabricMode", 0) != 1) {
+  long long mode = jint(st, "fabricMode", 0);
+  if (mode != 1 && mode != 2) {
     return FM_ST_NOT_SUPPORTED;
   }
   if (op == OP_NVLINK_FAILED && jbool(st, "restartMode")) {
@@ -304,13 +305,18 @@ static int overlaps(jv *p, jv *q) {
   return 0;
 }
 
-static jv *active_array(jv *st) {
-  jv *a = jget(st, "active");
+/* The state's array under key, created when absent (jarr's empty stand-in must not be written). */
+static jv *own_array(jv *st, const char *key) {
+  jv *a = jget(st, key);
   if (!a || a->type != J_ARR) {
     a = jnew(J_ARR);
-    jset(st, "active", a);
+    jset(st, key, a);
   }
   return a;
+}
+
+static jv *active_array(jv *st) {
+  return own_array(st, "active");
 }
 
 static void add_sorted(jv *arr, long long x) {
@@ -326,10 +332,30 @@ static int is_r610(const jv *st) {
   return strcmp(jstr(st, "generation"), "R610") == 0;
 }
 
-static fmReturn_t rule_activate(jv *st, long long id) {
+/* The (inferred) vGPU-mode rules of FabricState.activate: in FABRIC_MODE=2 only with VFs, one per
+ * GPU of the partition, each named once; in FABRIC_MODE=1 only without. vfs is NULL for the call
+ * without VFs. */
+static fmReturn_t rule_activate(jv *st, long long id, const fmPciDevice_t *vfs,
+    unsigned int numVfs) {
   jv *p = find_partition(st, id);
   if (id < 0 || id >= FM_MAX_FABRIC_PARTITIONS || !p) {
     return FM_ST_BADPARAM;
+  }
+  if ((vfs != NULL) != (jint(st, "fabricMode", 0) == 2)) {
+    return FM_ST_NOT_SUPPORTED;
+  }
+  if (vfs) {
+    if ((int) numVfs != jarr(p, "gpus")->n) {
+      return FM_ST_BADPARAM;
+    }
+    for (unsigned int i = 0; i < numVfs; i++) {
+      for (unsigned int j = 0; j < i; j++) {
+        if (vfs[i].domain == vfs[j].domain && vfs[i].bus == vfs[j].bus
+            && vfs[i].device == vfs[j].device && vfs[i].function == vfs[j].function) {
+          return FM_ST_BADPARAM;
+        }
+      }
+    }
   }
   if (contains(jarr(st, "unsupported"), id)) {
     return FM_ST_NOT_SUPPORTED;
@@ -345,7 +371,31 @@ static fmReturn_t rule_activate(jv *st, long long id) {
     }
   }
   add_sorted(active, id);
+  if (vfs) {
+    jv *record = jnew(J_OBJ);
+    jset(record, "partition", jnum(id));
+    jv *list = jnew(J_ARR);
+    for (unsigned int i = 0; i < numVfs; i++) {
+      char bdf[32];
+      snprintf(bdf, sizeof bdf, "%04x:%02x:%02x.%x", vfs[i].domain, vfs[i].bus, vfs[i].device,
+          vfs[i].function);
+      jpush(list, NULL, jstring(bdf));
+    }
+    jset(record, "vfs", list);
+    jpush(own_array(st, "activeVfs"), NULL, record);
+  }
   return FM_ST_SUCCESS;
+}
+
+/* Drops the VF lists of partitions that are no longer active. */
+static void prune_active_vfs(jv *st) {
+  jv *records = own_array(st, "activeVfs");
+  jv *active = active_array(st);
+  for (int i = records->n - 1; i >= 0; i--) {
+    if (!contains(active, jint(records->items[i], "partition", -1))) {
+      jremove(records, i);
+    }
+  }
 }
 
 static fmReturn_t rule_deactivate(jv *st, long long id) {
@@ -356,6 +406,7 @@ static fmReturn_t rule_deactivate(jv *st, long long id) {
   for (int i = 0; i < active->n; i++) {
     if (active->items[i]->num == id) {
       jremove(active, i);
+      prune_active_vfs(st);
       return FM_ST_SUCCESS;
     }
   }
@@ -385,6 +436,7 @@ static fmReturn_t rule_set_activated(jv *st, const unsigned int *ids, unsigned i
     add_sorted(active, ids[i]);
   }
   jset(st, "active", active);
+  prune_active_vfs(st);
   jset(st, "phase", jstring("RUNNING"));
   return FM_ST_SUCCESS;
 }
@@ -606,7 +658,8 @@ API fmReturn_t fmGetSupportedFabricPartitions(fmHandle_t pFmHandle,
   return rc;
 }
 
-static fmReturn_t activate_common(fmHandle_t pFmHandle, fmFabricPartitionId_t partitionId) {
+static fmReturn_t activate_common(fmHandle_t pFmHandle, fmFabricPartitionId_t partitionId,
+    const fmPciDevice_t *vfs, unsigned int numVfs) {
   char path[4096];
   fmReturn_t rc = begin_call(pFmHandle, path);
   if (rc != FM_ST_SUCCESS) {
@@ -618,7 +671,7 @@ static fmReturn_t activate_common(fmHandle_t pFmHandle, fmFabricPartitionId_t pa
   }
   rc = gate(t.root, OP_ACTIVATE);
   if (rc == FM_ST_SUCCESS) {
-    rc = rule_activate(t.root, partitionId);
+    rc = rule_activate(t.root, partitionId, vfs, numVfs);
   }
   txn_end(&t);
   return rc;
@@ -626,7 +679,7 @@ static fmReturn_t activate_common(fmHandle_t pFmHandle, fmFabricPartitionId_t pa
 
 API fmReturn_t fmActivateFabricPartition(fmHandle_t pFmHandle,
     fmFabricPartitionId_t partitionId) {
-  return activate_common(pFmHandle, partitionId);
+  return activate_common(pFmHandle, partitionId, NULL, 0);
 }
 
 API fmReturn_t fmActivateFabricPartitionWithVFs(fmHandle_t pFmHandle,
@@ -644,7 +697,8 @@ API fmReturn_t fmActivateFabricPartitionWithVFs(fmHandle_t pFmHandle,
       return FM_ST_BADPARAM;
     }
   }
-  return activate_common(pFmHandle, partitionId);
+  static const fmPciDevice_t none[1];
+  return activate_common(pFmHandle, partitionId, numVfs ? vfList : none, numVfs);
 }
 
 API fmReturn_t fmDeactivateFabricPartition(fmHandle_t pFmHandle,
