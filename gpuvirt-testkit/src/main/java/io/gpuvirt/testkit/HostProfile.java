@@ -175,6 +175,18 @@ public final class HostProfile {
   }
 
   /**
+   * {@code hgx-b200-vgpu}: the {@link #hgxB200()} board in vGPU-based multitenancy ({@code
+   * FABRIC_MODE=2}): its eight B200 GPUs on the {@code nvidia} vGPU host driver, each with 16
+   * SR-IOV VFs that {@code sriov-manage -e} enables, and a simulated Fabric Manager in vGPU mode,
+   * whose partitions are activated with the VFs of the vGPUs that use them. Only time-sliced
+   * vGPUs (NVIDIA does not support MIG-backed vGPU on NVSwitch systems). The VF layout, the B200X
+   * type table and Fabric Manager's vGPU-mode rules are inferred (see {@code Presets}).
+   */
+  public static HostProfile hgxB200Vgpu() {
+    return Presets.hgxB200Vgpu();
+  }
+
+  /**
    * An older vGPU host with legacy mediated devices: two Tesla T4 (10de:1eb8, no SR-IOV) at
    * {@code 0000:3b:00.0} (NUMA 0) and {@code 0000:af:00.0} (NUMA 1) on the {@code nvidia} vGPU
    * host driver, each offering {@code /sys/class/mdev_bus/<PF>/mdev_supported_types/nvidia-<id>/}
@@ -221,7 +233,7 @@ public final class HostProfile {
   /** The names {@link #preset(String)} accepts. */
   public static List<String> presetNames() {
     return List.of("hgx-b200", "hgx-h100", "hgx-h100-shared-groups", "workstation", "no-acs",
-        "iommu-off", "vmd", "l40s-vgpu", "h200-vgpu", "t4-mdev", "gb200-nvl4");
+        "iommu-off", "vmd", "l40s-vgpu", "h200-vgpu", "hgx-b200-vgpu", "t4-mdev", "gb200-nvl4");
   }
 
   /**
@@ -249,6 +261,8 @@ public final class HostProfile {
         return l40sVgpu();
       case "h200-vgpu":
         return h200Vgpu();
+      case "hgx-b200-vgpu":
+        return hgxB200Vgpu();
       case "t4-mdev":
         return t4Mdev();
       case "gb200-nvl4":

@@ -154,6 +154,21 @@ final class Presets {
 
   /** SYSFS.md §11.1, and the B200 contract of the helper brief. */
   static HostProfile hgxB200() {
+    return hgxB200(false);
+  }
+
+  /**
+   * The HGX B200 in vGPU-based multitenancy ({@code FABRIC_MODE=2}): the same board, its GPUs on
+   * the {@code nvidia} vGPU host driver with 16 SR-IOV VFs each (offset 4, stride 1, 64 MiB VF
+   * BARs) that {@code sriov-manage -e} enables, and the B200X types of {@code
+   * VgpuTypeCatalogue.b200x()}. The VF count, offsets and BAR size are inferred (the reference has
+   * no B200 SR-IOV capture), as are the type table and Fabric Manager's vGPU-mode rules.
+   */
+  static HostProfile hgxB200Vgpu() {
+    return hgxB200(true);
+  }
+
+  private static HostProfile hgxB200(boolean vgpu) {
     int[] gpuBuses = {0x17, 0x3d, 0x60, 0x70, 0x98, 0xbb, 0xdd, 0xed};
     int[] moduleIds = {1, 4, 2, 3, 7, 5, 8, 6};
     List<DeviceSpec.Builder> list = new ArrayList<>();
@@ -186,9 +201,14 @@ final class Presets {
           .subsystem(new PciId(0x1000, 0x0088)));
       list.add(bridge(nicPort, upstream, PEX890XX, PciePortType.SWITCH_DOWNSTREAM, g + 1, g + 1,
           numa).subsystem(new PciId(0x1000, 0x0088)));
-      list.add(GpuModel.B200.device(a(g, 0, 0), GpuModel.B200.bars(block, 0)).parent(gpuPort)
-          .numaNode(numa).driver("nvidia").moduleId(moduleIds[k]).resettable(true)
-          .label("#GPU" + k));
+      DeviceSpec.Builder gpu = GpuModel.B200.device(a(g, 0, 0), GpuModel.B200.bars(block, 0))
+          .parent(gpuPort).numaNode(numa).driver("nvidia").moduleId(moduleIds[k])
+          .resettable(true).label("#GPU" + k);
+      if (vgpu) {
+        gpu.sriov(new DeviceSpec.SriovSpec(16, B200.device(), 4, 1,
+            pref64(0, block + 0x0040_0000_0000L, 64 * M), 0, Optional.of("nvidia")));
+      }
+      list.add(gpu);
       list.add(DeviceSpec.builder(a(g + 1, 0, 0)).parent(nicPort).id(CONNECTX7)
           .subsystem(new PciId(0x15b3, 0x0026)).pciClass(INFINIBAND)
           .addBar(pref64(0, block + 0x0080_4800_0000L, 32 * M)).numaNode(numa)
@@ -196,8 +216,8 @@ final class Presets {
           .sriov(new DeviceSpec.SriovSpec(8, MLX5_VF, 1, 1,
               pref64(0, block + 0x0080_4a00_0000L, M), 0, Optional.of("mlx5_core"))));
     }
-    HostProfile.Builder b = HostProfile.builder().name("hgx-b200").cmdline(B200_CMDLINE)
-        .fabricMode(1);
+    HostProfile.Builder b = HostProfile.builder().name(vgpu ? "hgx-b200-vgpu" : "hgx-b200")
+        .cmdline(B200_CMDLINE).fabricMode(vgpu ? 2 : 1);
     for (String driver : List.of("nvidia", "vfio-pci", "pcieport", "mlx5_core", "nvme", "ast")) {
       b.loadDriver(driver);
     }

@@ -39,7 +39,8 @@ final class VgpuModel {
   private static final Map<PciId, VgpuTypeCatalogue> CATALOGUES = Map.of(
       new PciId(0x10de, 0x26b9), VgpuTypeCatalogue.l40s(),
       new PciId(0x10de, 0x2236), VgpuTypeCatalogue.a10(),
-      new PciId(0x10de, 0x2335), VgpuTypeCatalogue.h200x());
+      new PciId(0x10de, 0x2335), VgpuTypeCatalogue.h200x(),
+      new PciId(0x10de, 0x2901), VgpuTypeCatalogue.b200x());
 
   private final HostProfile profile;
   private final HostTree tree;

@@ -64,6 +64,11 @@ final class ProvisionCommand implements Callable<Integer> {
 
   @ArgGroup(exclusive = true, multiplicity = "1") What what;
 
+  @Option(names = "--count", paramLabel = "N",
+      description = "With --vgpu: that many vGPUs, each on another GPU (default 1); on a host whose"
+          + " Fabric Manager runs in vGPU mode their GPUs form one partition, the VM's alone.")
+  Integer count;
+
   @Option(names = "--owner", required = true, paramLabel = "ID",
       converter = Cli.OwnerConverter.class, description = "The VM (lease owner), e.g. vm-42.")
   String owner;
@@ -133,7 +138,11 @@ final class ProvisionCommand implements Callable<Integer> {
             + " LibvirtDomain.Builder.vgpus)");
       }
       return VgpuCommand.provisionVgpu(spec.commandLine(), host, owner, what.vgpu, null, false,
-          asJson);
+          count == null ? 1 : count, asJson);
+    }
+    if (count != null) {
+      throw new InvalidValueException("--count goes with --vgpu (how many vGPUs); for whole GPUs"
+          + " use --gpus N");
     }
     if (what.mig != null) {
       if (libvirt) {

@@ -37,8 +37,12 @@ final class RecoverCommand implements Callable<Integer> {
           .anyMatch(l -> !l.migs().isEmpty())
           ? io.gpuvirt.core.mig.MigProvisioner.on(MigCommand.backend(host),
               host.gpuHost().ledger()).recover() : List.of();
+      // vGPU leases and VF types (and, in Fabric Manager vGPU mode, partitions): on vGPU hosts
+      List<String> vgpu = VgpuCommand.devices(host).capabilities().isEmpty() ? List.of()
+          : host.gpuHost().vgpuProvisioner().recover();
       List<String> actions = new java.util.ArrayList<>(whole.actions());
       actions.addAll(mig);
+      actions.addAll(vgpu);
       RecoveryReport report = new RecoveryReport(actions, whole.failures());
       if (json) {
         com.fasterxml.jackson.databind.node.ObjectNode root =

@@ -343,24 +343,32 @@ final class VgpuCommand {
     @Option(names = "--spread", description = "Put it on the emptiest GPU instead of packing.")
     boolean spread;
 
+    @Option(names = "--count", paramLabel = "N", defaultValue = "1",
+        description = "How many vGPUs, each on another GPU (default ${DEFAULT-VALUE}); on a host "
+            + "whose Fabric Manager runs in vGPU mode their GPUs form one partition, the VM's "
+            + "alone (vGPUs that talk peer-to-peer must be in one VM).")
+    int count;
+
     @Option(names = "--json", description = "Print {lease, qemu: [devices]}.")
     boolean json;
 
     @Override
     public Integer call() {
-      return provisionVgpu(spec.commandLine(), hostOptions, owner, type, numa, spread, json);
+      return provisionVgpu(spec.commandLine(), hostOptions, owner, type, numa, spread, count,
+          json);
     }
   }
 
   /**
-   * One vGPU of {@code type} for {@code owner}: the lease, its VF and QEMU devices (shared by
-   * {@code vgpu provision} and {@code provision --vgpu}).
+   * {@code count} vGPUs of {@code type} for {@code owner}: the lease, its VFs (and partition on a
+   * host in Fabric Manager vGPU mode) and QEMU devices (shared by {@code vgpu provision} and
+   * {@code provision --vgpu}).
    */
   static int provisionVgpu(CommandLine cmd, HostOptions hostOptions, String owner, String type,
-      Integer numa, boolean spread, boolean json) {
+      Integer numa, boolean spread, int count, boolean json) {
     PrintWriter out = cmd.getOut();
     try (HostContext host = hostOptions.open()) {
-      VgpuRequest request = VgpuRequest.ofType(owner, type);
+      VgpuRequest request = VgpuRequest.ofType(owner, type).withCount(count);
       if (numa != null) {
         request = request.onNumaNode(numa);
       }
@@ -369,7 +377,7 @@ final class VgpuCommand {
       }
       Lease lease;
       try {
-        lease = VgpuProvisioner.on(devices(host), host.gpuHost().ledger()).provision(request);
+        lease = host.gpuHost().vgpuProvisioner().provision(request);
       } catch (AllocationRefusedException | VgpuException e) {
         return Cli.refuse(cmd, json, e.getMessage());
       }
@@ -385,10 +393,13 @@ final class VgpuCommand {
           throw new GpuvirtException("cannot render JSON output: " + e.getMessage(), e);
         }
       } else {
-        VgpuAssignment v = lease.vgpus().get(0);
-        out.println(owner + ": vGPU " + v.type().id() + " (" + v.type().name() + ") on "
-            + v.vf().map(vf -> "VF " + vf).orElseGet(() -> "mediated device "
-                + v.mdev().orElseThrow()) + " of " + v.pf());
+        for (VgpuAssignment v : lease.vgpus()) {
+          out.println(owner + ": vGPU " + v.type().id() + " (" + v.type().name() + ") on "
+              + v.vf().map(vf -> "VF " + vf).orElseGet(() -> "mediated device "
+                  + v.mdev().orElseThrow()) + " of " + v.pf());
+        }
+        lease.partitionId().ifPresent(id -> out.println("  Fabric Manager partition " + id
+            + " activated with the VFs (vGPU mode)"));
         qemu.devices().forEach(d -> out.println("  qemu: -device " + d.device().render() + "  # "
             + d.explanation()));
         qemu.uuid().ifPresent(u -> out.println("  qemu: -uuid " + u));

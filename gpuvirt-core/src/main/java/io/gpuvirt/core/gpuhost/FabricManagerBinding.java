@@ -30,6 +30,16 @@ public interface FabricManagerBinding {
    */
   ModuleIdMap discoverModuleIds(Topology topology);
 
+  /**
+   * Whether this Fabric Manager runs in vGPU-based multitenancy mode ({@code FABRIC_MODE=2}):
+   * its partitions are then activated with the VFs of vGPU leases ({@link
+   * GpuHost#vgpuProvisioner()}), never for whole GPUs. False (shared NVSwitch mode) unless a
+   * binding says so.
+   */
+  default boolean vgpuMode() {
+    return false;
+  }
+
   /** A binding for a Fabric Manager client the caller already has, with a known module-id map. */
   static FabricManagerBinding of(FabricManager fabricManager, ModuleIdMap moduleIds) {
     java.util.Objects.requireNonNull(fabricManager, "fabricManager");

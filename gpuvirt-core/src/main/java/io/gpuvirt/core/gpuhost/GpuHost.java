@@ -162,9 +162,17 @@ public final class GpuHost implements AutoCloseable {
     return TopologyScanner.scan(sysfs());
   }
 
-  /** Whether the host has a Fabric Manager in shared NVSwitch mode (partitions). */
+  /**
+   * Whether the host has a Fabric Manager with partitions: in shared NVSwitch mode (for whole
+   * GPUs) or in vGPU mode ({@link #fabricVgpuMode()}).
+   */
   public boolean hasFabricManager() {
     return fabric.isPresent();
+  }
+
+  /** Whether the host's Fabric Manager runs in vGPU mode ({@code FABRIC_MODE=2}). */
+  public boolean fabricVgpuMode() {
+    return fabric.map(FabricManagerBinding::vgpuMode).orElse(false);
   }
 
   /** The Fabric Manager chosen, in words; empty when the host has none. */
@@ -225,10 +233,34 @@ public final class GpuHost implements AutoCloseable {
     return map;
   }
 
-  /** The Fabric Manager and module ids for partition-aware allocation; empty without one. */
+  /**
+   * The Fabric Manager and module ids for partition-aware allocation of whole GPUs; empty without
+   * one, and on a host in vGPU mode (see {@link #vgpuPartitions()}).
+   */
   public Optional<PartitionContext> partitions() {
-    return fabric.isEmpty() ? Optional.empty()
+    return fabric.isEmpty() || fabricVgpuMode() ? Optional.empty()
         : Optional.of(new PartitionContext(fabricManager(), moduleIds()));
+  }
+
+  /**
+   * On a host whose Fabric Manager runs in vGPU mode: the Fabric Manager and module ids the vGPU
+   * provisioner activates partitions with; empty otherwise.
+   */
+  public Optional<PartitionContext> vgpuPartitions() {
+    return fabricVgpuMode() ? Optional.of(new PartitionContext(fabricManager(), moduleIds()))
+        : Optional.empty();
+  }
+
+  /**
+   * The vGPU provisioner of this host: its sysfs, programs ({@code nvidia-smi vgpu}) and ledger,
+   * and, on a host in Fabric Manager vGPU mode, its partitions ({@link
+   * io.gpuvirt.core.vgpu.VgpuProvisioner#withFabric}).
+   */
+  public io.gpuvirt.core.vgpu.VgpuProvisioner vgpuProvisioner() {
+    io.gpuvirt.core.vgpu.VgpuProvisioner p = io.gpuvirt.core.vgpu.VgpuProvisioner.on(
+        io.gpuvirt.core.vgpu.VgpuDevices.on(sysfs(), commands()), ledger());
+    Optional<PartitionContext> context = vgpuPartitions();
+    return context.isPresent() ? p.withFabric(context.get()) : p;
   }
 
   /** The host's lease ledger (opening it creates nothing). */
@@ -254,6 +286,9 @@ public final class GpuHost implements AutoCloseable {
   public Provisioner.Builder provisionerBuilder() {
     Provisioner.Builder builder = Provisioner.builder(sysfs(), ledger());
     partitions().ifPresent(builder::partitions);
+    if (fabricVgpuMode()) {
+      builder.vgpuProvisioner(vgpuProvisioner());
+    }
     vmPlanner.ifPresent(builder::vmPlanner);
     return builder;
   }

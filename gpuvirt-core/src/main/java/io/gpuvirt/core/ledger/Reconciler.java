@@ -91,6 +91,24 @@ final class Reconciler {
    */
   static Optional<String> partitionMismatch(Lease lease, FabricPartition partition,
       Optional<ModuleIdMap> map) {
+    if (lease.groups().isEmpty() && !lease.vgpus().isEmpty()) {
+      // a vGPU lease (Fabric Manager vGPU mode): its vGPUs' GPUs must be the partition's
+      if (map.isEmpty()) {
+        return Optional.empty();
+      }
+      TreeSet<Integer> gpus = new TreeSet<>();
+      for (io.gpuvirt.core.vgpu.VgpuAssignment v : lease.vgpus()) {
+        Optional<Integer> m = map.get().moduleId(v.pf());
+        if (m.isEmpty()) {
+          return Optional.of("the lease holds partition " + partition.id() + " but its vGPU's "
+              + "GPU " + v.pf() + " has no module id in the module-id map");
+        }
+        gpus.add(m.get());
+      }
+      return gpus.equals(new TreeSet<>(partition.moduleIds())) ? Optional.empty()
+          : Optional.of("the lease's vGPUs are on GPU modules " + gpus + ", but its partition "
+              + partition.id() + " has GPU modules " + partition.moduleIds());
+    }
     TreeSet<Integer> recorded = new TreeSet<>();
     for (LeasedDevice d : lease.requestedDevices()) {
       if (d.moduleId().isEmpty()) {

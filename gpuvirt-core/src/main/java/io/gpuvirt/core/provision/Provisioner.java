@@ -108,6 +108,7 @@ public final class Provisioner {
   private final ProgressListener listener;
   private final Optional<VmPlanner> vmPlanner;
   private final VfioBinder binder;
+  private final Optional<VgpuProvisioner> vgpuProvisioner;
 
   private Provisioner(Builder b) {
     this.sysfs = b.sysfs;
@@ -125,6 +126,7 @@ public final class Provisioner {
     this.listener = b.listener;
     this.vmPlanner = b.vmPlanner;
     this.binder = VfioBinder.on(sysfs);
+    this.vgpuProvisioner = b.vgpuProvisioner;
   }
 
   /** A builder for the host behind {@code sysfs} with its lease ledger. */
@@ -496,8 +498,8 @@ public final class Provisioner {
         .filter(l -> !l.vgpus().isEmpty() && l.groups().isEmpty());
     if (vgpuLease.isPresent()) {
       // A vGPU lease: its VFs' types are cleared by the vGPU path, through sysfs only.
-      return VgpuProvisioner.on(VgpuDevices.on(sysfs, NO_PROGRAMS), ledger).teardown(owner)
-          .isPresent();
+      return vgpuProvisioner.orElseGet(() -> VgpuProvisioner.on(VgpuDevices.on(sysfs,
+          NO_PROGRAMS), ledger)).teardown(owner).isPresent();
     }
     return ledger.underOperationLock(() -> doTeardown(owner));
   }
@@ -884,10 +886,21 @@ public final class Provisioner {
     private Duration reservationTimeout = DEFAULT_RESERVATION_TIMEOUT;
     private ProgressListener listener = ProgressListener.NONE;
     private Optional<VmPlanner> vmPlanner = Optional.empty();
+    private Optional<VgpuProvisioner> vgpuProvisioner = Optional.empty();
 
     private Builder(Sysfs sysfs, LeaseLedger ledger) {
       this.sysfs = Objects.requireNonNull(sysfs, "sysfs");
       this.ledger = Objects.requireNonNull(ledger, "ledger");
+    }
+
+    /**
+     * The vGPU provisioner {@link Provisioner#teardown} hands vGPU leases to (on the same ledger);
+     * by default one over this sysfs with no programs and no Fabric Manager, which refuses a lease
+     * that uses a partition (Fabric Manager vGPU mode), so give the host's there.
+     */
+    public Builder vgpuProvisioner(VgpuProvisioner value) {
+      this.vgpuProvisioner = Optional.of(Objects.requireNonNull(value, "vgpuProvisioner"));
+      return this;
     }
 
     /** Shared NVSwitch mode: allocate whole Fabric Manager partitions and activate them. */

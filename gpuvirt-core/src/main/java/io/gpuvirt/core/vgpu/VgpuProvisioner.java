@@ -7,6 +7,11 @@ import io.gpuvirt.core.alloc.DeviceSelector;
 import io.gpuvirt.core.alloc.Lease;
 import io.gpuvirt.core.alloc.LeaseOrigin;
 import io.gpuvirt.core.alloc.LeaseState;
+import io.gpuvirt.core.alloc.PartitionContext;
+import io.gpuvirt.core.fabric.FabricManager;
+import io.gpuvirt.core.fabric.FabricManagerException;
+import io.gpuvirt.core.fabric.FabricPartition;
+import io.gpuvirt.core.fabric.FmReturnCode;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciId;
@@ -46,35 +51,83 @@ public final class VgpuProvisioner {
 
   /**
    * The catalogues gpuvirt ships, by PF id: L40S (10de:26b9), A10 (10de:2236), Tesla T4
-   * (10de:1eb8, legacy mdev), H200 SXM (10de:2335, the H200X types).
+   * (10de:1eb8, legacy mdev), H200 SXM (10de:2335, the H200X types), B200 (10de:2901, the
+   * inferred B200X types).
    */
   public static final Map<PciId, VgpuTypeCatalogue> DEFAULT_CATALOGUES = Map.of(
       new PciId(0x10de, 0x26b9), VgpuTypeCatalogue.l40s(),
       new PciId(0x10de, 0x2236), VgpuTypeCatalogue.a10(),
       new PciId(0x10de, 0x1eb8), VgpuTypeCatalogue.t4(),
-      new PciId(0x10de, 0x2335), VgpuTypeCatalogue.h200x());
+      new PciId(0x10de, 0x2335), VgpuTypeCatalogue.h200x(),
+      new PciId(0x10de, 0x2901), VgpuTypeCatalogue.b200x());
+
+  /**
+   * How vGPU VMs share Fabric Manager partitions on a host in vGPU mode ({@code FABRIC_MODE=2}).
+   * The reference gives the call (a partition activated with its VFs before any vGPU VM starts,
+   * even a one-vGPU VM) and the rule that vGPUs talking peer-to-peer are in one VM, but not how
+   * Fabric Manager treats two VMs whose vGPUs sit on one GPU (FABRIC.md §4.5), so this is a choice.
+   */
+  public enum PartitionSharing {
+    /**
+     * The default: VMs with one vGPU on the same GPU share that GPU's one-GPU partition. The
+     * first of them activates it with its VF; the last one torn down deactivates it. A VM with
+     * several vGPUs gets a partition of that many GPUs to itself, and no other VM's vGPU is put
+     * on its GPUs while it holds it.
+     */
+    SHARED_SINGLE_GPU,
+    /**
+     * Every vGPU VM activates its own partition with its own VFs, so a GPU serves one vGPU VM at
+     * a time; for a Fabric Manager that refuses a second activation of an active partition.
+     */
+    EXCLUSIVE
+  }
 
   private final VgpuDevices devices;
   private final LeaseLedger ledger;
   private final Map<PciId, VgpuTypeCatalogue> catalogues;
   private final Clock clock;
+  private final Optional<PartitionContext> fabric;
+  private final PartitionSharing sharing;
 
   private VgpuProvisioner(VgpuDevices devices, LeaseLedger ledger,
-      Map<PciId, VgpuTypeCatalogue> catalogues, Clock clock) {
+      Map<PciId, VgpuTypeCatalogue> catalogues, Clock clock, Optional<PartitionContext> fabric,
+      PartitionSharing sharing) {
     this.devices = devices;
     this.ledger = ledger;
     this.catalogues = Map.copyOf(catalogues);
     this.clock = clock;
+    this.fabric = fabric;
+    this.sharing = sharing;
   }
 
-  /** A provisioner with {@link #DEFAULT_CATALOGUES} and the system clock. */
+  /** A provisioner with {@link #DEFAULT_CATALOGUES} and the system clock, without Fabric Manager. */
   public static VgpuProvisioner on(VgpuDevices devices, LeaseLedger ledger) {
-    return new VgpuProvisioner(devices, ledger, DEFAULT_CATALOGUES, Clock.systemUTC());
+    return new VgpuProvisioner(devices, ledger, DEFAULT_CATALOGUES, Clock.systemUTC(),
+        Optional.empty(), PartitionSharing.SHARED_SINGLE_GPU);
   }
 
   /** A copy that uses these catalogues (from NVML or {@code nvidia-smi vgpu -s}) instead. */
   public VgpuProvisioner withCatalogues(Map<PciId, VgpuTypeCatalogue> newCatalogues) {
-    return new VgpuProvisioner(devices, ledger, newCatalogues, clock);
+    return new VgpuProvisioner(devices, ledger, newCatalogues, clock, fabric, sharing);
+  }
+
+  /**
+   * A copy for an NVSwitch host whose Fabric Manager runs in vGPU mode ({@code FABRIC_MODE=2}):
+   * each lease names the partition its vGPUs use (the one-GPU partition of its GPU, or for
+   * {@link VgpuRequest#withCount several vGPUs} a partition of that many GPUs), which is
+   * activated with the lease's VFs, in module-id order, after their types are set and before the
+   * lease is bound, and deactivated at teardown before the types are cleared, with {@link
+   * PartitionSharing#SHARED_SINGLE_GPU}.
+   */
+  public VgpuProvisioner withFabric(PartitionContext partitions) {
+    return withFabric(partitions, PartitionSharing.SHARED_SINGLE_GPU);
+  }
+
+  /** As {@link #withFabric(PartitionContext)}, with this way of sharing partitions. */
+  public VgpuProvisioner withFabric(PartitionContext partitions, PartitionSharing newSharing) {
+    return new VgpuProvisioner(devices, ledger, catalogues, clock,
+        Optional.of(java.util.Objects.requireNonNull(partitions, "partitions")),
+        java.util.Objects.requireNonNull(newSharing, "sharing"));
   }
 
   /**
@@ -92,26 +145,81 @@ public final class VgpuProvisioner {
   private Lease doProvision(VgpuRequest request) {
     List<VgpuCapability> gpus = devices.capabilities();
     refuseMigBackedOnNvswitch(request, gpus);
+    if (fabric.isEmpty() && !gpus.isEmpty() && devices.nvswitchSystem()) {
+      throw new AllocationRefusedException(request.owner(), "vGPU " + request.describe()
+          + " for " + request.owner() + ": this host is an NVSwitch system, where a vGPU VM "
+          + "starts only after Fabric Manager (in vGPU mode, FABRIC_MODE=2) activated its "
+          + "partition with its VFs; give this provisioner the host's Fabric Manager "
+          + "(VgpuProvisioner.withFabric; GpuHost.vgpuProvisioner() does); nothing was changed");
+    }
     Lease lease = ledger.allocateVgpus(request.owner(), existing -> satisfies(existing, request),
         others -> choose(request, gpus, others));
-    VgpuAssignment v = lease.vgpus().get(0);
     if (lease.state() == LeaseState.BOUND) {
       return lease;
     }
     try {
-      if (v.vf().isPresent()) {
-        devices.activate(v.vf().get(), v.type());
-      } else {
-        devices.createMdev(v.pf(), v.type(), v.mdev().orElseThrow());
+      for (VgpuAssignment v : lease.vgpus()) {
+        if (v.vf().isPresent()) {
+          devices.activate(v.vf().get(), v.type());
+        } else {
+          devices.createMdev(v.pf(), v.type(), v.mdev().orElseThrow());
+        }
+      }
+      if (lease.partitionId().isPresent()) {
+        activatePartition(lease);
       }
     } catch (GpuvirtException e) {
       rollBack(lease, e);
       throw e;
     }
     Lease bound = ledger.updateState(request.owner(), LeaseState.BOUND);
-    LOG.info("vGPU {} ({}) at {} on {} leased to {}", v.type().id(), v.type().name(),
-        v.sysfsPath(), v.pf(), request.owner());
+    for (VgpuAssignment v : lease.vgpus()) {
+      LOG.info("vGPU {} ({}) at {} on {} leased to {}{}", v.type().id(), v.type().name(),
+          v.sysfsPath(), v.pf(), request.owner(), lease.partitionId().isPresent()
+              ? " (partition " + lease.partitionId().getAsInt() + ")" : "");
+    }
     return bound;
+  }
+
+  /**
+   * Activates the lease's partition with its VFs (in the order the lease lists them: the
+   * partition's GPUs by module id). A partition that is active already counts as activated when
+   * another lease shares it or this lease activated it before a crash.
+   */
+  private void activatePartition(Lease lease) {
+    FabricManager fm = fabric.orElseThrow().fabricManager();
+    int id = lease.partitionId().getAsInt();
+    List<PciAddress> vfs = lease.vgpus().stream().map(v -> v.vf().orElseThrow()).toList();
+    try {
+      fm.activateWithVirtualFunctions(id, vfs);
+    } catch (FabricManagerException e) {
+      boolean alreadyActive = e.returnCode() == FmReturnCode.PARTITION_ID_IN_USE
+          || (e.returnCode() == FmReturnCode.IN_USE && fm.isActive(id));
+      if (!alreadyActive) {
+        throw new VgpuException("vGPU lease of " + lease.owner() + ": Fabric Manager refused to"
+            + " activate partition " + id + " with VFs " + vfs + " (" + e.getMessage() + "); the"
+            + " VFs' types are cleared again and the lease released; check 'gpuvirt partitions"
+            + " list' and that fabricmanager.cfg sets FABRIC_MODE=2", e);
+      }
+      LOG.info("partition {} is active already (shared, or activated before a restart)", id);
+    }
+  }
+
+  /** Other leases that rely on partition {@code id}. */
+  private List<Lease> reliers(int id, String except) {
+    return ledger.leases().stream().filter(l -> !l.owner().equals(except))
+        .filter(l -> l.partitionId().equals(java.util.OptionalInt.of(id))).toList();
+  }
+
+  /** Deactivates the lease's partition unless another lease relies on it. */
+  private void deactivatePartitionIfLast(Lease lease) {
+    if (lease.partitionId().isEmpty() || fabric.isEmpty()) {
+      return;
+    }
+    int id = lease.partitionId().getAsInt();
+    if (reliers(id, lease.owner()).isEmpty()) {
+      fabric.get().fabricManager().ensureInactive(id);
+    }
   }
 
   /**
@@ -147,9 +255,9 @@ public final class VgpuProvisioner {
    * was placed (NUMA node, fill policy) does not matter once it is placed.
    */
   private static boolean satisfies(Lease existing, VgpuRequest request) {
-    return existing.groups().isEmpty() && existing.vgpus().size() == 1
-        && request.resolve(VgpuTypeCatalogue.of("lease", List.of(existing.vgpus().get(0).type()),
-            false)).isPresent();
+    return existing.groups().isEmpty() && existing.vgpus().size() == request.count()
+        && existing.vgpus().stream().allMatch(v -> request.resolve(VgpuTypeCatalogue.of("lease",
+            List.of(v.type()), false)).isPresent());
   }
 
   private Lease choose(VgpuRequest request, List<VgpuCapability> gpus, List<Lease> others) {
@@ -162,7 +270,6 @@ public final class VgpuProvisioner {
       l.migs().forEach(m -> sliced.putIfAbsent(m.gpu(), l.owner()));
     }
     List<String> refusals = new ArrayList<>();
-    record Candidate(VgpuCapability gpu, VgpuType type, Optional<PciAddress> vf, int placed) {}
     List<Candidate> candidates = new ArrayList<>();
     for (VgpuCapability gpu : gpus) {
       VgpuTypeCatalogue catalogue = catalogues.get(gpu.id());
@@ -237,26 +344,158 @@ public final class VgpuProvisioner {
       order = order.reversed();
     }
     order = order.thenComparing(c -> c.gpu().pf());
-    Candidate best = candidates.stream().min(order).orElseThrow(() ->
-        new AllocationRefusedException(request.owner(), "no GPU can take a vGPU "
-            + request.describe() + " for " + request.owner() + ": " + (gpus.isEmpty()
-                ? "this host has no GPU with vGPU support (SR-IOV VFs or legacy mdev)"
-                : refusals)));
-    VgpuAssignment assignment = best.vf().isPresent()
-        ? VgpuAssignment.onVf(best.gpu().pf(), best.vf().get(), best.type())
-        : VgpuAssignment.onMdev(best.gpu().pf(), mdevUuid(request.owner()), best.type());
+    candidates.sort(order);
+    List<Candidate> chosen;
+    java.util.OptionalInt partition = java.util.OptionalInt.empty();
+    if (fabric.isPresent()) {
+      PartitionChoice pc = choosePartition(request, candidates, others, refusals);
+      chosen = pc.gpus();
+      partition = java.util.OptionalInt.of(pc.partitionId());
+    } else if (candidates.size() >= request.count()) {
+      chosen = List.copyOf(candidates.subList(0, request.count()));
+    } else {
+      chosen = List.of();
+    }
+    if (chosen.isEmpty()) {
+      throw new AllocationRefusedException(request.owner(), "no GPU can take " + (request.count()
+          > 1 ? request.count() + " vGPUs " : "a vGPU ") + request.describe() + " for "
+          + request.owner() + ": " + (gpus.isEmpty()
+              ? "this host has no GPU with vGPU support (SR-IOV VFs or legacy mdev)"
+              : request.count() > candidates.size() && fabric.isEmpty()
+                  ? "only " + candidates.size() + " GPUs can take one (each vGPU of a VM goes on"
+                      + " another GPU); " + refusals
+                  : refusals));
+    }
+    List<VgpuAssignment> assignments = new ArrayList<>();
+    List<String> reasons = new ArrayList<>();
+    for (Candidate c : chosen) {
+      VgpuAssignment a = c.vf().isPresent()
+          ? VgpuAssignment.onVf(c.gpu().pf(), c.vf().get(), c.type())
+          : VgpuAssignment.onMdev(c.gpu().pf(), mdevUuid(request.owner()), c.type());
+      assignments.add(a);
+      reasons.add("vGPU " + c.type().name() + " on " + c.vf().map(vf -> "VF " + vf)
+          .orElseGet(() -> "mediated device " + a.mdev().orElseThrow()) + " of "
+          + c.gpu().pf() + " (NUMA node " + c.gpu().numaNode() + ", "
+          + c.placed() + " vGPUs placed before, fill " + request.fill() + ")");
+    }
+    if (partition.isPresent()) {
+      reasons.add("Fabric Manager partition " + partition.getAsInt() + ", activated with the "
+          + "VFs in module-id order (vGPU mode, sharing " + sharing + ")");
+    }
     AllocationRequest allocation = AllocationRequest.builder(request.owner())
-        .selector(DeviceSelector.addresses(List.of(best.gpu().pf()))).build();
-    String reason = "vGPU " + best.type().name() + " on " + best.vf().map(vf -> "VF " + vf)
-        .orElseGet(() -> "mediated device " + assignment.mdev().orElseThrow()) + " of "
-        + best.gpu().pf() + " (NUMA node " + best.gpu().numaNode() + ", "
-        + best.placed() + " vGPUs placed before, fill " + request.fill() + ")";
+        .selector(DeviceSelector.addresses(chosen.stream().map(c -> c.gpu().pf()).toList()))
+        .build();
     return new Lease(request.owner(), LeaseOrigin.PROVISION, LeaseState.ALLOCATED, allocation,
-        List.of(), java.util.OptionalInt.empty(), List.of(reason), clock.instant(),
-        Optional.empty(), List.of(assignment));
+        List.of(), partition, reasons, clock.instant(), Optional.empty(), assignments);
+  }
+
+  /** A GPU that can take the requested vGPU now, on {@code vf} (empty for an mdev). */
+  private record Candidate(VgpuCapability gpu, VgpuType type, Optional<PciAddress> vf,
+      int placed) {}
+
+  /** The GPUs of the chosen partition, in module-id order (empty when none), and its id. */
+  private record PartitionChoice(List<Candidate> gpus, int partitionId) {}
+
+  /**
+   * On a host in Fabric Manager vGPU mode: the partition of {@code request.count()} GPUs that
+   * the vGPUs go on, the first that every rule lets through, in the order of {@code candidates}
+   * (the fill policy) and then by partition id. A partition is free for one vGPU when it is the
+   * GPU's one-GPU partition and either no lease relies on it, or ({@link
+   * PartitionSharing#SHARED_SINGLE_GPU}) only other one-vGPU leases do; in both cases no other
+   * active or leased partition may overlap it. A partition for several vGPUs must be inactive,
+   * relied on by no lease and overlap no active or leased partition: its GPUs carry no other VM's
+   * vGPU ("all vGPUs communicating peer-to-peer must be assigned to the same VM").
+   */
+  private PartitionChoice choosePartition(VgpuRequest request, List<Candidate> candidates,
+      List<Lease> others, List<String> refusals) {
+    PartitionContext context = fabric.orElseThrow();
+    List<FabricPartition> listing = context.fabricManager().listPartitions();
+    Map<Integer, List<Lease>> relied = new java.util.TreeMap<>();
+    for (Lease l : others) {
+      l.partitionId().ifPresent(id -> relied.computeIfAbsent(id, k -> new ArrayList<>()).add(l));
+    }
+    Map<PciAddress, Candidate> byPf = new java.util.LinkedHashMap<>();
+    candidates.forEach(c -> byPf.put(c.gpu().pf(), c));
+    List<Candidate> order = new ArrayList<>(candidates);
+    List<FabricPartition> sized = listing.stream().filter(p -> p.size() == request.count())
+        .sorted(Comparator.comparingInt((FabricPartition p) -> firstIndex(p, order, context))
+            .thenComparingInt(FabricPartition::id))
+        .toList();
+    if (sized.isEmpty()) {
+      refusals.add("Fabric Manager has no partition of " + request.count() + " GPUs");
+    }
+    for (FabricPartition p : sized) {
+      List<PciAddress> pfs = context.moduleIds().addressesOf(p);
+      List<PciAddress> notCandidates = pfs.stream().filter(pf -> !byPf.containsKey(pf)).toList();
+      Optional<String> blocked = blocked(p, listing, relied, request.count());
+      if (!notCandidates.isEmpty()) {
+        if (request.count() > 1) {
+          refusals.add("partition " + p.id() + ": " + notCandidates + " cannot take the vGPU");
+        }
+      } else if (blocked.isPresent()) {
+        refusals.add(pfs + ": " + blocked.get());
+      } else {
+        return new PartitionChoice(pfs.stream().map(byPf::get).toList(), p.id());
+      }
+    }
+    return new PartitionChoice(List.of(), -1);
+  }
+
+  /** The position of the partition's best GPU in the fill order (partitions of free GPUs first). */
+  private static int firstIndex(FabricPartition p, List<Candidate> order, PartitionContext ctx) {
+    List<PciAddress> pfs = ctx.moduleIds().addressesOf(p);
+    for (int i = 0; i < order.size(); i++) {
+      if (pfs.contains(order.get(i).gpu().pf())) {
+        return i;
+      }
+    }
+    return Integer.MAX_VALUE;
+  }
+
+  /** Why partition {@code p} cannot take {@code count} vGPUs of a new lease, if it cannot. */
+  private Optional<String> blocked(FabricPartition p, List<FabricPartition> listing,
+      Map<Integer, List<Lease>> relied, int count) {
+    List<Lease> reliers = relied.getOrDefault(p.id(), List.of());
+    if (!reliers.isEmpty()) {
+      List<String> owners = reliers.stream().map(Lease::owner).toList();
+      if (count > 1 || sharing == PartitionSharing.EXCLUSIVE
+          || reliers.stream().anyMatch(l -> l.vgpus().size() > 1)) {
+        return Optional.of("Fabric Manager partition " + p.id() + " is held by " + owners
+            + (sharing == PartitionSharing.EXCLUSIVE && count == 1
+                ? " (partition sharing EXCLUSIVE: one vGPU VM per partition)"
+                : " (vGPUs that talk peer-to-peer must be in one VM)"));
+      }
+    } else if (p.active()) {
+      return Optional.of("Fabric Manager partition " + p.id() + " is active but no lease holds "
+          + "it; gpuvirt reconcile deactivates it if no VM uses its GPUs");
+    }
+    for (FabricPartition q : listing) {
+      if (q.id() == p.id() || !q.overlaps(p)) {
+        continue;
+      }
+      List<Lease> qReliers = relied.getOrDefault(q.id(), List.of());
+      if (!qReliers.isEmpty()) {
+        return Optional.of("its GPUs are in Fabric Manager partition " + q.id() + ", held by "
+            + qReliers.stream().map(Lease::owner).toList() + " (Fabric Manager allows one "
+            + "active partition per GPU; vGPUs that talk peer-to-peer must be in one VM)");
+      }
+      if (q.active()) {
+        return Optional.of("its GPUs are in active Fabric Manager partition " + q.id()
+            + ", which no lease holds; gpuvirt reconcile deactivates it if no VM uses its GPUs");
+      }
+    }
+    return Optional.empty();
   }
 
   private void rollBack(Lease lease, GpuvirtException cause) {
+    try {
+      deactivatePartitionIfLast(lease);
+    } catch (GpuvirtException e) {
+      cause.addSuppressed(e);
+      LOG.error("rollback of {}: partition {} may still be active; the lease stays so recover() "
+          + "can deactivate it", lease.owner(), lease.partitionId(), e);
+      return;
+    }
     for (VgpuAssignment v : lease.vgpus()) {
       try {
         clear(lease.owner(), v);
@@ -308,6 +547,14 @@ public final class VgpuProvisioner {
     if (lease.isEmpty()) {
       return Optional.empty();
     }
+    if (lease.get().partitionId().isPresent() && fabric.isEmpty()) {
+      throw new VgpuException("vGPU lease of " + owner + " uses Fabric Manager partition "
+          + lease.get().partitionId().getAsInt() + " (vGPU mode), and this provisioner has no "
+          + "Fabric Manager; tear it down with VgpuProvisioner.withFabric (gpuvirt teardown does);"
+          + " nothing was changed");
+    }
+    // the VM is gone: its partition first (unless another VM shares it), then the VFs' types
+    deactivatePartitionIfLast(lease.get());
     for (VgpuAssignment v : lease.get().vgpus()) {
       clear(owner, v);
     }
@@ -319,7 +566,9 @@ public final class VgpuProvisioner {
    * (the process died between recording it and binding it) is rolled back (its VF's type cleared
    * if set, or its mediated device removed if it was created; the lease released), and a VF of a
    * vendor-specific GPU that carries a type no lease holds gets type 0, so no VF is left with a
-   * type and no lease. gpuvirt assumes it manages every VF of a GPU whose VFs it enabled. A
+   * type and no lease. With a Fabric Manager ({@link #withFabric}), a partition that is active
+   * but that no lease relies on is deactivated. gpuvirt assumes it manages every VF of a GPU whose
+   * VFs it enabled, and every partition of a host in vGPU mode. A
    * mediated device no lease holds is reported, not removed: the lease is recorded before its
    * device is created and released only after it is removed, so such a device is another
    * tool's.
@@ -337,6 +586,16 @@ public final class VgpuProvisioner {
           && lease.groups().isEmpty()) {
         doTeardown(lease.owner());
         actions.add("rolled back the unfinished vGPU lease of " + lease.owner());
+      }
+    }
+    if (fabric.isPresent()) {
+      Set<Integer> relied = new HashSet<>();
+      ledger.leases().forEach(l -> l.partitionId().ifPresent(relied::add));
+      FabricManager fm = fabric.get().fabricManager();
+      for (FabricPartition p : fm.listPartitions()) {
+        if (p.active() && !relied.contains(p.id()) && fm.ensureInactive(p.id())) {
+          actions.add("deactivated partition " + p.id() + " (no lease relied on it)");
+        }
       }
     }
     Set<PciAddress> held = new HashSet<>();

@@ -131,6 +131,23 @@ public record VgpuTypeCatalogue(String card, List<VgpuType> types, boolean infer
   }
 
   /**
+   * NVIDIA B200X (HGX B200, 180 GB), entirely inferred: the reference has no B200 vGPU type list,
+   * so the ids (1600-1604), the names (after the H200X pattern) and the counts are placeholders
+   * that follow the card's framebuffer and its MIG table (1g.23gb); replace the catalogue with
+   * the host's own ({@code nvidia-smi vgpu -s}) through {@code VgpuProvisioner.withCatalogues}.
+   * Time-sliced 180C, 90C, 45C and 22C, and the MIG-backed B200X-1-23C that NVSwitch systems
+   * refuse.
+   */
+  public static VgpuTypeCatalogue b200x() {
+    return of("NVIDIA B200X", List.of(
+        VgpuType.timeSliced(1600, "NVIDIA B200X-180C", 180L * 1024, 1),
+        VgpuType.timeSliced(1601, "NVIDIA B200X-90C", 90L * 1024, 2),
+        VgpuType.timeSliced(1602, "NVIDIA B200X-45C", 45L * 1024, 4),
+        VgpuType.timeSliced(1603, "NVIDIA B200X-22C", 22L * 1024, 8),
+        new VgpuType(1604, "NVIDIA B200X-1-23C", VgpuSeries.C, 23L * 1024, 7, true)), true);
+  }
+
+  /**
    * NVIDIA Tesla T4 (16 GB, Turing, no SR-IOV): a legacy-mdev card whose types are
    * {@code mdev_supported_types/nvidia-<id>} directories named {@code GRID T4-…}. The names follow
    * NVIDIA's T4 vGPU profile list; the numeric ids, sizes and counts are inferred (no real

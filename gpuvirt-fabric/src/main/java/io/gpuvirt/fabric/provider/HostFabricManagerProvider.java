@@ -20,10 +20,12 @@ import java.util.Optional;
 
 /**
  * The Fabric Manager of a real host, for {@link io.gpuvirt.core.gpuhost.GpuHost}: when the host's
- * {@code fabricmanager.cfg} sets {@code FABRIC_MODE=1} (shared NVSwitch), libnvfm
- * ({@value NvfmOptions#DEFAULT_LIBRARY}, Debian's {@code libnvfm1}) when it is installed, else the
- * {@code fmpm} program, at the command address the file names (127.0.0.1:6666 when none); module
- * ids from {@code nvidia-smi -q}. Simulated hosts are the testkit's to serve.
+ * {@code fabricmanager.cfg} sets {@code FABRIC_MODE=1} (shared NVSwitch) or {@code 2} (vGPU
+ * mode, {@link FabricManagerBinding#vgpuMode()}), libnvfm ({@value NvfmOptions#DEFAULT_LIBRARY},
+ * Debian's {@code libnvfm1}) when it is installed, else the {@code fmpm} program (which cannot
+ * activate a partition with VFs, so vGPU mode needs libnvfm), at the command address the file
+ * names (127.0.0.1:6666 when none); module ids from {@code nvidia-smi -q}. Simulated hosts are the
+ * testkit's to serve.
  *
  * <p>A service implementation ({@code provides} in module-info); not API.
  */
@@ -46,7 +48,8 @@ public final class HostFabricManagerProvider implements FabricManagerProvider {
       return Optional.empty();
     }
     FabricManagerConfig config = FabricManagerConfig.read(sysfs, FabricManagerConfig.DEFAULT_PATH);
-    if (!config.sharedNvswitchMode()) {
+    boolean vgpuMode = config.fabricMode() == 2;
+    if (!config.sharedNvswitchMode() && !vgpuMode) {
       return Optional.empty();
     }
     Optional<FmAddress> address = config.commandAddress();
@@ -55,21 +58,23 @@ public final class HostFabricManagerProvider implements FabricManagerProvider {
       NvfmOptions options = address.map(NvfmOptions.defaults()::withAddress)
           .orElse(NvfmOptions.defaults());
       return Optional.of(new Binding(host, "libnvfm (" + library.get() + ") at "
-          + options.address(), () -> NvfmFabricManager.connect(options)));
+          + options.address(), () -> NvfmFabricManager.connect(options), vgpuMode));
     }
     Optional<String> fmpm = find(sysfs, PROGRAM_DIRECTORIES, FmpmOptions.DEFAULT_PROGRAM);
     if (fmpm.isPresent()) {
       FmpmOptions base = FmpmOptions.defaults().withProgram(fmpm.get());
       FmpmOptions options = address.map(base::withAddress).orElse(base);
+      // fmpm has no VF option: in vGPU mode its activations are refused, with the reason
       return Optional.of(new Binding(host, "fmpm (" + fmpm.get() + ")",
-          () -> FmpmFabricManager.create(host.commands(), options)));
+          () -> FmpmFabricManager.create(host.commands(), options), vgpuMode));
     }
     return Optional.of(new Binding(host, "none installed", () -> {
-      throw new GpuvirtException(config.source() + " sets FABRIC_MODE=1 (shared NVSwitch) but"
+      throw new GpuvirtException(config.source() + " sets FABRIC_MODE=" + config.fabricMode()
+          + (vgpuMode ? " (vGPU mode)" : " (shared NVSwitch)") + " but"
           + " neither " + NvfmOptions.DEFAULT_LIBRARY + " (in " + LIBRARY_DIRECTORIES + ") nor "
           + FmpmOptions.DEFAULT_PROGRAM + " (in " + PROGRAM_DIRECTORIES + ") is installed on "
           + host.description() + "; install libnvfm1 (NVIDIA's Fabric Manager packages)");
-    }));
+    }, vgpuMode));
   }
 
   private static Optional<String> find(Sysfs sysfs, List<String> directories, String name) {
@@ -84,7 +89,8 @@ public final class HostFabricManagerProvider implements FabricManagerProvider {
 
   /** How to connect, with module ids from nvidia-smi on the host. */
   private record Binding(HostEnvironment host, String description,
-      java.util.function.Supplier<FabricManager> connector) implements FabricManagerBinding {
+      java.util.function.Supplier<FabricManager> connector, boolean vgpuMode)
+      implements FabricManagerBinding {
     @Override
     public FabricManager connect() {
       return connector.get();

@@ -46,8 +46,8 @@ public final class SimulatedFabricProvider implements FabricManagerProvider {
     }
     SimulatedHost host = SimulatedHost.open(environment.root());
     boolean written = Files.exists(host.root().resolve(SimulatedFabric.STATE_PATH));
-    boolean shared = host.profile().fabricMode().equals(java.util.OptionalInt.of(1));
-    if (!written && !shared) {
+    int mode = host.profile().fabricMode().orElse(0);
+    if (!written && mode != 1 && mode != 2) {
       return Optional.empty();
     }
     return Optional.of(new FabricManagerBinding() {
@@ -60,6 +60,11 @@ public final class SimulatedFabricProvider implements FabricManagerProvider {
       @Override
       public FabricManager connect() {
         return fabric(host).connect();
+      }
+
+      @Override
+      public boolean vgpuMode() {
+        return mode == 2;
       }
 
       @Override
