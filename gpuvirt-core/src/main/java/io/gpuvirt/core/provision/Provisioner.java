@@ -611,8 +611,11 @@ public final class Provisioner {
             + " (a provisioning that never continued)");
       }
       for (Lease lease : ledger.leases()) {
-        if (!lease.state().inFlight() || !lease.migs().isEmpty()) {
-          continue; // MIG leases are recovered by MigProvisioner.recover, through the driver
+        if (!lease.state().inFlight() || !lease.migs().isEmpty()
+            || (!lease.vgpus().isEmpty() && lease.groups().isEmpty())) {
+          // MIG leases are recovered by MigProvisioner.recover, through the driver, and vGPU
+          // leases by VgpuProvisioner.recover (gpuvirt recover runs both)
+          continue;
         }
         try {
           undo(lease, ProvisionStep.RELEASE, Optional.empty());

@@ -553,9 +553,14 @@ public final class VgpuProvisioner {
           + "Fabric Manager; tear it down with VgpuProvisioner.withFabric (gpuvirt teardown does);"
           + " nothing was changed");
     }
+    Lease l = lease.get();
+    if (l.state() == LeaseState.BOUND && (l.vgpus().size() > 1 || l.partitionId().isPresent())) {
+      // more than one host step: journal the teardown, so that recover() finishes it
+      l = ledger.updateState(owner, LeaseState.TEARING_DOWN);
+    }
     // the VM is gone: its partition first (unless another VM shares it), then the VFs' types
-    deactivatePartitionIfLast(lease.get());
-    for (VgpuAssignment v : lease.get().vgpus()) {
+    deactivatePartitionIfLast(l);
+    for (VgpuAssignment v : l.vgpus()) {
       clear(owner, v);
     }
     return ledger.release(owner);
@@ -564,7 +569,9 @@ public final class VgpuProvisioner {
   /**
    * Brings vGPU leases and VFs back to agreement after a crash: a lease still {@code ALLOCATED}
    * (the process died between recording it and binding it) is rolled back (its VF's type cleared
-   * if set, or its mediated device removed if it was created; the lease released), and a VF of a
+   * if set, or its mediated device removed if it was created; the lease released), a teardown
+   * journalled as {@code TEARING_DOWN} (a lease with several vGPUs or a partition) is finished,
+   * and a VF of a
    * vendor-specific GPU that carries a type no lease holds gets type 0, so no VF is left with a
    * type and no lease. With a Fabric Manager ({@link #withFabric}), a partition that is active
    * but that no lease relies on is deactivated. gpuvirt assumes it manages every VF of a GPU whose
@@ -582,10 +589,12 @@ public final class VgpuProvisioner {
   private List<String> doRecover() {
     List<String> actions = new ArrayList<>();
     for (Lease lease : ledger.leases()) {
-      if (lease.state() == LeaseState.ALLOCATED && !lease.vgpus().isEmpty()
-          && lease.groups().isEmpty()) {
+      if (!lease.vgpus().isEmpty() && lease.groups().isEmpty()
+          && (lease.state() == LeaseState.ALLOCATED || lease.state() == LeaseState.TEARING_DOWN)) {
         doTeardown(lease.owner());
-        actions.add("rolled back the unfinished vGPU lease of " + lease.owner());
+        actions.add(lease.state() == LeaseState.ALLOCATED
+            ? "rolled back the unfinished vGPU lease of " + lease.owner()
+            : "finished the interrupted teardown of the vGPU lease of " + lease.owner());
       }
     }
     if (fabric.isPresent()) {
