@@ -96,10 +96,17 @@ final class DoctorCommand implements Callable<Integer> {
   }
 
   /**
-   * Fabric Manager's readiness in shared NVSwitch mode (the fabric module's checks); in any other
-   * mode partitions are not used and the mode is only reported.
+   * Fabric Manager's readiness in shared NVSwitch mode (the fabric module's checks); vGPU mode
+   * (2) and the others are reported.
    */
   private static List<Finding> fabricFindings(FabricManagerConfig cfg) {
+    if (cfg.fabricMode() == 2) {
+      return List.of(new Finding("fabric-mode", Severity.INFO, "FABRIC_MODE=2 in " + cfg.source()
+          + ": vGPU-based multitenancy: each vGPU VM's partition is activated with its VFs"
+          + " before it starts (through libnvfm: fmpm cannot pass VFs); vGPUs that talk"
+          + " peer-to-peer go to one VM, and MIG-backed vGPUs are not supported", List.of(
+              cfg.source() + ": FABRIC_MODE=2"), Optional.empty()));
+    }
     if (!cfg.sharedNvswitchMode()) {
       return List.of(new Finding("fabric-mode", Severity.INFO, "FABRIC_MODE=" + cfg.fabricMode()
           + " in " + cfg.source() + ": no NVSwitch partitions; GPUs are passed through without"

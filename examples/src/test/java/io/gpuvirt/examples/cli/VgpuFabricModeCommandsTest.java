@@ -78,4 +78,11 @@ final class VgpuFabricModeCommandsTest {
     assertEquals(List.of(Cli.OK, List.of()), List.of(r.exitCode(), fabric().activePartitionIds()),
         r.out() + r.err());
   }
+
+  @Test
+  void doctor_reportsVgpuMode() {
+    CliRun r = CliRun.of("doctor", "--root", root.toString());
+    assertTrue(r.out().contains("FABRIC_MODE=2") && r.out().contains("activated with its VFs"),
+        r.out() + r.err());
+  }
 }
