@@ -339,6 +339,12 @@ public final class VgpuProvisioner {
         }
       }
     }
+    if (request.count() > 1) {
+      // the VM's UUID must be its mediated device's, and a VM has one UUID
+      candidates.stream().filter(c -> c.vf().isEmpty()).forEach(c -> refusals.add(c.gpu().pf()
+          + ": legacy mdev gives a VM one vGPU (the VM's UUID is its mediated device's)"));
+      candidates.removeIf(c -> c.vf().isEmpty());
+    }
     Comparator<Candidate> order = Comparator.comparingInt(Candidate::placed);
     if (request.fill() == VgpuRequest.Fill.PACK) {
       order = order.reversed();
