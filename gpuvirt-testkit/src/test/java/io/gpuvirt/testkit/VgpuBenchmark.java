@@ -16,8 +16,10 @@ import java.util.List;
 /**
  * Benchmark (not a test): activating and deactivating 16 vGPUs (L40S-3B, a full card) on one
  * simulated L40S, as bare sysfs steps ({@link VgpuDevices}) and as durable leases
- * ({@link VgpuProvisioner}: lease journal, checks, type, commit), and 4 mediated devices on a
- * simulated T4. Run with the test classpath: {@code java -cp ... io.gpuvirt.testkit.VgpuBenchmark
+ * ({@link VgpuProvisioner}: lease journal, checks, type, commit), 4 mediated devices on a
+ * simulated T4, and 8 vGPUs (B200X-22C, a full card) as leases on one B200 of the HGX in Fabric
+ * Manager vGPU mode (its one-GPU partition activated with the first VF and deactivated with the
+ * last, through the simulated Fabric Manager). Run with the test classpath: {@code java -cp ... io.gpuvirt.testkit.VgpuBenchmark
  * [rounds]}; {@code -Dgpuvirt.testkit.dir=/dev/shm} measures a RAM file system.
  */
 final class VgpuBenchmark {
@@ -70,6 +72,30 @@ final class VgpuBenchmark {
         mdev[r] = System.nanoTime() - t0;
       }
     }
+    long[] fabricMode = new long[rounds];
+    try (SimulatedHost host = SimulatedHost.create(HostProfile.hgxB200Vgpu())) {
+      VgpuDevices devices = VgpuDevices.on(host.sysfs(), new FakeSriovManage(host.sysfs()));
+      devices.enable(PciAddress.parse("0000:17:00.0"));
+      io.gpuvirt.testkit.fabric.SimulatedFabric fabric =
+          io.gpuvirt.testkit.fabric.SimulatedFabric.ofHost(host).orElseThrow();
+      Path state = Files.createTempDirectory("gpuvirt-vgpu-bench");
+      VgpuProvisioner provisioner = VgpuProvisioner.on(devices, LeaseLedger.open(state))
+          .withFabric(new io.gpuvirt.core.alloc.PartitionContext(fabric.connect(),
+              fabric.moduleIdMap()));
+      for (int r = 0; r < rounds; r++) {
+        long t0 = System.nanoTime();
+        for (int i = 0; i < 8; i++) {
+          provisioner.provision(VgpuRequest.ofType("vm-" + i, "B200X-22C"));
+        }
+        for (int i = 0; i < 8; i++) {
+          provisioner.teardown("vm-" + i);
+        }
+        fabricMode[r] = System.nanoTime() - t0;
+      }
+    }
+    System.out.printf("8 vGPUs as leases on one B200 in FABRIC_MODE=2 (partition activation and"
+        + " deactivation included): median %.1f ms (%.1f ms per vGPU lease cycle)%n",
+        median(fabricMode) / 1e6, median(fabricMode) / 8e6);
     System.out.printf("16 vGPUs activated + deactivated on one L40S: bare sysfs median %.1f ms,"
         + " as leases median %.1f ms (%.1f ms per vGPU lease cycle)%n", median(bare) / 1e6,
         median(leased) / 1e6, median(leased) / 16e6);
