@@ -473,7 +473,7 @@ public final class VgpuProvisioner {
       }
     } else if (p.active()) {
       return Optional.of("Fabric Manager partition " + p.id() + " is active but no lease holds "
-          + "it; gpuvirt reconcile deactivates it if no VM uses its GPUs");
+          + "it; gpuvirt recover deactivates it (a partition no lease relies on)");
     }
     for (FabricPartition q : listing) {
       if (q.id() == p.id() || !q.overlaps(p)) {
@@ -487,7 +487,7 @@ public final class VgpuProvisioner {
       }
       if (q.active()) {
         return Optional.of("its GPUs are in active Fabric Manager partition " + q.id()
-            + ", which no lease holds; gpuvirt reconcile deactivates it if no VM uses its GPUs");
+            + ", which no lease holds; gpuvirt recover deactivates it");
       }
     }
     return Optional.empty();
