@@ -525,7 +525,7 @@ public final class Fleet {
    */
   public Optional<FleetLease> release(String owner) {
     AllocationRequest.checkOwner(owner);
-    return Transactions.run(dataSource, "releasing the fleet lease of " + owner,
+    return Transactions.single(dataSource, "releasing the fleet lease of " + owner,
         c -> release(c, owner, OptionalLong.empty(), Optional.empty()));
   }
 
@@ -538,65 +538,33 @@ public final class Fleet {
   public FleetLease releaseFenced(String host, String owner, long epoch) {
     HostNames.check(host);
     AllocationRequest.checkOwner(owner);
-    return Transactions.run(dataSource, "releasing the fleet lease of " + owner + " for " + host,
-        c -> release(c, owner, OptionalLong.of(epoch), Optional.of(host))
+    return Transactions.single(dataSource, "releasing the fleet lease of " + owner + " for "
+        + host, c -> release(c, owner, OptionalLong.of(epoch), Optional.of(host))
             .orElseThrow(() -> stale(c, host, owner, epoch)));
   }
 
+  /**
+   * One call of the schema's {@code gpuvirt_release} (V3): it reads the lease, locks its host row
+   * (as allocation does: no deadlock), and only then, each statement with a snapshot taken after
+   * the lock, deletes the lease, frees its GPUs and partition and rewrites the host's summary. One
+   * round trip, and in autocommit mode no COMMIT of its own; a lease that changed between the read
+   * and the lock is SQLSTATE 40001, run again by {@link Transactions}.
+   */
   private static Optional<FleetLease> release(Connection c, String owner, OptionalLong epoch,
       Optional<String> host) throws SQLException {
-    Optional<FleetLease> lease = lease(c, owner);
-    if (lease.isEmpty()) {
-      return Optional.empty();
-    }
-    if (epoch.isPresent() && (lease.get().epoch() != epoch.getAsLong()
-        || !lease.get().host().equals(host.orElseThrow()))) {
-      return Optional.empty();
-    }
-    // lock the host row first (as allocation does: no deadlock), then read its rows in a
-    // statement of its own (a snapshot taken after the lock, see lockCandidate)
-    long hostId;
-    try (PreparedStatement q = c.prepareStatement(
-        "SELECT host_id FROM gpuvirt_host WHERE name = ? FOR UPDATE")) {
-      q.setString(1, lease.get().host());
+    try (PreparedStatement q = c.prepareStatement("SELECT * FROM gpuvirt_release(?, ?, ?)")) {
+      q.setString(1, owner);
+      if (epoch.isPresent()) {
+        q.setLong(2, epoch.getAsLong());
+      } else {
+        q.setNull(2, java.sql.Types.BIGINT);
+      }
+      q.setString(3, host.orElse(null));
       try (ResultSet r = q.executeQuery()) {
-        r.next();
-        hostId = r.getLong(1);
+        List<FleetLease> released = leases(r);
+        return released.isEmpty() ? Optional.empty() : Optional.of(released.get(0));
       }
     }
-    HostState state = HostState.load(c, hostId, lease.get().host());
-    state.free(owner);
-    Object[] summary = state.summary(c);
-    long epochHeld = lease.get().epoch();
-    try (PreparedStatement q = c.prepareStatement("WITH d AS (DELETE FROM gpuvirt_fleet_lease "
-        + "WHERE owner = ? AND epoch = ? RETURNING 1), "
-        + "g AS (UPDATE gpuvirt_gpu SET owner = NULL, epoch = NULL WHERE host_id = ? AND owner = ?"
-        + " AND epoch = ? RETURNING 1), "
-        + "p AS (UPDATE gpuvirt_partition SET owner = NULL, epoch = NULL WHERE host_id = ? AND "
-        + "owner = ? AND epoch = ? RETURNING 1), "
-        + "s AS (UPDATE gpuvirt_host SET free_gpus = ?, free_sizes = ? WHERE host_id = ? "
-        + "RETURNING 1) "
-        + "SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM g), (SELECT count(*) FROM p), "
-        + "(SELECT count(*) FROM s)")) {
-      int i = 1;
-      q.setString(i++, owner);
-      q.setLong(i++, epochHeld);
-      for (int k = 0; k < 2; k++) {
-        q.setLong(i++, state.hostId);
-        q.setString(i++, owner);
-        q.setLong(i++, epochHeld);
-      }
-      q.setInt(i++, (Integer) summary[0]);
-      q.setArray(i++, (java.sql.Array) summary[1]);
-      q.setLong(i, state.hostId);
-      try (ResultSet r = q.executeQuery()) {
-        r.next();
-        if (r.getLong(1) != 1) {
-          throw new Transactions.Conflict("the lease of " + owner + " changed while releasing it");
-        }
-      }
-    }
-    return lease;
   }
 
   // ---- leases and the host agent's fence -----------------------------------------------------
@@ -695,39 +663,48 @@ public final class Fleet {
         + "FROM gpuvirt_fleet_lease l JOIN gpuvirt_host h ON h.host_id = l.host_id "
         + "LEFT JOIN gpuvirt_gpu g ON g.host_id = l.host_id AND g.owner = l.owner AND g.epoch = "
         + "l.epoch " + where + " ORDER BY l.owner, g.address";
-    List<FleetLease> leases = new ArrayList<>();
     try (PreparedStatement q = c.prepareStatement(sql)) {
       if (value != null) {
         q.setString(1, value);
       }
       try (ResultSet r = q.executeQuery()) {
-        String owner = null;
-        List<InventoryGpu> gpus = new ArrayList<>();
-        Object[] head = null;
-        while (r.next()) {
-          if (!r.getString(1).equals(owner)) {
-            if (owner != null) {
-              leases.add(build(head, gpus));
-            }
-            owner = r.getString(1);
-            gpus = new ArrayList<>();
-            int p = r.getInt(5);
-            OptionalInt partition = r.wasNull() ? OptionalInt.empty() : OptionalInt.of(p);
-            head = new Object[] {owner, r.getString(2), r.getLong(3), r.getInt(4), partition,
-                r.getString(6), r.getTimestamp(7).toInstant()};
-          }
-          if (r.getString(8) != null) {
-            int m = r.getInt(13);
-            OptionalInt module = r.wasNull() ? OptionalInt.empty() : OptionalInt.of(m);
-            gpus.add(new InventoryGpu(PciAddress.parse(r.getString(8)),
-                PciId.parse(r.getString(9)), r.getString(10), r.getInt(11), r.getInt(12),
-                module));
-          }
-        }
+        return leases(r);
+      }
+    }
+  }
+
+  /**
+   * The leases in rows of owner, host, epoch, GPU count, partition, state, created, then the
+   * GPU's address, PCI id, model, NUMA node, IOMMU group and module id (null address: no GPU),
+   * sorted by owner.
+   */
+  private static List<FleetLease> leases(ResultSet r) throws SQLException {
+    List<FleetLease> leases = new ArrayList<>();
+    String owner = null;
+    List<InventoryGpu> gpus = new ArrayList<>();
+    Object[] head = null;
+    while (r.next()) {
+      if (!r.getString(1).equals(owner)) {
         if (owner != null) {
           leases.add(build(head, gpus));
         }
+        owner = r.getString(1);
+        gpus = new ArrayList<>();
+        int p = r.getInt(5);
+        OptionalInt partition = r.wasNull() ? OptionalInt.empty() : OptionalInt.of(p);
+        head = new Object[] {owner, r.getString(2), r.getLong(3), r.getInt(4), partition,
+            r.getString(6), r.getTimestamp(7).toInstant()};
       }
+      if (r.getString(8) != null) {
+        int m = r.getInt(13);
+        OptionalInt module = r.wasNull() ? OptionalInt.empty() : OptionalInt.of(m);
+        gpus.add(new InventoryGpu(PciAddress.parse(r.getString(8)),
+            PciId.parse(r.getString(9)), r.getString(10), r.getInt(11), r.getInt(12),
+            module));
+      }
+    }
+    if (owner != null) {
+      leases.add(build(head, gpus));
     }
     return leases;
   }

@@ -25,10 +25,10 @@ import javax.sql.DataSource;
  */
 public final class JdbcSchema {
   /** The schema version this gpuvirt reads and writes: {@value}. */
-  public static final int VERSION = 2;
+  public static final int VERSION = 3;
   /** The scripts, in order; script {@code i} brings the schema to version {@code i + 1}. */
   static final List<String> SCRIPTS = List.of("V1__leases_and_fleet.sql",
-      "V2__mig_resources_and_host_order.sql");
+      "V2__mig_resources_and_host_order.sql", "V3__release_in_one_call.sql");
   /** Where the scripts are on the class path: {@value}. */
   public static final String LOCATION = "db/gpuvirt";
   /** Serializes migrations of one database (a transaction-scoped advisory lock). */

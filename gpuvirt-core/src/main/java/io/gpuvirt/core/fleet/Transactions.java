@@ -61,15 +61,31 @@ final class Transactions {
    * @throws FleetException when the database keeps failing, or refuses for a lasting reason
    */
   static <T> T run(DataSource dataSource, String what, Work<T> work) {
+    return run(dataSource, what, false, work);
+  }
+
+  /**
+   * Runs {@code work}, one statement, in autocommit mode (the statement is its own transaction:
+   * no BEGIN, no COMMIT round trip), retrying as {@link #run(DataSource, String, Work)} does.
+   * The statement must be atomic by itself (a single SQL statement or a function call).
+   */
+  static <T> T single(DataSource dataSource, String what, Work<T> work) {
+    return run(dataSource, what, true, work);
+  }
+
+  private static <T> T run(DataSource dataSource, String what, boolean autocommit,
+      Work<T> work) {
     long pause = FIRST_PAUSE_MS;
     SQLException last = null;
     String lastConflict = null;
     for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
       try (Connection c = dataSource.getConnection()) {
         try {
-          c.setAutoCommit(false);
+          c.setAutoCommit(autocommit);
           T result = work.run(c);
-          c.commit();
+          if (!autocommit) {
+            c.commit();
+          }
           return result;
         } catch (SQLException | RuntimeException e) {
           rollback(c);

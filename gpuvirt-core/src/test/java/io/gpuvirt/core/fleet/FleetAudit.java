@@ -5,13 +5,17 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import javax.sql.DataSource;
 
 /**
  * Reads the fleet tables and lists every rule they break: a lease whose GPUs are not its size, a
  * partition lease whose GPUs are not its partition's, two leased partitions of a host that
- * overlap, a GPU held without a lease, a host summary that disagrees with its rows.
+ * overlap, a GPU held without a lease, a host summary (free GPUs, free sizes) that disagrees with
+ * its rows.
  */
 public final class FleetAudit {
   private FleetAudit() {}
@@ -45,9 +49,39 @@ public final class FleetAudit {
       collect(c, problems, "host summary wrong", "SELECT h.name || ' says ' || h.free_gpus || ' "
           + "free' FROM gpuvirt_host h WHERE h.free_gpus <> (SELECT count(*) FROM gpuvirt_gpu g "
           + "WHERE g.host_id = h.host_id AND g.owner IS NULL)");
+      summaries(c, problems);
       c.rollback();
     }
     return problems;
+  }
+
+  /**
+   * Each host's stored free sizes against those the allocator's own rules compute from its rows
+   * ({@link HostState#freeSizes}): the summary the candidate query reads is written both by Java
+   * (allocation, publication) and by the schema's {@code gpuvirt_release}.
+   */
+  private static void summaries(Connection c, List<String> problems) throws SQLException {
+    Map<Long, String> names = new LinkedHashMap<>();
+    Map<Long, List<Integer>> stored = new HashMap<>();
+    try (Statement s = c.createStatement();
+        ResultSet r = s.executeQuery("SELECT host_id, name, free_sizes FROM gpuvirt_host "
+            + "ORDER BY host_id")) {
+      while (r.next()) {
+        names.put(r.getLong(1), r.getString(2));
+        List<Integer> sizes = new ArrayList<>();
+        for (Object o : (Object[]) r.getArray(3).getArray()) {
+          sizes.add(((Number) o).intValue());
+        }
+        stored.put(r.getLong(1), sizes);
+      }
+    }
+    for (Map.Entry<Long, String> host : names.entrySet()) {
+      List<Integer> computed = HostState.load(c, host.getKey(), host.getValue()).freeSizes();
+      if (!computed.equals(stored.get(host.getKey()))) {
+        problems.add("host free sizes wrong: " + host.getValue() + " says "
+            + stored.get(host.getKey()) + ", its rows give " + computed);
+      }
+    }
   }
 
   private static void collect(Connection c, List<String> problems, String rule, String query)
