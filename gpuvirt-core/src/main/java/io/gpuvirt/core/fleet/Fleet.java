@@ -329,18 +329,20 @@ public final class Fleet {
     Set<Long> unsuitable = new HashSet<>();
     return Transactions.run(dataSource, "allocating " + request.count() + " GPUs for "
         + request.owner(), c -> {
-      Optional<FleetLease> existing = lease(c, request.owner());
-      if (existing.isPresent()) {
-        if (existing.get().gpuCount() == request.count()) {
-          return existing.get();
-        }
-        throw new AllocationRefusedException(request.owner(), request.owner() + " already holds "
-            + "a fleet lease of " + existing.get().gpuCount() + " GPUs on "
-            + existing.get().host() + " (epoch " + existing.get().epoch() + "); release it first");
-      }
       for (int hostTries = 0; hostTries < 64; hostTries++) {
         Optional<HostState> candidate = lockCandidate(c, request, unsuitable);
         if (candidate.isEmpty()) {
+          // the candidate query locks nothing while the owner holds a lease: is that why?
+          Optional<FleetLease> existing = lease(c, request.owner());
+          if (existing.isPresent()) {
+            if (existing.get().gpuCount() == request.count()) {
+              return existing.get();
+            }
+            throw new AllocationRefusedException(request.owner(), request.owner() + " already "
+                + "holds a fleet lease of " + existing.get().gpuCount() + " GPUs on "
+                + existing.get().host() + " (epoch " + existing.get().epoch() + "); release it "
+                + "first");
+          }
           if (anyCandidate(c, request, unsuitable)) {
             throw new Transactions.Conflict("every host that fits is being allocated by others");
           }
@@ -361,10 +363,11 @@ public final class Fleet {
   /**
    * The live hosts that may serve {@code request} (other than {@code unsuitable}), by their
    * summary row and, for a model or NUMA constraint, their free GPUs; {@code tail} orders, limits
-   * and locks.
+   * and locks. With {@code unheldBy} none while that owner holds a fleet lease.
    */
   private static PreparedStatement candidates(Connection c, FleetRequest request,
-      Set<Long> unsuitable, String columns, String tail) throws SQLException {
+      Set<Long> unsuitable, String columns, String tail, Optional<String> unheldBy,
+      java.util.function.UnaryOperator<String> wrap) throws SQLException {
     StringBuilder sql = new StringBuilder("SELECT ").append(columns).append(" FROM gpuvirt_host h "
         + "WHERE NOT lost AND heartbeat_deadline > now() AND ? = ANY (free_sizes) "
         + "AND NOT (host_id = ANY (?)) ");
@@ -379,10 +382,16 @@ public final class Fleet {
           .append(request.numaNode().isPresent() ? " AND g.numa_node = ?" : "")
           .append(") >= ? ");
     }
+    if (unheldBy.isPresent()) {
+      sql.append("AND NOT EXISTS (SELECT 1 FROM gpuvirt_fleet_lease l WHERE l.owner = ?) ");
+    }
     sql.append(tail);
-    PreparedStatement q = c.prepareStatement(sql.toString());
+    PreparedStatement q = c.prepareStatement(wrap.apply(sql.toString()));
     try {
-      bindCandidates(c, q, request, unsuitable);
+      int next = bindCandidates(c, q, request, unsuitable);
+      if (unheldBy.isPresent()) {
+        q.setString(next, unheldBy.get());
+      }
     } catch (SQLException | RuntimeException e) {
       q.close();
       throw e;
@@ -390,7 +399,8 @@ public final class Fleet {
     return q;
   }
 
-  private static void bindCandidates(Connection c, PreparedStatement q, FleetRequest request,
+  /** Binds the candidate query's parameters; returns the index of the next one. */
+  private static int bindCandidates(Connection c, PreparedStatement q, FleetRequest request,
       Set<Long> unsuitable) throws SQLException {
     int i = 1;
     q.setInt(i++, request.count());
@@ -405,31 +415,45 @@ public final class Fleet {
       if (request.numaNode().isPresent()) {
         q.setInt(i++, request.numaNode().getAsInt());
       }
-      q.setInt(i, request.count());
+      q.setInt(i++, request.count());
     }
+    return i;
   }
 
+  /**
+   * Locks the fullest live host that fits and reads its GPUs and partitions, in one statement
+   * (one round trip); nothing when none fits or the owner already holds a fleet lease.
+   *
+   * <p>Under READ COMMITTED the GPU and partition rows such a statement reads come from the
+   * snapshot taken when it began, while {@code FOR UPDATE} locks the host row's latest version:
+   * an allocation or release that committed on the host in between would be missed. Every
+   * transaction that changes a host's GPUs or partitions holds its row's lock and rewrites the
+   * row (its summary), so the statement also reads the host row's {@code xmin} as its snapshot
+   * saw it: equal to the locked version's, no such change committed in between and the rows read
+   * are current; otherwise they are read again in a statement of their own, whose snapshot is
+   * taken after the lock.
+   */
   private static Optional<HostState> lockCandidate(Connection c, FleetRequest request,
       Set<Long> unsuitable) throws SQLException {
-    long hostId;
-    String name;
-    try (PreparedStatement q = candidates(c, request, unsuitable, "host_id, name",
-        "ORDER BY free_gpus, host_id LIMIT 1 FOR UPDATE SKIP LOCKED");
+    HostState state;
+    try (PreparedStatement q = candidates(c, request, unsuitable, "h.host_id, h.name, h.xmin = "
+        + "(SELECT x.xmin FROM gpuvirt_host x WHERE x.host_id = h.host_id) AS fresh",
+        "ORDER BY free_gpus, host_id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        Optional.of(request.owner()), HostState::loading);
         ResultSet r = q.executeQuery()) {
-      if (!r.next()) {
+      List<HostState> found = HostState.read(r);
+      if (found.isEmpty()) {
         return Optional.empty();
       }
-      hostId = r.getLong(1);
-      name = r.getString(2);
+      state = found.get(0);
     }
-    // a statement of its own, so that its snapshot is taken after the lock: under READ
-    // COMMITTED, rows read in the locking statement could predate the last holder's commit
-    return Optional.of(HostState.load(c, hostId, name));
+    return Optional.of(state.fresh ? state : HostState.load(c, state.hostId, state.name));
   }
 
   private static boolean anyCandidate(Connection c, FleetRequest request, Set<Long> unsuitable)
       throws SQLException {
-    try (PreparedStatement q = candidates(c, request, unsuitable, "1", "LIMIT 1");
+    try (PreparedStatement q = candidates(c, request, unsuitable, "1", "LIMIT 1",
+        Optional.empty(), sql -> sql);
         ResultSet r = q.executeQuery()) {
       return r.next();
     }

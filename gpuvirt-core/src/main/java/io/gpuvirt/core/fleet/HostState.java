@@ -36,6 +36,11 @@ final class HostState {
   final Map<PciAddress, String> gpuOwners = new java.util.HashMap<>();
   final TreeMap<Integer, FabricPartition> partitions = new TreeMap<>();
   final Map<Integer, String> partitionOwners = new java.util.HashMap<>();
+  /**
+   * Whether the GPU and partition rows read are those of the host row's latest version (see
+   * {@link #loading}); a state {@link #load}ed after the lock always is.
+   */
+  boolean fresh;
 
   private HostState(long hostId, String name) {
     this.hostId = hostId;
@@ -44,18 +49,21 @@ final class HostState {
 
   /**
    * The query that reads, in one round trip, the hosts {@code hosts} selects (a query returning
-   * {@code host_id, name}) with all their GPUs and partitions: one row per host (kind 0), per GPU
-   * (1) and per partition (2). {@link #read} turns the rows back into states.
+   * {@code host_id, name, fresh}) with all their GPUs and partitions: one row per host (kind 0,
+   * with {@code fresh} in column 13), per GPU (1) and per partition (2). {@link #read} turns the
+   * rows back into states.
    */
-  private static String loading(String hosts) {
+  static String loading(String hosts) {
     return "WITH h AS MATERIALIZED (" + hosts + ") "
         + "SELECT h.host_id, h.name, 0, NULL::text, NULL::text, NULL::text, NULL::integer, "
-        + "NULL::integer, NULL::integer, NULL::text, NULL::integer, NULL::integer[] FROM h "
+        + "NULL::integer, NULL::integer, NULL::text, NULL::integer, NULL::integer[], h.fresh "
+        + "FROM h "
         + "UNION ALL SELECT h.host_id, h.name, 1, g.address, g.pci_id, g.model, g.numa_node, "
-        + "g.iommu_group, g.module_id, g.owner, NULL, NULL FROM h JOIN gpuvirt_gpu g "
+        + "g.iommu_group, g.module_id, g.owner, NULL, NULL, NULL FROM h JOIN gpuvirt_gpu g "
         + "ON g.host_id = h.host_id "
         + "UNION ALL SELECT h.host_id, h.name, 2, NULL, NULL, NULL, NULL, NULL, NULL, p.owner, "
-        + "p.partition_id, p.module_ids FROM h JOIN gpuvirt_partition p ON p.host_id = h.host_id";
+        + "p.partition_id, p.module_ids, NULL FROM h JOIN gpuvirt_partition p "
+        + "ON p.host_id = h.host_id";
   }
 
   /** The states in the rows of a {@link #loading} query, in the order their hosts came. */
@@ -88,7 +96,7 @@ final class HostState {
             s.partitionOwners.put(partition, r.getString(10));
           }
         }
-        default -> { } // the host's own row
+        default -> s.fresh = r.getBoolean(13); // the host's own row
       }
     }
     return List.copyOf(states.values());
@@ -99,8 +107,8 @@ final class HostState {
    * an earlier statement: a statement that locks and reads could read rows older than the lock.
    */
   static HostState load(Connection c, long hostId, String name) throws SQLException {
-    try (PreparedStatement q = c.prepareStatement(loading("SELECT host_id, name FROM "
-        + "gpuvirt_host WHERE host_id = ?"))) {
+    try (PreparedStatement q = c.prepareStatement(loading("SELECT host_id, name, true AS fresh "
+        + "FROM gpuvirt_host WHERE host_id = ?"))) {
       q.setLong(1, hostId);
       try (ResultSet r = q.executeQuery()) {
         List<HostState> found = read(r);
