@@ -16,16 +16,19 @@ import java.util.stream.LongStream;
  * Benchmark (not a test): fleet allocation throughput and latency on a real PostgreSQL on this
  * machine. {@code HOSTS} inventory-only HGX B200 hosts (8 GPUs, the B200 partition table), then
  * {@code THREADS} allocators in this JVM and as many in a second JVM issuing random 1/2/4/8-GPU
- * requests and releases for {@code SECONDS}; prints allocations and releases per second, latency
- * percentiles of acknowledged allocations, and the audit of the tables afterwards (double
- * allocations, partition rules, leases the callers were not told of).
+ * requests and releases for {@code WARMUP} seconds, not measured (JIT compilation, plan caches),
+ * then for {@code SECONDS}; prints allocations and releases per second, latency percentiles of
+ * acknowledged allocations, the CPU time per operation of the clients and of PostgreSQL (over the
+ * measured seconds only), and the audit of the tables afterwards (double allocations, partition
+ * rules, host summaries, leases the callers were not told of).
  *
  * <p>Run with the test class path of gpuvirt-core (after {@code mvn -pl gpuvirt-core
  * test-compile}):
  * {@code java -cp gpuvirt-core/target/test-classes:gpuvirt-core/target/classes:$(cat cp.txt)
- * io.gpuvirt.core.fleet.FleetBenchmark [SECONDS [THREADS [HOSTS [POOL]]]]} where {@code cp.txt} comes
+ * io.gpuvirt.core.fleet.FleetBenchmark [SECONDS [THREADS [HOSTS [POOL [WARMUP]]]]]} where {@code cp.txt} comes
  * from {@code mvn -pl gpuvirt-core dependency:build-classpath -Dmdep.outputFile=cp.txt}. Defaults:
- * 20 s, 16 threads per JVM (32 in all), 1,000 hosts, a pool of as many connections as threads.
+ * 20 s, 16 threads per JVM (32 in all), 1,000 hosts, a pool of as many connections as threads,
+ * 10 s of warm-up.
  */
 final class FleetBenchmark {
   private FleetBenchmark() {}
@@ -35,6 +38,7 @@ final class FleetBenchmark {
     int threads = args.length > 1 ? Integer.parseInt(args[1]) : 16;
     int hosts = args.length > 2 ? Integer.parseInt(args[2]) : 1_000;
     int pool = args.length > 3 ? Integer.parseInt(args[3]) : threads;
+    int warmUp = args.length > 4 ? Integer.parseInt(args[4]) : 10;
     TestPostgres pg = TestPostgres.require();
     UrlDataSource schema = pg.freshSchema();
     JdbcSchema.migrate(schema);
@@ -50,31 +54,33 @@ final class FleetBenchmark {
           Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
           System.getProperty("java.class.path"), FleetWorker.class.getName(), schema.url(),
           "jvm2", String.valueOf(threads), String.valueOf(seconds * 1_000L), "8",
-          journal.toString(), String.valueOf(pool)))
+          journal.toString(), String.valueOf(pool), String.valueOf(warmUp * 1_000L)))
           .redirectErrorStream(true).redirectOutput(dir.resolve("jvm2.out").toFile()).start();
-      long serverBefore = postgresCpuNanos(schema.url());
-      long clientBefore = ProcessHandle.current().info().totalCpuDuration()
-          .orElse(Duration.ZERO).toNanos();
-      FleetWorker.Result here = FleetWorker.run(db, "jvm1", threads, Duration.ofSeconds(seconds),
-          7);
-      long clientHere = ProcessHandle.current().info().totalCpuDuration()
-          .orElse(Duration.ZERO).toNanos() - clientBefore;
-      if (!child.waitFor(seconds + 120L, TimeUnit.SECONDS) || child.exitValue() != 0) {
+      long[] before = new long[2];
+      FleetWorker.Result here = FleetWorker.run(db, "jvm1", threads, Duration.ofSeconds(warmUp),
+          Duration.ofSeconds(seconds), 7, () -> {
+            before[0] = postgresCpuNanos(schema.url());
+            before[1] = FleetWorker.processCpuNanos();
+          });
+      long clientHere = FleetWorker.processCpuNanos() - before[1];
+      if (!child.waitFor(seconds + warmUp + 120L, TimeUnit.SECONDS) || child.exitValue() != 0) {
         throw new IllegalStateException("the second JVM failed: "
             + Files.readString(dir.resolve("jvm2.out")));
       }
       FleetWorker.Result there = FleetWorker.read(journal);
-      long server = postgresCpuNanos(schema.url()) - serverBefore;
-      long clientThere = Files.readAllLines(dir.resolve("jvm2.out")).stream()
-          .filter(l -> l.startsWith("CPU ")).mapToLong(l -> Long.parseLong(l.substring(4)))
-          .findFirst().orElse(0);
+      long server = postgresCpuNanos(schema.url()) - before[0];
+      List<String> out = Files.readAllLines(dir.resolve("jvm2.out"));
+      long clientThere = out.stream().filter(l -> l.startsWith("CPU "))
+          .mapToLong(l -> Long.parseLong(l.substring(4))).findFirst().orElse(0)
+          - out.stream().filter(l -> l.startsWith("CPU0 "))
+          .mapToLong(l -> Long.parseLong(l.substring(5))).findFirst().orElse(0);
 
       long allocations = here.allocations() + there.allocations();
       long releases = here.releases() + there.releases();
       long[] latencies = LongStream.concat(LongStream.of(here.latencies()),
           LongStream.of(there.latencies())).sorted().toArray();
-      System.out.printf("%d allocators in 2 JVMs (%d connections each) for %d s on %d hosts:%n",
-          2 * threads, pool, seconds, hosts);
+      System.out.printf("%d allocators in 2 JVMs (%d connections each) for %d s after a %d s "
+          + "warm-up on %d hosts:%n", 2 * threads, pool, seconds, warmUp, hosts);
       System.out.printf("  allocations: %d (%.0f/s), releases: %d (%.0f/s), refused: %d, "
           + "failed: %d%n", allocations, allocations / (double) seconds, releases,
           releases / (double) seconds, here.refusals() + there.refusals(),

@@ -39,6 +39,17 @@ public final class FleetWorker {
   private FleetWorker() {}
 
   static Result run(DataSource db, String prefix, int threads, Duration duration, long seed) {
+    return run(db, prefix, threads, Duration.ZERO, duration, seed, () -> { });
+  }
+
+  /**
+   * As {@link #run(DataSource, String, int, Duration, long)} after a warm-up of {@code warmUp}:
+   * operations that start during it are journaled but neither counted nor timed (JIT
+   * compilation, the server's plan caches and the pool's first connections are not measured);
+   * {@code atMeasureStart} runs once when it ends (where a benchmark samples CPU counters).
+   */
+  static Result run(DataSource db, String prefix, int threads, Duration warmUp,
+      Duration duration, long seed, Runnable atMeasureStart) {
     Fleet fleet = Fleet.open(db);
     List<String> journal = Collections.synchronizedList(new ArrayList<>());
     List<String> errors = Collections.synchronizedList(new ArrayList<>());
@@ -47,8 +58,22 @@ public final class FleetWorker {
     AtomicLong releases = new AtomicLong();
     AtomicLong refusals = new AtomicLong();
     AtomicLong failures = new AtomicLong();
-    long end = System.nanoTime() + duration.toNanos();
+    long measureFrom = System.nanoTime() + warmUp.toNanos();
+    long end = measureFrom + duration.toNanos();
     List<Thread> running = new ArrayList<>();
+    Thread sampler = new Thread(() -> {
+      long wait = measureFrom - System.nanoTime();
+      if (wait > 0) {
+        try {
+          Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+      atMeasureStart.run();
+    }, prefix + "-sampler");
+    sampler.start();
+    running.add(sampler);
     for (int t = 0; t < threads; t++) {
       int thread = t;
       Thread worker = new Thread(() -> {
@@ -65,18 +90,23 @@ public final class FleetWorker {
               long start = System.nanoTime();
               FleetLease lease = fleet.allocate(FleetRequest.of(owner, size));
               long took = System.nanoTime() - start;
-              if (n < mine.length) {
-                mine[n++] = took;
+              if (start >= measureFrom) {
+                if (n < mine.length) {
+                  mine[n++] = took;
+                }
+                allocations.incrementAndGet();
               }
-              allocations.incrementAndGet();
               held.add(owner);
               journal.add("A " + owner + " " + lease.epoch() + " " + lease.host() + " "
                   + lease.gpus().stream().map(g -> g.address().toString())
                       .collect(Collectors.joining(",")));
             } else {
               String owner = held.remove(random.nextInt(held.size()));
+              long start = System.nanoTime();
               fleet.release(owner);
-              releases.incrementAndGet();
+              if (start >= measureFrom) {
+                releases.incrementAndGet();
+              }
               journal.add("R " + owner);
             }
           } catch (AllocationRefusedException e) {
@@ -105,18 +135,23 @@ public final class FleetWorker {
   }
 
   /**
-   * {@code URL PREFIX THREADS MILLIS SEED OUT [POOL]}: runs {@link #run} against the database at
-   * {@code URL} and writes the journal, then "# allocations releases refusals failures" and each
-   * latency ("L nanos") and error ("E text"), to {@code OUT}.
+   * {@code URL PREFIX THREADS MILLIS SEED OUT [POOL [WARMUP_MILLIS]]}: runs {@link #run} against
+   * the database at {@code URL} and writes the journal, then "# allocations releases refusals
+   * failures" and each latency ("L nanos") and error ("E text"), to {@code OUT}; prints the
+   * process's CPU time when the measurement began ("CPU0 nanos") and at the end ("CPU nanos").
    */
   public static void main(String[] args) throws IOException {
-    if (args.length != 6 && args.length != 7) {
-      System.err.println("usage: FleetWorker URL PREFIX THREADS MILLIS SEED OUT [POOL]");
+    if (args.length < 6 || args.length > 8) {
+      System.err.println("usage: FleetWorker URL PREFIX THREADS MILLIS SEED OUT [POOL "
+          + "[WARMUP_MILLIS]]");
       System.exit(2);
     }
-    DataSource db = Pools.hikari(args[0], Integer.parseInt(args.length == 7 ? args[6] : args[2]));
-    Result r = run(db, args[1], Integer.parseInt(args[2]),
-        Duration.ofMillis(Long.parseLong(args[3])), Long.parseLong(args[4]));
+    DataSource db = Pools.hikari(args[0], Integer.parseInt(args.length >= 7 ? args[6] : args[2]));
+    Duration warmUp = Duration.ofMillis(args.length == 8 ? Long.parseLong(args[7]) : 0);
+    long[] cpuAtStart = new long[1];
+    Result r = run(db, args[1], Integer.parseInt(args[2]), warmUp,
+        Duration.ofMillis(Long.parseLong(args[3])), Long.parseLong(args[4]),
+        () -> cpuAtStart[0] = processCpuNanos());
     try (PrintWriter out = new PrintWriter(Files.newBufferedWriter(Path.of(args[5]),
         StandardCharsets.UTF_8))) {
       r.journal().forEach(out::println);
@@ -128,9 +163,14 @@ public final class FleetWorker {
       r.errors().forEach(e -> out.println("E " + e.replace('\n', ' ')));
     }
     // The process's CPU time (all threads), for the benchmark's client/server split.
-    System.out.println("CPU " + ProcessHandle.current().info().totalCpuDuration()
-        .orElse(Duration.ZERO).toNanos());
+    System.out.println("CPU0 " + cpuAtStart[0]);
+    System.out.println("CPU " + processCpuNanos());
     System.exit(0);
+  }
+
+  /** This process's CPU time so far (all threads), in nanoseconds. */
+  static long processCpuNanos() {
+    return ProcessHandle.current().info().totalCpuDuration().orElse(Duration.ZERO).toNanos();
   }
 
   /** Reads a journal file {@link #main} wrote back as a {@link Result}. */
