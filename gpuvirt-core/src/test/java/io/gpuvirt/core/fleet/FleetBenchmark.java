@@ -22,13 +22,23 @@ import java.util.stream.LongStream;
  * measured seconds only), and the audit of the tables afterwards (double allocations, partition
  * rules, host summaries, leases the callers were not told of).
  *
- * <p>Run with the test class path of gpuvirt-core (after {@code mvn -pl gpuvirt-core
+ * <p>Run with the test class path of gpuvirt-core (after {@code mvn -pl gpuvirt-core -am
  * test-compile}):
  * {@code java -cp gpuvirt-core/target/test-classes:gpuvirt-core/target/classes:$(cat cp.txt)
- * io.gpuvirt.core.fleet.FleetBenchmark [SECONDS [THREADS [HOSTS [POOL [WARMUP]]]]]} where {@code cp.txt} comes
- * from {@code mvn -pl gpuvirt-core dependency:build-classpath -Dmdep.outputFile=cp.txt}. Defaults:
- * 20 s, 16 threads per JVM (32 in all), 1,000 hosts, a pool of as many connections as threads,
- * 10 s of warm-up.
+ * io.gpuvirt.core.fleet.FleetBenchmark [SECONDS [THREADS [HOSTS [POOL [WARMUP]]]]]} where
+ * {@code cp.txt} comes from {@code mvn -pl gpuvirt-core dependency:build-classpath
+ * -Dmdep.outputFile=cp.txt}. Defaults: 20 s measured after 10 s of warm-up, 16 threads per JVM
+ * (32 in all), 1,000 hosts, a HikariCP pool of 3 connections per JVM behind a first-come-first-
+ * served gate ({@link FifoDataSource}; {@code -Dgpuvirt.fleet.fifo=false} for the pool alone).
+ * Latencies are measured from the call, waiting for a connection included. On 2 cores a few
+ * connections per JVM serve 32 callers faster than 32 connections: PostgreSQL's CPU per operation
+ * falls with fewer backends competing for the cores.
+ *
+ * <p>{@code -Dgpuvirt.fleet.pg=name=value,...} sets PostgreSQL parameters on the benchmark's
+ * throw-away cluster ({@code ALTER SYSTEM}, then a restart), for example
+ * {@code wal_level=minimal,max_wal_senders=0,wal_sync_method=open_datasync}. Commits stay
+ * synchronous and fsynced ({@code fsync}, {@code synchronous_commit} and
+ * {@code full_page_writes} are refused here): durability is part of what is measured.
  */
 final class FleetBenchmark {
   private FleetBenchmark() {}
@@ -37,13 +47,16 @@ final class FleetBenchmark {
     int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 20;
     int threads = args.length > 1 ? Integer.parseInt(args[1]) : 16;
     int hosts = args.length > 2 ? Integer.parseInt(args[2]) : 1_000;
-    int pool = args.length > 3 ? Integer.parseInt(args[3]) : threads;
+    int pool = args.length > 3 ? Integer.parseInt(args[3]) : Math.min(threads, 3);
+    boolean fifo = Boolean.parseBoolean(System.getProperty("gpuvirt.fleet.fifo", "true"));
     int warmUp = args.length > 4 ? Integer.parseInt(args[4]) : 10;
     TestPostgres pg = TestPostgres.require();
     UrlDataSource schema = pg.freshSchema();
+    configure(pg, schema, System.getProperty("gpuvirt.fleet.pg", ""));
     JdbcSchema.migrate(schema);
     Path dir = Files.createTempDirectory("fleet-benchmark");
-    try (HikariDataSource db = Pools.hikari(schema.url(), pool)) {
+    try (HikariDataSource hikari = Pools.hikari(schema.url(), pool)) {
+      javax.sql.DataSource db = fifo ? new FifoDataSource(hikari, pool) : hikari;
       long t0 = System.nanoTime();
       FleetConcurrencyTest.publish(db, hosts);
       System.out.printf("published %d hosts x 8 GPUs in %.1f s%n", hosts,
@@ -51,7 +64,8 @@ final class FleetBenchmark {
 
       Path journal = dir.resolve("jvm2.journal");
       Process child = new ProcessBuilder(List.of(
-          Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+          Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+          "-Dgpuvirt.fleet.fifo=" + fifo, "-cp",
           System.getProperty("java.class.path"), FleetWorker.class.getName(), schema.url(),
           "jvm2", String.valueOf(threads), String.valueOf(seconds * 1_000L), "8",
           journal.toString(), String.valueOf(pool), String.valueOf(warmUp * 1_000L)))
@@ -79,8 +93,9 @@ final class FleetBenchmark {
       long releases = here.releases() + there.releases();
       long[] latencies = LongStream.concat(LongStream.of(here.latencies()),
           LongStream.of(there.latencies())).sorted().toArray();
-      System.out.printf("%d allocators in 2 JVMs (%d connections each) for %d s after a %d s "
-          + "warm-up on %d hosts:%n", 2 * threads, pool, seconds, warmUp, hosts);
+      System.out.printf("%d allocators in 2 JVMs (%d connections each%s) for %d s after a %d s "
+          + "warm-up on %d hosts:%n", 2 * threads, pool, fifo ? ", first come first served" : "",
+          seconds, warmUp, hosts);
       System.out.printf("  allocations: %d (%.0f/s), releases: %d (%.0f/s), refused: %d, "
           + "failed: %d%n", allocations, allocations / (double) seconds, releases,
           releases / (double) seconds, here.refusals() + there.refusals(),
@@ -113,6 +128,40 @@ final class FleetBenchmark {
       errors.stream().limit(5).forEach(e -> System.out.println("  error: " + e));
     }
     System.exit(0);
+  }
+
+  /**
+   * Applies {@code settings} ("name=value,name=value", from the system property
+   * {@code gpuvirt.fleet.pg}) to the benchmark's throw-away cluster with {@code ALTER SYSTEM},
+   * restarts it, and prints what the server then reports for each.
+   */
+  private static void configure(TestPostgres pg, UrlDataSource db, String settings)
+      throws java.sql.SQLException {
+    if (settings.isBlank()) {
+      return;
+    }
+    List<String> names = new java.util.ArrayList<>();
+    try (java.sql.Connection c = db.getConnection(); java.sql.Statement s = c.createStatement()) {
+      for (String setting : settings.split(",")) {
+        String[] nv = setting.split("=", 2);
+        if (List.of("fsync", "synchronous_commit", "full_page_writes")
+            .contains(nv[0].trim().toLowerCase(java.util.Locale.ROOT))) {
+          throw new IllegalArgumentException("the benchmark keeps " + nv[0].trim() + " as the "
+              + "tests set it: an acknowledged allocation must survive a crash");
+        }
+        names.add(nv[0].trim());
+        s.execute("ALTER SYSTEM SET " + nv[0].trim() + " = '" + nv[1].trim() + "'");
+      }
+    }
+    pg.restart();
+    try (java.sql.Connection c = db.getConnection(); java.sql.Statement s = c.createStatement()) {
+      for (String name : names) {
+        try (java.sql.ResultSet r = s.executeQuery("SHOW " + name)) {
+          r.next();
+          System.out.printf("PostgreSQL %s = %s%n", name, r.getString(1));
+        }
+      }
+    }
   }
 
   /**

@@ -146,7 +146,11 @@ public final class FleetWorker {
           + "[WARMUP_MILLIS]]");
       System.exit(2);
     }
-    DataSource db = Pools.hikari(args[0], Integer.parseInt(args.length >= 7 ? args[6] : args[2]));
+    int size = Integer.parseInt(args.length >= 7 ? args[6] : args[2]);
+    DataSource db = Pools.hikari(args[0], size);
+    if (Boolean.getBoolean("gpuvirt.fleet.fifo")) {
+      db = new FifoDataSource(db, size);
+    }
     Duration warmUp = Duration.ofMillis(args.length == 8 ? Long.parseLong(args[7]) : 0);
     long[] cpuAtStart = new long[1];
     Result r = run(db, args[1], Integer.parseInt(args[2]), warmUp,
