@@ -151,6 +151,22 @@ public record PciAddress(int domain, int bus, int device, int function)
     return c != 0 ? c : Integer.compare(function, other.function);
   }
 
+  /**
+   * Equal when all four numbers are; written out (as the record's own would be) so that the first
+   * call in a fresh JVM does not bootstrap {@code ObjectMethods} method handles (CLI start-up).
+   */
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof PciAddress && ((PciAddress) o).domain == domain
+        && ((PciAddress) o).bus == bus && ((PciAddress) o).device == device
+        && ((PciAddress) o).function == function;
+  }
+
+  @Override
+  public int hashCode() {
+    return ((domain * 31 + bus) * 32 + device) * 8 + function;
+  }
+
   /** The canonical form, {@code 0000:17:00.0}. */
   @Override
   public String toString() {

@@ -40,19 +40,27 @@ final class SysfsAttributes {
    * and is refused naming the file.
    */
   static int hex(String path, String content, int digits) {
-    String expected = "0x and exactly " + digits + " lower-case hex digits and a newline (0x%0"
-        + digits + "x, like 0x" + "0".repeat(digits) + ")";
     boolean exact = content.length() == digits + 3 && content.startsWith("0x")
-        && content.endsWith("\n") && isLowerHexDigits(content, 2, digits + 2);
+        && content.charAt(digits + 2) == '\n' && isLowerHexDigits(content, 2, digits + 2);
     if (!exact) {
-      throw new SysfsFormatException(path, content, expected);
+      throw new SysfsFormatException(path, content, "0x and exactly " + digits
+          + " lower-case hex digits and a newline (0x%0" + digits + "x, like 0x"
+          + "0".repeat(digits) + ")");
     }
-    return Integer.parseInt(content.substring(2, digits + 2), 16);
+    int value = 0;
+    for (int i = 2; i < digits + 2; i++) {
+      char c = content.charAt(i);
+      value = value << 4 | (c <= '9' ? c - '0' : c - 'a' + 10); // checked above: 0-9, a-f
+    }
+    return value;
   }
 
   /** A decimal attribute ({@code "-1\n"}, {@code "23\n"}) between {@code min} and {@code max}. */
   static int decimal(String path, String content, int min, int max) {
-    String value = oneLine(path, content, "a decimal number from " + min + " to " + max);
+    String value = content.endsWith("\n") ? content.substring(0, content.length() - 1) : content;
+    if (value.isEmpty() || value.indexOf('\n') >= 0) {
+      value = oneLine(path, content, "a decimal number from " + min + " to " + max); // raises
+    }
     if (!isDecimal(value, true, 10)) {
       throw new SysfsFormatException(path, content,
           "a decimal number from " + min + " to " + max + " and a newline");

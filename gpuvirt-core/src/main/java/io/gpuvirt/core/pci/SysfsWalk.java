@@ -47,13 +47,18 @@ final class SysfsWalk {
   /**
    * The canonical host path of the device entry {@code entry} ({@code /sys/bus/pci/devices/BDF}),
    * as {@link Sysfs#canonicalPath} gives it.
+   *
+   * @param listed whether {@code entry} was just listed as a directory: then the link's target,
+   *     once its own directory is known to hold no link on the way and it is not a link itself,
+   *     is that directory, and it needs no look of its own to tell it is one
    */
-  String canonicalDevicePath(String entry) {
+  String canonicalDevicePath(String entry, boolean listed) {
     if (devicesCanonical) {
       Optional<String> target = sysfs.readLink(entry);
       if (target.isPresent()) {
         Optional<String> path = resolve(TopologyScanner.DEVICES, target.get());
-        if (path.isPresent() && isCanonicalDirectory(path.get())) {
+        if (path.isPresent() && (listed ? isCanonicalListedDirectory(path.get())
+            : isCanonicalDirectory(path.get()))) {
           return path.get();
         }
       }
@@ -96,6 +101,23 @@ final class SysfsWalk {
     int slash = dir.lastIndexOf('/');
     boolean canonical = slash > 0 && isCanonicalDirectory(dir.substring(0, slash))
         && sysfs.readLink(dir).isEmpty() && sysfs.isDirectory(dir);
+    canonicalDirs.put(dir, canonical);
+    return canonical;
+  }
+
+  /**
+   * {@link #isCanonicalDirectory} of the target of a device link that was listed as a directory:
+   * when no directory above it is a link and it is not one, the link resolves to it, so it is the
+   * directory that was listed.
+   */
+  private boolean isCanonicalListedDirectory(String dir) {
+    Boolean known = canonicalDirs.get(dir);
+    if (known != null) {
+      return known;
+    }
+    int slash = dir.lastIndexOf('/');
+    boolean canonical = slash > 0 && isCanonicalDirectory(dir.substring(0, slash))
+        && sysfs.readLink(dir).isEmpty();
     canonicalDirs.put(dir, canonical);
     return canonical;
   }

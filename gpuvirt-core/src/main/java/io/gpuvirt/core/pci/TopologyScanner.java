@@ -6,11 +6,11 @@ import io.gpuvirt.core.host.HostPaths;
 import io.gpuvirt.core.host.Sysfs;
 import io.gpuvirt.core.host.SysfsFormatException;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
@@ -126,13 +126,11 @@ public final class TopologyScanner {
     final String canonical;
     final Sysfs.Directory files;
     private final Optional<List<String>> listing;
-    private final Set<String> names;
 
     Entry(Sysfs sysfs, SysfsWalk walk, PciAddress address) {
       this.address = address;
       this.dir = address.sysfsPath();
       this.prefix = dir + "/";
-      this.canonical = walk.canonicalDevicePath(dir);
       this.files = sysfs.directory(dir);
       Optional<List<String>> listed;
       try {
@@ -141,7 +139,12 @@ public final class TopologyScanner {
         listed = Optional.empty();
       }
       this.listing = listed;
-      this.names = listed.<Set<String>>map(HashSet::new).orElse(Set.of());
+      try {
+        this.canonical = walk.canonicalDevicePath(dir, listed.isPresent());
+      } catch (RuntimeException e) {
+        files.close();
+        throw e;
+      }
     }
 
     String path(String attribute) {
@@ -150,7 +153,8 @@ public final class TopologyScanner {
 
     /** Whether the attribute may be there: listed, or the directory could not be listed. */
     boolean has(String attribute) {
-      return listing.isEmpty() || names.contains(attribute);
+      // the listing is sorted (Sysfs#list): a binary search, no set built per device
+      return listing.isEmpty() || Collections.binarySearch(listing.get(), attribute) >= 0;
     }
 
     /** The directory's entries, sorted, as {@link Sysfs#list} gives them. */
@@ -215,8 +219,67 @@ public final class TopologyScanner {
     }
   }
 
-  /** Parent and root bus from the canonical path: {@code /sys/devices/pci0000:14/.../<bdf>}. */
+  /**
+   * Parent and root bus from the canonical path: {@code /sys/devices/pci0000:14/.../<bdf>}. The
+   * segments are found by index, without splitting the path or a regular expression per segment;
+   * a path with an empty segment or no slash goes the general way ({@link #readPlaceSplit}), which
+   * answers the same for every path.
+   */
   private static void readPlace(PciAddress a, String canonical, PciDevice.Builder b) {
+    int last = canonical.lastIndexOf('/');
+    if (last < 0 || last == canonical.length() - 1 || canonical.contains("//")) {
+      readPlaceSplit(a, canonical, b);
+      return;
+    }
+    String name = a.toString();
+    if (canonical.length() - last - 1 != name.length()
+        || !canonical.startsWith(name, last + 1)) {
+      throw new SysfsFormatException(a.sysfsPath(), canonical,
+          "a link to a device directory named " + a);
+    }
+    String expected = "a device directory under /sys/devices/pciDDDD:BB/";
+    int start = canonical.lastIndexOf('/', last - 1) + 1;
+    String up = canonical.substring(start, last);
+    if (rootBus(up, 0, up.length()) == null) {
+      if (!PciAddress.isValid(up)) {
+        throw new SysfsFormatException(a.sysfsPath(), canonical, expected
+            + " whose parent directory is a bridge (DDDD:BB:DD.F) or a root bus (pciDDDD:BB)");
+      }
+      b.parent(SysfsAttributes.address(a.sysfsPath(), up));
+    }
+    for (int end = last; end >= 0; ) {
+      int from = canonical.lastIndexOf('/', end - 1) + 1; // 0 when no slash is left
+      String bus = rootBus(canonical, from, end);
+      if (bus != null) {
+        b.rootBus(bus);
+        return;
+      }
+      end = from - 1;
+    }
+    throw new SysfsFormatException(a.sysfsPath(), canonical, expected);
+  }
+
+  /**
+   * The root bus {@code DDDD:BB} when {@code s[from, to)} is a root bus directory name
+   * {@code pciDDDD:BB} (4 to 8 lower-case hex digits, a colon, 2), as {@link #ROOT_BUS_DIR} matches;
+   * else null.
+   */
+  private static String rootBus(String s, int from, int to) {
+    int length = to - from;
+    if (length < 10 || length > 14 || !s.startsWith("pci", from) || s.charAt(to - 3) != ':') {
+      return null;
+    }
+    for (int i = from + 3; i < to; i++) {
+      char c = s.charAt(i);
+      if (i != to - 3 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+        return null;
+      }
+    }
+    return s.substring(from + 3, to);
+  }
+
+  /** {@link #readPlace} by splitting the path: every path, as it was read before. */
+  private static void readPlaceSplit(PciAddress a, String canonical, PciDevice.Builder b) {
     String[] segments = canonical.split("/");
     if (segments.length == 0 || !segments[segments.length - 1].equals(a.toString())) {
       throw new SysfsFormatException(a.sysfsPath(), canonical,
@@ -428,7 +491,7 @@ public final class TopologyScanner {
       d.sriov().ifPresent(s -> s.virtualFunctions()
           .forEach(vf -> requireListed(devices, vf, d.address()::sysfsPath, "its VF")));
     }
-    Map<Integer, IommuGroup> byNumber = new TreeMap<>();
+    Map<Integer, IommuGroup> byNumber = new HashMap<>();
     for (IommuGroup g : groups) {
       byNumber.put(g.number(), g);
       for (PciAddress member : g.members()) {
