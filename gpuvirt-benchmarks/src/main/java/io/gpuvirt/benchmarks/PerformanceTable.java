@@ -202,7 +202,8 @@ public final class PerformanceTable {
           ? "strace is not installed (Debian: strace); it counts the calls" : noLspci));
     } else {
       t0 = System.nanoTime();
-      Syscalls s = Syscalls.count(Hosts.B200, run.quick() ? 2 : 10, strace.get(), lspci.get());
+      Syscalls s = Syscalls.count(Hosts.B200, run.quick() ? 2 : 10,
+          run.quick() ? 1 : Syscalls.WARM_UP, strace.get(), lspci.get());
       rows.add(new Row(SYSCALLS, "≤ lspci's", String.format("%.1f per function (%.1f on files)",
           s.scan(), s.scanFileCalls()), String.format("lspci -tv, whole process: %.1f (%.1f on"
           + " files)", s.lspci(), s.lspciFileCalls()), Row.ratio(s.scan() / s.lspci()),

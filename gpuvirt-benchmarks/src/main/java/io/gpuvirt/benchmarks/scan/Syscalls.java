@@ -22,9 +22,12 @@ import java.util.TreeMap;
  *
  * <p>The scan's count is a difference, so that the JVM's start-up and class loading drop out:
  * {@link ScanChild} runs in a child JVM (the module's class path) under {@code strace -f -c} with
- * {@code N} = 1 and with {@code N} = 1 + S scans after one warm-up scan; the difference of the two
- * totals, divided by {@code S} and by the number of functions, is one scan's calls per function
- * (what is left besides file calls is mostly the JVM's own threads). lspci is counted whole, its
+ * {@code N} = 1 and with {@code N} = 1 + S scans, both after W warm-up scans ({@value #WARM_UP}
+ * for the table, 1 in quick mode); the difference of the two totals, divided by {@code S} and by
+ * the number of functions, is one warm scan's calls per function. The warm-up is long so that the JIT compiler's threads have settled:
+ * after a single warm-up scan the compiler was still at work during the S scans, and its
+ * {@code gettid} calls (from {@code ciEnv}, about 11 per function) were counted as the scan's. What
+ * is left besides file calls is the JVM's own (GC, safepoints). lspci is counted whole, its
  * start-up included.
  *
  * @param host the host's name ({@link Hosts})
@@ -36,21 +39,25 @@ import java.util.TreeMap;
  */
 public record Syscalls(String host, int functions, double scan, double scanFileCalls, double lspci,
     double lspciFileCalls) {
+  /** Warm-up scans before either counted run, in both: the JIT has compiled the scan by then. */
+  public static final int WARM_UP = 200;
+
   private static final List<String> FILE_CALLS = List.of("openat", "open", "read", "pread64",
       "close", "newfstatat", "stat", "lstat", "fstat", "statx", "readlink", "readlinkat",
       "getdents64", "access", "faccessat", "faccessat2", "dup", "fcntl");
 
   /**
-   * Counts the host {@code hostName}'s calls with {@code strace}, {@code scans} (S) measured scans.
+   * Counts the host {@code hostName}'s calls with {@code strace}, {@code scans} (S) measured scans
+   * after {@code warmUp} (W) scans.
    *
    * @throws GpuvirtException when strace or lspci fails
    */
-  public static Syscalls count(String hostName, int scans, Path strace, Path lspci) {
+  public static Syscalls count(String hostName, int scans, int warmUp, Path strace, Path lspci) {
     try (Scratch scratch = Scratch.create("syscalls");
         SimulatedHost host = Hosts.write(hostName, scratch)) {
       int functions = TopologyScanner.scan(Sysfs.at(host.root())).devices().size();
-      Map<String, Long> one = strace(strace, scratch.dir(), child(host.root(), 1));
-      Map<String, Long> more = strace(strace, scratch.dir(), child(host.root(), 1 + scans));
+      Map<String, Long> one = strace(strace, scratch.dir(), child(host.root(), 1, warmUp));
+      Map<String, Long> more = strace(strace, scratch.dir(), child(host.root(), 1 + scans, warmUp));
       Map<String, Long> diff = new TreeMap<>();
       more.forEach((k, v) -> diff.put(k, v - one.getOrDefault(k, 0L)));
       Map<String, Long> ls = strace(strace, scratch.dir(), ScanBenchmark.lspciArgv(lspci.toString(),
@@ -62,8 +69,9 @@ public record Syscalls(String host, int functions, double scan, double scanFileC
     }
   }
 
-  private static List<String> child(Path root, int scans) {
-    return Processes.childJvm(ScanChild.class, List.of(root.toString(), Integer.toString(scans)));
+  private static List<String> child(Path root, int scans, int warmUp) {
+    return Processes.childJvm(ScanChild.class, List.of(root.toString(), Integer.toString(scans),
+        Integer.toString(warmUp)));
   }
 
   private static double total(Map<String, Long> calls, boolean filesOnly) {
