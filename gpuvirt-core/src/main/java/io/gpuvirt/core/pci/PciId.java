@@ -43,6 +43,20 @@ public record PciId(int vendor, int device) {
   }
 
   /**
+   * Equal when vendor and device are; written out (as the record's own would be) so that the first
+   * lookup by id in a fresh JVM does not bootstrap {@code ObjectMethods} method handles.
+   */
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof PciId && ((PciId) o).vendor == vendor && ((PciId) o).device == device;
+  }
+
+  @Override
+  public int hashCode() {
+    return vendor << 16 | device;
+  }
+
+  /**
    * Whether {@code vendor} makes only baseboard-management display controllers: ASPEED
    * ({@code 0x1a03}, the AST2x00 VGA on HGX and most server boards) and Matrox ({@code 0x102b},
    * the G200e of iDRAC/iLO hosts). Their class is VGA (0x0300), but they are the BMC's console,
