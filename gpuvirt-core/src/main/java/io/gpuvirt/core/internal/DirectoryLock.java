@@ -18,6 +18,12 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class DirectoryLock implements AutoCloseable {
   private static final ConcurrentHashMap<Path, ReentrantLock> IN_PROCESS = new ConcurrentHashMap<>();
+  /**
+   * The key of each lock file path seen (as given, absolute and normalised), so that an acquire
+   * resolves the real path of its directory once, not on every call. Only paths whose directory
+   * existed are kept.
+   */
+  private static final ConcurrentHashMap<Path, Path> KEYS = new ConcurrentHashMap<>();
 
   private final ReentrantLock threadLock;
   private final FileChannel channel;
@@ -35,12 +41,7 @@ public final class DirectoryLock implements AutoCloseable {
    * @throws IOException if the lock file cannot be opened or locked; nothing is held then
    */
   public static DirectoryLock acquire(Path lockFile) throws IOException {
-    // Key by the real path, so two spellings of one directory share one in-process lock.
-    Path absolute = lockFile.toAbsolutePath().normalize();
-    Path parent = absolute.getParent();
-    Path key = parent != null && Files.isDirectory(parent)
-        ? parent.toRealPath().resolve(absolute.getFileName()) : absolute;
-    ReentrantLock threadLock = IN_PROCESS.computeIfAbsent(key, k -> new ReentrantLock());
+    ReentrantLock threadLock = IN_PROCESS.computeIfAbsent(key(lockFile), k -> new ReentrantLock());
     if (threadLock.isHeldByCurrentThread()) {
       // A second FileChannel lock in this JVM would throw, and closing that channel would drop
       // the OS lock the caller already holds: refuse before touching the file.
@@ -57,6 +58,28 @@ public final class DirectoryLock implements AutoCloseable {
       threadLock.unlock();
       throw e;
     }
+  }
+
+  /**
+   * What identifies the lock file {@code lockFile} in this JVM: its path with the directory's
+   * real path, so that two spellings of one directory (a symbolic link, {@code ..}) share one
+   * in-process lock. Resolved once per spelling while its directory exists.
+   *
+   * @throws IOException if the directory exists but its real path cannot be resolved
+   */
+  public static Path key(Path lockFile) throws IOException {
+    Path absolute = lockFile.toAbsolutePath().normalize();
+    Path known = KEYS.get(absolute);
+    if (known != null) {
+      return known;
+    }
+    Path parent = absolute.getParent();
+    if (parent == null || !Files.isDirectory(parent)) {
+      return absolute;
+    }
+    Path key = parent.toRealPath().resolve(absolute.getFileName());
+    KEYS.put(absolute, key);
+    return key;
   }
 
   @Override

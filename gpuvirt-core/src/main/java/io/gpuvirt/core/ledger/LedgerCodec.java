@@ -178,6 +178,21 @@ final class LedgerCodec {
    * @throws LedgerFormatException naming the file and what is wrong with it
    */
   static TreeMap<String, Lease> decode(Path file, byte[] bytes) {
+    return decodeSnapshot(file, bytes).leases();
+  }
+
+  /**
+   * A ledger file decoded once: its leases by owner, the format version it was written in and its
+   * snapshot generation (0 when absent).
+   */
+  record Snapshot(TreeMap<String, Lease> leases, int version, long generation) {}
+
+  /**
+   * The leases, version and generation of a ledger file, from one parse.
+   *
+   * @throws LedgerFormatException naming the file and what is wrong with it
+   */
+  static Snapshot decodeSnapshot(Path file, byte[] bytes) {
     JsonNode tree;
     try {
       tree = MAPPER.readTree(bytes);
@@ -201,15 +216,19 @@ final class LedgerCodec {
           + LedgerRecords.VERSION + " and will not touch it. Upgrade gpuvirt on this host "
           + "(never delete the ledger: its leases keep two VMs from sharing a GPU)");
     }
-    if (version.asInt() == 1) {
+    int writtenVersion = version.asInt();
+    if (writtenVersion == 1) {
       migrateVersion1((ObjectNode) tree);
     }
     addMissingVgpus(tree);
     JsonNode generation = tree.get("generation");
+    long generationNumber = 0;
     if (generation == null) {
       ((ObjectNode) tree).putNull("generation");
     } else if (!generation.isIntegralNumber() || generation.asLong() < 1) {
       throw corrupt(file, "its \"generation\" is not a positive integer", null);
+    } else {
+      generationNumber = generation.asLong();
     }
     LedgerFile ledger;
     try {
@@ -237,7 +256,7 @@ final class LedgerCodec {
     conflict(leases.values()).ifPresent(what -> {
       throw corrupt(file, what, null);
     });
-    return leases;
+    return new Snapshot(leases, writtenVersion, generationNumber);
   }
 
   /**

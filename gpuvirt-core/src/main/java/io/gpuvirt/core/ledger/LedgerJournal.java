@@ -14,6 +14,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -54,10 +55,12 @@ final class LedgerJournal {
 
   /**
    * What a journal file holds: the generation and checksum of the snapshot it extends, its
-   * records, and where its valid part ends.
+   * records, and where its valid part ends; {@code bytes} are the file's bytes as read (at least
+   * {@code validLength} of them; never changed), so that a later read can tell whether the file
+   * still starts with them.
    */
   record Contents(long generation, long snapshotCrc, List<LedgerCodec.JournalEntry> records,
-      long validLength, long fileLength, long prefixCrc) {
+      long validLength, long fileLength, byte[] bytes) {
 
     /** Whether the file ends with an interrupted append that the next append must cut off. */
     boolean tornTail() {
@@ -66,6 +69,25 @@ final class LedgerJournal {
 
     long nextSeq() {
       return records.size() + 1L;
+    }
+
+    /**
+     * What the file holds once {@code lines} (the lines of {@code entries}, in order) were
+     * appended after its valid part: the same without decoding them again.
+     */
+    Contents appended(List<LedgerCodec.JournalEntry> entries, byte[] lines) {
+      byte[] next = Arrays.copyOf(bytes, Math.toIntExact(validLength + lines.length));
+      System.arraycopy(lines, 0, next, (int) validLength, lines.length);
+      List<LedgerCodec.JournalEntry> all = new ArrayList<>(records);
+      all.addAll(entries);
+      return new Contents(generation, snapshotCrc, List.copyOf(all), next.length, next.length,
+          next);
+    }
+
+    /** Whether {@code file} starts with the valid part of these contents. */
+    private boolean prefixOf(byte[] file) {
+      return file.length >= validLength
+          && Arrays.equals(file, 0, (int) validLength, bytes, 0, (int) validLength);
     }
   }
 
@@ -83,8 +105,8 @@ final class LedgerJournal {
 
   /**
    * The same, reusing what {@code known} (an earlier read of this journal) parsed when the file
-   * still starts with exactly the bytes it parsed (their CRC-32C matches): only the records
-   * appended since are decoded.
+   * still starts with exactly the bytes it parsed: only the records appended since are decoded,
+   * and when there are none, {@code known} itself is returned.
    */
   static Optional<Contents> read(Path file, Optional<Contents> known) {
     byte[] bytes;
@@ -110,15 +132,13 @@ final class LedgerJournal {
   }
 
   private static Contents parse(Path file, byte[] bytes, Optional<Contents> known) {
-    CRC32C prefix = new CRC32C();
-    if (known.isPresent() && bytes.length >= known.get().validLength()) {
+    if (known.isPresent() && known.get().prefixOf(bytes)) {
       Contents k = known.get();
-      prefix.update(bytes, 0, (int) k.validLength());
-      if (prefix.getValue() == k.prefixCrc()) {
-        return parseRecords(file, bytes, k.generation(), k.snapshotCrc(),
-            new ArrayList<>(k.records()), (int) k.validLength(), prefix);
+      if (bytes.length == k.fileLength() && k.validLength() == k.fileLength()) {
+        return k;
       }
-      prefix.reset();
+      return parseRecords(file, bytes, k.generation(), k.snapshotCrc(),
+          new ArrayList<>(k.records()), (int) k.validLength());
     }
     int end = indexOf(bytes, 0);
     if (end < 0) {
@@ -137,13 +157,12 @@ final class LedgerJournal {
     }
     long generation = Long.parseLong(m.group(2));
     long snapshotCrc = Long.parseLong(m.group(3), 16);
-    prefix.update(bytes, 0, end + 1);
-    return parseRecords(file, bytes, generation, snapshotCrc, new ArrayList<>(), end + 1, prefix);
+    return parseRecords(file, bytes, generation, snapshotCrc, new ArrayList<>(), end + 1);
   }
 
-  /** Parses the record lines from {@code start}, after {@code records}, extending {@code prefix}. */
+  /** Parses the record lines from {@code start}, after {@code records}. */
   private static Contents parseRecords(Path file, byte[] bytes, long generation, long snapshotCrc,
-      List<LedgerCodec.JournalEntry> records, int start, CRC32C prefix) {
+      List<LedgerCodec.JournalEntry> records, int start) {
     int lineNumber = records.size() + 1;
     while (start < bytes.length) {
       lineNumber++;
@@ -163,11 +182,10 @@ final class LedgerJournal {
             + " where " + (records.size() + 1) + " was due", null);
       }
       records.add(entry.get());
-      prefix.update(bytes, start, lineEnd + 1 - start);
       start = lineEnd + 1;
     }
     return new Contents(generation, snapshotCrc, List.copyOf(records), start, bytes.length,
-        prefix.getValue());
+        bytes);
   }
 
   /** The record of one line, or empty when its checksum does not match (a torn write). */
@@ -213,6 +231,8 @@ final class LedgerJournal {
     return leases;
   }
 
+  private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
+
   /** The line of one record: checksum, space, compact JSON, newline. */
   static byte[] line(long seq, List<Lease> put, List<String> remove) {
     byte[] json = LedgerCodec.encodeJournalRecord(seq, put, remove)
@@ -220,8 +240,11 @@ final class LedgerJournal {
     CRC32C crc = new CRC32C();
     crc.update(json);
     byte[] out = new byte[json.length + 10];
-    System.arraycopy(String.format("%08x ", crc.getValue()).getBytes(StandardCharsets.US_ASCII),
-        0, out, 0, 9);
+    long value = crc.getValue();
+    for (int i = 0; i < 8; i++) {
+      out[i] = HEX[(int) (value >>> (28 - 4 * i)) & 0xf];
+    }
+    out[8] = ' ';
     System.arraycopy(json, 0, out, 9, json.length);
     out[out.length - 1] = '\n';
     return out;
@@ -242,21 +265,24 @@ final class LedgerJournal {
 
   /**
    * Starts the journal of the snapshot ({@code generation}, {@code snapshotCrc}) with its first
-   * record, replacing any
-   * journal there (one of an older generation): written whole, then renamed into place.
+   * records (one line each), replacing any journal there (one of an older generation): written
+   * whole, then renamed into place.
+   *
+   * @return the bytes written
    */
-  static void create(Path file, long generation, long snapshotCrc, byte[] firstRecord)
+  static byte[] create(Path file, long generation, long snapshotCrc, byte[] firstRecord)
       throws IOException {
     byte[] h = header(generation, snapshotCrc);
     byte[] all = new byte[h.length + firstRecord.length];
     System.arraycopy(h, 0, all, 0, h.length);
     System.arraycopy(firstRecord, 0, all, h.length, firstRecord.length);
     AtomicFiles.replace(file, all);
+    return all;
   }
 
   /**
-   * Appends one record after the journal's valid part (cutting off an interrupted append), then
-   * forces it to the disk: the commit point.
+   * Appends records (one line each, in one write) after the journal's valid part (cutting off an
+   * interrupted append), then forces them to the disk: the commit point of all of them.
    */
   static void append(Path file, Contents current, byte[] record) throws IOException {
     try (FileChannel out = FileChannel.open(file, StandardOpenOption.WRITE,

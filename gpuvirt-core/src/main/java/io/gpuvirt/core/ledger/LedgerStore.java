@@ -18,6 +18,9 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -59,15 +62,26 @@ final class LedgerStore implements LeaseStore {
   static final long COMPACT_AFTER_BYTES = 1L << 20;
   private static final int READ_ATTEMPTS = 5;
 
+  /** The most transactions of one JVM committed together (one write, one fsync). */
+  static final int MAX_BATCH = 64;
+  /** The threads of this JVM committing to each state directory, by its lock file's key. */
+  private static final ConcurrentHashMap<Path, Group> GROUPS = new ConcurrentHashMap<>();
+
   private final Path directory;
   private final Path file;
   /** The snapshot this store decoded last, by its bytes' CRC-32C and length (never mutated). */
   private volatile Decoded lastSnapshot;
   /** The journal this store parsed last: the next read decodes only what was appended since. */
   private volatile LedgerJournal.Contents lastJournal;
+  /**
+   * The state this store loaded or committed last (its leases never mutated): a load that finds
+   * the same snapshot bytes and the same journal reuses it without replaying the journal.
+   */
+  private volatile State lastState;
 
   /** A decoded snapshot and what identifies its bytes. */
-  private record Decoded(long crc, int length, TreeMap<String, Lease> leases, long generation) {}
+  private record Decoded(long crc, int length, TreeMap<String, Lease> leases, long generation,
+      int version) {}
 
   LedgerStore(Path directory) {
     this.directory = directory;
@@ -91,26 +105,37 @@ final class LedgerStore implements LeaseStore {
   }
 
   /**
-   * The committed state as read: the leases, and what the next commit needs to know about the
-   * files (the snapshot's bytes, version and generation, and its journal if it has one).
+   * The committed state as read: the leases (never mutated), and what the next commit needs to
+   * know about the files (the snapshot's bytes, their CRC-32C, version and generation, and its
+   * journal if it has one).
    */
-  private record State(TreeMap<String, Lease> leases, byte[] snapshot, long generation,
-      Optional<LedgerJournal.Contents> journal) {
+  private record State(TreeMap<String, Lease> leases, byte[] snapshot, long snapshotCrc,
+      int version, long generation, Optional<LedgerJournal.Contents> journal) {
     boolean hasSnapshot() {
       return snapshot != null;
+    }
+
+    /** Whether these are the snapshot bytes ({@code crc} theirs) and journal of this state. */
+    boolean holds(byte[] bytes, long crc, Optional<LedgerJournal.Contents> j) {
+      boolean sameSnapshot = bytes == null ? snapshot == null
+          : snapshot != null && snapshot.length == bytes.length && snapshotCrc == crc;
+      return sameSnapshot && journal.isPresent() == j.isPresent()
+          && (j.isEmpty() || journal.get() == j.get());
     }
   }
 
   /**
    * Reads the snapshot, then its journal. Unlocked, a journal newer than the snapshot means a
    * compaction ran between the two reads: read again. Locked (no writer can run), it means the
-   * snapshot was replaced by an older copy or removed, and is refused.
+   * snapshot was replaced by an older copy or removed, and is refused. Both files are read whole
+   * every time; what was decoded before is reused only for bytes equal to those it came from.
    */
   private State load(boolean locked) {
     for (int attempt = 1; ; attempt++) {
       byte[] bytes = readBytes();
       TreeMap<String, Lease> snapshot;
       long generation;
+      int version = LedgerRecords.VERSION;
       long crc = 0;
       if (bytes == null) {
         snapshot = new TreeMap<>();
@@ -120,19 +145,29 @@ final class LedgerStore implements LeaseStore {
         crc = LedgerJournal.crc(bytes);
         Decoded known = lastSnapshot;
         if (known == null || known.crc() != crc || known.length() != bytes.length) {
-          known = new Decoded(crc, bytes.length, LedgerCodec.decode(file, bytes),
-              LedgerCodec.generation(bytes));
+          LedgerCodec.Snapshot decoded = LedgerCodec.decodeSnapshot(file, bytes);
+          known = new Decoded(crc, bytes.length, decoded.leases(), decoded.generation(),
+              decoded.version());
           lastSnapshot = known;
         }
         snapshot = known.leases();
         generation = known.generation();
+        version = known.version();
       }
       Optional<LedgerJournal.Contents> journal = LedgerJournal.read(journalFile(),
           Optional.ofNullable(lastJournal));
       journal.ifPresent(j -> lastJournal = j);
+      State cached = lastState;
+      if (cached != null && cached.holds(bytes, crc, journal)) {
+        return cached;
+      }
       if (journal.isEmpty() || journal.get().generation() < generation) {
         // none, or one a crash left behind after its records went into this snapshot
-        return new State(snapshot, bytes, generation, Optional.empty());
+        State state = new State(snapshot, bytes, crc, version, generation, Optional.empty());
+        if (journal.isEmpty()) {
+          lastState = state;
+        }
+        return state;
       }
       LedgerJournal.Contents j = journal.get();
       if (j.generation() == generation && bytes != null
@@ -143,7 +178,9 @@ final class LedgerStore implements LeaseStore {
               + " replayed over " + file + " gives conflicting leases: " + what + ". gpuvirt"
               + " will not guess; restore the state directory from a backup", null);
         });
-        return new State(leases, bytes, generation, journal);
+        State state = new State(leases, bytes, crc, version, generation, journal);
+        lastState = state;
+        return state;
       }
       if (!locked && attempt < READ_ATTEMPTS) {
         continue;
@@ -171,25 +208,311 @@ final class LedgerStore implements LeaseStore {
     return transact(Optional.empty(), Instant.EPOCH, change);
   }
 
+  /** The threads of one JVM committing to one state directory, and the batch they fill now. */
+  private static final class Group {
+    final ReentrantLock mutex = new ReentrantLock();
+    final Condition changed = mutex.newCondition();
+    /** The batch a new transaction joins; null when none is filling. */
+    Batch open;
+  }
+
+  /**
+   * Transactions of one JVM committed together (group commit): the first to come (the leader)
+   * takes the lock and loads the state; each member, on its own thread and one at a time, applies
+   * its change to the state the members before it left; the leader writes all their records in
+   * one append and one fsync, then releases the lock; every member returns once that is durable.
+   */
+  private static final class Batch {
+    /** The state loaded under the lock; null until the leader loaded it. */
+    State base;
+    /** A failure of the leader before {@link #base} was loaded: the members try again alone. */
+    boolean abandoned;
+    /** {@link #base} with the changes of the members applied so far (never mutated). */
+    TreeMap<String, Lease> leases;
+    boolean snapshotDue;
+    /** Whether a member converted an earlier release's bindings (the batch writes a snapshot). */
+    boolean legacy;
+    /** Whether a member found no bindings to convert. */
+    boolean legacyAbsent;
+    long nextSeq;
+    final List<LedgerCodec.JournalEntry> entries = new ArrayList<>();
+    final List<byte[]> lines = new ArrayList<>();
+    /** Whether a member changed the leases. */
+    boolean changed;
+    int members;
+    /** Members that joined and have not applied their change yet. */
+    int pending;
+    boolean done;
+    /** Why the commit failed, once {@link #done}; null when it is durable. */
+    RuntimeException failure;
+  }
+
+  /** What one member's change gave: its result, or what it threw. */
+  private record Outcome<T>(T result, Throwable thrown, boolean sawUncommitted,
+      boolean changed) {}
+
   /**
    * As {@link #transact(Function)}; given the host's topology, it first converts an earlier
-   * release's {@code bindings.json} into leases stamped {@code now}.
+   * release's {@code bindings.json} into leases stamped {@code now}. Threads of this JVM that
+   * transact at the same time are committed together (see {@link Batch}): their changes run one at
+   * a time, each on the leases the one before left, and each returns only once all are durable.
    */
   <T> T transact(Optional<Topology> topology, Instant now,
       Function<TreeMap<String, Lease>, T> change) {
-    createDirectory();
-    try (LedgerLock lock = LedgerLock.acquire(lockFile())) {
-      State state = load(true);
-      TreeMap<String, Lease> leases = new TreeMap<>(state.leases());
-      boolean legacy = topology.isPresent() && hasLegacyBindings();
-      if (legacy) {
-        LegacyBindings.convert(legacyBindings(), topology.get(), leases, now);
+    Group group = group();
+    if (group.mutex.isHeldByCurrentThread()) {
+      throw notReentrant();
+    }
+    while (true) {
+      Batch batch;
+      boolean leader;
+      group.mutex.lock();
+      try {
+        if (group.open == null || group.open.members >= MAX_BATCH) {
+          group.open = new Batch();
+          leader = true;
+        } else {
+          leader = false;
+        }
+        batch = group.open;
+        batch.members++;
+        batch.pending++;
+      } finally {
+        group.mutex.unlock();
+      }
+      LedgerLock lock = null;
+      if (leader) {
+        State base;
+        try {
+          lock = lock(lockFile());
+          base = load(true);
+        } catch (RuntimeException | Error e) {
+          if (lock != null) {
+            lock.close();
+          }
+          abandon(group, batch);
+          throw e;
+        }
+        open(group, batch, base);
+      }
+      Outcome<T> mine;
+      group.mutex.lock();
+      try {
+        while (batch.base == null && !batch.abandoned) {
+          group.changed.awaitUninterruptibly();
+        }
+        if (batch.abandoned) {
+          batch.pending--;
+          continue; // the leader could not lock or load: try again, as a leader if need be
+        }
+        mine = apply(batch, topology, now, change);
+        batch.pending--;
+        group.changed.signalAll();
+        if (leader) {
+          while (batch.pending > 0) {
+            group.changed.awaitUninterruptibly();
+          }
+          if (group.open == batch) {
+            group.open = null; // closed: whoever comes now starts the next batch
+          }
+        }
+      } finally {
+        group.mutex.unlock();
+      }
+      RuntimeException failure;
+      if (leader) {
+        failure = null;
+        try {
+          if (batch.changed) {
+            commit(batch);
+          }
+        } catch (RuntimeException e) {
+          failure = e;
+        } catch (Error e) {
+          failure = new LedgerException(file, "the commit of the lease ledger " + file
+              + " failed (" + e + "); the ledger keeps its previous leases", e);
+          throw e;
+        } finally {
+          lock.close();
+          finish(group, batch, failure);
+        }
+      } else {
+        group.mutex.lock();
+        try {
+          while (!batch.done) {
+            group.changed.awaitUninterruptibly();
+          }
+          failure = batch.failure;
+        } finally {
+          group.mutex.unlock();
+        }
+      }
+      return outcome(mine, failure, leader);
+    }
+  }
+
+  /** This JVM's group for this state directory. */
+  private Group group() {
+    Path key;
+    try {
+      key = io.gpuvirt.core.internal.DirectoryLock.key(lockFile());
+    } catch (IOException e) {
+      key = lockFile();
+    }
+    return GROUPS.computeIfAbsent(key, k -> new Group());
+  }
+
+  private LedgerException notReentrant() {
+    return new LedgerException(lockFile(), "cannot lock the lease ledger: " + lockFile()
+        + " is already held by this thread (a ledger operation called from inside another on the"
+        + " same state directory); it is not reentrant: make the inner call after the outer one"
+        + " returns");
+  }
+
+  /** The leader loaded the state under the lock: the members may apply their changes. */
+  private static void open(Group group, Batch batch, State base) {
+    group.mutex.lock();
+    try {
+      batch.base = base;
+      batch.leases = base.leases();
+      batch.nextSeq = base.journal().map(LedgerJournal.Contents::nextSeq).orElse(1L);
+      batch.snapshotDue = !base.hasSnapshot() || base.version() < LedgerRecords.VERSION
+          || base.journal().map(j -> j.records().size() >= COMPACT_AFTER_RECORDS
+              || j.validLength() >= COMPACT_AFTER_BYTES).orElse(false);
+      group.changed.signalAll();
+    } finally {
+      group.mutex.unlock();
+    }
+  }
+
+  /** The leader failed before loading: the batch is given up, its members start again. */
+  private static void abandon(Group group, Batch batch) {
+    group.mutex.lock();
+    try {
+      batch.abandoned = true;
+      batch.pending--;
+      if (group.open == batch) {
+        group.open = null;
+      }
+      group.changed.signalAll();
+    } finally {
+      group.mutex.unlock();
+    }
+  }
+
+  private static void finish(Group group, Batch batch, RuntimeException failure) {
+    group.mutex.lock();
+    try {
+      batch.done = true;
+      batch.failure = failure;
+      group.changed.signalAll();
+    } finally {
+      group.mutex.unlock();
+    }
+  }
+
+  /**
+   * Applies one member's change (holding the group's mutex) to a copy of the batch's leases and,
+   * when it changed them and nothing conflicts, makes the copy the batch's leases and adds its
+   * journal record.
+   */
+  private <T> Outcome<T> apply(Batch batch, Optional<Topology> topology, Instant now,
+      Function<TreeMap<String, Lease>, T> change) {
+    boolean sawUncommitted = batch.changed;
+    TreeMap<String, Lease> before = batch.leases;
+    TreeMap<String, Lease> leases = new TreeMap<>(before);
+    try {
+      boolean converted = false;
+      if (topology.isPresent() && !batch.legacy && !batch.legacyAbsent) {
+        if (hasLegacyBindings()) {
+          LegacyBindings.convert(legacyBindings(), topology.get(), leases, now);
+          converted = true;
+        } else {
+          batch.legacyAbsent = true;
+        }
       }
       T result = change.apply(leases);
-      if (legacy || !leases.equals(state.leases())) {
-        commit(state, leases, legacy);
+      if (!converted && same(leases, before)) {
+        return new Outcome<>(result, null, sawUncommitted, false);
       }
-      return result;
+      Optional<String> conflict = LedgerCodec.conflict(leases.values());
+      if (conflict.isPresent()) {
+        throw new LedgerException(file, "refusing to write the lease ledger " + file + ": "
+            + conflict.get() + "; nothing was written, the ledger keeps its previous leases");
+      }
+      if (!batch.snapshotDue && !converted && !batch.legacy) {
+        List<Lease> put = new ArrayList<>();
+        leases.forEach((owner, lease) -> {
+          Lease old = before.get(owner);
+          if (lease != old && !lease.equals(old)) {
+            put.add(lease);
+          }
+        });
+        List<String> removed = before.keySet().stream().filter(o -> !leases.containsKey(o))
+            .toList();
+        long seq = batch.nextSeq;
+        byte[] line = LedgerJournal.line(seq, put, removed);
+        batch.nextSeq++;
+        batch.entries.add(new LedgerCodec.JournalEntry(seq, List.copyOf(put), removed));
+        batch.lines.add(line);
+      }
+      batch.legacy |= converted;
+      batch.leases = leases;
+      batch.changed = true;
+      return new Outcome<>(result, null, sawUncommitted, true);
+    } catch (RuntimeException | Error e) {
+      return new Outcome<>(null, e, sawUncommitted, false);
+    }
+  }
+
+  /** Whether two maps of leases hold the same leases (the same objects, mostly). */
+  private static boolean same(TreeMap<String, Lease> a, TreeMap<String, Lease> b) {
+    if (a.size() != b.size()) {
+      return false;
+    }
+    for (var e : a.entrySet()) {
+      Lease other = b.get(e.getKey());
+      if (other != e.getValue() && !e.getValue().equals(other)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * What the member's call gives: its result once its batch is durable; its own exception; or,
+   * when the commit failed and its change (or what it saw) was part of it, the failure.
+   */
+  @SuppressWarnings("unchecked")
+  private <T> T outcome(Outcome<T> mine, RuntimeException failure, boolean leader) {
+    if (failure != null && (mine.changed() || mine.sawUncommitted())) {
+      if (leader) {
+        throw failure;
+      }
+      throw new LedgerException(file, failure.getMessage(), failure);
+    }
+    if (mine.thrown() instanceof RuntimeException e) {
+      throw e;
+    }
+    if (mine.thrown() instanceof Error e) {
+      throw e;
+    }
+    return mine.result();
+  }
+
+  /**
+   * Takes the lock of {@code lockFile}, creating the state directory first when it is missing
+   * (the first change creates it).
+   */
+  private LedgerLock lock(Path lockFile) {
+    try {
+      return LedgerLock.acquire(lockFile);
+    } catch (LedgerException e) {
+      if (Files.isDirectory(directory)) {
+        throw e;
+      }
+      createDirectory();
+      return LedgerLock.acquire(lockFile);
     }
   }
 
@@ -203,6 +526,9 @@ final class LedgerStore implements LeaseStore {
     if (Files.notExists(directory)) {
       return 0;
     }
+    if (group().mutex.isHeldByCurrentThread()) {
+      throw notReentrant();
+    }
     try (LedgerLock lock = LedgerLock.acquire(lockFile())) {
       State state = load(true);
       int records = state.journal().map(j -> j.records().size()).orElse(0);
@@ -215,48 +541,56 @@ final class LedgerStore implements LeaseStore {
     }
   }
 
-  /** Commits {@code leases}: one journal record, or a new snapshot when one is due. */
-  private void commit(State state, TreeMap<String, Lease> leases, boolean legacy) {
-    java.util.Optional<String> conflict = LedgerCodec.conflict(leases.values());
-    if (conflict.isPresent()) {
-      throw new LedgerException(file, "refusing to write the lease ledger " + file + ": "
-          + conflict.get() + "; nothing was written, the ledger keeps its previous leases");
-    }
-    boolean snapshotDue = legacy || !state.hasSnapshot()
-        || LedgerCodec.version(state.snapshot()) < LedgerRecords.VERSION
-        || state.journal().map(j -> j.records().size() >= COMPACT_AFTER_RECORDS
-            || j.validLength() >= COMPACT_AFTER_BYTES).orElse(false);
-    if (snapshotDue) {
-      writeSnapshot(state, leases, legacy);
+  /** Commits the batch: one append of its records, or a new snapshot when one is due. */
+  private void commit(Batch batch) {
+    State state = batch.base;
+    if (batch.snapshotDue || batch.legacy) {
+      writeSnapshot(state, batch.leases, batch.legacy);
       return;
     }
-    List<Lease> put = new ArrayList<>();
-    leases.forEach((owner, lease) -> {
-      if (!lease.equals(state.leases().get(owner))) {
-        put.add(lease);
-      }
-    });
-    List<String> removed = state.leases().keySet().stream().filter(o -> !leases.containsKey(o))
-        .toList();
+    int length = 0;
+    for (byte[] line : batch.lines) {
+      length += line.length;
+    }
+    byte[] lines = new byte[length];
+    int at = 0;
+    for (byte[] line : batch.lines) {
+      System.arraycopy(line, 0, lines, at, line.length);
+      at += line.length;
+    }
+    LedgerJournal.Contents next;
     try {
       if (state.journal().isPresent()) {
         LedgerJournal.Contents j = state.journal().get();
-        LedgerJournal.append(journalFile(), j, LedgerJournal.line(j.nextSeq(), put, removed));
+        LedgerJournal.append(journalFile(), j, lines);
+        next = j.appended(batch.entries, lines);
       } else {
-        LedgerJournal.create(journalFile(), state.generation(),
-            LedgerJournal.crc(state.snapshot()), LedgerJournal.line(1, put, removed));
+        byte[] all = LedgerJournal.create(journalFile(), state.generation(), state.snapshotCrc(),
+            lines);
+        next = new LedgerJournal.Contents(state.generation(), state.snapshotCrc(),
+            List.copyOf(batch.entries), all.length, all.length, all);
       }
     } catch (IOException e) {
       throw new LedgerException(journalFile(), "cannot append to the lease journal "
           + journalFile() + " (" + e + "); the ledger keeps its previous leases; check free "
           + "space and permissions of " + directory, e);
     }
+    lastJournal = next;
+    lastState = new State(batch.leases, state.snapshot(), state.snapshotCrc(), state.version(),
+        state.generation(), Optional.of(next));
   }
 
   /** Writes {@code leases} as the next snapshot generation, then removes the folded journal. */
   private void writeSnapshot(State state, TreeMap<String, Lease> leases, boolean legacy) {
-    write(leases.values(), legacy, state.generation() + 1);
+    long generation = state.generation() + 1;
+    byte[] bytes = write(leases.values(), legacy, generation);
+    long crc = LedgerJournal.crc(bytes);
+    TreeMap<String, Lease> written = new TreeMap<>(leases);
+    lastSnapshot = new Decoded(crc, bytes.length, written, generation, LedgerRecords.VERSION);
+    lastJournal = null;
     removeJournal();
+    lastState = new State(written, bytes, crc, LedgerRecords.VERSION, generation,
+        Optional.empty());
   }
 
   private void removeJournal() {
@@ -272,8 +606,7 @@ final class LedgerStore implements LeaseStore {
 
   @Override
   public <T> T underOperationLock(Supplier<T> work) {
-    createDirectory();
-    try (LedgerLock lock = LedgerLock.acquire(directory.resolve(OPERATIONS_LOCK))) {
+    try (LedgerLock lock = lock(directory.resolve(OPERATIONS_LOCK))) {
       return work.get();
     }
   }
@@ -337,7 +670,7 @@ final class LedgerStore implements LeaseStore {
    * a version 1 file keeps a copy of it first. With {@code legacyImported}, the converted
    * {@code bindings.json} is renamed to its backup once the new ledger is durable.
    */
-  void write(Collection<Lease> leases, boolean legacyImported, long generation) {
+  byte[] write(Collection<Lease> leases, boolean legacyImported, long generation) {
     byte[] bytes = LedgerCodec.encode(leases, generation);
     java.util.Optional<String> conflict = LedgerCodec.conflict(leases);
     if (conflict.isPresent()) {
@@ -348,7 +681,10 @@ final class LedgerStore implements LeaseStore {
       Files.createDirectories(directory);
       byte[] old = readBytes();
       Path backup = directory.resolve(LEDGER_V1_BACKUP);
-      if (old != null && LedgerCodec.version(old) < LedgerRecords.VERSION
+      Decoded known = lastSnapshot;
+      boolean current = old != null && known != null && known.length() == old.length
+          && known.crc() == LedgerJournal.crc(old) && known.version() == LedgerRecords.VERSION;
+      if (old != null && !current && LedgerCodec.version(old) < LedgerRecords.VERSION
           && !Files.exists(backup)) {
         AtomicFiles.replace(backup, old);
       }
@@ -358,6 +694,7 @@ final class LedgerStore implements LeaseStore {
             StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         AtomicFiles.syncDirectory(directory);
       }
+      return bytes;
     } catch (IOException e) {
       throw new LedgerException(file, "cannot write the lease ledger " + file + " (" + e
           + "); the ledger holds either the previous or the new leases; check free space and "
