@@ -12,6 +12,7 @@ import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.vfio.VfioDrivers;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -19,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.WeakHashMap;
 
 /**
  * The IOMMU groups of a host judged for one request: which are free candidates, which are held by
@@ -83,35 +85,87 @@ final class Candidates {
         g.devices().forEach(d -> leasedDevices.put(d.address(), lease.owner()));
       }
     }
-    LocalityStep.Paths paths = new LocalityStep.Paths(topology);
-    for (IommuGroup group : topology.iommuGroups()) {
-      result.judge(group, request, topology, paths, leasedGroups, leasedDevices, vgpuParents,
-          migParents, vfioIsHostDriver);
+    Index index = index(topology);
+    for (Index.Group group : index.groups) {
+      result.judge(group, request, topology, index.paths, leasedGroups, leasedDevices,
+          vgpuParents, migParents, vfioIsHostDriver);
     }
     return result;
   }
 
-  private void judge(IommuGroup group, AllocationRequest request, Topology topology,
+  /**
+   * What every request on one topology needs and nothing changes (a topology is immutable): each
+   * IOMMU group's members looked up once, and the locality paths of the devices. Kept per
+   * topology while the topology is in use (weakly: it holds the devices, not the topology).
+   */
+  private static final class Index {
+    /** A group with its members that are devices of the topology and those that are not. */
+    record Group(IommuGroup group, List<PciDevice> members, List<PciAddress> missing) {}
+
+    final List<Group> groups;
+    final LocalityStep.Paths paths;
+
+    Index(Topology topology) {
+      Map<PciAddress, PciDevice> devices = new HashMap<>();
+      topology.devices().forEach(d -> devices.put(d.address(), d));
+      List<Group> all = new ArrayList<>();
+      for (IommuGroup g : topology.iommuGroups()) {
+        List<PciDevice> members = new ArrayList<>();
+        List<PciAddress> missing = new ArrayList<>();
+        for (PciAddress a : g.members()) {
+          PciDevice d = devices.get(a);
+          if (d == null) {
+            missing.add(a);
+          } else {
+            members.add(d);
+          }
+        }
+        all.add(new Group(g, List.copyOf(members), List.copyOf(missing)));
+      }
+      this.groups = List.copyOf(all);
+      this.paths = new LocalityStep.Paths(devices);
+    }
+  }
+
+  private static final Map<Topology, Index> INDEXES =
+      Collections.synchronizedMap(new WeakHashMap<>());
+
+  private static Index index(Topology topology) {
+    Index index = INDEXES.get(topology);
+    if (index == null) {
+      index = new Index(topology);
+      INDEXES.put(topology, index);
+    }
+    return index;
+  }
+
+  private void judge(Index.Group indexed, AllocationRequest request, Topology topology,
       LocalityStep.Paths locality, Map<Integer, String> leasedGroups,
       Map<PciAddress, String> leasedDevices, Map<PciAddress, String> vgpuParents,
       Map<PciAddress, String> migParents, boolean vfioIsHostDriver) {
-    List<PciDevice> members = new ArrayList<>();
-    List<PciAddress> missing = new ArrayList<>();
-    for (PciAddress a : group.members()) {
-      topology.device(a).ifPresentOrElse(members::add, () -> missing.add(a));
+    // Most groups hold nothing requested: find that out before building anything.
+    IommuGroup group = indexed.group();
+    List<PciDevice> members = indexed.members();
+    List<PciAddress> missing = indexed.missing();
+    List<PciDevice> matched = null;
+    for (PciDevice d : members) {
+      if (request.selector().matches(d)) {
+        if (matched == null) {
+          matched = new ArrayList<>(2);
+        }
+        matched.add(d);
+      }
     }
-    List<PciDevice> matched = members.stream().filter(request.selector()::matches).toList();
-    if (matched.isEmpty()) {
+    if (matched == null) {
       return;
     }
     int n = group.number();
-    Optional<String> holder = Optional.ofNullable(leasedGroups.get(n));
-    if (holder.isEmpty()) {
-      holder = members.stream().map(d -> leasedDevices.get(d.address()))
-          .filter(o -> o != null).findFirst();
+    String holder = leasedGroups.get(n);
+    for (int i = 0; holder == null && i < members.size(); i++) {
+      holder = leasedDevices.get(members.get(i).address());
     }
-    if (holder.isPresent()) {
-      heldByOwner.merge(holder.get(), matched.size(), Integer::sum);
+    if (holder != null) {
+      heldByOwner.merge(holder, matched.size(), Integer::sum);
       return;
     }
     if (!missing.isEmpty()) {
@@ -147,7 +201,7 @@ final class Candidates {
       }
       if (matched.contains(d)) {
         roles.put(d.address(), DeviceRole.REQUESTED);
-      } else if (matched.stream().anyMatch(m -> m.address().withFunction(0).equals(d.address().withFunction(0)))) {
+      } else if (sameSlot(matched, d)) {
         roles.put(d.address(), DeviceRole.COMPANION);
       } else if (request.allowedForeign().contains(d.address())) {
         roles.put(d.address(), DeviceRole.ALLOWED_FOREIGN);
@@ -158,9 +212,22 @@ final class Candidates {
         return;
       }
     }
-    List<List<LocalityStep>> paths = matched.stream()
-        .map(locality::of).toList();
+    List<List<LocalityStep>> paths = new ArrayList<>(matched.size());
+    for (PciDevice d : matched) {
+      paths.add(locality.of(d));
+    }
     free.add(new GroupCandidate(group, members, roles, LocalityStep.commonPrefix(paths)));
+  }
+
+  /** Whether {@code d} is another function of the slot of a matched device (a companion). */
+  private static boolean sameSlot(List<PciDevice> matched, PciDevice d) {
+    PciAddress slot = d.address().withFunction(0);
+    for (PciDevice m : matched) {
+      if (m.address().withFunction(0).equals(slot)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** The refusal of a device on a VFIO driver that no lease holds. */

@@ -508,9 +508,7 @@ final class LedgerStore implements LeaseStore {
     try {
       return LedgerLock.acquire(lockFile);
     } catch (LedgerException e) {
-      if (Files.isDirectory(directory)) {
-        throw e;
-      }
+      // Missing (or created by another process since the attempt): create it, try once more.
       createDirectory();
       return LedgerLock.acquire(lockFile);
     }

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * One level of where a device sits: its NUMA node, its root bus, or a bridge above it.
@@ -24,19 +25,32 @@ record LocalityStep(String label, long sortKey, Kind kind) {
 
   /**
    * Builds locality paths for the devices of one topology, sharing the steps of common parents
-   * (hundreds of VFs behind one switch share one chain).
+   * (hundreds of VFs behind one switch share one chain), and keeps each device's path. Safe for
+   * use by several threads; holds the topology's devices, not the topology.
    */
   static final class Paths {
-    private final Topology topology;
-    private final Map<PciAddress, List<LocalityStep>> chains = new HashMap<>();
-    private final Map<String, LocalityStep> prefixes = new HashMap<>();
+    private final Map<PciAddress, PciDevice> devices;
+    private final Map<PciAddress, List<LocalityStep>> chains = new ConcurrentHashMap<>();
+    private final Map<String, LocalityStep> prefixes = new ConcurrentHashMap<>();
+    private final Map<PciAddress, List<LocalityStep>> paths = new ConcurrentHashMap<>();
 
-    Paths(Topology topology) {
-      this.topology = topology;
+    /** The paths of the devices in {@code devices} (every device of one topology, by address). */
+    Paths(Map<PciAddress, PciDevice> devices) {
+      this.devices = devices;
     }
 
     /** The path of {@code device}, root first: NUMA node, root bus, bridges from the root port down. */
     List<LocalityStep> of(PciDevice device) {
+      List<LocalityStep> known = paths.get(device.address());
+      if (known != null) {
+        return known;
+      }
+      List<LocalityStep> path = List.copyOf(compute(device));
+      paths.put(device.address(), path);
+      return path;
+    }
+
+    private List<LocalityStep> compute(PciDevice device) {
       List<LocalityStep> path = new ArrayList<>();
       path.add(prefixes.computeIfAbsent("n" + device.numaNode(), k -> new LocalityStep(
           "NUMA node " + device.numaNode(), device.numaNode(), Kind.NUMA_NODE)));
@@ -52,7 +66,7 @@ record LocalityStep(String label, long sortKey, Kind kind) {
       if (cached != null) {
         return cached;
       }
-      Optional<PciDevice> up = topology.device(bridge);
+      Optional<PciDevice> up = Optional.ofNullable(devices.get(bridge));
       if (up.isEmpty() || !seen.add(bridge)) {
         return List.of();
       }

@@ -27,7 +27,8 @@ final class PlacementTree {
     final long sortKey;
     final int depth;
     final Optional<GroupCandidate> group;
-    final Map<String, Node> byLabel = new LinkedHashMap<>();
+    /** The children by label while the tree is built (none for a leaf). */
+    final Map<String, Node> byLabel;
     List<Node> children = List.of();
     int capacity;
     BitSet achievable;
@@ -37,12 +38,17 @@ final class PlacementTree {
       this.sortKey = sortKey;
       this.depth = depth;
       this.group = group;
+      this.byLabel = group.isPresent() ? Map.of() : new LinkedHashMap<>();
     }
 
     boolean canHold(int r) {
       return r >= 0 && achievable.get(r);
     }
   }
+
+  /** Siblings in order: by sort key, then label. */
+  private static final Comparator<Node> SIBLINGS = Comparator.comparingLong((Node n) -> n.sortKey)
+      .thenComparing(n -> n.label);
 
   private final Node root;
   private final int limit;
@@ -62,8 +68,8 @@ final class PlacementTree {
         at = parent.byLabel.computeIfAbsent(step.label(),
             k -> new Node(step.label(), step.sortKey(), parent.depth + 1, Optional.empty()));
       }
-      at.byLabel.put("IOMMU group " + c.number(),
-          new Node("IOMMU group " + c.number(), c.number(), at.depth + 1, Optional.of(c)));
+      String label = "IOMMU group " + c.number();
+      at.byLabel.put(label, new Node(label, c.number(), at.depth + 1, Optional.of(c)));
     }
     finish(root, limit);
     return new PlacementTree(root, limit);
@@ -81,9 +87,9 @@ final class PlacementTree {
       node.achievable = sums;
       return;
     }
-    node.children = node.byLabel.values().stream()
-        .sorted(Comparator.comparingLong((Node n) -> n.sortKey).thenComparing(n -> n.label))
-        .toList();
+    List<Node> children = new ArrayList<>(node.byLabel.values());
+    children.sort(SIBLINGS);
+    node.children = children;
     int capacity = 0;
     for (Node child : node.children) {
       finish(child, limit);
