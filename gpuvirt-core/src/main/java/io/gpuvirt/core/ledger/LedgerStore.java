@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
@@ -160,6 +161,10 @@ final class LedgerStore implements LeaseStore {
       State cached = lastState;
       if (cached != null && cached.holds(bytes, crc, journal)) {
         return cached;
+      }
+      if (journal.isEmpty() && !locked && attempt < READ_ATTEMPTS
+          && !Arrays.equals(bytes, readBytes())) {
+        continue; // a compaction replaced the snapshot and removed the journal between the reads
       }
       if (journal.isEmpty() || journal.get().generation() < generation) {
         // none, or one a crash left behind after its records went into this snapshot
