@@ -85,4 +85,13 @@ final class VgpuFabricModeCommandsTest {
     assertTrue(r.out().contains("FABRIC_MODE=2") && r.out().contains("activated with its VFs"),
         r.out() + r.err());
   }
+
+  @Test
+  void provisionWholeGpus_refusedInVgpuModeEvenWithoutVfs() {
+    assertEquals(Cli.OK, GpuvirtCli.run("vgpu", "disable", "--all", "--root", root.toString()));
+    CliRun r = CliRun.of("provision", "--gpus", "1", "--owner", "vm-1", "--root",
+        root.toString());
+    assertTrue(r.exitCode() == Cli.REFUSED && r.err().contains("runs in vGPU mode (FABRIC_MODE=2)")
+        && r.err().contains("nothing was changed"), r.out() + r.err());
+  }
 }

@@ -287,7 +287,7 @@ public final class GpuHost implements AutoCloseable {
     Provisioner.Builder builder = Provisioner.builder(sysfs(), ledger());
     partitions().ifPresent(builder::partitions);
     if (fabricVgpuMode()) {
-      builder.vgpuProvisioner(vgpuProvisioner());
+      builder.vgpuProvisioner(vgpuProvisioner()).fabricVgpuMode();
     }
     vmPlanner.ifPresent(builder::vmPlanner);
     return builder;

@@ -109,6 +109,7 @@ public final class Provisioner {
   private final Optional<VmPlanner> vmPlanner;
   private final VfioBinder binder;
   private final Optional<VgpuProvisioner> vgpuProvisioner;
+  private final boolean fabricVgpuMode;
 
   private Provisioner(Builder b) {
     this.sysfs = b.sysfs;
@@ -127,6 +128,7 @@ public final class Provisioner {
     this.vmPlanner = b.vmPlanner;
     this.binder = VfioBinder.on(sysfs);
     this.vgpuProvisioner = b.vgpuProvisioner;
+    this.fabricVgpuMode = b.fabricVgpuMode;
   }
 
   /** A builder for the host behind {@code sysfs} with its lease ledger. */
@@ -239,6 +241,25 @@ public final class Provisioner {
     }
   }
 
+  /**
+   * On a host whose Fabric Manager runs in vGPU mode, Fabric Manager activates partitions only
+   * with VF lists, so a whole NVIDIA GPU given to a VM would have no NVLink fabric: refused before
+   * anything is recorded.
+   */
+  private static void refuseWholeNvidiaGpus(AllocationRequest request, Topology topology) {
+    List<PciAddress> gpus = topology.devices().stream()
+        .filter(d -> d.isGpu() && d.id().vendor() == 0x10de && request.selector().matches(d))
+        .map(PciDevice::address).toList();
+    if (!gpus.isEmpty()) {
+      throw new AllocationRefusedException(request.owner(), "whole GPUs for " + request.owner()
+          + " refused: this host's Fabric Manager runs in vGPU mode (FABRIC_MODE=2), where it "
+          + "activates partitions only with the VFs of vGPUs, so a whole GPU (" + gpus.get(0)
+          + (gpus.size() > 1 ? " and " + (gpus.size() - 1) + " more" : "") + ") would have no "
+          + "NVLink fabric in the VM; provision vGPUs (gpuvirt provision --vgpu TYPE), or set "
+          + "FABRIC_MODE=1 for whole-GPU partitions; nothing was changed");
+    }
+  }
+
   private Provisioned doProvision(AllocationRequest request, Flow requested) {
     String owner = request.owner();
     Optional<Lease> existing = ledger.lease(owner);
@@ -261,6 +282,9 @@ public final class Provisioner {
       lease = timed(owner, ProvisionStep.ALLOCATE, Optional.empty(), () -> {
         Topology topology = TopologyScanner.scan(sysfs);
         scanned[0] = topology;
+        if (fabricVgpuMode && requested.origin() == LeaseOrigin.PROVISION) {
+          refuseWholeNvidiaGpus(request, topology);
+        }
         // The intent is recorded with the allocation, in one commit: the lease is BINDING from
         // the start, with each device's reset and VFIO driver (a driver rule that refuses the
         // GPUs leaves it plain, and the refusal below releases it).
@@ -890,6 +914,7 @@ public final class Provisioner {
     private ProgressListener listener = ProgressListener.NONE;
     private Optional<VmPlanner> vmPlanner = Optional.empty();
     private Optional<VgpuProvisioner> vgpuProvisioner = Optional.empty();
+    private boolean fabricVgpuMode;
 
     private Builder(Sysfs sysfs, LeaseLedger ledger) {
       this.sysfs = Objects.requireNonNull(sysfs, "sysfs");
@@ -903,6 +928,17 @@ public final class Provisioner {
      */
     public Builder vgpuProvisioner(VgpuProvisioner value) {
       this.vgpuProvisioner = Optional.of(Objects.requireNonNull(value, "vgpuProvisioner"));
+      return this;
+    }
+
+    /**
+     * The host's Fabric Manager runs in vGPU mode ({@code FABRIC_MODE=2}): {@link #provision}
+     * refuses requests for whole NVIDIA GPUs, whose NVLink fabric Fabric Manager sets up there
+     * only for vGPUs (partitions activated with VF lists). {@link #bind} and other devices are
+     * not affected. {@code GpuHost.provisionerBuilder()} sets it on such a host.
+     */
+    public Builder fabricVgpuMode() {
+      this.fabricVgpuMode = true;
       return this;
     }
 
