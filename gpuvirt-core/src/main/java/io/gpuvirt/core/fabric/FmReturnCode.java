@@ -63,8 +63,9 @@ public enum FmReturnCode {
       case SUCCESS -> "success";
       case BADPARAM -> "a bad parameter (no such partition id, or a malformed list)";
       case GENERIC_ERROR -> "a generic Fabric Manager error; see /var/log/fabricmanager.log";
-      case NOT_SUPPORTED -> "not supported: Fabric Manager is not in shared NVSwitch mode "
-          + "(FABRIC_MODE=1 in fabricmanager.cfg), or the partition is unsupported";
+      case NOT_SUPPORTED -> "not supported: Fabric Manager is not in the mode this call needs "
+          + "(FABRIC_MODE=1 in fabricmanager.cfg for whole-GPU partitions, 2 for partitions "
+          + "activated with VFs), or the partition is unsupported";
       case UNINITIALIZED -> "not initialised, or the partition is already deactivated";
       case TIMEOUT -> "Fabric Manager did not answer in time; check that nvidia-fabricmanager "
           + "is running";
