@@ -57,8 +57,7 @@ final class SysfsWalk {
       Optional<String> target = sysfs.readLink(entry);
       if (target.isPresent()) {
         Optional<String> path = resolve(TopologyScanner.DEVICES, target.get());
-        if (path.isPresent() && (listed ? isCanonicalListedDirectory(path.get())
-            : isCanonicalDirectory(path.get()))) {
+        if (path.isPresent() && isCanonicalDirectory(path.get(), listed)) {
           return path.get();
         }
       }
@@ -94,30 +93,23 @@ final class SysfsWalk {
 
   /** Whether {@code dir} is a directory whose canonical path is itself; each path checked once. */
   private boolean isCanonicalDirectory(String dir) {
-    Boolean known = canonicalDirs.get(dir);
-    if (known != null) {
-      return known;
-    }
-    int slash = dir.lastIndexOf('/');
-    boolean canonical = slash > 0 && isCanonicalDirectory(dir.substring(0, slash))
-        && sysfs.readLink(dir).isEmpty() && sysfs.isDirectory(dir);
-    canonicalDirs.put(dir, canonical);
-    return canonical;
+    return isCanonicalDirectory(dir, false);
   }
 
   /**
-   * {@link #isCanonicalDirectory} of the target of a device link that was listed as a directory:
-   * when no directory above it is a link and it is not one, the link resolves to it, so it is the
-   * directory that was listed.
+   * Whether {@code dir} is a directory whose canonical path is itself, each path checked once.
+   * With {@code listedAsDirectory} (the target of a device link that was listed as a directory)
+   * its own stat is skipped: when no directory above it is a link and it is not one, the link
+   * resolves to it, so it is the directory that was listed.
    */
-  private boolean isCanonicalListedDirectory(String dir) {
+  private boolean isCanonicalDirectory(String dir, boolean listedAsDirectory) {
     Boolean known = canonicalDirs.get(dir);
     if (known != null) {
       return known;
     }
     int slash = dir.lastIndexOf('/');
     boolean canonical = slash > 0 && isCanonicalDirectory(dir.substring(0, slash))
-        && sysfs.readLink(dir).isEmpty();
+        && sysfs.readLink(dir).isEmpty() && (listedAsDirectory || sysfs.isDirectory(dir));
     canonicalDirs.put(dir, canonical);
     return canonical;
   }
