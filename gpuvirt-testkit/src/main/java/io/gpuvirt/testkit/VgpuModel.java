@@ -36,11 +36,9 @@ import java.util.Optional;
  * interface names no instance).
  */
 final class VgpuModel {
-  private static final Map<PciId, VgpuTypeCatalogue> CATALOGUES = Map.of(
-      new PciId(0x10de, 0x26b9), VgpuTypeCatalogue.l40s(),
-      new PciId(0x10de, 0x2236), VgpuTypeCatalogue.a10(),
-      new PciId(0x10de, 0x2335), VgpuTypeCatalogue.h200x(),
-      new PciId(0x10de, 0x2901), VgpuTypeCatalogue.b200x());
+  /** The driver's type tables: the ones gpuvirt ships (an SR-IOV PF's; T4 is legacy mdev). */
+  private static final Map<PciId, VgpuTypeCatalogue> CATALOGUES =
+      io.gpuvirt.core.vgpu.VgpuProvisioner.DEFAULT_CATALOGUES;
 
   private final HostProfile profile;
   private final HostTree tree;

@@ -16,6 +16,8 @@ import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyScanner;
 import io.gpuvirt.core.provision.Provisioner;
 import io.gpuvirt.core.vfio.VfioBinder;
+import io.gpuvirt.core.vgpu.VgpuDevices;
+import io.gpuvirt.core.vgpu.VgpuProvisioner;
 import io.gpuvirt.core.vmplan.VmPlanner;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -254,11 +256,11 @@ public final class GpuHost implements AutoCloseable {
   /**
    * The vGPU provisioner of this host: its sysfs, programs ({@code nvidia-smi vgpu}) and ledger,
    * and, on a host in Fabric Manager vGPU mode, its partitions ({@link
-   * io.gpuvirt.core.vgpu.VgpuProvisioner#withFabric}).
+   * VgpuProvisioner#withFabric}).
    */
-  public io.gpuvirt.core.vgpu.VgpuProvisioner vgpuProvisioner() {
-    io.gpuvirt.core.vgpu.VgpuProvisioner p = io.gpuvirt.core.vgpu.VgpuProvisioner.on(
-        io.gpuvirt.core.vgpu.VgpuDevices.on(sysfs(), commands()), ledger());
+  public VgpuProvisioner vgpuProvisioner() {
+    VgpuProvisioner p = VgpuProvisioner.on(
+        VgpuDevices.on(sysfs(), commands()), ledger());
     Optional<PartitionContext> context = vgpuPartitions();
     return context.isPresent() ? p.withFabric(context.get()) : p;
   }

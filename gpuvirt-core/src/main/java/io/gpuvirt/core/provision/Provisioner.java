@@ -27,6 +27,7 @@ import io.gpuvirt.core.ledger.Discrepancy;
 import io.gpuvirt.core.ledger.LeaseLedger;
 import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
+import io.gpuvirt.core.pci.PciId;
 import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyScanner;
 import io.gpuvirt.core.vfio.BindException;
@@ -248,7 +249,8 @@ public final class Provisioner {
    */
   private static void refuseWholeNvidiaGpus(AllocationRequest request, Topology topology) {
     List<PciAddress> gpus = topology.devices().stream()
-        .filter(d -> d.isGpu() && d.id().vendor() == 0x10de && request.selector().matches(d))
+        .filter(d -> d.isGpu() && d.id().vendor() == PciId.NVIDIA
+            && request.selector().matches(d))
         .map(PciDevice::address).toList();
     if (!gpus.isEmpty()) {
       throw new AllocationRefusedException(request.owner(), "whole GPUs for " + request.owner()

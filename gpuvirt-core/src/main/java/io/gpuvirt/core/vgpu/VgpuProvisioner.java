@@ -422,23 +422,27 @@ public final class VgpuProvisioner {
     }
     Map<PciAddress, Candidate> byPf = new java.util.LinkedHashMap<>();
     candidates.forEach(c -> byPf.put(c.gpu().pf(), c));
-    List<Candidate> order = new ArrayList<>(candidates);
-    List<FabricPartition> sized = listing.stream().filter(p -> p.size() == request.count())
-        .sorted(Comparator.comparingInt((FabricPartition p) -> firstIndex(p, order, context))
-            .thenComparingInt(FabricPartition::id))
+    Map<Integer, List<PciAddress>> gpusOf = new java.util.HashMap<>();
+    listing.stream().filter(p -> p.size() == request.count())
+        .forEach(p -> gpusOf.put(p.id(), context.moduleIds().addressesOf(p)));
+    List<FabricPartition> sized = listing.stream().filter(p -> gpusOf.containsKey(p.id()))
+        .sorted(Comparator.comparingInt((FabricPartition p) -> firstIndex(gpusOf.get(p.id()),
+            candidates)).thenComparingInt(FabricPartition::id))
         .toList();
     if (sized.isEmpty()) {
       refusals.add("Fabric Manager has no partition of " + request.count() + " GPUs");
     }
     for (FabricPartition p : sized) {
-      List<PciAddress> pfs = context.moduleIds().addressesOf(p);
+      List<PciAddress> pfs = gpusOf.get(p.id());
       List<PciAddress> notCandidates = pfs.stream().filter(pf -> !byPf.containsKey(pf)).toList();
-      Optional<String> blocked = blocked(p, listing, relied, request.count());
       if (!notCandidates.isEmpty()) {
         if (request.count() > 1) {
           refusals.add("partition " + p.id() + ": " + notCandidates + " cannot take the vGPU");
         }
-      } else if (blocked.isPresent()) {
+        continue;
+      }
+      Optional<String> blocked = blocked(p, listing, relied, request.count());
+      if (blocked.isPresent()) {
         refusals.add(pfs + ": " + blocked.get());
       } else {
         return new PartitionChoice(pfs.stream().map(byPf::get).toList(), p.id());
@@ -447,9 +451,8 @@ public final class VgpuProvisioner {
     return new PartitionChoice(List.of(), -1);
   }
 
-  /** The position of the partition's best GPU in the fill order (partitions of free GPUs first). */
-  private static int firstIndex(FabricPartition p, List<Candidate> order, PartitionContext ctx) {
-    List<PciAddress> pfs = ctx.moduleIds().addressesOf(p);
+  /** The position of the best of these GPUs in the fill order (partitions of free GPUs first). */
+  private static int firstIndex(List<PciAddress> pfs, List<Candidate> order) {
     for (int i = 0; i < order.size(); i++) {
       if (pfs.contains(order.get(i).gpu().pf())) {
         return i;
