@@ -2,11 +2,17 @@ package io.gpuvirt.testkit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.gpuvirt.core.InvalidValueException;
+import io.gpuvirt.core.host.Sysfs;
+import io.gpuvirt.core.host.SysfsFormatException;
+import io.gpuvirt.core.pci.PciAddress;
 import io.gpuvirt.core.pci.PciDevice;
 import io.gpuvirt.core.pci.Topology;
 import io.gpuvirt.core.pci.TopologyScanner;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -63,6 +69,43 @@ final class ManyBoardsTest {
     try (SimulatedHost host = SimulatedHost.create(ManyBoards.profile(2))) {
       assertEquals(16, TopologyScanner.scan(host.sysfs()).devices().stream()
           .filter(PciDevice::isGpu).count());
+    }
+  }
+
+  /** Boards enough for the scanner's threads: at least {@code PARALLEL_FROM} (512) functions. */
+  private static final int PARALLEL_BOARDS = 9;
+
+  @Test
+  void scan_ofAHostLargeEnoughForThreads_equalsExpectedTopology_scanAfterScan() {
+    try (SimulatedHost host = SimulatedHost.create(ManyBoards.profile(PARALLEL_BOARDS))) {
+      Topology expected = host.expectedTopology();
+      assertTrue(expected.devices().size() >= 512, "" + expected.devices().size());
+      // the simulated seam, and the file-system seam (which moves to the C library after 512
+      // directories): every scan the same, whichever threads read which device
+      for (Sysfs sysfs : List.of(host.sysfs(), Sysfs.at(host.root()), Sysfs.at(host.root()))) {
+        Topology scanned = TopologyScanner.scan(sysfs);
+        assertEquals(List.of(expected.devices(), expected.iommuGroups()),
+            List.of(scanned.devices(), scanned.iommuGroups()));
+      }
+    }
+  }
+
+  @Test
+  void scan_ofALargeHostWithTwoCorruptDevices_namesTheFirstInOrder_everyTime() throws Exception {
+    try (SimulatedHost host = SimulatedHost.create(ManyBoards.profile(PARALLEL_BOARDS))) {
+      List<PciAddress> gpus = host.expectedTopology().devices().stream().filter(PciDevice::isGpu)
+          .map(PciDevice::address).sorted().toList();
+      PciAddress first = gpus.get(3);
+      PciAddress last = gpus.get(gpus.size() - 2);
+      for (PciAddress a : List.of(last, first)) {
+        Path vendor = host.root().resolve(a.sysfsPath().substring(1)).resolve("vendor");
+        Files.writeString(vendor, "0x10DE\n");
+      }
+      for (int i = 0; i < 5; i++) {
+        SysfsFormatException e = assertThrows(SysfsFormatException.class,
+            () -> TopologyScanner.scan(Sysfs.at(host.root())));
+        assertEquals(first.sysfsPath() + "/vendor", e.path());
+      }
     }
   }
 }

@@ -171,6 +171,11 @@ public record ProvisionCycle(int gpus, int cycles, double cycleMillis, double ow
           }
 
           @Override
+          public boolean exists(String name) {
+            return d.exists(name);
+          }
+
+          @Override
           public String read(String name) {
             return d.read(name);
           }

@@ -22,6 +22,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * {@link Sysfs} over a directory of the local file system.
@@ -32,6 +33,10 @@ import java.util.Set;
  * (a sysfs attribute is at most a page; PCI {@code config} is up to 4096), any other host file
  * ({@code /proc/cmdline}, {@code /etc/modprobe.d/...}) at most {@value #OTHER_MAX} bytes. Anything
  * else raises {@link SysfsFormatException} naming the file.
+ *
+ * <p>A {@link #directory} view reads relative to the open directory, through the JDK or, under
+ * {@code /sys} once loading it pays ({@link ReadPath}), through the C library
+ * ({@link NativeDirectory}); both answer exactly as the path-based methods do.
  */
 final class FileSystemSysfs implements Sysfs {
   /** The most a file under {@code /sys} may hold: one page. */
@@ -41,9 +46,35 @@ final class FileSystemSysfs implements Sysfs {
   /** The most a database under {@code /usr/share} ({@code pci.ids}, about 1.4 MB) may hold. */
   static final int DATABASE_MAX = 16 * 1024 * 1024;
 
+  /**
+   * Directories the process opens through the JDK before it loads the C library for the native
+   * reader ({@link NativeDirectory}): loading JNA costs about 50 ms once, about what 500 device
+   * directories read the native way save; a one-shot scan of one host stays below this.
+   */
+  static final int NATIVE_AFTER = 512;
+
+  /** How a seam reads directories: {@link #ADAPTIVE} for every seam the API hands out. */
+  enum ReadPath {
+    /** The JDK, then the C library once the process has opened {@link #NATIVE_AFTER} directories. */
+    ADAPTIVE,
+    /** The C library whenever it is available (for tests of that path). */
+    NATIVE,
+    /** The JDK alone. */
+    JDK
+  }
+
+  /** Directories opened through {@link #directory} by every adaptive seam of the process. */
+  private static final AtomicLong OPENED = new AtomicLong();
+
   private final Path root;
+  private final ReadPath readPath;
 
   FileSystemSysfs(Path root) {
+    this(root, ReadPath.ADAPTIVE);
+  }
+
+  FileSystemSysfs(Path root, ReadPath readPath) {
+    this.readPath = readPath;
     if (!Files.isDirectory(root)) {
       throw new HostAccessException(root.toString(),
           "host root " + root + " is not a directory; pass the directory that holds sys/ and proc/",
@@ -132,6 +163,12 @@ final class FileSystemSysfs implements Sysfs {
   @Override
   public List<String> list(String directory) {
     Path dir = local(directory);
+    if (directory.startsWith("/sys/") && nativeReads()) {
+      Optional<List<String>> listed = NativeDirectory.list(this, directory, dir.toString());
+      if (listed.isPresent()) {
+        return listed.get();
+      }
+    }
     String[] fast = dir.toFile().list(); // no Path per entry; null on any failure
     if (fast != null) {
       Arrays.sort(fast);
@@ -159,6 +196,12 @@ final class FileSystemSysfs implements Sysfs {
   public Sysfs.Directory directory(String directory) {
     HostPaths.check(directory);
     Path dir = local(directory);
+    if (directory.startsWith("/sys/") && nativeReads()) {
+      Optional<NativeDirectory> opened = NativeDirectory.open(this, directory, dir.toString());
+      if (opened.isPresent()) {
+        return opened.get();
+      }
+    }
     try {
       DirectoryStream<Path> stream = Files.newDirectoryStream(dir);
       if (stream instanceof SecureDirectoryStream) {
@@ -171,10 +214,43 @@ final class FileSystemSysfs implements Sysfs {
     return Sysfs.super.directory(directory);
   }
 
+  /** Whether this directory is to be read through the C library. */
+  private boolean nativeReads() {
+    switch (readPath) {
+      case NATIVE:
+        return nativeAvailable();
+      case ADAPTIVE:
+        return OPENED.incrementAndGet() > NATIVE_AFTER && nativeAvailable();
+      default:
+        return false;
+    }
+  }
+
+  /** Whether reads go through the C library now, without counting a directory opened. */
+  private boolean nativeActive() {
+    switch (readPath) {
+      case NATIVE:
+        return nativeAvailable();
+      case ADAPTIVE:
+        return OPENED.get() > NATIVE_AFTER && nativeAvailable();
+      default:
+        return false;
+    }
+  }
+
+  /** Whether the C library is bound ({@link LinuxLibc#AVAILABLE}); false when JNA is missing. */
+  static boolean nativeAvailable() {
+    try {
+      return LinuxLibc.AVAILABLE;
+    } catch (LinkageError e) {
+      return false; // JNA is not on the class path or module path
+    }
+  }
+
   private static final Set<StandardOpenOption> READ_ONLY = Set.of(StandardOpenOption.READ);
 
   /** Whether {@code name} is one path segment that {@link HostPaths#join} accepts as it is. */
-  private static boolean isPlainName(String name) {
+  static boolean isPlainName(String name) {
     if (name.isEmpty() || name.equals(".") || name.equals("..")) {
       return false;
     }
@@ -217,6 +293,11 @@ final class FileSystemSysfs implements Sysfs {
     @Override
     public List<String> list() {
       return names.isPresent() ? names.get() : FileSystemSysfs.this.list(directory);
+    }
+
+    @Override
+    public boolean exists(String name) {
+      return FileSystemSysfs.this.exists(path(name));
     }
 
     @Override
@@ -287,6 +368,12 @@ final class FileSystemSysfs implements Sysfs {
   @Override
   public Optional<String> readLink(String path) {
     Path p = local(path);
+    if (path.startsWith("/sys/") && nativeActive()) {
+      NativeDirectory.Link link = NativeDirectory.readLink(p.toString());
+      if (link.known()) {
+        return link.target();
+      }
+    }
     try {
       return Optional.of(Files.readSymbolicLink(p).toString());
     } catch (NotLinkException | NoSuchFileException e) {

@@ -2,9 +2,9 @@ package io.gpuvirt.core.pci;
 
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.host.Sysfs;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * What one scan learns about the tree's directories and links, so that each is looked at once: a
@@ -17,15 +17,18 @@ import java.util.Optional;
  * to be a link (a prefix of a canonical path, or checked: not a link and a directory). Whatever
  * falls outside that (an absolute link target, {@code ..} after a name, a link on the way, a
  * missing directory) is resolved by {@link Sysfs#canonicalPath}, which also raises the exact error.
+ *
+ * <p>Safe for the scanner's threads: what it learns is a fact of the tree, the same whichever
+ * thread learns it first (two threads may both look at one directory; both find the same).
  */
 final class SysfsWalk {
   private final Sysfs sysfs;
   /** Whether {@code /sys/bus/pci/devices} is itself canonical (no link on the way to it). */
   private final boolean devicesCanonical;
   /** Directories checked so far: true when the path is canonical (no link on it, a directory). */
-  private final Map<String, Boolean> canonicalDirs = new HashMap<>();
+  private final Map<String, Boolean> canonicalDirs = new ConcurrentHashMap<>();
   /** Driver link targets (resolved lexically) to the driver's name, or empty when not a driver. */
-  private final Map<String, Optional<String>> drivers = new HashMap<>();
+  private final Map<String, Optional<String>> drivers = new ConcurrentHashMap<>();
 
   SysfsWalk(Sysfs sysfs) {
     this.sysfs = sysfs;

@@ -15,6 +15,7 @@ import java.util.TreeMap;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.IntStream;
 
 /**
  * Reads a host's PCI devices and IOMMU groups from sysfs into a {@link Topology}.
@@ -73,6 +74,12 @@ public final class TopologyScanner {
   /** A name that is meant as a PCI address (then parsed strictly), as opposed to another device. */
   private static final Pattern PCI_LIKE =
       Pattern.compile("[0-9a-fA-F]{1,8}:[0-9a-fA-F]{1,2}:[0-9a-fA-F]{1,2}\\.[0-9a-fA-F].*");
+  /**
+   * Functions from which the devices are read by several threads (the common fork-join pool),
+   * each device by one: a host this large spends its scan in the kernel's file calls, which run
+   * side by side on several cores; below it, handing work to threads costs more than it saves.
+   */
+  static final int PARALLEL_FROM = 512;
   private static final Pattern PCI_BUS_ENTRY = Pattern.compile("[0-9a-f]{4,8}:([0-9a-f]{2})");
 
   private TopologyScanner() {}
@@ -87,11 +94,34 @@ public final class TopologyScanner {
   public static Topology scan(Sysfs sysfs) {
     String source = "host root " + sysfs.root();
     requireSysfsTree(sysfs);
-    Map<PciAddress, PciDevice> devices = new TreeMap<>();
-    SysfsWalk walk = new SysfsWalk(sysfs);
+    List<PciAddress> addresses = new ArrayList<>();
     for (String name : sysfs.list(DEVICES)) {
-      PciAddress address = SysfsAttributes.address(DEVICES, name);
-      devices.put(address, readDevice(sysfs, walk, address));
+      addresses.add(SysfsAttributes.address(DEVICES, name));
+    }
+    SysfsWalk walk = new SysfsWalk(sysfs);
+    PciDevice[] read = new PciDevice[addresses.size()];
+    if (addresses.size() >= PARALLEL_FROM) {
+      RuntimeException[] failed = new RuntimeException[read.length];
+      IntStream.range(0, read.length).parallel().forEach(i -> {
+        try {
+          read[i] = readDevice(sysfs, walk, addresses.get(i));
+        } catch (RuntimeException e) {
+          failed[i] = e;
+        }
+      });
+      for (RuntimeException e : failed) {
+        if (e != null) {
+          throw e; // the first device in listing order, as one thread reading in order raises
+        }
+      }
+    } else {
+      for (int i = 0; i < read.length; i++) {
+        read[i] = readDevice(sysfs, walk, addresses.get(i));
+      }
+    }
+    Map<PciAddress, PciDevice> devices = new TreeMap<>();
+    for (PciDevice d : read) {
+      devices.put(d.address(), d);
     }
     List<IommuGroup> groups = readGroups(sysfs);
     checkConsistent(devices, groups);
@@ -207,7 +237,7 @@ public final class TopologyScanner {
       sysfs.readLink(physfn).ifPresent(t ->
           b.physicalFunction(SysfsAttributes.address(physfn, SysfsAttributes.basename(physfn, t))));
     }
-    b.resettable(e.has("reset") && sysfs.exists(e.path("reset")));
+    b.resettable(e.has("reset") && e.files.exists("reset"));
     optional(e, "label").ifPresent(label -> {
       String text = label.strip();
       b.label(text.isEmpty() ? null : text);

@@ -1,0 +1,253 @@
+package io.gpuvirt.core.host;
+
+import com.sun.jna.Memory;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A sysfs directory held open through the C library ({@link LinuxLibc}), the fast path of
+ * {@link FileSystemSysfs#directory}: one {@code openat(2)} and a {@code getdents64(2)} listing that
+ * also gives each entry's type, then three calls per attribute ({@code openat}, one {@code read},
+ * {@code close}) where the JDK needs five ({@code stat} to refuse a FIFO, which Java cannot open
+ * without blocking, {@code openat}, a read, and the JDK's own).
+ *
+ * <p>Only an entry the listing calls a regular file is opened here, with {@code O_NOFOLLOW},
+ * {@code O_NONBLOCK} and {@code O_NOCTTY}: if it was swapped for a link since the listing, the
+ * open fails; for a FIFO, it does not block, and the read finds nothing. A read shorter than
+ * asked is the whole attribute (sysfs returns an attribute, at most a page, in one read; a
+ * regular file returns less than asked only at its end). Everything else goes to the path-based
+ * method of {@link FileSystemSysfs}, which answers or raises exactly as it does without this
+ * view: a link, a FIFO, a directory, a name not listed, a read that finds nothing (an empty file,
+ * or that FIFO), a file longer than a page, any failed call. So this view never answers
+ * differently; it answers with fewer calls.
+ *
+ * <p>Used for directories under {@code /sys} only, whose files hold at most
+ * {@link FileSystemSysfs#SYSFS_MAX} bytes. One instance is used by one thread at a time.
+ */
+final class NativeDirectory implements Sysfs.Directory {
+  /** {@code d_type} values of {@code linux_dirent64}. */
+  private static final byte DT_DIR = 4;
+  private static final byte DT_REG = 8;
+  /** {@code linux_dirent64}: {@code d_ino} (8), {@code d_off} (8), {@code d_reclen} (2), type, name. */
+  private static final int RECLEN = 16;
+  private static final int TYPE = 18;
+  private static final int NAME = 19;
+
+  /** A page and one byte (to see a file longer than a page), and room for many directory entries. */
+  private static final int BUFFER = 32 * 1024;
+  private static final ThreadLocal<Memory> BUFFERS = ThreadLocal.withInitial(() -> new Memory(BUFFER));
+
+  private static final int DIRECTORY_FLAGS =
+      LinuxLibc.O_RDONLY | LinuxLibc.O_DIRECTORY | LinuxLibc.O_CLOEXEC;
+  private static final int FILE_FLAGS = LinuxLibc.O_RDONLY | LinuxLibc.O_NOFOLLOW
+      | LinuxLibc.O_NONBLOCK | LinuxLibc.O_NOCTTY | LinuxLibc.O_CLOEXEC;
+
+  private final FileSystemSysfs sysfs;
+  private final String directory;
+  private int fd;
+  /** The listing, sorted, and each name's {@code d_type}; empty when the listing failed. */
+  private final Optional<List<String>> names;
+  private final byte[] types;
+
+  private NativeDirectory(FileSystemSysfs sysfs, String directory, int fd,
+      Optional<List<String>> names, byte[] types) {
+    this.sysfs = sysfs;
+    this.directory = directory;
+    this.fd = fd;
+    this.names = names;
+    this.types = types;
+  }
+
+  /**
+   * The directory {@code directory} (a checked host path under {@code /sys}) at {@code local},
+   * opened and listed; empty when it cannot be opened (the caller then uses another view, whose
+   * path-based methods raise what they raise).
+   */
+  static Optional<NativeDirectory> open(FileSystemSysfs sysfs, String directory, String local) {
+    int fd = LinuxLibc.openat(LinuxLibc.AT_FDCWD, cString(local), DIRECTORY_FLAGS);
+    if (fd < 0) {
+      return Optional.empty();
+    }
+    Memory buffer = BUFFERS.get();
+    String[] found = new String[32];
+    byte[] foundTypes = new byte[32];
+    int count = 0;
+    boolean listed = true;
+    while (listed) {
+      long n = LinuxLibc.getdents64(fd, buffer, BUFFER);
+      if (n <= 0) {
+        listed = n == 0;
+        break;
+      }
+      for (long at = 0; at < n; ) {
+        int length = buffer.getShort(at + RECLEN) & 0xffff;
+        if (length <= NAME || at + length > n) {
+          listed = false; // not a record the kernel writes: ask the JDK
+          break;
+        }
+        long nameLength = buffer.indexOf(at + NAME, (byte) 0); // from at + NAME
+        if (nameLength < 0 || NAME + nameLength >= length) {
+          listed = false;
+          break;
+        }
+        String name = new String(buffer.getByteArray(at + NAME, (int) nameLength),
+            StandardCharsets.UTF_8);
+        if (!name.equals(".") && !name.equals("..")) {
+          if (count == found.length) {
+            found = Arrays.copyOf(found, count * 2);
+            foundTypes = Arrays.copyOf(foundTypes, count * 2);
+          }
+          found[count] = name;
+          foundTypes[count] = buffer.getByte(at + TYPE);
+          count++;
+        }
+        at += length;
+      }
+    }
+    if (!listed) {
+      return Optional.of(new NativeDirectory(sysfs, directory, fd, Optional.empty(), new byte[0]));
+    }
+    Integer[] order = new Integer[count];
+    for (int i = 0; i < count; i++) {
+      order[i] = i;
+    }
+    String[] unsorted = found;
+    Arrays.sort(order, (x, y) -> unsorted[x].compareTo(unsorted[y]));
+    String[] sorted = new String[count];
+    byte[] types = new byte[count];
+    for (int i = 0; i < count; i++) {
+      sorted[i] = found[order[i]];
+      types[i] = foundTypes[order[i]];
+    }
+    return Optional.of(new NativeDirectory(sysfs, directory, fd, Optional.of(List.of(sorted)),
+        types));
+  }
+
+  /**
+   * The sorted names in {@code directory} (under {@code /sys}) at {@code local}, listed the way
+   * {@link #open} lists them; empty when it cannot be opened or listed (the caller then lists it
+   * the JDK way, which raises what it raises).
+   */
+  static Optional<List<String>> list(FileSystemSysfs sysfs, String directory, String local) {
+    Optional<NativeDirectory> opened = open(sysfs, directory, local);
+    if (opened.isEmpty()) {
+      return Optional.empty();
+    }
+    try (NativeDirectory d = opened.get()) {
+      return d.names;
+    }
+  }
+
+  /**
+   * What {@code readlink(2)} of {@code local} tells: {@code known} with the link's target, or
+   * known to be no link ({@code EINVAL}: not a link; {@code ENOENT}: nothing there), or not
+   * known (another failure, a target of a page or more), which the caller asks the JDK.
+   */
+  record Link(boolean known, Optional<String> target) {
+    static final Link NONE = new Link(true, Optional.empty());
+    static final Link ASK_THE_JDK = new Link(false, Optional.empty());
+  }
+
+  /** {@code readlink(2)} of {@code local}, the target as the JDK gives it (a normalized path). */
+  static Link readLink(String local) {
+    Memory buffer = BUFFERS.get();
+    long n = LinuxLibc.readlink(cString(local), buffer, FileSystemSysfs.SYSFS_MAX);
+    if (n < 0) {
+      int errno = com.sun.jna.Native.getLastError();
+      return errno == LinuxLibc.EINVAL || errno == LinuxLibc.ENOENT ? Link.NONE : Link.ASK_THE_JDK;
+    }
+    if (n == 0 || n >= FileSystemSysfs.SYSFS_MAX) {
+      return Link.ASK_THE_JDK;
+    }
+    String target = new String(buffer.getByteArray(0, (int) n), StandardCharsets.UTF_8);
+    boolean normal = target.indexOf("//") < 0 && (target.length() == 1 || !target.endsWith("/"));
+    // the JDK gives the target as a Path: without repeated or trailing slashes
+    return new Link(true, Optional.of(normal ? target : java.nio.file.Path.of(target).toString()));
+  }
+
+  private static byte[] cString(String s) {
+    byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+    return Arrays.copyOf(bytes, bytes.length + 1);
+  }
+
+  /** The listed type of {@code name}, or -1 when it is not listed (or nothing was listed). */
+  private int type(String name) {
+    if (names.isEmpty()) {
+      return -1;
+    }
+    int i = java.util.Collections.binarySearch(names.get(), name);
+    return i < 0 ? -1 : types[i];
+  }
+
+  @Override
+  public List<String> list() {
+    return names.isPresent() ? names.get() : sysfs.list(directory);
+  }
+
+  @Override
+  public boolean exists(String name) {
+    int type = FileSystemSysfs.isPlainName(name) ? type(name) : -1;
+    return type == DT_REG || type == DT_DIR || sysfs.exists(path(name));
+  }
+
+  @Override
+  public String read(String name) {
+    String path = path(name);
+    Optional<byte[]> fast = readRegular(name);
+    return new String(fast.isPresent() ? fast.get() : sysfs.readBytes(path),
+        StandardCharsets.UTF_8);
+  }
+
+  @Override
+  public Optional<String> readIfExists(String name) {
+    return readBytesIfExists(name).map(b -> new String(b, StandardCharsets.UTF_8));
+  }
+
+  @Override
+  public Optional<byte[]> readBytesIfExists(String name) {
+    String path = path(name);
+    Optional<byte[]> fast = readRegular(name);
+    return fast.isPresent() ? fast : sysfs.readBytesIfExists(path);
+  }
+
+  /** The host path of the entry; a name that is not one plain segment is refused as join does. */
+  private String path(String name) {
+    return FileSystemSysfs.isPlainName(name) ? directory + "/" + name
+        : HostPaths.join(directory, name);
+  }
+
+  /**
+   * The whole content of the listed regular file {@code name} in three calls; empty for anything
+   * else (not listed as a regular file, a failed call, longer than a page), which the caller then
+   * reads the path-based way.
+   */
+  private Optional<byte[]> readRegular(String name) {
+    if (fd < 0 || type(name) != DT_REG) {
+      return Optional.empty();
+    }
+    int file = LinuxLibc.openat(fd, cString(name), FILE_FLAGS);
+    if (file < 0) {
+      return Optional.empty();
+    }
+    try {
+      Memory buffer = BUFFERS.get();
+      long n = LinuxLibc.read(file, buffer, FileSystemSysfs.SYSFS_MAX + 1);
+      if (n <= 0 || n > FileSystemSysfs.SYSFS_MAX) {
+        return Optional.empty(); // 0: an empty file, or a FIFO swapped in since the listing
+      }
+      return Optional.of(buffer.getByteArray(0, (int) n));
+    } finally {
+      LinuxLibc.close(file);
+    }
+  }
+
+  @Override
+  public void close() {
+    if (fd >= 0) {
+      LinuxLibc.close(fd);
+      fd = -1;
+    }
+  }
+}
