@@ -50,9 +50,12 @@ import java.util.stream.IntStream;
  *
  * <p>Each device directory is opened and listed once and each attribute read with one look and
  * one read; the device's canonical path comes from its link, resolved once (see
- * {@code SysfsWalk}), and a {@code driver} link's target once per driver. Speed against
- * {@code lspci} is measured by the {@code gpuvirt-benchmarks} module's {@code ScanBenchmark},
- * never asserted.
+ * {@code SysfsWalk}), and a {@code driver} link's target once per driver. A host of
+ * {@value #PARALLEL_FROM} functions or more is read by the threads of the common fork-join pool,
+ * each device by one thread; the result, and the error when a file is bad (the first device in
+ * {@code /sys/bus/pci/devices} order, as a single thread would find it), are the same. Speed
+ * against {@code lspci} is measured by the {@code gpuvirt-benchmarks} module's
+ * {@code ScanBenchmark}, never asserted.
  *
  * <p>IOMMU groups come from {@code /sys/kernel/iommu_groups/N/devices}; a missing or empty
  * directory means the IOMMU is off. The scan checks that the tree is consistent: every parent,
