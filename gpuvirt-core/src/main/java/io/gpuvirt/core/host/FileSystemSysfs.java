@@ -48,8 +48,10 @@ final class FileSystemSysfs implements Sysfs {
 
   /**
    * Directories the process opens through the JDK before it loads the C library for the native
-   * reader ({@link NativeDirectory}): loading JNA costs about 50 ms once, about what 500 device
-   * directories read the native way save; a one-shot scan of one host stays below this.
+   * reader ({@link NativeDirectory}). Loading JNA costs 55 to 75 ms once (measured on a 2-core
+   * machine), and each device directory read the native way saves about 10 µs, so a one-shot
+   * scan (the CLI's; every testkit preset has fewer functions) must not load it, while a process
+   * that scans again and again, or a host this large, gains from then on.
    */
   static final int NATIVE_AFTER = 512;
 
@@ -163,7 +165,7 @@ final class FileSystemSysfs implements Sysfs {
   @Override
   public List<String> list(String directory) {
     Path dir = local(directory);
-    if (directory.startsWith("/sys/") && nativeReads()) {
+    if (directory.startsWith("/sys/") && nativeReads(true)) {
       Optional<List<String>> listed = NativeDirectory.list(this, directory, dir.toString());
       if (listed.isPresent()) {
         return listed.get();
@@ -196,7 +198,7 @@ final class FileSystemSysfs implements Sysfs {
   public Sysfs.Directory directory(String directory) {
     HostPaths.check(directory);
     Path dir = local(directory);
-    if (directory.startsWith("/sys/") && nativeReads()) {
+    if (directory.startsWith("/sys/") && nativeReads(true)) {
       Optional<NativeDirectory> opened = NativeDirectory.open(this, directory, dir.toString());
       if (opened.isPresent()) {
         return opened.get();
@@ -214,25 +216,17 @@ final class FileSystemSysfs implements Sysfs {
     return Sysfs.super.directory(directory);
   }
 
-  /** Whether this directory is to be read through the C library. */
-  private boolean nativeReads() {
+  /**
+   * Whether reads go through the C library now; {@code opening} counts one directory opened
+   * toward {@link #NATIVE_AFTER} (a listing or a view), a link read does not.
+   */
+  private boolean nativeReads(boolean opening) {
     switch (readPath) {
       case NATIVE:
         return nativeAvailable();
       case ADAPTIVE:
-        return OPENED.incrementAndGet() > NATIVE_AFTER && nativeAvailable();
-      default:
-        return false;
-    }
-  }
-
-  /** Whether reads go through the C library now, without counting a directory opened. */
-  private boolean nativeActive() {
-    switch (readPath) {
-      case NATIVE:
-        return nativeAvailable();
-      case ADAPTIVE:
-        return OPENED.get() > NATIVE_AFTER && nativeAvailable();
+        long opened = opening ? OPENED.incrementAndGet() : OPENED.get();
+        return opened > NATIVE_AFTER && nativeAvailable();
       default:
         return false;
     }
@@ -248,6 +242,14 @@ final class FileSystemSysfs implements Sysfs {
   }
 
   private static final Set<StandardOpenOption> READ_ONLY = Set.of(StandardOpenOption.READ);
+
+  /**
+   * The host path of the entry {@code name} of the checked {@code directory}; a name that is not
+   * one plain segment is refused as {@link HostPaths#join} refuses it.
+   */
+  static String entryPath(String directory, String name) {
+    return isPlainName(name) ? directory + "/" + name : HostPaths.join(directory, name);
+  }
 
   /** Whether {@code name} is one path segment that {@link HostPaths#join} accepts as it is. */
   static boolean isPlainName(String name) {
@@ -315,7 +317,7 @@ final class FileSystemSysfs implements Sysfs {
 
     /** The host path of the entry; a name that is not one plain segment is refused as join does. */
     private String path(String name) {
-      return isPlainName(name) ? directory + "/" + name : HostPaths.join(directory, name);
+      return entryPath(directory, name);
     }
 
     @Override
@@ -368,7 +370,7 @@ final class FileSystemSysfs implements Sysfs {
   @Override
   public Optional<String> readLink(String path) {
     Path p = local(path);
-    if (path.startsWith("/sys/") && nativeActive()) {
+    if (path.startsWith("/sys/") && nativeReads(false)) {
       NativeDirectory.Link link = NativeDirectory.readLink(p.toString());
       if (link.known()) {
         return link.target();

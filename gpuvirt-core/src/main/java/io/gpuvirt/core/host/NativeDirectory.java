@@ -214,8 +214,7 @@ final class NativeDirectory implements Sysfs.Directory {
 
   /** The host path of the entry; a name that is not one plain segment is refused as join does. */
   private String path(String name) {
-    return FileSystemSysfs.isPlainName(name) ? directory + "/" + name
-        : HostPaths.join(directory, name);
+    return FileSystemSysfs.entryPath(directory, name);
   }
 
   /**
