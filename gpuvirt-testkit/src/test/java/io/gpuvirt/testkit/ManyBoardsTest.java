@@ -108,4 +108,28 @@ final class ManyBoardsTest {
       }
     }
   }
+
+  @Test
+  void scan_ofALargeHostWithTwoCorruptGroups_namesTheFirstInListingOrder_everyTime()
+      throws Exception {
+    try (SimulatedHost host = SimulatedHost.create(ManyBoards.profile(PARALLEL_BOARDS))) {
+      assertTrue(host.expectedTopology().iommuGroups().size() >= 512,
+          "" + host.expectedTopology().iommuGroups().size());
+      Path groups = host.root().resolve("sys/kernel/iommu_groups");
+      List<String> names;
+      try (var listing = Files.list(groups)) {
+        names = listing.map(p -> p.getFileName().toString()).sorted().toList();
+      }
+      String first = names.get(5);
+      String last = names.get(names.size() - 3);
+      for (String group : List.of(last, first)) {
+        Files.writeString(groups.resolve(group).resolve("devices/not-a-device"), "x\n");
+      }
+      for (int i = 0; i < 5; i++) {
+        SysfsFormatException e = assertThrows(SysfsFormatException.class,
+            () -> TopologyScanner.scan(Sysfs.at(host.root())));
+        assertEquals("/sys/kernel/iommu_groups/" + first + "/devices/not-a-device", e.path());
+      }
+    }
+  }
 }

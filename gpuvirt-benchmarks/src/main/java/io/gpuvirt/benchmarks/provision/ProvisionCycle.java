@@ -191,6 +191,11 @@ public record ProvisionCycle(int gpus, int cycles, double cycleMillis, double ow
           }
 
           @Override
+          public Optional<String> readLink(String name) {
+            return d.readLink(name);
+          }
+
+          @Override
           public void close() {
             d.close();
           }

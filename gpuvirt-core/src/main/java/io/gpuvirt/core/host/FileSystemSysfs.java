@@ -334,6 +334,11 @@ final class FileSystemSysfs implements Sysfs {
           : FileSystemSysfs.this.readBytesIfExists(path);
     }
 
+    @Override
+    public Optional<String> readLink(String name) {
+      return FileSystemSysfs.this.readLink(path(name)); // the JDK reads no link relative to a stream
+    }
+
     /** The attributes of the entry when it is, or links to, a regular file; one fstatat(2). */
     private Optional<BasicFileAttributes> regularFile(Path entry) {
       try {
@@ -371,7 +376,7 @@ final class FileSystemSysfs implements Sysfs {
   public Optional<String> readLink(String path) {
     Path p = local(path);
     if (path.startsWith("/sys/") && nativeReads(false)) {
-      NativeDirectory.Link link = NativeDirectory.readLink(p.toString());
+      NativeDirectory.Link link = NativeDirectory.readLinkPath(p.toString());
       if (link.known()) {
         return link.target();
       }

@@ -6,7 +6,7 @@ import com.sun.jna.Platform;
 import com.sun.jna.Pointer;
 
 /**
- * The five C library calls the native sysfs reader makes ({@link NativeDirectory}), bound through
+ * The six C library calls the native sysfs reader makes ({@link NativeDirectory}), bound through
  * JNA's direct mapping on 64-bit Linux (x86-64 and aarch64), where {@code size_t} and
  * {@code ssize_t} are a Java {@code long}. {@code getdents64(3)} is glibc 2.30 or later (and musl).
  *
@@ -67,6 +67,9 @@ final class LinuxLibc {
 
   /** {@code readlink(2)}: the bytes of the target written (not NUL-terminated), or -1. */
   static native long readlink(byte[] path, Pointer buffer, long size);
+
+  /** {@code readlinkat(2)}: {@link #readlink} of {@code path} relative to {@code dirfd}. */
+  static native long readlinkat(int dirfd, byte[] path, Pointer buffer, long size);
 
   /** {@code close(2)}: 0, or -1. */
   static native int close(int fd);

@@ -129,6 +129,11 @@ public interface Sysfs {
       }
 
       @Override
+      public Optional<String> readLink(String name) {
+        return Sysfs.this.readLink(HostPaths.join(directory, name));
+      }
+
+      @Override
       public void close() {}
     };
   }
@@ -152,6 +157,9 @@ public interface Sysfs {
 
     /** {@link Sysfs#readBytesIfExists} of the entry {@code name}. */
     Optional<byte[]> readBytesIfExists(String name);
+
+    /** {@link Sysfs#readLink} of the entry {@code name}. */
+    Optional<String> readLink(String name);
 
     /** Releases the directory; no I/O error escapes. */
     @Override

@@ -2,8 +2,10 @@ package io.gpuvirt.core.pci;
 
 import io.gpuvirt.core.GpuvirtException;
 import io.gpuvirt.core.host.Sysfs;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -23,15 +25,23 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 final class SysfsWalk {
   private final Sysfs sysfs;
+  /** {@code /sys/bus/pci/devices}, open while the scan lasts. */
+  private final Sysfs.Directory devices;
   /** Whether {@code /sys/bus/pci/devices} is itself canonical (no link on the way to it). */
   private final boolean devicesCanonical;
   /** Directories checked so far: true when the path is canonical (no link on it, a directory). */
   private final Map<String, Boolean> canonicalDirs = new ConcurrentHashMap<>();
+  /**
+   * Paths that a listing of their directory showed are no link: a device's directory seen from
+   * its bridge's (see {@link #learnBelow}), which then needs no {@code readlink} of its own.
+   */
+  private final Set<String> notLinks = ConcurrentHashMap.newKeySet();
   /** Driver link targets (resolved lexically) to the driver's name, or empty when not a driver. */
   private final Map<String, Optional<String>> drivers = new ConcurrentHashMap<>();
 
-  SysfsWalk(Sysfs sysfs) {
+  SysfsWalk(Sysfs sysfs, Sysfs.Directory devices) {
     this.sysfs = sysfs;
+    this.devices = devices;
     boolean canonical;
     try {
       canonical = sysfs.canonicalPath(TopologyScanner.DEVICES).equals(TopologyScanner.DEVICES);
@@ -48,16 +58,17 @@ final class SysfsWalk {
   }
 
   /**
-   * The canonical host path of the device entry {@code entry} ({@code /sys/bus/pci/devices/BDF}),
+   * The canonical host path of the device entry {@code /sys/bus/pci/devices/BDF} of {@code device},
    * as {@link Sysfs#canonicalPath} gives it.
    *
-   * @param listed whether {@code entry} was just listed as a directory: then the link's target,
-   *     once its own directory is known to hold no link on the way and it is not a link itself,
-   *     is that directory, and it needs no look of its own to tell it is one
+   * @param listed whether the entry was just listed as a directory: then the link's target, once
+   *     its own directory is known to hold no link on the way and it is not a link itself, is that
+   *     directory, and it needs no look of its own to tell it is one
    */
-  String canonicalDevicePath(String entry, boolean listed) {
+  String canonicalDevicePath(PciAddress device, boolean listed) {
+    String entry = device.sysfsPath();
     if (devicesCanonical) {
-      Optional<String> target = sysfs.readLink(entry);
+      Optional<String> target = devices.readLink(device.toString());
       if (target.isPresent()) {
         Optional<String> path = resolve(TopologyScanner.DEVICES, target.get());
         if (path.isPresent() && isCanonicalDirectory(path.get(), listed)) {
@@ -66,6 +77,24 @@ final class SysfsWalk {
       }
     }
     return sysfs.canonicalPath(entry);
+  }
+
+  /**
+   * Learns from the open view of the canonical device directory {@code dir}, listed as
+   * {@code names}, which of its entries named like PCI functions (the devices below a bridge)
+   * are no link, as the view's {@link Sysfs.Directory#readLink} says: the C library's view
+   * answers that from the listing's entry types, without a call, so each device below is checked
+   * without a {@code readlink} of its own.
+   */
+  void learnBelow(String dir, Sysfs.Directory view, List<String> names) {
+    for (String name : names) {
+      if (name.indexOf(':') > 0) {
+        String path = dir + "/" + name;
+        if (!canonicalDirs.containsKey(path) && view.readLink(name).isEmpty()) {
+          notLinks.add(path);
+        }
+      }
+    }
   }
 
   /**
@@ -112,7 +141,8 @@ final class SysfsWalk {
     }
     int slash = dir.lastIndexOf('/');
     boolean canonical = slash > 0 && isCanonicalDirectory(dir.substring(0, slash))
-        && sysfs.readLink(dir).isEmpty() && (listedAsDirectory || sysfs.isDirectory(dir));
+        && (notLinks.contains(dir) || sysfs.readLink(dir).isEmpty())
+        && (listedAsDirectory || sysfs.isDirectory(dir));
     canonicalDirs.put(dir, canonical);
     return canonical;
   }

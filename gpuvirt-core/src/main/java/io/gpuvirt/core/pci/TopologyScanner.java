@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.function.IntFunction;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -52,8 +53,9 @@ import java.util.stream.IntStream;
  * one read; the device's canonical path comes from its link, resolved once (see
  * {@code SysfsWalk}), and a {@code driver} link's target once per driver. A host of
  * {@value #PARALLEL_FROM} functions or more is read by the threads of the common fork-join pool,
- * each device by one thread; the result, and the error when a file is bad (the first device in
- * {@code /sys/bus/pci/devices} order, as a single thread would find it), are the same. Speed
+ * each device by one thread, and so are its IOMMU groups when there are as many; the result, and
+ * the error when a file is bad (the first device in {@code /sys/bus/pci/devices} order, or group
+ * in {@code /sys/kernel/iommu_groups} order, as a single thread would find it), are the same. Speed
  * against {@code lspci} is measured by the {@code gpuvirt-benchmarks} module's
  * {@code ScanBenchmark}, never asserted.
  *
@@ -78,9 +80,10 @@ public final class TopologyScanner {
   private static final Pattern PCI_LIKE =
       Pattern.compile("[0-9a-fA-F]{1,8}:[0-9a-fA-F]{1,2}:[0-9a-fA-F]{1,2}\\.[0-9a-fA-F].*");
   /**
-   * Functions from which the devices are read by several threads (the common fork-join pool),
-   * each device by one: a host this large spends its scan in the kernel's file calls, which run
-   * side by side on several cores; below it, handing work to threads costs more than it saves.
+   * Functions (or IOMMU groups) from which they are read by several threads (the common fork-join
+   * pool), each device or group by one: a host this large spends its scan in the kernel's file
+   * calls, which run side by side on several cores; below it, handing work to threads costs more
+   * than it saves.
    */
   static final int PARALLEL_FROM = 512;
   private static final Pattern PCI_BUS_ENTRY = Pattern.compile("[0-9a-f]{4,8}:([0-9a-f]{2})");
@@ -97,30 +100,14 @@ public final class TopologyScanner {
   public static Topology scan(Sysfs sysfs) {
     String source = "host root " + sysfs.root();
     requireSysfsTree(sysfs);
-    List<PciAddress> addresses = new ArrayList<>();
-    for (String name : sysfs.list(DEVICES)) {
-      addresses.add(SysfsAttributes.address(DEVICES, name));
-    }
-    SysfsWalk walk = new SysfsWalk(sysfs);
-    PciDevice[] read = new PciDevice[addresses.size()];
-    if (addresses.size() >= PARALLEL_FROM) {
-      RuntimeException[] failed = new RuntimeException[read.length];
-      IntStream.range(0, read.length).parallel().forEach(i -> {
-        try {
-          read[i] = readDevice(sysfs, walk, addresses.get(i));
-        } catch (RuntimeException e) {
-          failed[i] = e;
-        }
-      });
-      for (RuntimeException e : failed) {
-        if (e != null) {
-          throw e; // the first device in listing order, as one thread reading in order raises
-        }
+    List<PciDevice> read;
+    try (Sysfs.Directory devicesDir = sysfs.directory(DEVICES)) {
+      List<PciAddress> addresses = new ArrayList<>();
+      for (String name : devicesDir.list()) {
+        addresses.add(SysfsAttributes.address(DEVICES, name));
       }
-    } else {
-      for (int i = 0; i < read.length; i++) {
-        read[i] = readDevice(sysfs, walk, addresses.get(i));
-      }
+      SysfsWalk walk = new SysfsWalk(sysfs, devicesDir);
+      read = inOrder(addresses.size(), i -> readDevice(sysfs, walk, addresses.get(i)));
     }
     Map<PciAddress, PciDevice> devices = new TreeMap<>();
     for (PciDevice d : read) {
@@ -173,7 +160,10 @@ public final class TopologyScanner {
       }
       this.listing = listed;
       try {
-        this.canonical = walk.canonicalDevicePath(dir, listed.isPresent());
+        this.canonical = walk.canonicalDevicePath(address, listed.isPresent());
+        if (listed.isPresent()) {
+          walk.learnBelow(canonical, files, listed.get());
+        }
       } catch (RuntimeException e) {
         files.close();
         throw e;
@@ -220,7 +210,7 @@ public final class TopologyScanner {
     b.driverOverride(overrideValue(optional(e, "driver_override")).orElse(null));
     String groupLink = e.path("iommu_group");
     if (e.has("iommu_group")) {
-      sysfs.readLink(groupLink).ifPresent(t -> b.iommuGroup(SysfsAttributes.decimalName(groupLink,
+      e.files.readLink("iommu_group").ifPresent(t -> b.iommuGroup(SysfsAttributes.decimalName(groupLink,
           SysfsAttributes.basename(groupLink, t), "a link to /sys/kernel/iommu_groups/N")));
     }
     String numa = e.path("numa_node");
@@ -237,7 +227,7 @@ public final class TopologyScanner {
     readSriov(sysfs, e).ifPresent(b::sriov);
     String physfn = e.path("physfn");
     if (e.has("physfn")) {
-      sysfs.readLink(physfn).ifPresent(t ->
+      e.files.readLink("physfn").ifPresent(t ->
           b.physicalFunction(SysfsAttributes.address(physfn, SysfsAttributes.basename(physfn, t))));
     }
     b.resettable(e.has("reset") && e.files.exists("reset"));
@@ -345,7 +335,7 @@ public final class TopologyScanner {
     if (!e.has("driver")) {
       return Optional.empty(); // no entry: unbound, as driver(sysfs, a) says without a link
     }
-    Optional<String> target = sysfs.readLink(e.path("driver"));
+    Optional<String> target = e.files.readLink("driver");
     if (target.isPresent()) {
       Optional<String> name = walk.driverName(e.canonical, target.get());
       if (name.isPresent()) {
@@ -470,7 +460,7 @@ public final class TopologyScanner {
       Matcher m = VIRTFN.matcher(entry);
       if (m.matches()) {
         String link = HostPaths.join(e.dir, entry);
-        String target = sysfs.readLink(link).orElseThrow(() ->
+        String target = e.files.readLink(entry).orElseThrow(() ->
             new SysfsFormatException(link, "a regular file", "a link to the VF's directory"));
         vfs.put(Integer.parseInt(m.group(1)),
             SysfsAttributes.address(link, SysfsAttributes.basename(link, target)));
@@ -483,22 +473,58 @@ public final class TopologyScanner {
     if (!sysfs.isDirectory(IOMMU_GROUPS)) {
       return List.of();
     }
-    List<IommuGroup> groups = new ArrayList<>();
+    List<Integer> numbers = new ArrayList<>();
     for (String name : sysfs.list(IOMMU_GROUPS)) {
-      int number = SysfsAttributes.decimalName(IOMMU_GROUPS, name, "group directories named");
-      String devicesDir = IOMMU_GROUPS + "/" + number + "/devices";
-      List<PciAddress> members = new ArrayList<>();
-      List<String> others = new ArrayList<>();
-      for (String member : sysfs.list(devicesDir)) {
-        if (PCI_LIKE.matcher(member).matches()) {
-          members.add(SysfsAttributes.address(devicesDir, member));
-        } else {
-          others.add(nonPciMember(sysfs, devicesDir, member));
-        }
-      }
-      groups.add(new IommuGroup(number, members, others));
+      numbers.add(SysfsAttributes.decimalName(IOMMU_GROUPS, name, "group directories named"));
     }
-    return List.copyOf(groups);
+    return inOrder(numbers.size(), i -> readGroup(sysfs, numbers.get(i)));
+  }
+
+  private static IommuGroup readGroup(Sysfs sysfs, int number) {
+    String devicesDir = IOMMU_GROUPS + "/" + number + "/devices";
+    List<PciAddress> members = new ArrayList<>();
+    List<String> others = new ArrayList<>();
+    for (String member : sysfs.list(devicesDir)) {
+      if (PCI_LIKE.matcher(member).matches()) {
+        members.add(SysfsAttributes.address(devicesDir, member));
+      } else {
+        others.add(nonPciMember(sysfs, devicesDir, member));
+      }
+    }
+    return new IommuGroup(number, members, others);
+  }
+
+  /**
+   * {@code read} of 0 to {@code count - 1}, in that order: by the threads of the common fork-join
+   * pool when there are {@value #PARALLEL_FROM} or more, else by this thread. When some fail, the
+   * failure of the lowest index is thrown, the one this thread reading in order would meet first.
+   */
+  private static <T> List<T> inOrder(int count, IntFunction<T> read) {
+    List<T> results = new ArrayList<>(count);
+    if (count < PARALLEL_FROM) {
+      for (int i = 0; i < count; i++) {
+        results.add(read.apply(i));
+      }
+      return results;
+    }
+    Object[] done = new Object[count];
+    RuntimeException[] failed = new RuntimeException[count];
+    IntStream.range(0, count).parallel().forEach(i -> {
+      try {
+        done[i] = read.apply(i);
+      } catch (RuntimeException e) {
+        failed[i] = e;
+      }
+    });
+    for (int i = 0; i < count; i++) {
+      if (failed[i] != null) {
+        throw failed[i];
+      }
+      @SuppressWarnings("unchecked") // done[i] is what read gave for i
+      T result = (T) done[i];
+      results.add(result);
+    }
+    return results;
   }
 
   /**

@@ -113,4 +113,49 @@ final class NativeSysfsTest {
     return List.of(d.list(), d.read("vendor"), d.readIfExists("class"), d.readIfExists("label"),
         d.exists("vendor"), d.exists("label"));
   }
+
+  /**
+   * A function directory that is a link below its bridge (here to another root bus): the scan
+   * follows it, as {@link Sysfs#canonicalPath} does, through the JDK and through the C library,
+   * whose view of the bridge lists that entry as a link; and an ordinary tree reads the same both
+   * ways, the bridge's listing standing in for each function's own readlink.
+   */
+  @Test
+  void scan_functionDirectoryThatIsALinkBelowItsBridge_followsIt_throughEitherPath()
+      throws Exception {
+    Path devices = Files.createDirectories(root.resolve("sys/devices"));
+    Path bus = Files.createDirectories(root.resolve("sys/bus/pci/devices"));
+    Path bridge = Files.createDirectories(devices.resolve("pci0000:14/0000:14:01.0"));
+    function(bridge, "0x060400");
+    Files.writeString(bridge.resolve("secondary_bus_number"), "21\n");
+    Files.writeString(bridge.resolve("subordinate_bus_number"), "22\n");
+    function(Files.createDirectories(devices.resolve("pci0000:20/0000:15:00.0")), "0x030200");
+    Files.createSymbolicLink(bridge.resolve("0000:15:00.0"), Path.of("../../pci0000:20/0000:15:00.0"));
+    function(Files.createDirectories(bridge.resolve("0000:16:00.0")), "0x030200");
+    Files.createSymbolicLink(bus.resolve("0000:14:01.0"),
+        Path.of("../../../devices/pci0000:14/0000:14:01.0"));
+    Files.createSymbolicLink(bus.resolve("0000:15:00.0"),
+        Path.of("../../../devices/pci0000:14/0000:14:01.0/0000:15:00.0"));
+    Files.createSymbolicLink(bus.resolve("0000:16:00.0"),
+        Path.of("../../../devices/pci0000:14/0000:14:01.0/0000:16:00.0"));
+    List<List<Object>> places = new java.util.ArrayList<>();
+    for (FileSystemSysfs.ReadPath how : List.of(FileSystemSysfs.ReadPath.JDK,
+        FileSystemSysfs.ReadPath.NATIVE)) {
+      places.add(io.gpuvirt.core.pci.TopologyScanner.scan(new FileSystemSysfs(root, how))
+          .devices().stream().map(d -> (Object) List.of(d.address().toString(), d.rootBus(),
+              d.parent().map(Object::toString).orElse("none"))).toList());
+    }
+    List<Object> expected = List.of(List.of("0000:14:01.0", "0000:14", "none"),
+        List.of("0000:15:00.0", "0000:20", "none"),
+        List.of("0000:16:00.0", "0000:14", "0000:14:01.0"));
+    assertEquals(List.of(expected, expected), places);
+  }
+
+  private static void function(Path dir, String pciClass) throws Exception {
+    Files.writeString(dir.resolve("vendor"), "0x10de\n");
+    Files.writeString(dir.resolve("device"), "0x2901\n");
+    Files.writeString(dir.resolve("class"), pciClass + "\n");
+    Files.writeString(dir.resolve("resource"),
+        "0x0000000000000000 0x0000000000000000 0x0000000000000000\n".repeat(7));
+  }
 }

@@ -237,6 +237,58 @@ final class SysfsDirectoryTest {
     }
 
     @Test
+    void directoryReadLink_isWhatReadLinkSays() throws Exception {
+      Files.createDirectories(dir.resolve("power"));
+      Files.createSymbolicLink(dir.resolve("driver"), Path.of("../../../bus/pci/drivers/nvidia"));
+      Files.createSymbolicLink(dir.resolve("iommu_group"), Path.of("nowhere"));
+      Files.createSymbolicLink(dir.resolve("physfn"), root.resolve("sys/devices"));
+      Files.createSymbolicLink(dir.resolve("virtfn0"), Path.of("..//0000:14:02.1/"));
+      List<String> names = List.of("vendor", "power", "driver", "iommu_group", "physfn",
+          "virtfn0", "label");
+      try (Sysfs.Directory d = sysfs.directory(DEV)) {
+        assertEquals(names.stream().map(n -> sysfs.readLink(DEV + "/" + n)).toList(),
+            names.stream().map(d::readLink).toList());
+        assertEquals(List.of(Optional.empty(), Optional.empty(),
+            Optional.of("../../../bus/pci/drivers/nvidia"), Optional.of("nowhere"),
+            Optional.of(root.resolve("sys/devices").toString()), Optional.of("../0000:14:02.1"),
+            Optional.empty()), names.stream().map(d::readLink).toList());
+      }
+    }
+
+    @Test
+    void directoryReadLink_nameThatIsNoPlainName_isRefusedAsJoinRefusesIt() {
+      try (Sysfs.Directory d = sysfs.directory(DEV)) {
+        for (String name : List.of("..", "../0000:14:02.0/driver", "")) {
+          assertThrows(IllegalHostPathException.class, () -> d.readLink(name), name);
+        }
+      }
+    }
+
+    @Test
+    void directoryReadLink_afterClose_stillAnswers() throws Exception {
+      Files.createSymbolicLink(dir.resolve("driver"), Path.of("../../../bus/pci/drivers/nvidia"));
+      Sysfs.Directory d = sysfs.directory(DEV);
+      d.close();
+      assertEquals(List.of(Optional.of("../../../bus/pci/drivers/nvidia"), Optional.empty()),
+          List.of(d.readLink("driver"), d.readLink("vendor")));
+    }
+
+    @Test
+    void directoryReadLink_fromSeveralThreadsAtOnce_answersEachTheSame() throws Exception {
+      for (int i = 0; i < 64; i++) {
+        Files.createSymbolicLink(dir.resolve("virtfn" + i), Path.of("../0000:14:0" + i + ".1"));
+      }
+      try (Sysfs.Directory d = sysfs.directory(DEV)) {
+        List<Optional<String>> expected = java.util.stream.IntStream.range(0, 64)
+            .mapToObj(i -> Optional.of("../0000:14:0" + i + ".1")).toList();
+        for (int round = 0; round < 20; round++) {
+          assertEquals(expected, java.util.stream.IntStream.range(0, 64).parallel()
+              .mapToObj(i -> d.readLink("virtfn" + i)).toList());
+        }
+      }
+    }
+
+    @Test
     void directoryRead_afterClose_stillAnswersThePathBasedWay() {
       Sysfs.Directory d = sysfs.directory(DEV);
       d.close();
