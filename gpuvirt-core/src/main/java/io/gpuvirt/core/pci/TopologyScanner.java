@@ -49,9 +49,10 @@ import java.util.stream.IntStream;
  *   <li>{@code reset} (exists: resettable) and {@code label} (missing or blank: none).
  * </ul>
  *
- * <p>Each device directory is opened and listed once and each attribute read with one look and
- * one read; the device's canonical path comes from its link, resolved once (see
- * {@code SysfsWalk}), and a {@code driver} link's target once per driver. A host of
+ * <p>Each device directory is opened and listed once and each attribute and link read relative
+ * to it ({@link Sysfs.Directory}); the device's canonical path comes from its link, resolved once
+ * (see {@code SysfsWalk}: an upstream bridge's listing tells that the function's directory below
+ * it is no link), and a {@code driver} link's target once per driver. A host of
  * {@value #PARALLEL_FROM} functions or more is read by the threads of the common fork-join pool,
  * each device by one thread, and so are its IOMMU groups when there are as many; the result, and
  * the error when a file is bad (the first device in {@code /sys/bus/pci/devices} order, or group
