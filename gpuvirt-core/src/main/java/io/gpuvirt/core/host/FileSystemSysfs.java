@@ -336,7 +336,8 @@ final class FileSystemSysfs implements Sysfs {
 
     @Override
     public Optional<String> readLink(String name) {
-      return FileSystemSysfs.this.readLink(path(name)); // the JDK reads no link relative to a stream
+      // the JDK reads no link relative to a directory stream: the path-based way
+      return FileSystemSysfs.this.readLink(path(name));
     }
 
     /** The attributes of the entry when it is, or links to, a regular file; one fstatat(2). */

@@ -140,7 +140,9 @@ public interface Sysfs {
 
   /**
    * One directory opened for several reads ({@link Sysfs#directory}); each method is the
-   * path-based method of the same name on the entry {@code name} of the directory.
+   * path-based method of the same name on the entry {@code name} of the directory. Like the seam,
+   * a view must allow several threads to read through it at once (the scanner's threads share its
+   * view of {@code /sys/bus/pci/devices}); it is closed after the last read.
    */
   interface Directory extends AutoCloseable {
     /** {@link Sysfs#list} of the directory. */

@@ -211,8 +211,9 @@ public final class TopologyScanner {
     b.driverOverride(overrideValue(optional(e, "driver_override")).orElse(null));
     String groupLink = e.path("iommu_group");
     if (e.has("iommu_group")) {
-      e.files.readLink("iommu_group").ifPresent(t -> b.iommuGroup(SysfsAttributes.decimalName(groupLink,
-          SysfsAttributes.basename(groupLink, t), "a link to /sys/kernel/iommu_groups/N")));
+      e.files.readLink("iommu_group").ifPresent(t -> b.iommuGroup(
+          SysfsAttributes.decimalName(groupLink, SysfsAttributes.basename(groupLink, t),
+              "a link to /sys/kernel/iommu_groups/N")));
     }
     String numa = e.path("numa_node");
     b.numaNode(optional(e, "numa_node")
@@ -478,7 +479,7 @@ public final class TopologyScanner {
     for (String name : sysfs.list(IOMMU_GROUPS)) {
       numbers.add(SysfsAttributes.decimalName(IOMMU_GROUPS, name, "group directories named"));
     }
-    return inOrder(numbers.size(), i -> readGroup(sysfs, numbers.get(i)));
+    return List.copyOf(inOrder(numbers.size(), i -> readGroup(sysfs, numbers.get(i))));
   }
 
   private static IommuGroup readGroup(Sysfs sysfs, int number) {

@@ -130,7 +130,8 @@ final class NativeSysfsTest {
     Files.writeString(bridge.resolve("secondary_bus_number"), "21\n");
     Files.writeString(bridge.resolve("subordinate_bus_number"), "22\n");
     function(Files.createDirectories(devices.resolve("pci0000:20/0000:15:00.0")), "0x030200");
-    Files.createSymbolicLink(bridge.resolve("0000:15:00.0"), Path.of("../../pci0000:20/0000:15:00.0"));
+    Files.createSymbolicLink(bridge.resolve("0000:15:00.0"),
+        Path.of("../../pci0000:20/0000:15:00.0"));
     function(Files.createDirectories(bridge.resolve("0000:16:00.0")), "0x030200");
     Files.createSymbolicLink(bus.resolve("0000:14:01.0"),
         Path.of("../../../devices/pci0000:14/0000:14:01.0"));
