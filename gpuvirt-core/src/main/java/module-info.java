@@ -7,7 +7,7 @@ module io.gpuvirt.core {
   requires com.fasterxml.jackson.databind;
   requires org.apache.commons.exec;
   requires org.slf4j;
-  // the native sysfs reader: openat, read, getdents64 and close of the C library
+  // the native sysfs reader: openat, read, getdents64, readlink, readlinkat and close of libc
   requires com.sun.jna;
   // the JDBC lease store and the fleet: plain java.sql against the platform's DataSource
   requires java.sql;

@@ -18,8 +18,8 @@ import java.util.Optional;
  * (EBUSY, ENODEV, ENOENT ...) kept as the cause.
  *
  * <p>Threads: a seam is shared by the threads of a platform, and the topology scanner reads a
- * large host from several threads at once, so an implementation must allow concurrent calls. A
- * {@link Directory} view is used by one thread at a time.
+ * large host from several threads at once, so an implementation must allow concurrent calls, and
+ * so must its {@link Directory} views.
  */
 public interface Sysfs {
 
@@ -33,9 +33,9 @@ public interface Sysfs {
    *
    * <p>It reads through the JDK. On 64-bit Linux (x86-64, aarch64) with glibc 2.30 or later, once
    * the process has opened {@value FileSystemSysfs#NATIVE_AFTER} directories through
-   * {@link #directory} (a large host, or a few scans of any host), directories under {@code /sys}
-   * are read through the C library instead (JNA, loaded then, once per process): the same
-   * answers and errors with about a third fewer system calls. A one-shot scan, such as the CLI's,
+   * {@link #directory} or {@link #list} (a large host, or a few scans of any host), directories
+   * and links under {@code /sys} are read through the C library instead (JNA, loaded then, once
+   * per process): the same answers and errors with about a third fewer system calls. A one-shot scan, such as the CLI's,
    * never pays for loading the native library.
    */
   static Sysfs at(Path root) {
