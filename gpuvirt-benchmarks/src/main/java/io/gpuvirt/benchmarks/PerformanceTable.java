@@ -226,7 +226,10 @@ public final class PerformanceTable {
         String.format("bare loop, 2 appends + fdatasync per cycle: %.0f cycles/s", bare),
         Row.ratio(ledger / bare), Verdict.of(ledger / bare >= 0.8 && ledger >= 500)));
 
-    long warmup = run.quick() ? 3000 : 5000;
+    // Two JVMs' JIT compilers share the 2 cores for their first seconds: with a 5 s warm-up,
+    // C2 alone took a quarter of the machine's time inside the window (perf), so the row measured
+    // compilation, not the ledger. After 10 s both JVMs have settled (a few compilations a second).
+    long warmup = run.quick() ? 3000 : 10000;
     long window = run.quick() ? 1000 : 8000;
     t0 = System.nanoTime();
     WorkerRun single = WorkerRun.measure(1, 1, warmup, window);
