@@ -132,4 +132,38 @@ final class ManyBoardsTest {
       }
     }
   }
+
+  /**
+   * A large host's group directory is listed by another thread while the devices are read; its
+   * failure still comes after a device's, as when the groups are listed once the devices are.
+   */
+  @Test
+  void scan_ofALargeHostWithACorruptDeviceAndABadGroupName_namesTheDevice_everyTime()
+      throws Exception {
+    try (SimulatedHost host = SimulatedHost.create(ManyBoards.profile(PARALLEL_BOARDS))) {
+      PciAddress gpu = host.expectedTopology().devices().stream().filter(PciDevice::isGpu)
+          .map(PciDevice::address).sorted().toList().get(7);
+      Files.writeString(host.root().resolve(gpu.sysfsPath().substring(1)).resolve("vendor"),
+          "0x10DE\n");
+      Files.createDirectory(host.root().resolve("sys/kernel/iommu_groups/group-x"));
+      for (int i = 0; i < 5; i++) {
+        SysfsFormatException e = assertThrows(SysfsFormatException.class,
+            () -> TopologyScanner.scan(Sysfs.at(host.root())));
+        assertEquals(gpu.sysfsPath() + "/vendor", e.path());
+      }
+    }
+  }
+
+  @Test
+  void scan_ofALargeHostWithABadGroupName_namesTheGroupsDirectory() throws Exception {
+    try (SimulatedHost host = SimulatedHost.create(ManyBoards.profile(PARALLEL_BOARDS))) {
+      Files.createDirectory(host.root().resolve("sys/kernel/iommu_groups/group-x"));
+      for (Sysfs sysfs : List.of(host.sysfs(), Sysfs.at(host.root()))) {
+        SysfsFormatException e = assertThrows(SysfsFormatException.class,
+            () -> TopologyScanner.scan(sysfs));
+        assertEquals("/sys/kernel/iommu_groups", e.path());
+        assertTrue(e.getMessage().contains("group-x"), e.getMessage());
+      }
+    }
+  }
 }

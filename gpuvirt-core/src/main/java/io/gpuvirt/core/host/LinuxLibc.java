@@ -59,6 +59,9 @@ final class LinuxLibc {
   /** {@code openat(2)}; {@code path} is NUL-terminated. The descriptor, or -1. */
   static native int openat(int dirfd, byte[] path, int flags);
 
+  /** {@link #openat(int, byte[], int)} with the path already in native memory. */
+  static native int openat(int dirfd, Pointer path, int flags);
+
   /** {@code read(2)} into native memory: the bytes read, 0 at end of file, or -1. */
   static native long read(int fd, Pointer buffer, long count);
 
@@ -70,6 +73,9 @@ final class LinuxLibc {
 
   /** {@code readlinkat(2)}: {@link #readlink} of {@code path} relative to {@code dirfd}. */
   static native long readlinkat(int dirfd, byte[] path, Pointer buffer, long size);
+
+  /** {@link #readlinkat(int, byte[], Pointer, long)} with the path already in native memory. */
+  static native long readlinkat(int dirfd, Pointer path, Pointer buffer, long size);
 
   /** {@code close(2)}: 0, or -1. */
   static native int close(int fd);

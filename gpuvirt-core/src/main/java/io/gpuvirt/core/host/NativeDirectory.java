@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A sysfs directory held open through the C library ({@link LinuxLibc}), the fast path of
@@ -177,6 +178,42 @@ final class NativeDirectory implements Sysfs.Directory {
     return new Link(true, Optional.of(normal ? target : java.nio.file.Path.of(target).toString()));
   }
 
+  /**
+   * Entry names (an attribute such as {@code vendor}, at most {@value #NAME_BYTES} bytes) as
+   * NUL-terminated strings in native memory, kept for the process: a name passed as a Java array
+   * is copied into native memory on every call (about 75 ns of an {@code openat}, measured), and
+   * a scan opens the same few dozen names in every device directory. Not kept: a name with a
+   * colon (a device, {@code 0000:17:00.0}: there are as many as functions, each read once a
+   * scan), and any name once {@value #NAMES_KEPT} are kept; those are passed as arrays.
+   */
+  private static final ConcurrentHashMap<String, Memory> NAMES = new ConcurrentHashMap<>();
+  static final int NAMES_KEPT = 128;
+  static final int NAME_BYTES = 32;
+
+  /** {@code name} in native memory, or null when it is not kept (see {@link #NAMES}). */
+  private static Memory nativeName(String name) {
+    Memory kept = NAMES.get(name);
+    if (kept != null || NAMES.size() >= NAMES_KEPT || name.length() > NAME_BYTES
+        || name.indexOf(':') >= 0) {
+      return kept;
+    }
+    byte[] bytes = cString(name);
+    if (bytes.length > NAME_BYTES + 1) {
+      return null; // longer in UTF-8 than in characters
+    }
+    Memory memory = new Memory(bytes.length);
+    memory.write(0, bytes, 0, bytes.length);
+    Memory raced = NAMES.putIfAbsent(name, memory);
+    return raced != null ? raced : memory;
+  }
+
+  /** {@code openat(2)} of the entry {@code name} of the open directory {@code dir}. */
+  private static int openAt(int dir, String name, int flags) {
+    Memory kept = nativeName(name);
+    return kept != null ? LinuxLibc.openat(dir, kept, flags)
+        : LinuxLibc.openat(dir, cString(name), flags);
+  }
+
   private static byte[] cString(String s) {
     byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
     return Arrays.copyOf(bytes, bytes.length + 1);
@@ -237,7 +274,7 @@ final class NativeDirectory implements Sysfs.Directory {
     if (fd < 0 || !FileSystemSysfs.isPlainName(name) || type(name) != DT_REG) {
       return Optional.empty();
     }
-    int file = LinuxLibc.openat(fd, cString(name), FILE_FLAGS);
+    int file = openAt(fd, name, FILE_FLAGS);
     if (file < 0) {
       return Optional.empty();
     }
@@ -269,8 +306,10 @@ final class NativeDirectory implements Sysfs.Directory {
     }
     if (fd >= 0) {
       Memory buffer = BUFFERS.get();
-      Link link = link(buffer,
-          LinuxLibc.readlinkat(fd, cString(name), buffer, FileSystemSysfs.SYSFS_MAX));
+      Memory kept = nativeName(name);
+      Link link = link(buffer, kept != null
+          ? LinuxLibc.readlinkat(fd, kept, buffer, FileSystemSysfs.SYSFS_MAX)
+          : LinuxLibc.readlinkat(fd, cString(name), buffer, FileSystemSysfs.SYSFS_MAX));
       if (link.known()) {
         return link.target();
       }

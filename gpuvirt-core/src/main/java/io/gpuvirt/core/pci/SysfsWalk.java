@@ -30,18 +30,25 @@ final class SysfsWalk {
   /** Whether {@code /sys/bus/pci/devices} is itself canonical (no link on the way to it). */
   private final boolean devicesCanonical;
   /** Directories checked so far: true when the path is canonical (no link on it, a directory). */
-  private final Map<String, Boolean> canonicalDirs = new ConcurrentHashMap<>();
+  private final Map<String, Boolean> canonicalDirs;
   /**
    * Paths that a listing of their directory showed are no link: a device's directory seen from
    * its bridge's (see {@link #learnBelow}), which then needs no {@code readlink} of its own.
    */
-  private final Set<String> notLinks = ConcurrentHashMap.newKeySet();
+  private final Set<String> notLinks;
   /** Driver link targets (resolved lexically) to the driver's name, or empty when not a driver. */
   private final Map<String, Optional<String>> drivers = new ConcurrentHashMap<>();
 
-  SysfsWalk(Sysfs sysfs, Sysfs.Directory devices) {
+  /**
+   * A walk of the tree below {@code /sys/bus/pci/devices} (open as {@code devices}), which lists
+   * {@code functions} entries: each function's directory is learnt, and the maps are sized for
+   * that, so that they are not grown (rehashed) while the scan's threads fill them.
+   */
+  SysfsWalk(Sysfs sysfs, Sysfs.Directory devices, int functions) {
     this.sysfs = sysfs;
     this.devices = devices;
+    this.canonicalDirs = new ConcurrentHashMap<>(2 * functions + 16);
+    this.notLinks = ConcurrentHashMap.newKeySet(functions + 16);
     boolean canonical;
     try {
       canonical = sysfs.canonicalPath(TopologyScanner.DEVICES).equals(TopologyScanner.DEVICES);

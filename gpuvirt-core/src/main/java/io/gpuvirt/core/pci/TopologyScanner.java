@@ -12,11 +12,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntFunction;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.IntStream;
 
 /**
  * Reads a host's PCI devices and IOMMU groups from sysfs into a {@link Topology}.
@@ -87,6 +89,8 @@ public final class TopologyScanner {
    * than it saves.
    */
   static final int PARALLEL_FROM = 512;
+  /** Devices (or groups) a thread of a parallel pass takes at a time. */
+  static final int CHUNK = 16;
   private static final Pattern PCI_BUS_ENTRY = Pattern.compile("[0-9a-f]{4,8}:([0-9a-f]{2})");
 
   private TopologyScanner() {}
@@ -102,19 +106,25 @@ public final class TopologyScanner {
     String source = "host root " + sysfs.root();
     requireSysfsTree(sysfs);
     List<PciDevice> read;
+    GroupListing groupListing;
     try (Sysfs.Directory devicesDir = sysfs.directory(DEVICES)) {
       List<PciAddress> addresses = new ArrayList<>();
       for (String name : devicesDir.list()) {
         addresses.add(SysfsAttributes.address(DEVICES, name));
       }
-      SysfsWalk walk = new SysfsWalk(sysfs, devicesDir);
-      read = inOrder(addresses.size(), i -> readDevice(sysfs, walk, addresses.get(i)));
+      groupListing = new GroupListing(sysfs, addresses.size() >= PARALLEL_FROM);
+      try {
+        SysfsWalk walk = new SysfsWalk(sysfs, devicesDir, addresses.size());
+        read = inOrder(addresses.size(), i -> readDevice(sysfs, walk, addresses.get(i)));
+      } finally {
+        groupListing.await(); // nothing of the scan goes on once it has returned or failed
+      }
     }
     Map<PciAddress, PciDevice> devices = new TreeMap<>();
     for (PciDevice d : read) {
       devices.put(d.address(), d);
     }
-    List<IommuGroup> groups = readGroups(sysfs);
+    List<IommuGroup> groups = readGroups(sysfs, groupListing.numbers());
     checkConsistent(devices, groups);
     return new Topology(source, List.copyOf(devices.values()), groups);
   }
@@ -471,7 +481,53 @@ public final class TopologyScanner {
     return Optional.of(new Sriov(total, num, new ArrayList<>(vfs.values())));
   }
 
-  private static List<IommuGroup> readGroups(Sysfs sysfs) {
+  /**
+   * The numbers of the IOMMU groups ({@code /sys/kernel/iommu_groups}), in listing order; none
+   * when the IOMMU is off. On a large host it is listed by a thread of the common pool while
+   * this thread reads devices (a few milliseconds that would leave a core idle at 4,118 groups);
+   * its failure is raised only once the devices are read, so that a device's comes first, as
+   * when the groups are listed after them.
+   */
+  private static final class GroupListing {
+    private final Sysfs sysfs;
+    private final ForkJoinTask<?> task;
+    private List<Integer> numbers;
+    private RuntimeException failure;
+
+    GroupListing(Sysfs sysfs, boolean early) {
+      this.sysfs = sysfs;
+      this.task = early ? ForkJoinPool.commonPool().submit(this::list) : null;
+    }
+
+    private void list() {
+      try {
+        numbers = groupNumbers(sysfs);
+      } catch (RuntimeException e) {
+        failure = e;
+      }
+    }
+
+    void await() {
+      if (task != null) {
+        task.quietlyJoin();
+      }
+    }
+
+    /** The group numbers; listed now when not listed early. */
+    List<Integer> numbers() {
+      if (task == null) {
+        list();
+      } else if (task.getException() instanceof Error e) {
+        throw e;
+      }
+      if (failure != null) {
+        throw failure;
+      }
+      return numbers;
+    }
+  }
+
+  private static List<Integer> groupNumbers(Sysfs sysfs) {
     if (!sysfs.isDirectory(IOMMU_GROUPS)) {
       return List.of();
     }
@@ -479,6 +535,10 @@ public final class TopologyScanner {
     for (String name : sysfs.list(IOMMU_GROUPS)) {
       numbers.add(SysfsAttributes.decimalName(IOMMU_GROUPS, name, "group directories named"));
     }
+    return numbers;
+  }
+
+  private static List<IommuGroup> readGroups(Sysfs sysfs, List<Integer> numbers) {
     return List.copyOf(inOrder(numbers.size(), i -> readGroup(sysfs, numbers.get(i))));
   }
 
@@ -497,9 +557,13 @@ public final class TopologyScanner {
   }
 
   /**
-   * {@code read} of 0 to {@code count - 1}, in that order: by the threads of the common fork-join
-   * pool when there are {@value #PARALLEL_FROM} or more, else by this thread. When some fail, the
-   * failure of the lowest index is thrown, the one this thread reading in order would meet first.
+   * {@code read} of 0 to {@code count - 1}, in that order: by this thread and the threads of the
+   * common fork-join pool when there are {@value #PARALLEL_FROM} or more, else by this thread.
+   * Each thread takes the next {@value #CHUNK} indexes until none is left, so that the threads
+   * finish within a few reads of each other (a parallel stream splits 4,118 functions on 2 cores
+   * into 4 parts of about a thousand, and the thread that finishes first waits for the other).
+   * When some fail, the failure of the lowest index is thrown, the one this thread reading in
+   * order would meet first.
    */
   private static <T> List<T> inOrder(int count, IntFunction<T> read) {
     List<T> results = new ArrayList<>(count);
@@ -511,13 +575,34 @@ public final class TopologyScanner {
     }
     Object[] done = new Object[count];
     RuntimeException[] failed = new RuntimeException[count];
-    IntStream.range(0, count).parallel().forEach(i -> {
-      try {
-        done[i] = read.apply(i);
-      } catch (RuntimeException e) {
-        failed[i] = e;
+    AtomicInteger next = new AtomicInteger();
+    Runnable work = () -> {
+      for (int from = next.getAndAdd(CHUNK); from < count; from = next.getAndAdd(CHUNK)) {
+        for (int i = from, to = Math.min(count, from + CHUNK); i < to; i++) {
+          try {
+            done[i] = read.apply(i);
+          } catch (RuntimeException e) {
+            failed[i] = e;
+          }
+        }
       }
-    });
+    };
+    int helpers = ForkJoinPool.getCommonPoolParallelism();
+    List<ForkJoinTask<?>> tasks = new ArrayList<>(helpers);
+    for (int t = 0; t < helpers; t++) {
+      tasks.add(ForkJoinPool.commonPool().submit(work));
+    }
+    try {
+      work.run();
+    } finally {
+      // a helper that starts once the work is gone finds none left and returns at once
+      tasks.forEach(ForkJoinTask::quietlyJoin);
+    }
+    for (ForkJoinTask<?> task : tasks) {
+      if (task.getException() instanceof Error e) {
+        throw e; // a read's failure is kept above; only an Error ends a helper
+      }
+    }
     for (int i = 0; i < count; i++) {
       if (failed[i] != null) {
         throw failed[i];
@@ -544,8 +629,10 @@ public final class TopologyScanner {
     return member;
   }
 
-  private static void checkConsistent(Map<PciAddress, PciDevice> devices, List<IommuGroup> groups) {
-    for (PciDevice d : devices.values()) {
+  private static void checkConsistent(Map<PciAddress, PciDevice> sorted, List<IommuGroup> groups) {
+    // looked up about four times per device: by hash, not by comparisons down the tree
+    Map<PciAddress, PciDevice> devices = new HashMap<>(sorted);
+    for (PciDevice d : sorted.values()) {
       d.parent().ifPresent(p -> requireListed(devices, p, d.address()::sysfsPath, "its parent"));
       d.physicalFunction().ifPresent(
           p -> requireListed(devices, p, () -> d.address().sysfsPath("physfn"), "its PF"));
@@ -566,7 +653,7 @@ public final class TopologyScanner {
         }
       }
     }
-    for (PciDevice d : devices.values()) {
+    for (PciDevice d : sorted.values()) {
       if (d.iommuGroup().isPresent()) {
         IommuGroup g = byNumber.get(d.iommuGroup().getAsInt());
         if (g == null || !g.members().contains(d.address())) {

@@ -288,6 +288,33 @@ final class SysfsDirectoryTest {
       }
     }
 
+    /**
+     * The C library's view keeps the first names it opens in native memory for the process; the
+     * names beyond those it keeps, long names, names with a colon and names longer in UTF-8 than
+     * in characters are passed the other way, and every one reads its own file, from threads.
+     */
+    @Test
+    void directoryRead_ofManyDistinctNames_givesEachItsOwnContent() throws Exception {
+      List<String> names = new java.util.ArrayList<>();
+      for (int i = 0; i < 3 * NativeDirectory.NAMES_KEPT; i++) {
+        names.add("attribute_" + i);
+      }
+      names.add("x".repeat(NativeDirectory.NAME_BYTES + 1));
+      names.add("0000:14:02.0-like");
+      names.add("\u00fc".repeat(NativeDirectory.NAME_BYTES / 2 + 1));
+      for (String name : names) {
+        Files.writeString(dir.resolve(name), name + "\n");
+      }
+      Files.createSymbolicLink(dir.resolve("link_to_vendor"), Path.of("vendor"));
+      try (Sysfs.Directory d = sysfs.directory(DEV)) {
+        for (int round = 0; round < 3; round++) {
+          assertEquals(names.stream().map(n -> n + "\n").toList(),
+              names.parallelStream().map(d::read).toList());
+          assertEquals(Optional.of("vendor"), d.readLink("link_to_vendor"));
+        }
+      }
+    }
+
     @Test
     void directoryRead_afterClose_stillAnswersThePathBasedWay() {
       Sysfs.Directory d = sysfs.directory(DEV);
