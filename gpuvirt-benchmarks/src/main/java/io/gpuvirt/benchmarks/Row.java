@@ -23,7 +23,9 @@ public record Row(String figure, String goal, String measured, String baseline, 
     /** Measured, and the goal is not met. */
     NOT_MET("not met"),
     /** Not measured: a tool or file it needs is missing ({@link Row#measured} says which). */
-    SKIPPED("skipped");
+    SKIPPED("skipped"),
+    /** Measured beside the row that holds the goal, for comparison; no goal of its own. */
+    COMPARISON("comparison");
 
     private final String text;
 
@@ -31,7 +33,7 @@ public record Row(String figure, String goal, String measured, String baseline, 
       this.text = text;
     }
 
-    /** {@code met}, {@code not met} or {@code skipped}. */
+    /** {@code met}, {@code not met}, {@code skipped} or {@code comparison}. */
     public String text() {
       return text;
     }

@@ -64,6 +64,15 @@ final class PerformanceTableTest {
   }
 
   @Test
+  void quickRun_givesTheStartUpGoalToTheLauncher_andShowsThePlainJarForComparison() {
+    Row jar = row(PerformanceTable.CLI_JAR);
+    Row launcher = row(PerformanceTable.CLI_LAUNCHER);
+    assertEquals("≤ 6× `java -version`", launcher.goal());
+    assertTrue(jar.verdict() == Verdict.COMPARISON || jar.verdict() == Verdict.SKIPPED,
+        jar.toString());
+  }
+
+  @Test
   void quickRun_measuresTheScanRowsAgainstLspci() {
     requireTool("lspci", "pciutils");
     assertEquals(List.of("lspci -tv: ", "lspci -tv: "), List.of(
