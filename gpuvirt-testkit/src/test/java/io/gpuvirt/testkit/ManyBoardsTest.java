@@ -166,4 +166,36 @@ final class ManyBoardsTest {
       }
     }
   }
+
+  /**
+   * A platform may scan from a thread while every thread of the common pool is busy with its own
+   * work: the scan then reads everything on the calling thread, and waits for no pool thread.
+   */
+  @Test
+  void scan_ofALargeHost_whileTheCommonPoolIsBusy_finishesOnTheCallingThread() throws Exception {
+    try (SimulatedHost host = SimulatedHost.create(ManyBoards.profile(PARALLEL_BOARDS))) {
+      int workers = java.util.concurrent.ForkJoinPool.getCommonPoolParallelism();
+      java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(workers);
+      java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+      List<java.util.concurrent.ForkJoinTask<?>> busy = new java.util.ArrayList<>();
+      try {
+        for (int i = 0; i < workers; i++) {
+          busy.add(java.util.concurrent.ForkJoinPool.commonPool().submit(() -> {
+            started.countDown();
+            release.await();
+            return null;
+          }));
+        }
+        assertTrue(started.await(30, java.util.concurrent.TimeUnit.SECONDS));
+        Topology expected = host.expectedTopology();
+        Topology scanned = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+            java.time.Duration.ofSeconds(60), () -> TopologyScanner.scan(Sysfs.at(host.root())));
+        assertEquals(List.of(expected.devices(), expected.iommuGroups()),
+            List.of(scanned.devices(), scanned.iommuGroups()));
+      } finally {
+        release.countDown();
+        busy.forEach(java.util.concurrent.ForkJoinTask::quietlyJoin);
+      }
+    }
+  }
 }

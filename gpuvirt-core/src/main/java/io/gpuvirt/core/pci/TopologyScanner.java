@@ -14,7 +14,9 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.function.IntFunction;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
@@ -490,13 +492,20 @@ public final class TopologyScanner {
    */
   private static final class GroupListing {
     private final Sysfs sysfs;
+    /** Set by whoever lists: the pool thread, or this thread when the task had not started. */
+    private final AtomicBoolean taken = new AtomicBoolean();
     private final ForkJoinTask<?> task;
+    private boolean listed;
     private List<Integer> numbers;
     private RuntimeException failure;
 
     GroupListing(Sysfs sysfs, boolean early) {
       this.sysfs = sysfs;
-      this.task = early ? ForkJoinPool.commonPool().submit(this::list) : null;
+      this.task = early ? ForkJoinPool.commonPool().submit(() -> {
+        if (taken.compareAndSet(false, true)) {
+          list();
+        }
+      }) : null;
     }
 
     private void list() {
@@ -504,21 +513,28 @@ public final class TopologyScanner {
         numbers = groupNumbers(sysfs);
       } catch (RuntimeException e) {
         failure = e;
+      } finally {
+        listed = true;
       }
     }
 
+    /**
+     * Waits for the listing when a pool thread has started it; one that has not started (the
+     * pool is busy) never will, and {@link #numbers} lists on this thread.
+     */
     void await() {
-      if (task != null) {
+      if (task != null && !taken.compareAndSet(false, true)) {
         task.quietlyJoin();
       }
     }
 
-    /** The group numbers; listed now when not listed early. */
+    /** The group numbers (after {@link #await}); listed now when no pool thread listed them. */
     List<Integer> numbers() {
-      if (task == null) {
-        list();
-      } else if (task.getException() instanceof Error e) {
+      if (task != null && task.getException() instanceof Error e) {
         throw e;
+      }
+      if (!listed) {
+        list();
       }
       if (failure != null) {
         throw failure;
@@ -588,15 +604,27 @@ public final class TopologyScanner {
       }
     };
     int helpers = ForkJoinPool.getCommonPoolParallelism();
+    // each helper's slot is taken by the helper when it starts, or by this thread once it has
+    // no work left: a helper not started by then (the pool is busy) never runs, and is not
+    // waited for; one that started is, for the reads it took
+    AtomicIntegerArray taken = new AtomicIntegerArray(helpers);
     List<ForkJoinTask<?>> tasks = new ArrayList<>(helpers);
     for (int t = 0; t < helpers; t++) {
-      tasks.add(ForkJoinPool.commonPool().submit(work));
+      int slot = t;
+      tasks.add(ForkJoinPool.commonPool().submit(() -> {
+        if (taken.compareAndSet(slot, 0, 1)) {
+          work.run();
+        }
+      }));
     }
     try {
       work.run();
     } finally {
-      // a helper that starts once the work is gone finds none left and returns at once
-      tasks.forEach(ForkJoinTask::quietlyJoin);
+      for (int t = 0; t < helpers; t++) {
+        if (!taken.compareAndSet(t, 0, 1)) {
+          tasks.get(t).quietlyJoin();
+        }
+      }
     }
     for (ForkJoinTask<?> task : tasks) {
       if (task.getException() instanceof Error e) {
