@@ -25,7 +25,15 @@ import org.slf4j.LoggerFactory;
  * is skipped with a warning, never fatal.
  */
 public final class PciNames {
-  private static final Logger LOG = LoggerFactory.getLogger(PciNames.class);
+  /**
+   * The logger, made on the first warning: SLF4J's first logger looks up its provider
+   * ({@link java.util.ServiceLoader} over the class path), about 4 ms of a command's start-up
+   * that {@code gpuvirt topology}, which names devices and never warns on a good database,
+   * need not pay.
+   */
+  private static final class Log {
+    static final Logger LOG = LoggerFactory.getLogger(PciNames.class);
+  }
 
   /** Where pciutils installs its database, in the order looked at. */
   public static final List<String> DATABASE_PATHS = List.of("/usr/share/misc/pci.ids",
@@ -85,13 +93,13 @@ public final class PciNames {
         try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(bytes))) {
           byte[] raw = in.readNBytes(MAX_UNCOMPRESSED + 1);
           if (raw.length > MAX_UNCOMPRESSED) {
-            LOG.warn("{} under {} holds more than {} bytes uncompressed; using gpuvirt's own"
+            Log.LOG.warn("{} under {} holds more than {} bytes uncompressed; using gpuvirt's own"
                 + " names only", path, sysfs.root(), MAX_UNCOMPRESSED);
             return builtIn();
           }
           text = new String(raw, StandardCharsets.UTF_8);
         } catch (IOException e) {
-          LOG.warn("{} under {} is not a readable gzip file ({}); using gpuvirt's own names"
+          Log.LOG.warn("{} under {} is not a readable gzip file ({}); using gpuvirt's own names"
               + " only", path, sysfs.root(), e.getMessage());
           return builtIn();
         }
@@ -138,7 +146,7 @@ public final class PciNames {
             + " line ('" + (device ? "\\t" : "") + "XXXX  name', XXXX four hex digits"
             + (device && vendor == null ? ", after a vendor line" : "") + "); skipped";
         warnings.add(warning);
-        LOG.warn(warning);
+        Log.LOG.warn(warning);
         if (!device) {
           vendor = null; // the device lines that follow belong to no vendor we know
         }
