@@ -192,9 +192,11 @@ final class NativeDirectory implements Sysfs.Directory {
 
   /** {@code name} in native memory, or null when it is not kept (see {@link #NAMES}). */
   private static Memory nativeName(String name) {
+    if (name.length() > NAME_BYTES || name.indexOf(':') >= 0) {
+      return null; // never kept: no look-up (a scan reads every device's link by its name)
+    }
     Memory kept = NAMES.get(name);
-    if (kept != null || NAMES.size() >= NAMES_KEPT || name.length() > NAME_BYTES
-        || name.indexOf(':') >= 0) {
+    if (kept != null || NAMES.size() >= NAMES_KEPT) {
       return kept;
     }
     byte[] bytes = cString(name);
@@ -212,6 +214,13 @@ final class NativeDirectory implements Sysfs.Directory {
     Memory kept = nativeName(name);
     return kept != null ? LinuxLibc.openat(dir, kept, flags)
         : LinuxLibc.openat(dir, cString(name), flags);
+  }
+
+  /** {@code readlinkat(2)} of the entry {@code name} of {@code dir} into {@code buffer}. */
+  private static long readLinkAt(int dir, String name, Memory buffer) {
+    Memory kept = nativeName(name);
+    return kept != null ? LinuxLibc.readlinkat(dir, kept, buffer, FileSystemSysfs.SYSFS_MAX)
+        : LinuxLibc.readlinkat(dir, cString(name), buffer, FileSystemSysfs.SYSFS_MAX);
   }
 
   private static byte[] cString(String s) {
@@ -306,10 +315,7 @@ final class NativeDirectory implements Sysfs.Directory {
     }
     if (fd >= 0) {
       Memory buffer = BUFFERS.get();
-      Memory kept = nativeName(name);
-      Link link = link(buffer, kept != null
-          ? LinuxLibc.readlinkat(fd, kept, buffer, FileSystemSysfs.SYSFS_MAX)
-          : LinuxLibc.readlinkat(fd, cString(name), buffer, FileSystemSysfs.SYSFS_MAX));
+      Link link = link(buffer, readLinkAt(fd, name, buffer));
       if (link.known()) {
         return link.target();
       }

@@ -35,8 +35,8 @@ public interface Sysfs {
    * the process has opened {@value FileSystemSysfs#NATIVE_AFTER} directories through
    * {@link #directory} or {@link #list} (a large host, or a few scans of any host), directories
    * and links under {@code /sys} are read through the C library instead (JNA, loaded then, once
-   * per process): the same answers and errors with about a third fewer system calls. A one-shot scan, such as the CLI's,
-   * never pays for loading the native library.
+   * per process): the same answers and errors with about a third fewer system calls. A one-shot
+   * scan, such as the CLI's, never pays for loading the native library.
    */
   static Sysfs at(Path root) {
     return new FileSystemSysfs(root);

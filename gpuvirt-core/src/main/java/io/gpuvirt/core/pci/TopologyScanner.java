@@ -16,7 +16,6 @@ import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.function.IntFunction;
 import java.util.function.Supplier;
 import java.util.regex.Matcher;
@@ -492,20 +491,14 @@ public final class TopologyScanner {
    */
   private static final class GroupListing {
     private final Sysfs sysfs;
-    /** Set by whoever lists: the pool thread, or this thread when the task had not started. */
-    private final AtomicBoolean taken = new AtomicBoolean();
-    private final ForkJoinTask<?> task;
+    private final PoolTask task;
     private boolean listed;
     private List<Integer> numbers;
     private RuntimeException failure;
 
     GroupListing(Sysfs sysfs, boolean early) {
       this.sysfs = sysfs;
-      this.task = early ? ForkJoinPool.commonPool().submit(() -> {
-        if (taken.compareAndSet(false, true)) {
-          list();
-        }
-      }) : null;
+      this.task = early ? new PoolTask(this::list) : null;
     }
 
     private void list() {
@@ -523,15 +516,15 @@ public final class TopologyScanner {
      * pool is busy) never will, and {@link #numbers} lists on this thread.
      */
     void await() {
-      if (task != null && !taken.compareAndSet(false, true)) {
-        task.quietlyJoin();
+      if (task != null) {
+        task.takeBackOrAwait();
       }
     }
 
     /** The group numbers (after {@link #await}); listed now when no pool thread listed them. */
     List<Integer> numbers() {
-      if (task != null && task.getException() instanceof Error e) {
-        throw e;
+      if (task != null) {
+        task.rethrowError();
       }
       if (!listed) {
         list();
@@ -540,6 +533,39 @@ public final class TopologyScanner {
         throw failure;
       }
       return numbers;
+    }
+  }
+
+  /**
+   * Work handed to the common pool that the submitting thread may take back: it belongs to
+   * whoever comes first, the pool thread starting it or the submitting thread giving it up
+   * ({@link #takeBackOrAwait}). So work a busy pool has not started by then never runs, and is
+   * not waited for.
+   */
+  private static final class PoolTask {
+    private final AtomicBoolean taken = new AtomicBoolean();
+    private final ForkJoinTask<?> task;
+
+    PoolTask(Runnable work) {
+      this.task = ForkJoinPool.commonPool().submit(() -> {
+        if (taken.compareAndSet(false, true)) {
+          work.run();
+        }
+      });
+    }
+
+    /** Gives the work up if no pool thread has started it, else waits until it has finished. */
+    void takeBackOrAwait() {
+      if (!taken.compareAndSet(false, true)) {
+        task.quietlyJoin();
+      }
+    }
+
+    /** Throws the Error that ended the work on the pool thread, if one did (after the wait). */
+    void rethrowError() {
+      if (task.getException() instanceof Error e) {
+        throw e;
+      }
     }
   }
 
@@ -603,34 +629,19 @@ public final class TopologyScanner {
         }
       }
     };
-    int helpers = ForkJoinPool.getCommonPoolParallelism();
-    // each helper's slot is taken by the helper when it starts, or by this thread once it has
-    // no work left: a helper not started by then (the pool is busy) never runs, and is not
-    // waited for; one that started is, for the reads it took
-    AtomicIntegerArray taken = new AtomicIntegerArray(helpers);
-    List<ForkJoinTask<?>> tasks = new ArrayList<>(helpers);
-    for (int t = 0; t < helpers; t++) {
-      int slot = t;
-      tasks.add(ForkJoinPool.commonPool().submit(() -> {
-        if (taken.compareAndSet(slot, 0, 1)) {
-          work.run();
-        }
-      }));
+    // a helper the pool has not started once this thread runs out of work never runs; one that
+    // started is waited for, for the reads it took
+    List<PoolTask> helpers = new ArrayList<>();
+    for (int t = 0; t < ForkJoinPool.getCommonPoolParallelism(); t++) {
+      helpers.add(new PoolTask(work));
     }
     try {
       work.run();
     } finally {
-      for (int t = 0; t < helpers; t++) {
-        if (!taken.compareAndSet(t, 0, 1)) {
-          tasks.get(t).quietlyJoin();
-        }
-      }
+      helpers.forEach(PoolTask::takeBackOrAwait);
     }
-    for (ForkJoinTask<?> task : tasks) {
-      if (task.getException() instanceof Error e) {
-        throw e; // a read's failure is kept above; only an Error ends a helper
-      }
-    }
+    // a read's failure is kept above; only an Error ends a helper
+    helpers.forEach(PoolTask::rethrowError);
     for (int i = 0; i < count; i++) {
       if (failed[i] != null) {
         throw failed[i];
